@@ -1,0 +1,147 @@
+"""ir: the typed, validated spec that check() produces and lower() consumes.
+
+Every default of the language is stated once, here or in the op registry (nnspec/ops/).
+Every node keeps the span it was written at (excluded from dumps: compare IRs with
+`model_dump()`), so that run-time errors can point at the spec. Field descriptions are the
+documentation users see (docs/language.md, `nnspec schema`, editor hover).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from nnspec.ops.base import Op
+from nnspec.ops.layers import AnyLayer, BatchNorm, Dense
+from nnspec.ops.losses import AnyLoss
+from nnspec.ops.metrics import AnyMetric
+from nnspec.ops.optimizers import AnyOptimizer, Clip, Sgd
+from nnspec.ops.schedules import AnySchedule, Constant, Warmup
+from nnspec.ops.sources import AnySource
+
+
+class Node(Op):
+    """An IR node (same base as ops: frozen, spanned, no unknown fields)."""
+
+
+class Model(Node):
+    """`model NAME { input N; [init from "w.npz"]; layers... }`."""
+
+    name: str = Field("model", description="the model's name (used for the run directory)")
+    input: int = Field(gt=0, description="number of input features per sample")
+    init_from: str | None = Field(None, description="`.npz` of saved weights to start from "
+                                  "(keys layers.<i>.weight / .bias), relative to the spec")
+    layers: tuple[AnyLayer, ...] = Field(description="the layers, in order")
+
+
+class Split(Node):
+    """`split validation=F, test=F, stratify=BOOL`: seeded random split of the source."""
+
+    validation: float = Field(0.0, ge=0.0, lt=1.0, description="fraction held out for validation")
+    test: float = Field(0.0, ge=0.0, lt=1.0, description="fraction held out for the final test")
+    stratify: bool = Field(False, description="keep class proportions equal in every split")
+    seed: int | None = Field(None, ge=0, description="split seed (default: the spec's seed)")
+
+    @model_validator(mode="after")
+    def _fractions(self) -> Split:
+        if self.validation + self.test >= 1.0:
+            raise ValueError("validation + test must leave some data for training")
+        return self
+
+
+class Data(Node):
+    """`data { source ...; split ...; standardize | normalize; validation ...; test ... }`."""
+
+    source: AnySource = Field(description="the training data (or all data, before the split)")
+    split: Split = Field(default_factory=Split, description="held-out fractions")
+    validation: AnySource | None = Field(None, description="a separate validation set "
+                                         "(instead of split validation=)")
+    test: AnySource | None = Field(None, description="a separate test set (instead of split test=)")
+    scale: Literal["none", "standardize", "normalize"] = Field(
+        "none", description="feature scaling fitted on the training split only: standardize "
+        "(zero mean, unit variance) or normalize (min-max to [0, 1])")
+
+
+class EarlyStop(Node):
+    """`early_stop(monitor=val_loss, patience=10, ...)`: stop when the monitor stops improving."""
+
+    monitor: str = Field("val_loss", description="loss, val_loss, or a declared metric "
+                         "(e.g. accuracy, val_accuracy)")
+    mode: Literal["auto", "min", "max"] = Field(
+        "auto", description="auto: max for accuracy, precision, recall, f1, r2; min otherwise")
+    patience: int = Field(10, ge=0, description="epochs without improvement before stopping")
+    min_delta: float = Field(0.0, ge=0.0, description="smallest change that counts as improvement")
+    restore_best: bool = Field(False, description="end with the weights of the best epoch")
+    stop_on_nonfinite: bool = Field(True, description="stop when the loss becomes NaN or inf")
+
+
+class Train(Node):
+    """`train { loss ...; optimizer ...; ... }`."""
+
+    loss: AnyLoss = Field(description="the objective minimized")
+    optimizer: AnyOptimizer = Field(default_factory=Sgd, description="the update rule")
+    warmup: Warmup | None = Field(None, description="linear warmup before the schedule "
+                                  "(`schedule warmup(epochs=5) then cosine()`)")
+    schedule: AnySchedule = Field(default_factory=Constant,
+                                  description="learning rate per epoch")
+    clip: Clip | None = Field(None, description="gradient clipping (`clip norm=1.0`)")
+    epochs: int = Field(10, gt=0, description="passes over the training data")
+    batch: int | Literal["full"] = Field(
+        32, description="samples per gradient step: 1 = stochastic, full = full-batch")
+    shuffle: bool = Field(True, description="reshuffle the training data every epoch (seeded)")
+    drop_last: bool = Field(False, description="skip the last batch when it is smaller")
+    dtype: Literal["float32", "float64"] = Field("float32", description="floating-point precision")
+    seed: int = Field(0, ge=0, description="seed of every random choice (init, shuffle, "
+                      "dropout, split, generated data)")
+    device: Literal["cpu", "cuda", "auto"] = Field(
+        "auto", description="where to train: auto uses a GPU when one is available")
+    early_stop: EarlyStop | None = Field(None, description="stop when a monitor stops improving")
+    metrics: tuple[AnyMetric, ...] = Field((), description="reported every epoch")
+
+    @model_validator(mode="after")
+    def _batch(self) -> Train:
+        if isinstance(self.batch, int) and self.batch <= 0:
+            raise ValueError("batch must be a positive integer or `full`")
+        return self
+
+
+Artifact = Literal["weights", "history", "metrics", "curves", "checkpoint"]
+
+
+class Output(Node):
+    """`output { dir "runs/x"; checkpoint every=10; artifacts weights, history, curves }`."""
+
+    dir: str | None = Field(None, description="run directory (default runs/<model>-<timestamp>)")
+    checkpoint_every: int = Field(1, gt=0, description="epochs between checkpoints")
+    artifacts: tuple[Artifact, ...] = Field(
+        ("weights", "history", "metrics", "curves", "checkpoint"),
+        description="which files to write into the run directory")
+
+
+class Spec(Node):
+    """A whole checked spec."""
+
+    path: str | None = Field(None, exclude=True, description="the file it came from")
+    model: Model
+    data: Data | None = Field(None, description="the data block (required by `run`)")
+    train: Train
+    output: Output = Field(default_factory=Output)
+
+
+def layer_shapes(model: Model) -> list[tuple[int, int]]:
+    """(in_features, out_features) of each layer, in order."""
+    out, n = [], model.input
+    for layer in model.layers:
+        m = layer.units if isinstance(layer, Dense) else n
+        out.append((n, m))
+        n = m
+    return out
+
+
+def param_count(layer: object, n_in: int, n_out: int) -> int:
+    if isinstance(layer, Dense):
+        return n_in * n_out + (n_out if layer.bias else 0)
+    if isinstance(layer, BatchNorm):
+        return 2 * n_out if layer.affine else 0
+    return 0

@@ -1,0 +1,82 @@
+"""ops.metrics: what is reported each epoch (on the training data and on each split).
+
+Classification: predicted class = argmax (multi-class) or p >= 0.5 (one sigmoid unit).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, ClassVar, Literal, Union
+
+from pydantic import Field
+
+from nnspec.ops.base import Op, registry
+
+
+class Metric(Op):
+    family: ClassVar[str] = "metric"
+    task: ClassVar[str] = "regression"  # or "classification"
+    higher_is_better: ClassVar[bool] = False
+
+
+class Accuracy(Metric):
+    """fraction of samples whose predicted class equals the target class."""
+
+    kind: Literal["accuracy"] = "accuracy"
+    task: ClassVar[str] = "classification"
+    higher_is_better: ClassVar[bool] = True
+
+
+class _Averaged(Metric):
+    task: ClassVar[str] = "classification"
+    higher_is_better: ClassVar[bool] = True
+    average: Literal["auto", "binary", "macro", "micro"] = Field(
+        "auto", description="auto: binary for two classes, macro otherwise")
+
+
+class Precision(_Averaged):
+    """TP/(TP+FP) (0 when nothing is predicted positive)."""
+
+    kind: Literal["precision"] = "precision"
+
+
+class Recall(_Averaged):
+    """TP/(TP+FN) (0 when there are no positives)."""
+
+    kind: Literal["recall"] = "recall"
+
+
+class F1(_Averaged):
+    """2*precision*recall/(precision+recall) (0 when both are 0)."""
+
+    kind: Literal["f1"] = "f1"
+
+
+class Mae(Metric):
+    """mean |p - y|."""
+
+    kind: Literal["mae"] = "mae"
+
+
+class Mse(Metric):
+    """mean (p - y)^2."""
+
+    kind: Literal["mse"] = "mse"
+
+
+class Rmse(Metric):
+    """sqrt(mean (p - y)^2)."""
+
+    kind: Literal["rmse"] = "rmse"
+
+
+class R2(Metric):
+    """1 - sum (y - p)^2 / sum (y - mean y)^2 (coefficient of determination)."""
+
+    kind: Literal["r2"] = "r2"
+    higher_is_better: ClassVar[bool] = True
+
+
+AnyMetric = Annotated[Union[Accuracy, Precision, Recall, F1, Mae, Mse, Rmse, R2],
+                      Field(discriminator="kind")]
+
+METRICS = registry(Accuracy, Precision, Recall, F1, Mae, Mse, Rmse, R2)
