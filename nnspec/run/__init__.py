@@ -1,0 +1,1 @@
+"""run: RunResult -> a run directory (atomic artifacts, manifest, checkpoint, curves)."""

@@ -1,0 +1,1 @@
+"""train: Spec + Dataset + Executable -> RunResult (the epoch loop, early stopping, progress)."""
