@@ -1,0 +1,172 @@
+"""backends.base: Plan -> Executable, the contract every backend (reference, cpu, cuda) meets.
+
+A backend module exposes `compile(plan: Plan) -> Executable`. The Executable owns the model's
+state: the flat parameter buffer (plan dtype, layout in lower/plan.py), the batchnorm running
+statistics, the optimizer moments and the step counter t (counted from 1 at the first update,
+over the whole run, as torch.optim does). The training loop drives it epoch by epoch and
+chunk by chunk; it owns the data, the learning rate schedule and the shuffle order.
+
+Conventions every backend follows (so backends agree bit for bit where the math allows):
+
+Inputs x: (N, n_inputs), converted to the plan dtype, C-contiguous (`as_inputs`).
+Targets y: ALWAYS a float (N, K) array of the plan dtype (`as_targets` converts): regression
+  and binary_crossentropy: the target values, K = n_outputs ((N,) becomes (N, 1));
+  categorical_crossentropy: one-hot rows (or any soft target rows summing to 1), built by
+  `as_targets` from int class indices (N,). Convert once per data set, before the epochs:
+  executables accept unconverted arrays but then convert on every call.
+Order: `order` is an int64 permutation of range(N) (train.batching.epoch_order); batch k of
+  the epoch is the rows order[k*B : min((k+1)*B, N)], B = plan.batch_size(N); with drop_last
+  the short final batch is not run (plan.n_batches(N) batches per epoch).
+Batch loss: the mean over the batch as the loss formula states (ops/losses.py), computed in
+  the forward pass BEFORE that batch's update; the loss includes no weight-decay term.
+Epoch loss: sum_k loss_k * B_k / sum_k B_k over the epoch's batches (so batch full gives the
+  loss of the whole set). EpochChunk carries loss_sum = sum_k loss_k * B_k and n_samples so a
+  caller adds chunks up; the sums are accumulated in float64.
+Dropout randomness: one Generator (`dropout_rng(seed)`) passed to every train_epoch call; for
+  each batch, for each dropout layer with rate > 0 in layer order, u = rng.random((B, n))
+  (float64, row-major) and keep[b, i] = u[b, i] >= rate; y = x * keep / (1 - rate).
+  Nothing else draws from it. Evaluation (predict, evaluate) never uses dropout and uses the
+  batchnorm running statistics.
+Non-finite: a chunk stops at the first batch whose loss or any gradient is NaN/inf, BEFORE
+  applying that batch's update (parameters, moments, t and running statistics are those
+  after the previous batch); status and bad_batch say which. The training loop then calls
+  `nonfinite_error(...)` for the E411 diagnostic.
+Checkpoints: state_dict() holds everything besides the data order and the generators needed
+  for a resumed run to be bit-identical: params, buffers, optimizer moments, step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from nnspec.lower.plan import L_CCE, Plan
+
+# Streams derived from the spec seed (train.batching owns the shuffle stream 0x5EED_0001).
+INIT_STREAM = 0x5EED_0002
+DROPOUT_STREAM = 0x5EED_0003
+
+STATUS_OK = 0
+STATUS_NONFINITE_LOSS = 1
+STATUS_NONFINITE_GRAD = 2
+
+
+def init_rng(seed: int) -> np.random.Generator:
+    """The Generator initial parameters are drawn from (lower.init_params)."""
+    return np.random.default_rng([seed, INIT_STREAM])
+
+
+def dropout_rng(seed: int) -> np.random.Generator:
+    """The Generator dropout masks are drawn from (see the module docstring)."""
+    return np.random.default_rng([seed, DROPOUT_STREAM])
+
+
+@dataclass(frozen=True)
+class EpochChunk:
+    """What one train_epoch call did: batches [start_batch, start_batch + n_batches)."""
+
+    loss_sum: float  # sum over the batches run of batch_loss * batch_size (float64)
+    n_samples: int  # sum of their batch sizes
+    n_batches: int  # batches completed (updates applied)
+    status: int = STATUS_OK  # STATUS_OK | STATUS_NONFINITE_LOSS | STATUS_NONFINITE_GRAD
+    bad_batch: int = -1  # index within the epoch of the batch that went non-finite, else -1
+
+    @property
+    def ok(self) -> bool:
+        return self.status == STATUS_OK
+
+    @property
+    def mean_loss(self) -> float:
+        return self.loss_sum / self.n_samples if self.n_samples else float("nan")
+
+
+@runtime_checkable
+class Executable(Protocol):
+    """A compiled model with its training state (see the module docstring)."""
+
+    plan: Plan
+    step: int  # optimizer steps taken so far (t of the last update; 0 before any)
+
+    def get_params(self) -> np.ndarray:
+        """A copy of the flat parameter buffer (plan dtype, plan.n_params values)."""
+        ...
+
+    def set_params(self, flat: np.ndarray) -> None:
+        """Replace the parameters (cast to the plan dtype); moments and step are kept."""
+        ...
+
+    def get_buffers(self) -> np.ndarray:
+        """A copy of the batchnorm running statistics (plan dtype, plan.n_buffers values)."""
+        ...
+
+    def set_buffers(self, flat: np.ndarray) -> None:
+        ...
+
+    def train_epoch(self, x: np.ndarray, y: np.ndarray, order: np.ndarray, lr: float,
+                    start_batch: int, end_batch: int, rng: np.random.Generator) -> EpochChunk:
+        """Run batches [start_batch, min(end_batch, plan.n_batches(N))) of the epoch whose
+        sample order is `order`, each a forward, backward and update with learning rate lr
+        (lr replaces plan.optimizer.lr; the schedule is the caller's)."""
+        ...
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """Outputs (N, n_outputs) in eval mode: the last layer's activations (probabilities
+        after sigmoid/softmax, log-probabilities after log_softmax)."""
+        ...
+
+    def evaluate(self, x: np.ndarray, y: np.ndarray) -> float:
+        """The loss of the whole set as one batch, in eval mode (for rmse: the rmse of the
+        set, not a mean of batch rmses); NaN/inf are returned, not raised."""
+        ...
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """{"params", "buffers", "opt_state" (n_state, n_params), "step" (int64 scalar)}."""
+        ...
+
+    def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
+        ...
+
+
+def as_inputs(plan: Plan, x: np.ndarray) -> np.ndarray:
+    """x as the (N, n_inputs) C-contiguous array of the plan dtype (no copy if it is one)."""
+    x = np.ascontiguousarray(x, dtype=plan.dtype)
+    if x.ndim == 1 and plan.n_inputs == 1:
+        x = x.reshape(-1, 1)
+    if x.ndim != 2 or x.shape[1] != plan.n_inputs:
+        raise ValueError(f"inputs of shape {x.shape}; expected (N, {plan.n_inputs})")
+    return x
+
+
+def as_targets(plan: Plan, y: np.ndarray) -> np.ndarray:
+    """y as the (N, n_outputs) float array of the plan dtype; class indices (N,) of integer
+    dtype become one-hot rows for categorical_crossentropy."""
+    y = np.asarray(y)
+    k = plan.n_outputs
+    if plan.loss == L_CCE and y.ndim == 1:
+        if y.size and (not np.issubdtype(y.dtype, np.integer) and not np.all(y == np.round(y))):
+            raise ValueError("class targets must be integer indices")
+        idx = y.astype(np.int64)
+        if idx.size and (idx.min() < 0 or idx.max() >= k):
+            raise ValueError(f"class index out of range [0, {k})")
+        out = np.zeros((y.shape[0], k), dtype=plan.dtype)
+        out[np.arange(y.shape[0]), idx] = 1
+        return out
+    y = np.ascontiguousarray(y, dtype=plan.dtype)
+    if y.ndim == 1:
+        y = y.reshape(-1, 1)
+    if y.ndim != 2 or y.shape[1] != k:
+        raise ValueError(f"targets of shape {y.shape}; expected (N, {k})")
+    return y
+
+
+def nonfinite_error(exe: Executable, x: np.ndarray, y: np.ndarray, order: np.ndarray,
+                    epoch: int, chunk: EpochChunk, lr: float):
+    """The E411 DiagnosticError for a chunk that stopped on a non-finite loss or gradient:
+    replays the bad batch (slowly, in NumPy, in the plan dtype) from the executable's current
+    parameters to name the first tensor and layer that went non-finite. epoch is 0-based;
+    the message counts epochs and batches from 1."""
+    from nnspec.backends.cpu.nonfinite import nonfinite_error as _impl
+
+    return _impl(exe, x, y, order, epoch, chunk, lr)
