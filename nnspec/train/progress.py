@@ -1,0 +1,190 @@
+"""train.progress: training events -> what the user sees (rich live view, plain lines, JSON).
+
+Three reporters share one interface (`Reporter`) so the loop never knows which is active:
+- `RichReporter` (stdout is a terminal): a live bar per epoch with samples/s and ETA, and one
+  printed line per finished epoch (loss, val loss, metrics, lr);
+- `PlainReporter` (stdout is a file or a pipe, CI logs): one line per epoch, nothing else;
+- `JsonReporter` (`--json`): exactly one JSON object per epoch on stdout (the history row),
+  so `nnspec run --json | jq` works; messages go to stderr.
+`--quiet` is the base `Reporter`, which prints nothing.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from dataclasses import dataclass
+from typing import Any, TextIO
+
+from nnspec.run.atomic import dumps
+
+_FIXED = ("epoch", "time", "lr")
+
+
+@dataclass
+class RunInfo:
+    """What a reporter needs to know before the first epoch."""
+
+    name: str
+    epochs: int
+    start_epoch: int  # epochs already done (resume), 0 for a fresh run
+    train_samples: int
+    batches_per_epoch: int
+    out_dir: str | None = None
+
+
+def fmt(value: Any) -> str:
+    """Compact number: 4 decimals in the usual range, scientific outside it."""
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return str(value)
+        if value == 0 or 1e-3 <= abs(value) < 1e5:
+            return f"{value:.4f}"
+        return f"{value:.3e}"
+    return str(value)
+
+
+def fmt_duration(seconds: float | None) -> str:
+    if seconds is None or not math.isfinite(seconds):
+        return "-:--"
+    s = int(round(seconds))
+    h, rem = divmod(s, 3600)
+    m, s = divmod(rem, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+def epoch_line(row: dict[str, Any], epochs: int, extra: dict[str, Any] | None = None) -> str:
+    """`epoch 3/100  loss 0.4123  accuracy 0.8750  val_loss 0.4521  lr 0.01  ...`."""
+    width = len(str(epochs))
+    parts = [f"epoch {row['epoch']:>{width}}/{epochs}"]
+    parts += [f"{k} {fmt(v)}" for k, v in row.items() if k not in _FIXED]
+    parts.append(f"lr {row['lr']:.3g}")
+    for key, value in (extra or {}).items():
+        parts.append(f"{key} {value}")
+    return "  ".join(parts)
+
+
+class Reporter:
+    """Base reporter: prints nothing (`--quiet`). Subclasses override what they show."""
+
+    def start(self, info: RunInfo) -> None:
+        self.info = info
+        self._t0 = time.perf_counter()
+        self._epochs_seen = 0
+
+    def chunk(self, epoch: int, batches_done: int, samples_per_s: float) -> None:
+        """Called after every executable call inside an epoch (1-based epoch)."""
+
+    def epoch(self, row: dict[str, Any], samples_per_s: float) -> None:
+        self._epochs_seen += 1
+
+    def message(self, text: str) -> None:
+        """A one-off note (early stop, weights restored, how to resume)."""
+
+    def end(self) -> None:
+        pass
+
+    def eta(self, row: dict[str, Any]) -> float | None:
+        """Seconds left if every remaining epoch takes the mean time of those seen so far."""
+        if not self._epochs_seen:
+            return None
+        per_epoch = (time.perf_counter() - self._t0) / self._epochs_seen
+        return per_epoch * (self.info.epochs - int(row["epoch"]))
+
+
+class PlainReporter(Reporter):
+    def __init__(self, stream: TextIO | None = None, err: TextIO | None = None):
+        self.stream = stream or sys.stdout
+        self.err = err or sys.stderr
+
+    def epoch(self, row: dict[str, Any], samples_per_s: float) -> None:
+        super().epoch(row, samples_per_s)
+        extra = {"samples/s": f"{samples_per_s:.0f}", "eta": fmt_duration(self.eta(row))}
+        print(epoch_line(row, self.info.epochs, extra), file=self.stream, flush=True)
+
+    def message(self, text: str) -> None:
+        print(text, file=self.stream, flush=True)
+
+
+class JsonReporter(Reporter):
+    def __init__(self, stream: TextIO | None = None, err: TextIO | None = None):
+        self.stream = stream or sys.stdout
+        self.err = err or sys.stderr
+
+    def epoch(self, row: dict[str, Any], samples_per_s: float) -> None:
+        super().epoch(row, samples_per_s)
+        print(dumps(row), file=self.stream, flush=True)
+
+    def message(self, text: str) -> None:
+        print(text, file=self.err, flush=True)
+
+
+class RichReporter(Reporter):
+    """Live progress bar for the current epoch; finished epochs scroll above it."""
+
+    def __init__(self, console: Any = None):
+        from rich.console import Console
+
+        self.console = console or Console()
+        self.progress: Any = None
+
+    def start(self, info: RunInfo) -> None:
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+
+        super().start(info)
+        self.progress = Progress(
+            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("{task.fields[speed]}"), TextColumn("eta {task.fields[eta]}"),
+            TimeElapsedColumn(), console=self.console, transient=True)
+        self.progress.start()
+        self.task = self.progress.add_task(self._desc(info.start_epoch + 1),
+                                           total=info.batches_per_epoch, speed="", eta="-:--")
+        if info.out_dir:
+            self.console.print(f"[dim]training {info.name} -> {info.out_dir}[/dim]")
+
+    def _desc(self, epoch: int) -> str:
+        return f"epoch {epoch}/{self.info.epochs}"
+
+    def chunk(self, epoch: int, batches_done: int, samples_per_s: float) -> None:
+        self.progress.update(self.task, description=self._desc(epoch), completed=batches_done,
+                             speed=f"{samples_per_s:,.0f} samples/s")
+
+    def epoch(self, row: dict[str, Any], samples_per_s: float) -> None:
+        super().epoch(row, samples_per_s)
+        self.progress.console.print(epoch_line(row, self.info.epochs,
+                                               {"samples/s": f"{samples_per_s:,.0f}"}),
+                                    highlight=False)
+        nxt = min(int(row["epoch"]) + 1, self.info.epochs)
+        self.progress.update(self.task, description=self._desc(nxt), completed=0,
+                             eta=fmt_duration(self.eta(row)))
+
+    def message(self, text: str) -> None:
+        self.progress.console.print(text, highlight=False) if self.progress else \
+            self.console.print(text, highlight=False)
+
+    def end(self) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+            self.progress = None
+
+
+def make_reporter(quiet: bool = False, json_lines: bool = False,
+                  stream: TextIO | None = None) -> Reporter:
+    """Pick the reporter for the CLI flags and whether stdout is a terminal."""
+    if json_lines:
+        return JsonReporter(stream)
+    if quiet:
+        return Reporter()
+    out = stream or sys.stdout
+    if out.isatty():
+        return RichReporter()
+    return PlainReporter(out)
