@@ -1,0 +1,308 @@
+"""train.loop: Spec + Dataset + Executable -> RunResult (the epoch loop).
+
+Per epoch e (0-based; history and messages count from 1):
+1. lr = schedule.lr(e) (warmup and the main schedule are the schedule object's business);
+2. the data order is drawn from the shuffle Generator (identity without shuffle), then the
+   executable runs the epoch's batches in chunks sized so that control returns to Python
+   about every 0.5 s (progress, Ctrl-C), without a Python round trip per batch;
+3. the row: `loss` is the mean of the training batch losses of the epoch (weighted by batch
+   size: what the optimizer saw, as Keras and most PyTorch loops report it, at no extra cost);
+   the training metrics are computed on predictions for the whole training split in eval mode
+   AFTER the epoch (metrics like f1 cannot be averaged over batches), so they can disagree
+   slightly with `loss`, which was measured while the weights moved and dropout was active;
+   `val_loss` / `val_<metric>` are the validation split in eval mode;
+4. early stopping and the plateau schedule are fed the row; a checkpoint is offered to the
+   caller every `checkpoint_every` epochs, on interruption and at the end.
+A non-finite batch loss or gradient stops the run with the executable's E411 diagnostic
+(`stop_on_nonfinite`, the default); with `stop_on_nonfinite=false` that batch's update is
+skipped (as torch's GradScaler skips steps with inf gradients), the epoch's loss is NaN and
+training goes on.
+
+The loop owns every piece of training state besides the executable's (data order, the
+shuffle and dropout Generators, the schedule, early stopping, history), and `TrainState`
+holds all of it, so a run resumed from a checkpoint is bit-identical to an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from nnspec import ir
+from nnspec.backends.base import Executable, as_inputs, as_targets, dropout_rng, nonfinite_error
+from nnspec.diagnostics import Diagnostic, DiagnosticError, warning
+from nnspec.train.batching import ChunkSizer, epoch_order, shuffle_rng
+from nnspec.train.early_stop import EarlyStopping
+from nnspec.train.evaluation import split_metrics
+from nnspec.train.interrupt import StopFlag
+from nnspec.train.progress import Reporter, RunInfo
+
+COMPLETED, INTERRUPTED, FAILED = "completed", "interrupted", "failed"
+
+
+@dataclass
+class TrainState:
+    """Everything the loop needs to continue a run exactly (see `state_dict`)."""
+
+    epoch: int = 0  # epochs fully done
+    batch: int = 0  # batches done in the current (unfinished) epoch
+    order: np.ndarray | None = None  # the current epoch's order while batch > 0
+    loss_sum: float = 0.0  # partial sums of the current epoch
+    n_samples: int = 0
+    nonfinite_batches: int = 0
+    epoch_time: float = 0.0  # seconds already spent in the current epoch
+    history: list[dict[str, Any]] = field(default_factory=list)
+    best: dict[str, np.ndarray] | None = None  # params/buffers of the best epoch (restore_best)
+
+
+@dataclass
+class RunResult:
+    """What `train` returns; the run directory is written from it."""
+
+    status: str  # completed | interrupted | failed
+    history: list[dict[str, Any]]
+    epochs_run: int
+    best_epoch: int | None  # epoch (1-based) early stopping judged best, if monitoring
+    early_stop_epoch: int | None  # epoch (1-based) at which early stopping fired
+    restored_epoch: int | None  # epoch whose weights the run ended with, if restore_best
+    metrics: dict[str, dict[str, float]]  # final {"train"|"val"|"test": {"loss", <metric>...}}
+    diagnostics: list[Diagnostic]
+    checkpoint: dict[str, Any]  # the last training state (before restore_best), for resume
+    elapsed: float
+    interrupt_reason: str | None = None
+
+
+class Trainer:
+    """One training run; `run()` may be called on a fresh or a resumed Trainer."""
+
+    def __init__(self, spec: ir.Spec, data: Any, exe: Executable, schedule: Any, *,
+                 reporter: Reporter | None = None, stop: StopFlag | None = None,
+                 on_checkpoint: Callable[[dict[str, Any]], None] | None = None,
+                 chunk_target_s: float = 0.5, epochs: int | None = None):
+        self.spec, self.exe, self.schedule = spec, exe, schedule
+        self.plan = exe.plan
+        self.train_cfg = spec.train
+        self.epochs = epochs or spec.train.epochs
+        self.reporter = reporter or Reporter()
+        self.stop = stop if stop is not None else StopFlag()
+        self.on_checkpoint = on_checkpoint
+        self.sizer = ChunkSizer(chunk_target_s)
+        self.x = as_inputs(self.plan, data.train.x)
+        self.y = as_targets(self.plan, data.train.y)
+        self.splits: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        for name in ("val", "test"):
+            part = getattr(data, name, None)
+            if part is not None and len(part):
+                self.splits[name] = (as_inputs(self.plan, part.x),
+                                     as_targets(self.plan, part.y), np.asarray(part.y))
+        self.y_raw = np.asarray(data.train.y)
+        self.n = int(self.x.shape[0])
+        self.n_batches = self.plan.n_batches(self.n)
+        self.metrics = tuple(spec.train.metrics)
+        self.task = self.plan.task
+        self.shuffle = shuffle_rng(spec.train.seed)
+        self.dropout = dropout_rng(spec.train.seed)
+        es = spec.train.early_stop
+        self.early = EarlyStopping.from_ir(es) if es is not None else None
+        self.restore_best = bool(es and es.restore_best)
+        self.stop_on_nonfinite = es.stop_on_nonfinite if es is not None else True
+        self.state = TrainState()
+        self.diagnostics: list[Diagnostic] = []
+
+    # -- checkpoint state ---------------------------------------------------------------
+
+    def state_dict(self) -> dict[str, Any]:
+        s = self.state
+        out: dict[str, Any] = {
+            "epoch": s.epoch, "batch": s.batch, "loss_sum": s.loss_sum,
+            "n_samples": s.n_samples, "nonfinite_batches": s.nonfinite_batches,
+            "epoch_time": s.epoch_time, "history": list(s.history),
+            "shuffle_rng": self.shuffle.bit_generator.state,
+            "dropout_rng": self.dropout.bit_generator.state,
+            "schedule": self.schedule.state_dict(),
+            "early_stop": self.early.state_dict() if self.early else None,
+            "executable": {k: np.asarray(v) for k, v in self.exe.state_dict().items()},
+        }
+        if s.order is not None and s.batch > 0:
+            out["order"] = s.order
+        if s.best is not None:
+            out["best"] = dict(s.best)
+        return out
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.exe.load_state_dict(state["executable"])
+        self.shuffle.bit_generator.state = state["shuffle_rng"]
+        self.dropout.bit_generator.state = state["dropout_rng"]
+        self.schedule.load_state_dict(state["schedule"])
+        if self.early is not None and state.get("early_stop"):
+            self.early.load_state_dict(state["early_stop"])
+        self.state = TrainState(
+            epoch=int(state["epoch"]), batch=int(state["batch"]), order=state.get("order"),
+            loss_sum=float(state["loss_sum"]), n_samples=int(state["n_samples"]),
+            nonfinite_batches=int(state.get("nonfinite_batches", 0)),
+            epoch_time=float(state.get("epoch_time", 0.0)),
+            history=[dict(r) for r in state["history"]], best=state.get("best"))
+
+    # -- the loop -----------------------------------------------------------------------
+
+    def run(self) -> RunResult:
+        t_start = time.perf_counter()
+        s = self.state
+        status, reason = COMPLETED, None
+        self.reporter.start(RunInfo(self.plan.model_name, self.epochs, s.epoch, self.n,
+                                    self.n_batches))
+        try:
+            while s.epoch < self.epochs:
+                outcome = self._epoch()
+                if outcome == FAILED:
+                    status = FAILED
+                    break
+                if outcome == INTERRUPTED or (self.stop and s.epoch < self.epochs):
+                    status, reason = INTERRUPTED, self.stop.reason
+                    break
+                if outcome == "early_stop":
+                    break
+            checkpoint = self.state_dict()
+            if self.on_checkpoint is not None and status != FAILED:
+                self.on_checkpoint(checkpoint)
+            restored = self._restore_best() if status == COMPLETED else None
+            metrics = self.final_metrics() if status != FAILED else {}
+        finally:
+            self.reporter.end()
+        early = self.early
+        return RunResult(
+            status=status, history=list(s.history), epochs_run=s.epoch,
+            best_epoch=early.best_epoch if early else None,
+            early_stop_epoch=early.stopped_epoch if early else None,
+            restored_epoch=restored, metrics=metrics, diagnostics=list(self.diagnostics),
+            checkpoint=checkpoint, elapsed=time.perf_counter() - t_start,
+            interrupt_reason=reason)
+
+    def _epoch(self) -> str:
+        s, e = self.state, self.state.epoch
+        lr = float(self.schedule.lr(e))
+        if s.batch == 0:
+            s.order = epoch_order(self.shuffle, self.n, self.plan.shuffle)
+            s.loss_sum, s.n_samples, s.nonfinite_batches, s.epoch_time = 0.0, 0, 0, 0.0
+        assert s.order is not None
+        while s.batch < self.n_batches:
+            k = self.sizer.next(self.n_batches - s.batch)
+            t0 = time.perf_counter()
+            chunk = self.exe.train_epoch(self.x, self.y, s.order, lr, s.batch, s.batch + k,
+                                         self.dropout)
+            dt = time.perf_counter() - t0
+            s.epoch_time += dt
+            self.sizer.observe(max(chunk.n_batches, 1), dt)
+            s.loss_sum += chunk.loss_sum
+            s.n_samples += chunk.n_samples
+            s.batch += chunk.n_batches
+            if not chunk.ok:
+                if self.stop_on_nonfinite:
+                    err = nonfinite_error(self.exe, self.x, self.y, s.order, e, chunk, lr)
+                    self.diagnostics.extend(err.diagnostics)
+                    return FAILED
+                s.nonfinite_batches += 1
+                s.batch += 1  # skip the bad batch: its update was not applied
+            self.reporter.chunk(e + 1, s.batch, chunk.n_samples / max(dt, 1e-9))
+            if self.stop and s.batch < self.n_batches:
+                return INTERRUPTED
+        row = self._row(e, lr)
+        s.history.append(row)
+        s.epoch, s.batch, s.order = e + 1, 0, None
+        self.reporter.epoch(row, s.n_samples / max(s.epoch_time, 1e-9))
+        stop = self._after_epoch(row)
+        every = self.spec.output.checkpoint_every
+        if self.on_checkpoint is not None and s.epoch % every == 0 and s.epoch < self.epochs \
+                and not stop and not self.stop:
+            self.on_checkpoint(self.state_dict())
+        return "early_stop" if stop else "ok"
+
+    def _row(self, e: int, lr: float) -> dict[str, Any]:
+        s = self.state
+        t0 = time.perf_counter()
+        loss = s.loss_sum / s.n_samples if s.n_samples else float("nan")
+        if s.nonfinite_batches:
+            loss = float("nan")
+            if not any(d.code == "W105" for d in self.diagnostics):
+                self.diagnostics.append(warning(
+                    "W105", f"epoch {e + 1}: {s.nonfinite_batches} batch(es) with a "
+                    "non-finite loss or gradient were skipped",
+                    hints=("lower the learning rate or add `clip norm=1.0`",)))
+        row: dict[str, Any] = {"epoch": e + 1, "loss": float(loss), "lr": lr}
+        if self.metrics:
+            pred = self.exe.predict(self.x)
+            row.update(split_metrics(self.metrics, self.task, self.y_raw, pred))
+        if "val" in self.splits:
+            xv, yv, yv_raw = self.splits["val"]
+            row["val_loss"] = float(self.exe.evaluate(xv, yv))
+            if self.metrics:
+                pred = self.exe.predict(xv)
+                row.update({f"val_{k}": v for k, v in
+                            split_metrics(self.metrics, self.task, yv_raw, pred).items()})
+        row["time"] = round(s.epoch_time + time.perf_counter() - t0, 6)
+        return row
+
+    def _after_epoch(self, row: dict[str, Any]) -> bool:
+        stop = False
+        if self.early is not None:
+            is_best, stop = self.early.update(int(row["epoch"]), row)
+            if is_best and self.restore_best:
+                self.state.best = {"params": self.exe.get_params(),
+                                   "buffers": self.exe.get_buffers()}
+            if stop:
+                self.reporter.message(
+                    f"early stopping at epoch {row['epoch']}: {self.early.monitor} has not "
+                    f"improved for {self.early.patience} epoch(s) (best "
+                    f"{self.early.best:.6g} at epoch {self.early.best_epoch})")
+        self.schedule.step(row)
+        return stop
+
+    def _restore_best(self) -> int | None:
+        best = self.state.best
+        if not self.restore_best or best is None or self.early is None:
+            return None
+        self.exe.set_params(best["params"])
+        self.exe.set_buffers(best["buffers"])
+        self.reporter.message(f"restored the weights of epoch {self.early.best_epoch} "
+                              f"({self.early.monitor} {self.early.best:.6g})")
+        return self.early.best_epoch
+
+    def final_metrics(self) -> dict[str, dict[str, float]]:
+        """Loss and metrics of every split with the final weights, in eval mode."""
+        out: dict[str, dict[str, float]] = {}
+        splits = {"train": (self.x, self.y, self.y_raw), **self.splits}
+        for name, (x, y, y_raw) in splits.items():
+            values = {"loss": float(self.exe.evaluate(x, y))}
+            if self.metrics:
+                values.update(split_metrics(self.metrics, self.task, y_raw, self.exe.predict(x)))
+            out[name] = values
+        return out
+
+
+def train(spec: ir.Spec, data: Any, exe: Executable, schedule: Any, *,
+          resume: dict[str, Any] | None = None, **kwargs: Any) -> RunResult:
+    """Train `exe` on `data` (a data.Dataset) as `spec.train` says; see the module docstring.
+
+    `resume` is a state from a checkpoint (`Trainer.state_dict()`); kwargs go to `Trainer`.
+    Raises DiagnosticError only for problems found before the first epoch.
+    """
+    trainer = Trainer(spec, data, exe, schedule, **kwargs)
+    if trainer.n_batches == 0:
+        raise DiagnosticError(_no_batches(spec, trainer.n))
+    if resume is not None:
+        trainer.load_state_dict(resume)
+    return trainer.run()
+
+
+def _no_batches(spec: ir.Spec, n: int) -> Diagnostic:
+    # A batch larger than the training set is one short batch (Plan.batch_size), even with
+    # drop_last, so only an empty training split leaves nothing to run.
+    from nnspec.diagnostics import error
+
+    data_span = spec.data.span if spec.data is not None else None
+    return error("E412", f"the training split has {n} samples", data_span, path=spec.path,
+                 hints=("check the data file and the split fractions",))
