@@ -1,0 +1,139 @@
+"""data.features: an input file + the training data's schema -> scaled features (predict).
+
+`nnspec predict RUN_DIR INPUT.csv` reads new samples the way the training data was read:
+`schema` is `Dataset.schema()` as saved in the run directory (feature and target names, class
+names, scaler, CSV layout). Columns are found
+- by name when the file has a header (detected: a first row with a cell that is not a number,
+  unless `header=` says otherwise): every training feature name must be there; the target
+  column, when present, is read too (for evaluation) and other columns are ignored;
+- by position otherwise: as many columns as the training CSV (same layout), or exactly the
+  features, or the features followed by the target column(s).
+An `.npz` input holds `x` (and optionally `y`), under the training source's array names when
+the training data was an npz.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nnspec.data.dataset import FileInfo, Table
+from nnspec.data.errors import Where, did_you_mean, listing
+from nnspec.data.readers import (
+    MISSING,
+    Rows,
+    labels,
+    npz_array,
+    numbers,
+    open_npz,
+    read_file,
+    split_rows,
+    table_from_arrays,
+)
+from nnspec.data.scaling import Scaler
+from nnspec.data.targets import encode
+
+
+@dataclass(frozen=True, eq=False)
+class Features:
+    """x: scaled (N, F) in the requested dtype; raw: the unscaled float64 values; y: the
+    encoded targets (as in training) when the input has them, else None."""
+
+    x: np.ndarray
+    raw: np.ndarray
+    y: np.ndarray | None
+    file: FileInfo
+
+
+def load_features(path: str | Path, schema: Mapping[str, Any], *, dtype: Any = np.float32,
+                  header: bool | None = None, delimiter: str | None = None) -> Features:
+    """Read new samples for prediction/evaluation; errors are DiagnosticError on the file."""
+    shown = Path(path).as_posix()
+    where = Where(shown)
+    layout = schema.get("layout") or {}
+    blob, info = read_file(shown, ".", where, "input")
+    if shown.endswith(".npz"):
+        arrays = open_npz(blob, shown, where)
+        xkey = layout.get("x", "x") if layout.get("format") == "npz" else "x"
+        ykey = layout.get("y", "y") if layout.get("format") == "npz" else "y"
+        x = npz_array(arrays, xkey, shown, where, "feature")
+        table = table_from_arrays(x, arrays.get(ykey), shown, where, info)
+        has_y = ykey in arrays
+    else:
+        delim = delimiter or layout.get("delimiter") or ","
+        table, has_y = _read_csv(blob, shown, schema, layout, header, delim, where)
+        table.file = info
+    n_features = int(schema["n_features"])
+    if table.x.shape[1] != n_features:
+        f = table.x.shape[1]
+        where.fail("E405", f"`{shown}` has {f} feature{'s' if f != 1 else ''} but the model "
+                   f"takes {n_features}", label="feature count",
+                   notes=[f"features: {listing(schema['feature_names'])}"])
+    y = None
+    if has_y:
+        [y], _ = encode([(table, where)], schema["task"], int(schema["n_outputs"]),
+                        schema.get("classes"))
+    scaler = Scaler.from_dict(schema["scaler"])
+    return Features(scaler.apply(table.x, np.dtype(dtype)), table.x, y, info)
+
+
+def _read_csv(blob: bytes, shown: str, schema: Mapping[str, Any], layout: Mapping[str, Any],
+              header: bool | None, delim: str, where: Where) -> tuple[Table, bool]:
+    if header is None:
+        first = split_rows(blob, shown, delim, False, where).rows[0]
+        header = any(not _numeric(c) for c in first)
+    rows = split_rows(blob, shown, delim, header, where)
+    feats: list[str] = list(schema["feature_names"])
+    targets: list[str] = list(schema["target_names"])
+    if rows.header is not None:
+        missing = [f for f in feats if f not in rows.header]
+        if missing:
+            where.fail("E402", f"feature column `{missing[0]}` not found in `{shown}`",
+                       label="no such column", notes=[f"columns: {listing(rows.header)}",
+                                                      f"the model reads: {listing(feats)}"],
+                       hints=did_you_mean(missing[0], rows.header))
+        cols = [rows.header.index(f) for f in feats]
+        tcols = [rows.header.index(t) for t in targets] if all(
+            t in rows.header for t in targets) else []
+    else:
+        cols, tcols = _positions(rows, schema, layout, where)
+    x = numbers(rows, cols, where, "feature")
+    y = None
+    if tcols:
+        y = labels(rows, tcols[0], where) if len(tcols) == 1 else numbers(
+            rows, tcols, where, "target")
+    names = rows.names()
+    locs = [f"{shown}:{line}:{tcols[0] + 1}" for line in rows.lines] if tcols else None
+    table = Table(x, y if y is not None else np.zeros((len(rows.rows), 0)),
+                  [names[c] for c in cols], [names[c] for c in tcols], None, locs)
+    return table, bool(tcols)
+
+
+def _positions(rows: Rows, schema: Mapping[str, Any], layout: Mapping[str, Any],
+               where: Where) -> tuple[list[int], list[int]]:
+    f, k = int(schema["n_features"]), len(schema["target_names"])
+    if layout.get("format") == "csv" and rows.ncols == layout.get("ncols"):
+        return list(layout["features"]), [int(layout["target"])]
+    if rows.ncols == f:
+        return list(range(f)), []
+    if rows.ncols == f + k:
+        return list(range(f)), list(range(f, f + k))
+    where.fail("E405", f"`{rows.shown}` has {rows.ncols} columns but the model takes {f} "
+               f"features (optionally followed by {k} target column{'s' if k != 1 else ''})",
+               label="feature count",
+               hints=["give the file a header row with the training column names"])
+
+
+def _numeric(cell: str) -> bool:
+    c = cell.strip()
+    if c.lower() in MISSING:
+        return True  # a missing value is not evidence of a header
+    try:
+        float(c)
+    except ValueError:
+        return False
+    return True

@@ -1,0 +1,180 @@
+"""data.load: ir.Data + spec folder + seed + model facts -> Dataset (the data stage's entry).
+
+Steps: read each source (`source`, and the separate `validation` / `test` sources when given)
+into a Table; check the feature count against the model's `input`; encode the targets for
+the task over all sources at once; split the main source (data.split); fit the scaler on the
+training rows only and apply it to every split; cast to the run's dtype.
+
+Seeds: the main built-in source draws from PCG64(seed) (its own `seed` option when set, else
+the spec's). A separate validation / test built-in without its own seed draws from
+PCG64(SeedSequence([seed, 1])) / ([seed, 2]), so it is not a copy of the training data. The
+split permutation draws from PCG64(SeedSequence([split seed, 3])): a stream of its own, so
+which rows are held out is independent of the generated values.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nnspec import ir
+from nnspec.data.dataset import TASKS, Dataset, Part, Table
+from nnspec.data.errors import Where
+from nnspec.data.generators import generate
+from nnspec.data.readers import read_csv, read_npz
+from nnspec.data.scaling import Scaler
+from nnspec.data.split import split_rows
+from nnspec.data.targets import encode
+from nnspec.diagnostics import DiagnosticError, error
+from nnspec.ops.losses import BinaryCrossentropy, CategoricalCrossentropy
+from nnspec.ops.sources import Csv, Npz, Source
+
+STREAMS = {"validation": 1, "test": 2, "split": 3}
+
+
+def task_of(spec: ir.Spec) -> str:
+    """The data task the loss implies: binary, multiclass or regression."""
+    if isinstance(spec.train.loss, BinaryCrossentropy):
+        return "binary"
+    if isinstance(spec.train.loss, CategoricalCrossentropy):
+        return "multiclass"
+    return "regression"
+
+
+def n_outputs_of(model: ir.Model) -> int:
+    return ir.layer_shapes(model)[-1][1] if model.layers else model.input
+
+
+def load_spec_data(spec: ir.Spec, *, spec_dir: Path | str | None = None,
+                   spec_path: str | None = None, dtype: Any = None) -> Dataset:
+    """load_data() with everything taken from a checked spec (spec_dir defaults to the
+    folder of spec.path)."""
+    path = spec_path if spec_path is not None else spec.path
+    if spec.data is None:
+        raise DiagnosticError(error("E308", "the spec has no `data` block; training needs one",
+                                    spec.span, path=path,
+                                    hints=["add e.g. `data { source csv(\"data.csv\", "
+                                           "target=y) }`"]))
+    if spec_dir is None:
+        spec_dir = Path(path).parent if path else Path(".")
+    return load_data(spec.data, spec_dir=spec_dir, seed=spec.train.seed,
+                     n_inputs=spec.model.input, n_outputs=n_outputs_of(spec.model),
+                     task=task_of(spec), dtype=dtype or spec.train.dtype, spec_path=path)
+
+
+def read_source(src: Source, *, spec_dir: Path | str, seed: int | np.random.SeedSequence,
+                where: Where, role: str = "source") -> Table:
+    """One source as a Table (no encoding, splitting or scaling)."""
+    where = where.at(src.span)
+    if isinstance(src, Csv):
+        return read_csv(src, spec_dir, where, role)
+    if isinstance(src, Npz):
+        return read_npz(src, spec_dir, where, role)
+    return generate(src, seed)
+
+
+def load_data(data: ir.Data, *, spec_dir: Path | str, seed: int, n_inputs: int,
+              n_outputs: int, task: str, dtype: Any = np.float32,
+              spec_path: str | None = None) -> Dataset:
+    """Read, check, encode, split and scale the data of a spec.
+
+    task: "regression" | "binary" | "multiclass" (see data.targets for what each needs).
+    Raises DiagnosticError (E4xx, E305) pointing at the `source` statement in `spec_path`.
+    """
+    if task not in TASKS:
+        raise ValueError(f"task must be one of {TASKS}, got {task!r}")
+    dtype = np.dtype(dtype)
+    base = Where(spec_path, data.span)
+    where_of = {"source": base.at(data.source.span)}
+    tables = {"source": read_source(data.source, spec_dir=spec_dir, seed=seed,
+                                    where=where_of["source"])}
+    for role in ("validation", "test"):
+        src = getattr(data, role)
+        if src is None:
+            continue
+        frac = getattr(data.split, role)
+        where_of[role] = base.at(src.span)
+        if frac > 0:
+            base.at(data.split.span).fail(
+                "E409", f"both a separate {role} source and `split {role}={frac:g}`",
+                label="invalid data split", hints=[f"keep one of the two ways to get a {role} set"])
+        tables[role] = read_source(src, spec_dir=spec_dir,
+                                   seed=np.random.SeedSequence([seed, STREAMS[role]]),
+                                   where=where_of[role], role=role)
+    for role, t in tables.items():
+        if t.x.shape[1] != n_inputs:
+            f = t.x.shape[1]
+            where_of[role].fail("E405", f"the data has {f} feature{'s' if f != 1 else ''} but "
+                                f"the model's input is {n_inputs}", label="feature count",
+                                notes=[f"features: {', '.join(t.feature_names[:12])}"
+                                       + (", ..." if f > 12 else "")],
+                                hints=[f"write `input {f}` in the model, or select "
+                                       f"{n_inputs} feature columns"])
+    roles = list(tables)
+    ys, classes = encode([(tables[r], where_of[r]) for r in roles], task, n_outputs)
+    y_of = dict(zip(roles, ys, strict=True))
+
+    main = tables["source"]
+    strata = None
+    if data.split.stratify and (data.split.validation > 0 or data.split.test > 0):
+        if task == "regression":
+            base.at(data.split.span).fail("E409", "stratify=true needs class labels, but the "
+                                          "loss is a regression loss", label="invalid data split",
+                                          hints=["remove stratify=true"])
+        strata = y_of["source"]
+    split_seed = data.split.seed if data.split.seed is not None else seed
+    rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence([split_seed,
+                                                                      STREAMS["split"]])))
+    train_rows, val_rows, test_rows = split_rows(
+        len(main), data.split.validation, data.split.test, rng, base.at(data.split.span),
+        strata, classes)
+
+    scaler = Scaler.fit(data.scale, main.x[train_rows])
+
+    def part(table: Table, y: np.ndarray, rows: np.ndarray) -> Part:
+        return Part(scaler.apply(table.x[rows], dtype),
+                    y[rows] if task == "multiclass" else y[rows].astype(dtype), rows)
+
+    y_main = y_of["source"]
+    val = part(main, y_main, val_rows) if len(val_rows) else None
+    test = part(main, y_main, test_rows) if len(test_rows) else None
+    for role in ("validation", "test"):
+        if role in tables:
+            t = tables[role]
+            p = part(t, y_of[role], np.arange(len(t), dtype=np.int64))
+            val, test = (p, test) if role == "validation" else (val, p)
+    warnings = [w for t in tables.values() for w in t.warnings]
+    train = part(main, y_main, train_rows)
+    warnings += _warnings(train, main, task, n_outputs, classes, where_of["source"])
+    return Dataset(train=train, val=val, test=test, scaler=scaler, task=task,
+                   n_outputs=n_outputs, feature_names=main.feature_names,
+                   target_names=main.target_names, classes=classes,
+                   files=tuple(t.file for t in tables.values() if t.file is not None),
+                   layout=main.layout, warnings=tuple(warnings))
+
+
+def _warnings(train: Part, main: Table, task: str, n_outputs: int,
+              classes: list[str] | None, where: Where) -> list:
+    out = []
+    raw = main.x[train.rows]
+    const = [main.feature_names[j] for j in np.flatnonzero(raw.min(axis=0) == raw.max(axis=0))]
+    if const and len(train) > 1:
+        out.append(where.warn("W105", f"feature{'s' if len(const) > 1 else ''} "
+                              f"{', '.join(f'`{c}`' for c in const[:8])} "
+                              f"{'are' if len(const) > 1 else 'is'} constant in the training "
+                              "split", label="constant feature",
+                              notes=["a constant feature carries no information"]))
+    if task == "multiclass" or (task == "binary" and n_outputs == 1):
+        labels = train.y if task == "multiclass" else train.y[:, 0].astype(np.int64)
+        k = n_outputs if task == "multiclass" else 2
+        present = np.unique(labels)
+        if len(present) < 2:
+            out.append(where.warn("W105", "the training split holds a single class",
+                                  label="one class", notes=["the model can only learn to "
+                                                            "predict that class"]))
+        elif classes is not None and len(classes) < k and task == "multiclass":
+            out.append(where.warn("W105", f"the data has {len(classes)} classes but the output "
+                                  f"layer has {n_outputs} units", label="unused outputs"))
+    return out
