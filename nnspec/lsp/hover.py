@@ -1,0 +1,121 @@
+"""lsp.hover: text + cursor (+ the checked Spec) -> Markdown about the word under the cursor.
+
+Docs come from the registry and the IR (op docstrings, Field descriptions, defaults, ranges).
+On a layer line the hover adds the layer's inferred shape and parameter count, computed with
+`nnspec.ir.layer_shapes` / `param_count` on the Spec that diagnose() produced; when the spec
+does not check, it says so instead of guessing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lsprotocol import types
+
+from nnspec.lsp import vocab
+from nnspec.lsp.context import Context, Token, analyze, next_token, tokenize, word_at
+from nnspec.lsp.positions import UTF16, offsets_to_range
+
+NO_SHAPE = "Shape: not available until the spec checks without errors."
+
+
+def _word_doc(ctx: Context, tok: Token, nxt: Token | None) -> str | None:
+    word = tok.text
+    if ctx.where == "top":
+        doc = vocab.BLOCK_DOCS.get(word)
+        return f"**{word}** block\n\n{doc.strip()}" if doc else None
+    if ctx.where == "keyword":
+        stmt = vocab.statement(ctx.block, word)
+        return vocab.statement_doc(ctx.block or "", stmt) if stmt else None
+    if ctx.where not in ("arg", "value"):
+        return None
+    if nxt is not None and nxt.text == "=" and ctx.where == "arg":
+        name = vocab.options(ctx.cls, ctx.owner).get(word)
+        if ctx.cls is not None and name is not None:
+            return vocab.option_doc(ctx.cls, name, word)
+        return None
+    if ctx.where == "value":
+        slot = vocab.value_slot(ctx.cls, ctx.key or "", ctx.owner)
+    elif not ctx.in_call and ctx.stmt is not None:
+        slot = vocab.positional_slot(ctx.stmt, ctx.index)
+    else:
+        return None
+    op = vocab.op_for(slot, word)
+    if op is not None:
+        return vocab.op_doc(op)
+    if isinstance(slot, tuple) and word in slot and ctx.stmt is not None:
+        return f"`{word}`: {ctx.stmt.doc}"
+    return None
+
+
+def _layer_statements(tokens: list[Token]) -> list[tuple[int, Token]]:
+    """(line start offset, keyword token) of every layer statement of the `model` block."""
+    out, depth, block, at_start, first = [], 0, None, True, None
+    for tok in tokens:
+        if tok.kind == "comment":
+            continue
+        if tok.kind == "newline" or tok.text == ";":
+            at_start, first = True, None
+            continue
+        if tok.text == "{":
+            if depth == 0:
+                block = first.text if first is not None else None
+            depth += 1
+            at_start, first = True, None
+            continue
+        if tok.text == "}":
+            depth = max(0, depth - 1)
+            at_start, first = True, None
+            continue
+        if at_start:
+            first = tok
+            if depth == 1 and block == "model" and tok.text in vocab.LAYERS:
+                out.append((tok.start, tok))
+        at_start = False
+    return out
+
+
+def layer_info(spec: Any, tokens: list[Token], keyword: Token) -> str:
+    """`layer 2 of 3 (dense): 16 -> 16 features, 272 parameters`."""
+    layers = _layer_statements(tokens)
+    index = next((i for i, (_, t) in enumerate(layers) if t.start == keyword.start), None)
+    if index is None:
+        return ""
+    if spec is None or index >= len(spec.model.layers):
+        return NO_SHAPE
+    from nnspec.ir import layer_shapes, param_count
+
+    shapes = layer_shapes(spec.model)
+    layer = spec.model.layers[index]
+    n_in, n_out = shapes[index]
+    params = param_count(layer, n_in, n_out)
+    pairs = zip(spec.model.layers, shapes, strict=True)
+    total = sum(param_count(lay, a, b) for lay, (a, b) in pairs)
+    return (f"Layer {index + 1} of {len(shapes)} (`{layer.kind}`): input ({n_in},) -> "
+            f"output ({n_out},), {params} parameters (model total {total})")
+
+
+def hover(text: str, offset: int, spec: Any = None, encoding: str = UTF16,
+          tokens: list[Token] | None = None) -> types.Hover | None:
+    tokens = tokenize(text) if tokens is None else tokens
+    tok = word_at(text, offset, tokens)
+    if tok is None or tok.kind != "name":
+        return None
+    ctx = analyze(text, tok.start, tokens)
+    parts = []
+    if doc := _word_doc(ctx, tok, next_token(tokens, tok)):
+        parts.append(doc)
+    if ctx.block == "model":
+        keyword = tok if ctx.where == "keyword" else (ctx.tokens[0] if ctx.tokens else None)
+        if keyword is not None and keyword.text in vocab.LAYERS:
+            if info := layer_info(spec, tokens, keyword):
+                parts.append(info)
+        if keyword is not None and keyword.text == "input" and spec is not None:
+            parts.append(f"Input: ({spec.model.input},) features per sample")
+    if not parts:
+        return None
+    return types.Hover(
+        contents=types.MarkupContent(kind=types.MarkupKind.Markdown,
+                                     value="\n\n---\n\n".join(parts)),
+        range=offsets_to_range(text, tok.start, tok.end, encoding),
+    )

@@ -1,0 +1,182 @@
+"""lsp.server: LSP messages over stdio -> nnspec front end -> LSP responses (pygls).
+
+`nnspec lsp` (or `python -m nnspec.lsp`) runs `main()`. Documents are synchronized in full
+(the editor sends the whole text), so the text checked is exactly the editor's text and never
+pygls's reconstruction of it. Every handler is wrapped by `_safe`: a failure inside nnspec is
+logged (stderr and window/logMessage) and answered with an empty result, never with a
+JSON-RPC internal error.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import sys
+import traceback
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from lsprotocol import types
+from pygls import uris
+from pygls.lsp.server import LanguageServer
+
+from nnspec.lsp import complete as complete_mod
+from nnspec.lsp import hover as hover_mod
+from nnspec.lsp import navigate, publish
+from nnspec.lsp.analysis import Cache
+from nnspec.lsp.formatting import format_edits
+from nnspec.lsp.positions import UTF16, position_to_offset
+
+log = logging.getLogger("nnspec.lsp")
+F = TypeVar("F", bound=Callable[..., Any])
+
+try:
+    from importlib.metadata import version as _version
+
+    VERSION = _version("nnspec")
+except Exception:  # not installed: running from a checkout
+    VERSION = "0.1.0"
+
+
+class NnspecServer(LanguageServer):
+    def __init__(self) -> None:
+        super().__init__("nnspec", VERSION, text_document_sync_kind=types.TextDocumentSyncKind.Full)
+        self.cache = Cache()
+
+    @property
+    def encoding(self) -> str:
+        try:
+            enc = self.workspace.position_encoding
+        except Exception:  # before initialize
+            return UTF16
+        return str(getattr(enc, "value", enc) or UTF16)
+
+    def document(self, uri: str) -> tuple[str, str | None]:
+        """(text, filesystem path or None) of an open document."""
+        doc = self.workspace.get_text_document(uri)
+        path = uris.to_fs_path(uri) if uri.startswith("file:") else None
+        return doc.source, path
+
+    def report_internal(self, what: str) -> None:
+        """Log the exception being handled; the test suite asserts this never happens."""
+        tb = traceback.format_exc()
+        log.error("nnspec lsp: internal error in %s\n%s", what, tb)
+        try:
+            self.window_log_message(types.LogMessageParams(
+                type=types.MessageType.Error, message=f"nnspec: internal error in {what}\n{tb}"))
+        except Exception:
+            pass
+
+
+server = NnspecServer()
+
+
+def _safe(default: Callable[[], Any]) -> Callable[[F], F]:
+    """Answer `default()` instead of an internal error when a handler fails."""
+
+    def wrap(fn: F) -> F:
+        @functools.wraps(fn)
+        def run(ls: NnspecServer, params: Any) -> Any:
+            try:
+                return fn(ls, params)
+            except Exception:
+                ls.report_internal(fn.__name__)
+                return default()
+
+        return run  # type: ignore[return-value]
+
+    return wrap
+
+
+def _publish(ls: NnspecServer, uri: str, version: int | None) -> None:
+    text, path = ls.document(uri)
+    analysis = ls.cache.get(uri, text, path)
+    diagnostics = publish.convert(analysis.diagnostics, text, path, ls.encoding)
+    ls.text_document_publish_diagnostics(
+        types.PublishDiagnosticsParams(uri=uri, diagnostics=diagnostics, version=version))
+
+
+@server.feature(types.INITIALIZED)
+@_safe(lambda: None)
+def initialized(ls: NnspecServer, params: types.InitializedParams) -> None:
+    # Import the front end now, so that the first keystroke does not pay for it.
+    import nnspec.pipeline  # noqa: F401
+
+
+@server.feature(types.TEXT_DOCUMENT_DID_OPEN)
+@_safe(lambda: None)
+def did_open(ls: NnspecServer, params: types.DidOpenTextDocumentParams) -> None:
+    _publish(ls, params.text_document.uri, params.text_document.version)
+
+
+@server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
+@_safe(lambda: None)
+def did_change(ls: NnspecServer, params: types.DidChangeTextDocumentParams) -> None:
+    _publish(ls, params.text_document.uri, params.text_document.version)
+
+
+@server.feature(types.TEXT_DOCUMENT_DID_SAVE, types.SaveOptions(include_text=False))
+@_safe(lambda: None)
+def did_save(ls: NnspecServer, params: types.DidSaveTextDocumentParams) -> None:
+    # Saving can change what the spec refers to on disk (a data file next to it): check again.
+    ls.cache.drop(params.text_document.uri)
+    _publish(ls, params.text_document.uri, None)
+
+
+@server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
+@_safe(lambda: None)
+def did_close(ls: NnspecServer, params: types.DidCloseTextDocumentParams) -> None:
+    ls.cache.drop(params.text_document.uri)
+    ls.text_document_publish_diagnostics(
+        types.PublishDiagnosticsParams(uri=params.text_document.uri, diagnostics=[]))
+
+
+@server.feature(types.TEXT_DOCUMENT_COMPLETION,
+                types.CompletionOptions(trigger_characters=["=", "(", ",", " "]))
+@_safe(lambda: types.CompletionList(is_incomplete=False, items=[]))
+def completion(ls: NnspecServer, params: types.CompletionParams) -> types.CompletionList:
+    text, _ = ls.document(params.text_document.uri)
+    offset = position_to_offset(text, params.position, ls.encoding)
+    items = complete_mod.complete(text, offset, ls.encoding)
+    return types.CompletionList(is_incomplete=False, items=items)
+
+
+@server.feature(types.TEXT_DOCUMENT_HOVER)
+@_safe(lambda: None)
+def hover(ls: NnspecServer, params: types.HoverParams) -> types.Hover | None:
+    uri = params.text_document.uri
+    text, path = ls.document(uri)
+    analysis = ls.cache.get(uri, text, path)
+    offset = position_to_offset(text, params.position, ls.encoding)
+    return hover_mod.hover(text, offset, analysis.spec, ls.encoding, analysis.tokens)
+
+
+@server.feature(types.TEXT_DOCUMENT_FORMATTING)
+@_safe(list)
+def formatting(ls: NnspecServer, params: types.DocumentFormattingParams) -> list:
+    text, _ = ls.document(params.text_document.uri)
+    return format_edits(text, ls.encoding)
+
+
+@server.feature(types.TEXT_DOCUMENT_DOCUMENT_SYMBOL)
+@_safe(list)
+def document_symbol(ls: NnspecServer, params: types.DocumentSymbolParams) -> list:
+    uri = params.text_document.uri
+    text, path = ls.document(uri)
+    return navigate.symbols(text, ls.cache.get(uri, text, path).document, ls.encoding)
+
+
+@server.feature(types.TEXT_DOCUMENT_DEFINITION)
+@_safe(list)
+def definition(ls: NnspecServer, params: types.DefinitionParams) -> list:
+    text, path = ls.document(params.text_document.uri)
+    offset = position_to_offset(text, params.position, ls.encoding)
+    return navigate.definition(text, offset, path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Serve LSP over stdin/stdout until the client says exit."""
+    logging.basicConfig(stream=sys.stderr, level=logging.WARNING,
+                        format="%(name)s %(levelname)s: %(message)s")
+    server.start_io()
+    return 0
