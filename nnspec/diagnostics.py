@@ -114,6 +114,7 @@ CODES: dict[str, str] = {
     "E502": "backend failure",
     "E503": "cannot write output",
     "E504": "cannot resume run",
+    "E505": "cannot read input file",
     # W1xx: warnings
     "W101": "learning rate above 1",
     "W102": "early stopping on training loss",
