@@ -18,8 +18,8 @@ PUNCT = {"LBRACE": "{", "RBRACE": "}", "LPAR": "(", "RPAR": ")", "LSQB": "[", "R
 VALUE_STARTS = {"NUMBER", "NAME", "STRING", "LSQB"}
 ENDS = {"_NL", "_SEMICOLON", "RBRACE", "$END"}
 # Order in which expected things are listed: values first, then punctuation, then endings.
-ORDER = ["STATEMENT", "NUMBER", "NAME", "STRING", "LSQB", "EQUAL", "LPAR", "COMMA", "RPAR", "RSQB", "LBRACE",
-         "RBRACE", "_NL", "_SEMICOLON", "$END"]
+ORDER = ["STATEMENT", "NUMBER", "NAME", "STRING", "LSQB", "EQUAL", "LPAR", "COMMA", "RPAR",
+         "RSQB", "LBRACE", "RBRACE", "_NL", "_SEMICOLON", "$END"]
 TERMINAL_WORDS = {"NUMBER": "a number", "NAME": "a name", "STRING": "a string",
                   "_NL": "the end of the line", "$END": "the end of the file",
                   **{k: f'"{v}"' for k, v in PUNCT.items()}}
