@@ -191,7 +191,9 @@ def render(d: Diagnostic, source: str | None = None) -> str:
     if d.span is not None:
         where += f":{d.span.line}:{d.span.col}"
     out = [f"{where}: {d.severity.value}[{d.code}]: {d.message}"]
-    lines = source.splitlines() if source is not None else []
+    # Lines end at "\n" only (as Span.line counts them); str.splitlines would also split at
+    # \r, \x0b, \x0c, \x85, \u2028..., showing the wrong source line for such files.
+    lines = source.split("\n") if source is not None else []
     if d.span is not None and 0 < d.span.line <= len(lines):
         text = lines[d.span.line - 1].expandtabs(1).rstrip("\r")
         num = str(d.span.line)
