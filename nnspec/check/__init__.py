@@ -1,0 +1,89 @@
+"""check: syntax.Document -> ir.Spec + diagnostics.
+
+`check()` judges every name, option, value and shape of a parsed document and reports all
+problems at once, sorted by position. It returns a Spec only when there is no error
+(warnings are allowed). Layout: `options` builds any op from its arguments generically,
+`model`/`data`/`train`/`output` check one block each, `rules` the facts that span blocks.
+"""
+
+from __future__ import annotations
+
+from nnspec import ir
+from nnspec.check.context import Ctx
+from nnspec.check.data import check_data
+from nnspec.check.model import check_model
+from nnspec.check.output import check_output
+from nnspec.check.rules import (
+    data_train_rules,
+    loss_rules,
+    model_rules,
+    output_rules,
+    shape_rules,
+    train_rules,
+)
+from nnspec.check.statements import BLOCKS
+from nnspec.check.train import check_train
+from nnspec.diagnostics import Diagnostic, sort_key
+from nnspec.syntax import Block, Document
+
+__all__ = ["BLOCKS", "check"]
+
+REQUIRED = ("model", "train")  # `data` is required only by `run` (see pipeline.diagnose)
+
+
+def check(doc: Document) -> tuple[ir.Spec | None, list[Diagnostic]]:
+    """Never raises: a bug in the checker becomes an E502 diagnostic, not a traceback."""
+    ctx = Ctx(doc.path)
+    try:
+        spec = _check(ctx, doc)
+    except Exception as exc:  # noqa: BLE001  (the contract is: diagnostics only)
+        ctx.error("E502", f"internal error in the checker: {type(exc).__name__}: {exc}", None,
+                  hints=["this is a bug in nnspec; please report it with the spec file"])
+        spec = None
+    diags = sorted(ctx.diagnostics, key=sort_key)
+    return (None if ctx.failed else spec), diags
+
+
+def _check(ctx: Ctx, doc: Document) -> ir.Spec | None:
+    blocks: dict[str, Block] = {}
+    for block in doc.blocks:
+        kind = block.kind.value
+        if kind not in BLOCKS:
+            ctx.unknown("E201", "block", kind, block.kind.span, BLOCKS, label="not a block")
+        elif kind in blocks:
+            ctx.error("E212", f"duplicate `{kind}` block", block.kind.span,
+                      label="second block", notes=[f"the first is on line "
+                                                   f"{blocks[kind].kind.span.line}"],
+                      hints=["merge the two blocks"])
+        else:
+            if kind != "model" and block.name is not None:
+                ctx.error("E304", f"the `{kind}` block takes no name, found `{block.name.value}`",
+                          block.name.span, label="unexpected name")
+            blocks[kind] = block
+    for kind in REQUIRED:
+        if kind not in blocks:
+            ctx.error("E308", f"missing `{kind}` block", None,
+                      hints=[f"add `{kind} {{ ... }}`: " + _EXAMPLE[kind]])
+    model = check_model(ctx, blocks["model"]) if "model" in blocks else None
+    data = check_data(ctx, blocks["data"]) if "data" in blocks else None
+    train = check_train(ctx, blocks["train"]) if "train" in blocks else None
+    output = check_output(ctx, blocks["output"]) if "output" in blocks else ir.Output()
+    if model is not None:
+        model_rules(ctx, model)
+        if data is not None:
+            shape_rules(ctx, model, data, blocks)
+    if train is not None:
+        loss_rules(ctx, model, data, train, blocks)
+        train = train_rules(ctx, train, data, blocks)
+        if data is not None:
+            data_train_rules(ctx, data, train, blocks)
+    if output is not None and "output" in blocks:
+        output_rules(ctx, output, train, blocks)
+    if ctx.failed or model is None or train is None or output is None:
+        return None
+    return ir.Spec(path=doc.path, model=model, data=data, train=train, output=output,
+                   span=doc.span)
+
+
+_EXAMPLE = {"model": "`input N` and layers such as `dense 1`",
+            "train": "at least `loss mse` (or another loss)"}

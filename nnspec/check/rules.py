@@ -1,0 +1,270 @@
+"""check.rules: checked blocks -> cross-block diagnostics (and the resolved monitors).
+
+What one block cannot know alone: whether the data fits the model's input and output
+(E305), whether the loss fits the last layer (E306) and the metrics fit the task (E307),
+whether a `val_*` monitor has validation data (E407; a monitor left at its default falls
+back to `loss` with W103 instead), warmup vs epochs (E408), and the suspicious-but-legal
+warnings (W101, W102, W104, W105).
+"""
+
+from __future__ import annotations
+
+from nnspec import ir
+from nnspec.check.context import Ctx, suggest
+from nnspec.check.statements import all_args, find, option_span
+from nnspec.diagnostics import Span
+from nnspec.ops.layers import ActivationLayer, Dense, Dropout
+from nnspec.ops.schedules import OneCycle, ReduceOnPlateau
+from nnspec.ops.sources import Source
+from nnspec.syntax import Block, Call
+
+CLASSIFICATION_OUT = ("softmax", "log_softmax")
+
+
+def output_layer(model: ir.Model) -> tuple[str, object | None]:
+    """(activation at the output, the layer that sets it); dropout is transparent."""
+    for layer in reversed(model.layers):
+        if isinstance(layer, Dropout):
+            continue
+        if isinstance(layer, (Dense, ActivationLayer)):
+            return layer.activation.kind, layer
+        return layer.kind, layer
+    return "linear", None
+
+
+def _describe_layer(layer: object) -> str:
+    if isinstance(layer, Dense):
+        return f"`dense {layer.units} {layer.activation.kind}`"
+    return f"`{getattr(layer, 'kind', 'layer')}`"
+
+
+def _line(span: Span | None) -> str:
+    return f"line {span.line}" if span else "the model"
+
+
+def model_rules(ctx: Ctx, model: ir.Model) -> None:
+    layers = model.layers
+    if layers and isinstance(layers[-1], Dropout):
+        ctx.warning("W104", "dropout is the last layer: it randomly zeroes the outputs while "
+                    "training", layers[-1].span, label="output dropout",
+                    hints=["move the dropout before the last dense layer"])
+    for layer in layers:
+        if isinstance(layer, Dropout) and layer.rate == 0:
+            ctx.warning("W105", "dropout 0 does nothing", layer.span, label="rate 0")
+    acts = [(layer.activation.kind, layer) for layer in layers
+            if isinstance(layer, (Dense, ActivationLayer))]
+    for (a, _), (b, later) in zip(acts, acts[1:], strict=False):
+        if a == "sigmoid" and b in CLASSIFICATION_OUT:
+            ctx.warning("W105", f"{b} after sigmoid squeezes the inputs into (0, 1) first, "
+                        "so the classes barely separate", later.span,
+                        label=f"{b} after sigmoid",
+                        hints=["use a linear (or relu) layer before the softmax"])
+
+
+def shape_rules(ctx: Ctx, model: ir.Model, data: ir.Data, blocks: dict[str, Block]) -> None:
+    input_st = find(blocks.get("model"), "input")
+    input_span = all_args(input_st)[0].span if input_st and all_args(input_st) else model.span
+    for part in ("source", "validation", "test"):
+        src: Source | None = getattr(data, part)
+        n = src.declared_features() if src is not None else None
+        if n is None or n == model.input:
+            continue
+        features = f"{n} feature{'s' if n != 1 else ''}"
+        if part == "source":
+            ctx.error("E305", f"the data has {features} but the model declares "
+                      f"`input {model.input}`", input_span, label=f"expected {n}",
+                      notes=[f"`{src.kind}` on {_line(src.span)} generates {features} per "
+                             "sample"], hints=[f"write `input {n}`"])
+        else:
+            ctx.error("E305", f"the {part} data has {features} but the model declares "
+                      f"`input {model.input}`", src.span, label=f"{features}",
+                      notes=[f"`input {model.input}` on {_line(input_span)}"])
+    target = data.source.declared_target()
+    if target is None or not model.layers:
+        return
+    units = ir.layer_shapes(model)[-1][1]
+    kind, k = target
+    ok = units in (1, 2) if kind == "binary" else units == k
+    if not ok:
+        want = "1 (sigmoid) or 2 (softmax)" if kind == "binary" else str(k)
+        what = {"binary": "2 classes", "multiclass": f"{k} classes",
+                "regression": f"{k} target value{'s' if k != 1 else ''}"}[kind]
+        _, last = output_layer(model)
+        ctx.error("E305", f"the model outputs {units} value{'s' if units != 1 else ''} per "
+                  f"sample but the data has {what}", getattr(last, "span", None) or model.span,
+                  label=f"expected {want} units",
+                  notes=[f"`{data.source.kind}` on {_line(data.source.span)}"])
+
+
+def loss_rules(ctx: Ctx, model: ir.Model | None, data: ir.Data | None, train: ir.Train,
+               blocks: dict[str, Block]) -> None:
+    loss = train.loss
+    loss_st = find(blocks.get("train"), "loss")
+    loss_span = all_args(loss_st)[0].span if loss_st and all_args(loss_st) else train.span
+    target = data.source.declared_target() if data is not None else None
+    if model is not None and model.layers:
+        act, last = output_layer(model)
+        units = ir.layer_shapes(model)[-1][1]
+        note = [f"the last layer is {_describe_layer(last)} on {_line(last.span)}"]
+        if loss.kind == "categorical_crossentropy":
+            if units == 1:
+                ctx.error("E306", "categorical_crossentropy needs one output unit per class, "
+                          "but the last layer has 1 unit", loss_span, label="needs >= 2 units",
+                          notes=note, hints=["for two classes use `binary_crossentropy` with "
+                                             "`dense 1 sigmoid`, or end with `dense 2 softmax`"])
+            elif act not in CLASSIFICATION_OUT:
+                ctx.error("E306", "categorical_crossentropy expects a softmax or log_softmax "
+                          f"output, found {act}", loss_span, label="needs softmax outputs",
+                          notes=note, hints=[f"end the model with `dense {units} softmax`"])
+        elif loss.kind == "binary_crossentropy":
+            if act in CLASSIFICATION_OUT:
+                ctx.error("E306", f"binary_crossentropy after {act}: the outputs are "
+                          "coupled class probabilities, not independent ones", loss_span,
+                          label="needs sigmoid outputs", notes=note,
+                          hints=["use `categorical_crossentropy`, or end with "
+                                 "`dense 1 sigmoid`"])
+            elif act != "sigmoid":
+                ctx.error("E306", f"binary_crossentropy expects a sigmoid output, found {act}",
+                          loss_span, label="needs sigmoid outputs", notes=note,
+                          hints=[f"end the model with `dense {units} sigmoid`"])
+        elif act in CLASSIFICATION_OUT:
+            ctx.warning("W105", f"regression loss {loss.kind} after {act}: the outputs are "
+                        "probabilities that sum to 1", loss_span, label="after softmax",
+                        notes=note, hints=["use `categorical_crossentropy`, or a linear "
+                                           "output for regression"])
+    if loss.task == "classification" and target is not None and target[0] == "regression":
+        ctx.error("E306", f"{loss.kind} needs class labels but `{data.source.kind}` has "
+                  "continuous targets", loss_span, label="classification loss",
+                  hints=["use a regression loss such as `mse`"])
+    if loss.kind == "binary_crossentropy" and target is not None and target[0] == "multiclass":
+        ctx.error("E306", f"binary_crossentropy needs 0/1 targets but `{data.source.kind}` has "
+                  f"{target[1]} classes", loss_span, label="two classes only",
+                  hints=["use `categorical_crossentropy` with a softmax output"])
+    _metric_rules(ctx, train, target, blocks)
+
+
+def _metric_rules(ctx: Ctx, train: ir.Train, target, blocks: dict[str, Block]) -> None:
+    regression_data = target is not None and target[0] == "regression"
+    for metric in train.metrics:
+        span = _metric_span(blocks, metric.kind) or train.span
+        if metric.task == "classification" and regression_data:
+            ctx.error("E307", f"{metric.kind} needs class labels, but the data has continuous "
+                      "targets", span, label="classification metric",
+                      hints=["use mae, mse, rmse or r2 for regression"])
+        elif metric.task == "regression" and train.loss.task == "classification":
+            ctx.error("E307", f"{metric.kind} is a regression metric but the loss "
+                      f"{train.loss.kind} trains a classifier", span,
+                      label="regression metric",
+                      hints=["use accuracy, precision, recall or f1 for classification"])
+
+
+def _metric_span(blocks: dict[str, Block], kind: str) -> Span | None:
+    st = find(blocks.get("train"), "metrics")
+    for a in all_args(st) if st else ():
+        name = a.name if isinstance(a, Call) else a
+        if getattr(name, "value", None) == kind:
+            return a.span
+    return None
+
+
+def train_rules(ctx: Ctx, train: ir.Train, data: ir.Data | None,
+                blocks: dict[str, Block]) -> ir.Train:
+    """Warnings and limits on the train block; returns it with its monitors resolved."""
+    opt_st = find(blocks.get("train"), "optimizer")
+    opt_args = all_args(opt_st) if opt_st else ()
+    lr = getattr(train.optimizer, "lr", 0.0)
+    if lr > 1:
+        span = option_span(opt_args[0].args, "lr") if opt_args and isinstance(
+            opt_args[0], Call) else None
+        span = span or option_span(opt_args, "lr") or train.optimizer.span or train.span
+        ctx.warning("W101", f"learning rate {lr:g} is above 1; training usually diverges",
+                    span, label="large learning rate", hints=["try 0.1 or less"])
+    if isinstance(train.schedule, OneCycle) and train.schedule.max_lr > 1:
+        ctx.warning("W101", f"one_cycle max_lr {train.schedule.max_lr} is above 1",
+                    train.schedule.span, label="large learning rate")
+    if train.warmup is not None and train.warmup.epochs >= train.epochs:
+        ctx.error("E408", f"warmup lasts {train.warmup.epochs} epochs but training has only "
+                  f"{train.epochs}", train.warmup.span, label="too long",
+                  hints=[f"use fewer warmup epochs or more than {train.warmup.epochs} epochs"])
+    return _monitors(ctx, train, data, blocks)
+
+
+def _monitors(ctx: Ctx, train: ir.Train, data: ir.Data | None,
+              blocks: dict[str, Block]) -> ir.Train:
+    names = ["loss", "val_loss"]
+    for m in train.metrics:
+        names += [m.kind, "val_" + m.kind]
+    has_val = None if data is None else (data.split.validation > 0 or
+                                         data.validation is not None)
+    updates = {}
+    st = find(blocks.get("train"), "early_stop")
+    if train.early_stop is not None and st is not None:
+        new = _monitor(ctx, train.early_stop, option_span(all_args(st), "monitor"), names,
+                       has_val, "early_stop")
+        if new is not None:
+            updates["early_stop"] = new
+    if isinstance(train.schedule, ReduceOnPlateau):
+        sched = find(blocks.get("train"), "schedule")
+        call = next((a for a in all_args(sched) if isinstance(a, Call)), None) if sched else None
+        span = option_span(call.args, "monitor") if call is not None else None
+        new = _monitor(ctx, train.schedule, span, names, has_val, "reduce_on_plateau")
+        if new is not None:
+            updates["schedule"] = new
+    return train.model_copy(update=updates) if updates else train
+
+
+def _monitor(ctx: Ctx, owner, span: Span | None, names: list[str], has_val: bool | None,
+             who: str):
+    """Check one monitor; returns the owner with a resolved monitor, or None to keep it."""
+    monitor = owner.monitor
+    if span is None:  # not written: the default `val_loss`
+        if has_val is False:
+            ctx.warning("W103", f"{who} watches val_loss by default, but there is no validation "
+                        "data: it will watch the training loss", owner.span,
+                        label="monitors `loss`",
+                        hints=["add `split validation=0.2` to the data block, or write "
+                               "`monitor=loss` to silence this"])
+            return owner.model_copy(update={"monitor": "loss"})
+        return None
+    if monitor not in names:
+        ctx.error("E215", f"unknown monitor `{monitor}`", span, label="not a monitor",
+                  hints=[suggest(monitor, names)])
+    elif monitor.startswith("val_") and has_val is False:
+        ctx.error("E407", f"{who} monitors `{monitor}` but there is no validation data", span,
+                  label="needs a validation split",
+                  hints=["add `split validation=0.2` (or a `validation` source) to the data "
+                         f"block, or monitor `{monitor.removeprefix('val_')}`"])
+    elif not monitor.startswith("val_") and who == "early_stop":
+        ctx.warning("W102", f"early stopping on the training {monitor}: it keeps improving "
+                    "while the model overfits", span, label="training metric",
+                    hints=[f"monitor `val_{monitor}` with a validation split"])
+    return None
+
+
+def data_train_rules(ctx: Ctx, data: ir.Data, train: ir.Train,
+                     blocks: dict[str, Block]) -> None:
+    src = data.source
+    samples = getattr(src, "samples", None)
+    if samples is None or not isinstance(train.batch, int) or data.validation is not None:
+        return
+    n_train = int(samples * (1 - data.split.validation - data.split.test))
+    if train.batch > n_train:
+        what = "no batch is left per epoch (drop_last)" if train.drop_last else \
+            "every step is one full batch"
+        ctx.warning("W105", f"batch {train.batch} is larger than the about {n_train} training "
+                    f"samples: {what}", _batch_span(train, blocks), label="larger than the data",
+                    hints=["use `batch full` to say so, or a smaller batch"])
+
+
+def _batch_span(train: ir.Train, blocks: dict[str, Block]) -> Span | None:
+    st = find(blocks.get("train"), "batch")
+    return all_args(st)[0].span if st is not None and all_args(st) else train.span
+
+
+def output_rules(ctx: Ctx, output: ir.Output, train: ir.Train | None,
+                 blocks: dict[str, Block]) -> None:
+    st = find(blocks.get("output"), "checkpoint")
+    if train is not None and st is not None and output.checkpoint_every > train.epochs:
+        ctx.warning("W105", f"checkpoint every {output.checkpoint_every} epochs, but training "
+                    f"has {train.epochs}: no checkpoint will be written", st.span,
+                    label="longer than training")

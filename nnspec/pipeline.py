@@ -1,0 +1,88 @@
+"""pipeline: source text -> Spec -> (later) Plan -> Executable -> RunResult.
+
+Start reading here. Each stage is a package named after its entry function:
+
+    text --parse()--> syntax.Document --check()--> ir.Spec --lower()--> Plan
+         --backends.<name>.compile()--> Executable --train()--> RunResult
+
+`diagnose()` is the single front end: `nnspec check`, the language server and `nnspec run`
+all call it, so the editor and the CLI can never disagree about a file. Every stage reports
+problems as `Diagnostic`s (nnspec/diagnostics.py), never as tracebacks.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from nnspec import ir
+from nnspec.check import check
+from nnspec.diagnostics import Diagnostic, error, has_errors, sort_key
+from nnspec.parse import parse
+
+# With syntax errors, only the checker's findings that are local to one statement are kept:
+# a missing block, statement or layer, or a shape that does not fit, may just be a
+# consequence of the statement the parser had to skip.
+LOCAL_CODES = frozenset({"E201", "E202", "E203", "E204", "E205", "E206", "E207", "E208",
+                         "E209", "E210", "E211", "E212", "E213", "E214", "E301", "E302",
+                         "E303", "E304"})
+
+
+def diagnose(text: str, path: str | None = None, *,
+             require_data: bool = False) -> tuple[ir.Spec | None, list[Diagnostic]]:
+    """parse + check: the Spec (None when there is an error) and every diagnostic, sorted.
+
+    `require_data=True` (what `nnspec run` asks for) also requires the `data` block.
+    """
+    doc, diagnostics = parse(text, path)
+    spec, found = check(doc)
+    if has_errors(diagnostics):
+        return None, sorted([*diagnostics, *(d for d in found if d.code in LOCAL_CODES)],
+                            key=sort_key)
+    diagnostics = [*diagnostics, *found]
+    if require_data and spec is not None and spec.data is None:
+        diagnostics.append(error("E308", "missing `data` block: `run` needs data to train on",
+                                 None, path=path,
+                                 hints=['add e.g. `data { source csv("data.csv", '
+                                        'target=label) }`']))
+        spec = None
+    return spec, sorted(diagnostics, key=sort_key)
+
+
+def read_source(path: str | Path) -> tuple[str | None, list[Diagnostic]]:
+    """The text of a spec file; a missing, unreadable or non-UTF-8 file is a diagnostic."""
+    where = str(path)
+    try:
+        data = Path(path).read_bytes()
+    except FileNotFoundError:
+        return None, [error("E505", f"file not found: {where}", None, path=where)]
+    except IsADirectoryError:
+        return None, [error("E505", f"{where} is a directory, not a spec file", None,
+                            path=where)]
+    except OSError as exc:
+        return None, [error("E505", f"cannot read {where}: {exc.strerror or exc}", None,
+                            path=where)]
+    try:
+        return data.decode("utf-8"), []
+    except UnicodeDecodeError as exc:
+        good = data[: exc.start].decode("utf-8")
+        line = good.count("\n") + 1
+        col = len(good) - (good.rfind("\n") + 1) + 1
+        byte = data[exc.start]
+        return None, [error("E505", f"{where} is not valid UTF-8 text (byte 0x{byte:02x} "
+                            f"at line {line}, column {col})", None, path=where,
+                            hints=["save the file as UTF-8"])]
+
+
+def load_spec(path: str | Path, *, require_data: bool = False
+              ) -> tuple[ir.Spec | None, list[Diagnostic]]:
+    """read_source + diagnose."""
+    text, diagnostics = read_source(path)
+    if text is None:
+        return None, diagnostics
+    return diagnose(text, str(path), require_data=require_data)
+
+
+# Later stages chain on from a Spec, e.g. (owned by their packages):
+#   plan = nnspec.lower.lower(spec)
+#   executable = nnspec.backends.<name>.compile(plan)
+#   result = nnspec.train.train(executable, data, spec)
