@@ -10,6 +10,7 @@ checkpoint loadable. Older npz files are removed once the new json is in place.
 from __future__ import annotations
 
 import json
+import math
 import os
 from pathlib import Path
 from typing import Any
@@ -23,26 +24,32 @@ VERSION = 1
 _SEP = "/"
 
 
-def _split(state: dict[str, Any], prefix: str, arrays: dict[str, np.ndarray]) -> dict[str, Any]:
-    plain: dict[str, Any] = {}
-    for key, value in state.items():
-        assert _SEP not in key, key
-        if isinstance(value, np.ndarray):
-            arrays[prefix + key] = value
-            plain[key] = {"__array__": prefix + key}
-        elif isinstance(value, dict):
-            plain[key] = _split(value, prefix + key + _SEP, arrays)
-        elif isinstance(value, np.generic):
-            plain[key] = value.item()
-        else:
-            plain[key] = value
-    return plain
+def _split(value: Any, prefix: str, arrays: dict[str, np.ndarray]) -> Any:
+    """JSON-ready form: arrays moved to `arrays`, non-finite floats (a plateau schedule's
+    best = inf, a NaN loss in the history) spelled out so they load back exactly."""
+    if isinstance(value, np.ndarray):
+        arrays[prefix] = value
+        return {"__array__": prefix}
+    if isinstance(value, dict):
+        for key in value:
+            assert _SEP not in str(key), key
+        return {str(k): _split(v, f"{prefix}{_SEP if prefix else ''}{k}", arrays)
+                for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_split(v, f"{prefix}{_SEP}{i}", arrays) for i, v in enumerate(value)]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return {"__float__": repr(value)}
+    return value
 
 
 def _join(plain: Any, arrays: Any) -> Any:
     if isinstance(plain, dict):
         if set(plain) == {"__array__"}:
             return np.array(arrays[plain["__array__"]])
+        if set(plain) == {"__float__"}:
+            return float(plain["__float__"])
         return {k: _join(v, arrays) for k, v in plain.items()}
     if isinstance(plain, list):
         return [_join(v, arrays) for v in plain]
@@ -56,7 +63,6 @@ def save(folder: str | os.PathLike[str], state: dict[str, Any], tag: str) -> Pat
     plain = _split(state, "", arrays)
     npz_name = f"state-{tag}.npz"
     write_npz(folder / npz_name, arrays)
-    # Non-finite floats (a diverged loss in the history) are stored as null.
     meta = {"version": VERSION, "arrays": npz_name, "state": plain}
     path = write_json(folder / "state.json", meta)
     for old in folder.glob("state-*.npz"):

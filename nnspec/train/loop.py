@@ -82,7 +82,8 @@ class Trainer:
     def __init__(self, spec: ir.Spec, data: Any, exe: Executable, schedule: Any, *,
                  reporter: Reporter | None = None, stop: StopFlag | None = None,
                  on_checkpoint: Callable[[dict[str, Any]], None] | None = None,
-                 chunk_target_s: float = 0.5, epochs: int | None = None):
+                 chunk_target_s: float = 0.5, epochs: int | None = None,
+                 out_dir: str | None = None):
         self.spec, self.exe, self.schedule = spec, exe, schedule
         self.plan = exe.plan
         self.train_cfg = spec.train
@@ -90,6 +91,7 @@ class Trainer:
         self.reporter = reporter or Reporter()
         self.stop = stop if stop is not None else StopFlag()
         self.on_checkpoint = on_checkpoint
+        self.out_dir = out_dir
         self.sizer = ChunkSizer(chunk_target_s)
         self.x = as_inputs(self.plan, data.train.x)
         self.y = as_targets(self.plan, data.train.y)
@@ -154,7 +156,7 @@ class Trainer:
         s = self.state
         status, reason = COMPLETED, None
         self.reporter.start(RunInfo(self.plan.model_name, self.epochs, s.epoch, self.n,
-                                    self.n_batches))
+                                    self.n_batches, self.out_dir))
         try:
             while s.epoch < self.epochs:
                 outcome = self._epoch()
@@ -283,13 +285,18 @@ class Trainer:
         return out
 
 
-def train(spec: ir.Spec, data: Any, exe: Executable, schedule: Any, *,
+def train(spec: ir.Spec, data: Any, exe: Executable, schedule: Any = None, *,
           resume: dict[str, Any] | None = None, **kwargs: Any) -> RunResult:
     """Train `exe` on `data` (a data.Dataset) as `spec.train` says; see the module docstring.
 
-    `resume` is a state from a checkpoint (`Trainer.state_dict()`); kwargs go to `Trainer`.
-    Raises DiagnosticError only for problems found before the first epoch.
+    `schedule` defaults to `train.schedules.make_schedule(spec.train)`; `resume` is a state
+    from a checkpoint (`Trainer.state_dict()`); kwargs go to `Trainer`. Raises
+    DiagnosticError only for problems found before the first epoch.
     """
+    if schedule is None:
+        from nnspec.train.schedules import make_schedule
+
+        schedule = make_schedule(spec.train)
     trainer = Trainer(spec, data, exe, schedule, **kwargs)
     if trainer.n_batches == 0:
         raise DiagnosticError(_no_batches(spec, trainer.n))

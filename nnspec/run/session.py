@@ -1,0 +1,265 @@
+"""run.session: a spec path (or a run directory to resume) + options -> a finished run dir.
+
+The whole of `nnspec run`, without argument parsing or printing: front end (diagnose),
+overrides, device, data, lower, compile, train, artifacts. Every failure is raised as a
+DiagnosticError (the CLI renders it); `sources` collects the texts diagnostics point into.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from nnspec import ir
+from nnspec.diagnostics import Diagnostic, DiagnosticError, error, has_errors
+from nnspec.run import artifacts
+from nnspec.run.overrides import apply_overrides
+from nnspec.run.paths import rebase_paths
+from nnspec.run.rundir import RunDir, default_dir
+from nnspec.train.interrupt import StopFlag
+from nnspec.train.loop import COMPLETED, FAILED, INTERRUPTED, RunResult, train
+from nnspec.train.progress import Reporter
+
+EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
+
+
+@dataclass
+class RunOptions:
+    out: str | None = None
+    epochs: int | None = None
+    seed: int | None = None
+    device: str | None = None  # cpu | cuda | auto; None: the spec's `device`
+    sets: tuple[str, ...] = ()
+    backend: str | None = None  # force a backend (tests use "reference"); None: from device
+    chunk_target_s: float = 0.5
+
+
+@dataclass
+class RunOutcome:
+    run_dir: Path
+    result: RunResult
+    device: str
+    warnings: list[Diagnostic] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> int:
+        return {COMPLETED: EXIT_OK, INTERRUPTED: EXIT_INTERRUPTED}.get(self.result.status,
+                                                                      EXIT_FAILED)
+
+
+@dataclass
+class Loaded:
+    """A spec read and checked, with its text (for rendering diagnostics)."""
+
+    spec: ir.Spec
+    text: str
+    warnings: list[Diagnostic]
+
+
+def load(path: str | os.PathLike[str], sources: dict[str, str]) -> Loaded:
+    from nnspec.pipeline import diagnose, read_source
+
+    shown = str(path)
+    text, problems = read_source(shown)
+    if text is None:
+        raise DiagnosticError(problems)
+    sources[shown] = text
+    spec, diagnostics = diagnose(text, shown, require_data=True)
+    if spec is None or has_errors(diagnostics):
+        raise DiagnosticError(diagnostics)
+    return Loaded(spec, text, diagnostics)
+
+
+def cli_overrides(opts: RunOptions) -> list[str]:
+    sets = list(opts.sets)
+    if opts.epochs is not None:
+        sets.append(f"train.epochs={opts.epochs}")
+    if opts.seed is not None:
+        sets.append(f"train.seed={opts.seed}")
+    return sets
+
+
+def resolve_device(requested: str, forced_backend: str | None = None) -> tuple[str, str]:
+    """(device, backend): auto -> cuda when a GPU is usable, else cpu; cuda without one is
+    E501. The CUDA backend is imported only here and only when asked about."""
+    if forced_backend is not None:
+        return ("cuda" if forced_backend == "cuda" else "cpu"), forced_backend
+    if requested == "cpu":
+        return "cpu", "cpu"
+    usable, why = _gpu_usable()
+    if usable:
+        return "cuda", "cuda"
+    if requested == "cuda":
+        raise DiagnosticError(error(
+            "E501", "device cuda requested but no usable GPU was found", path="--device",
+            notes=[why], hints=["use `--device cpu` (or `device auto` in the spec) to train "
+                                "on the CPU"]))
+    return "cpu", "cpu"
+
+
+def _gpu_usable() -> tuple[bool, str]:
+    import importlib
+
+    try:
+        cuda = importlib.import_module("nnspec.backends.cuda")
+    except ImportError as exc:
+        return False, f"the CUDA backend is not available ({exc})"
+    probe = getattr(cuda, "is_available", None)
+    if probe is None:
+        return False, "the CUDA backend cannot tell whether a GPU is present"
+    try:
+        ok = bool(probe())
+    except Exception as exc:  # noqa: BLE001 - a driver problem means: no GPU
+        return False, f"CUDA probe failed: {exc}"
+    return ok, "" if ok else "no CUDA device is visible (numba.cuda.is_available() is false)"
+
+
+def make_schedule(spec: ir.Spec) -> Any:
+    from nnspec.train.schedules import make_schedule as build
+
+    return build(spec.train)
+
+
+def _compile(spec: ir.Spec, backend: str) -> Any:
+    from nnspec.backends import compile as compile_plan
+    from nnspec.lower import lower
+
+    try:
+        return compile_plan(lower(spec), backend)
+    except DiagnosticError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a backend bug is a diagnostic, not a traceback
+        raise DiagnosticError(error("E502", f"the {backend} backend failed to compile the "
+                                    f"model: {type(exc).__name__}: {exc}", path=spec.path,
+                                    hints=["this is a bug in nnspec; please report it"])) from exc
+
+
+def _weights(exe: Any) -> dict[str, Any]:
+    from nnspec.weights import weights_dict
+
+    return weights_dict(exe.plan, exe.get_params(), exe.get_buffers())
+
+
+def _train(spec: ir.Spec, data: Any, exe: Any, schedule: Any, rd: RunDir, *,
+           reporter: Reporter | None, stop: StopFlag | None, opts: RunOptions,
+           resume: dict[str, Any] | None = None) -> RunResult:
+    ckpt = rd.save_checkpoint if "checkpoint" in rd.wanted else None
+    try:
+        result = train(spec, data, exe, schedule, resume=resume, reporter=reporter, stop=stop,
+                       on_checkpoint=ckpt, chunk_target_s=opts.chunk_target_s,
+                       out_dir=str(rd.path))
+    except DiagnosticError:
+        rd.write_manifest(status=FAILED, end_time=artifacts.now_iso())
+        raise
+    except Exception as exc:  # noqa: BLE001
+        rd.write_manifest(status=FAILED, end_time=artifacts.now_iso())
+        raise DiagnosticError(error("E502", f"training failed: {type(exc).__name__}: {exc}",
+                                    path=spec.path,
+                                    hints=["this is a bug in nnspec; please report it"])) from exc
+    if result.status == INTERRUPTED and ckpt is None:
+        rd.save_checkpoint(result.checkpoint)  # resuming needs it even if not selected
+    return result
+
+
+def _finish(rd: RunDir, spec: ir.Spec, exe: Any, result: RunResult, t0: float) -> None:
+    if "weights" in rd.wanted and result.status != FAILED:
+        rd.write_weights(_weights(exe))
+    rd.write_results(result, title=spec.model.name)
+    rd.write_manifest(
+        status=result.status, end_time=artifacts.now_iso(), epochs_run=result.epochs_run,
+        early_stop_epoch=result.early_stop_epoch, best_epoch=result.best_epoch,
+        restored_epoch=result.restored_epoch, interrupt_reason=result.interrupt_reason,
+        elapsed_s=round(rd.manifest.get("elapsed_s", 0.0) + time.perf_counter() - t0, 3),
+        diagnostics=[d.model_dump(mode="json") for d in result.diagnostics])
+
+
+def run_spec(path: str | os.PathLike[str], opts: RunOptions, *, sources: dict[str, str],
+             reporter: Reporter | None = None, stop: StopFlag | None = None) -> RunOutcome:
+    """`nnspec run SPEC`: a fresh run into a new run directory."""
+    from nnspec.data import load_spec_data
+    from nnspec.unparse import unparse
+
+    t0 = time.perf_counter()
+    loaded = load(path, sources)
+    spec = apply_overrides(loaded.spec, cli_overrides(opts))
+    device, backend = resolve_device(opts.device or spec.train.device, opts.backend)
+    data = load_spec_data(spec)
+    exe = _compile(spec, backend)
+    schedule = make_schedule(spec)
+    out = opts.out or spec.output.dir
+    if out is not None and opts.out is None and not os.path.isabs(out) and spec.path:
+        out = str(Path(spec.path).parent / out)  # `output { dir "..." }` is spec-relative
+    rd = RunDir.create(out or default_dir(spec.model.name), spec.output.artifacts)
+    resolved = unparse(rebase_paths(spec, Path(spec.path or ".").parent, rd.path))
+    rd.write_spec(resolved)
+    rd.write_data_schema(data.schema())
+    rd.write_manifest(
+        **artifacts.versions(), command=" ".join(sys.argv), device=device, backend=backend,
+        device_requested=opts.device or spec.train.device, seed=spec.train.seed,
+        spec={"source": str(path), "source_sha256": artifacts.sha256_text(loaded.text),
+              "sha256": artifacts.sha256_text(resolved)},
+        overrides=cli_overrides(opts), data=data.manifest(),
+        artifacts=list(spec.output.artifacts), epochs=spec.train.epochs,
+        start_time=artifacts.now_iso(), status="running", resumed=[])
+    warnings = [*loaded.warnings, *data.warnings]
+    result = _train(spec, data, exe, schedule, rd, reporter=reporter, stop=stop, opts=opts)
+    _finish(rd, spec, exe, result, t0)
+    return RunOutcome(rd.path, result, device, warnings)
+
+
+def resume_run(run_dir: str | os.PathLike[str], opts: RunOptions, *, sources: dict[str, str],
+               reporter: Reporter | None = None, stop: StopFlag | None = None) -> RunOutcome:
+    """`nnspec run --resume RUN_DIR`: continue exactly where the checkpoint left off;
+    `--epochs N` may extend a run (the schedule then sees the new total)."""
+    from nnspec.data import load_spec_data
+    from nnspec.unparse import unparse
+
+    t0 = time.perf_counter()
+    if opts.sets or opts.seed is not None or opts.out is not None:
+        raise DiagnosticError(error(
+            "E504", "--set, --seed and --out cannot be combined with --resume", path="--resume",
+            hints=["a resumed run continues with the options it was started with; only "
+                   "--epochs (and --device) may change"]))
+    rd = RunDir.open(run_dir)
+    loaded = load(rd.path / "spec.nn", sources)
+    spec = apply_overrides(loaded.spec, cli_overrides(opts))
+    state = rd.load_checkpoint()
+    done = int(state["epoch"])
+    if done >= spec.train.epochs and int(state["batch"]) == 0:
+        raise DiagnosticError(error(
+            "E504", f"`{rd.path}` already ran {done} of {spec.train.epochs} epochs",
+            path=str(rd.path), hints=[f"pass `--epochs N` with N > {done} to train longer"]))
+    device, backend = resolve_device(opts.device or rd.manifest.get("device", "cpu"),
+                                     opts.backend or rd.manifest.get("backend"))
+    data = load_spec_data(spec)
+    _same_data(rd, data)
+    exe = _compile(spec, backend)
+    schedule = make_schedule(spec)
+    if opts.epochs is not None:
+        rd.write_spec(unparse(spec))
+    resumed = [*rd.manifest.get("resumed", []), {"time": artifacts.now_iso(), "epoch": done,
+                                                 "batch": int(state["batch"])}]
+    rd.write_manifest(status="running", resumed=resumed, epochs=spec.train.epochs,
+                      device=device, backend=backend)
+    result = _train(spec, data, exe, schedule, rd, reporter=reporter, stop=stop, opts=opts,
+                    resume=state)
+    _finish(rd, spec, exe, result, t0)
+    return RunOutcome(rd.path, result, device, [*loaded.warnings, *data.warnings])
+
+
+def _same_data(rd: RunDir, data: Any) -> None:
+    """A resumed run must see the same data files, byte for byte."""
+    # By role: the paths as written differ (spec.nn's are relative to the run directory).
+    before = {f["role"]: (f["path"], f["sha256"])
+              for f in rd.manifest.get("data", {}).get("files", [])}
+    now = {f.role: f.sha256 for f in data.files}
+    changed = [path for role, (path, sha) in before.items() if now.get(role) != sha]
+    if changed:
+        raise DiagnosticError(error(
+            "E504", f"the data changed since the run started: {', '.join(changed)}",
+            path=str(rd.path), hints=["a resumed run must train on the same data; start a "
+                                      "new run instead"]))
