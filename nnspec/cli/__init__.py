@@ -1,0 +1,60 @@
+"""cli: argv -> exit code. `nnspec <command> ...`.
+
+Each command is a module of this package with `register(subparsers)`, which adds its
+parser and sets `func(args) -> int`. To add a command, write the module and add its name to
+`COMMANDS`. Exit codes: 0 success (warnings allowed), 1 diagnostics with errors (or, for
+`fmt --check`, files that would change), 2 usage errors (bad arguments, missing files),
+3 an internal error (a bug: reported as E502, never as a traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from nnspec import __version__
+
+COMMANDS = ("check", "fmt", "schema", "summary")
+
+EXIT_OK, EXIT_ERRORS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="nnspec", description="A declarative neural-network spec compiler.")
+    parser.add_argument("--version", action="version", version=f"nnspec {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        importlib.import_module(f"nnspec.cli.{name}").register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """The console script `nnspec` (pyproject); returns the exit code."""
+    try:
+        parser = build_parser()
+        try:
+            args = parser.parse_args(argv)
+        except SystemExit as exc:  # argparse: --help, --version, usage errors
+            return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+        if getattr(args, "func", None) is None:
+            parser.print_help(sys.stderr)
+            return EXIT_USAGE
+        return int(args.func(args))
+    except KeyboardInterrupt:
+        print("nnspec: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001  (the contract: no tracebacks for any input)
+        from nnspec.diagnostics import error, render
+
+        diag = error("E502", f"internal error: {type(exc).__name__}: {exc}",
+                     hints=["this is a bug in nnspec; please report it with the command and "
+                            "the spec file"])
+        print(render(diag), file=sys.stderr)
+        return EXIT_INTERNAL
+
+
+def entry() -> None:
+    sys.exit(main())

@@ -1,0 +1,52 @@
+"""cli.check: `nnspec check FILE... [--format text|json]` -> diagnostics, exit 0/1/2."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from nnspec.cli.output import count_line, print_diagnostics
+from nnspec.diagnostics import Diagnostic, has_errors, to_json
+from nnspec.pipeline import diagnose, read_source
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("check", help="report every mistake in spec files",
+                       description="Parse and check spec files; print their diagnostics.")
+    p.add_argument("files", nargs="+", metavar="FILE", help=".nn spec files")
+    p.add_argument("--format", choices=("text", "json"), default="text",
+                   help="text (default, on stderr) or json (on stdout)")
+    p.set_defaults(func=run)
+
+
+def check_files(paths: list[str]) -> tuple[list[Diagnostic], dict[str, str], bool]:
+    """(all diagnostics, sources by path, whether some file could not be read)."""
+    diagnostics: list[Diagnostic] = []
+    sources: dict[str, str] = {}
+    unreadable = False
+    for path in paths:
+        text, found = read_source(path)
+        if text is None:
+            unreadable = unreadable or not Path(path).is_file()
+            diagnostics += found
+            continue
+        sources[path] = text
+        diagnostics += diagnose(text, path)[1]
+    return diagnostics, sources, unreadable
+
+
+def run(args: argparse.Namespace) -> int:
+    diagnostics, sources, unreadable = check_files(args.files)
+    if args.format == "json":
+        sys.stdout.write(to_json(diagnostics) + "\n")
+    else:
+        print_diagnostics(diagnostics, sources)
+        if diagnostics:
+            print(count_line(diagnostics, len(args.files)), file=sys.stderr)
+        for path in sources:
+            if not any(d.path == path for d in diagnostics):
+                print(f"{path}: ok", file=sys.stdout)
+    if unreadable:
+        return 2
+    return 1 if has_errors(diagnostics) else 0
