@@ -139,9 +139,10 @@ def _compile(spec: ir.Spec, backend: str) -> Any:
 
 
 def _weights(exe: Any) -> dict[str, Any]:
-    from nnspec.weights import weights_dict
-
-    return weights_dict(exe.plan, exe.get_params(), exe.get_buffers())
+    """{layers.<i>.<name>: array} from the flat buffers (layout: lower/plan.py)."""
+    plan, flat = exe.plan, {"params": exe.get_params(), "buffers": exe.get_buffers()}
+    return {t.key: flat[t.buffer][t.offset:t.offset + t.size].reshape(t.shape).copy()
+            for t in plan.tensors}
 
 
 def _train(spec: ir.Spec, data: Any, exe: Any, schedule: Any, rd: RunDir, *,
