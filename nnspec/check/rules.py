@@ -251,8 +251,9 @@ def data_train_rules(ctx: Ctx, data: ir.Data, train: ir.Train,
     if train.batch > n_train:
         what = "no batch is left per epoch (drop_last)" if train.drop_last else \
             "every step is one full batch"
-        ctx.warning("W105", f"batch {train.batch} is larger than the about {n_train} training "
-                    f"samples: {what}", _batch_span(train, blocks), label="larger than the data",
+        ctx.warning("W105", f"batch {train.batch} is larger than the training set "
+                    f"({n_train} samples): {what}", _batch_span(train, blocks),
+                    label="larger than the data",
                     hints=["use `batch full` to say so, or a smaller batch"])
 
 
