@@ -72,16 +72,23 @@ def _name(tok: Token) -> Name:
     return Name(span=token_span(tok), value=str(tok))
 
 
+def _edge_span(children: list, last: bool) -> Span | None:
+    """Span of the first (or last) real token under `children`, looking at no other node."""
+    for child in reversed(children) if last else children:
+        if isinstance(child, Token):
+            if child.value:  # an invented `}` is empty and has no place in the source
+                return token_span(child)
+        else:
+            found = _edge_span(child.children, last)
+            if found is not None:
+                return found
+    return None
+
+
 def _first_last(children: list) -> Span:
-    spans = [_span_of(c) for c in children]
-    spans = [s for s in spans if s is not None]
-    return spans[0].cover(spans[-1])
-
-
-def _span_of(node) -> Span | None:
-    if isinstance(node, Token):
-        return token_span(node) if node.value else None
-    return _first_last(node.children)
+    first, last = _edge_span(children, False), _edge_span(children, True)
+    assert first is not None  # every rule has at least one real token
+    return first.cover(last)
 
 
 def build_value(node: Tree | Token):

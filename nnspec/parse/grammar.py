@@ -36,14 +36,29 @@ def grammar_source() -> tuple[str, str]:
 @functools.cache
 def get_parser() -> Lark:
     text, where = grammar_source()
-    return Lark(text, parser="lalr", lexer="basic", propagate_positions=True,
+    # Positions live on the tokens (line, column, offsets), and build.py makes every span
+    # from them, so Lark's propagate_positions (tree meta) would only cost time.
+    return Lark(text, parser="lalr", lexer="basic", propagate_positions=False,
                 maybe_placeholders=False, start=list(START_RULES), source_path=where)
 
 
 @functools.cache
 def terminal_patterns() -> tuple[tuple[str, re.Pattern[str]], ...]:
-    """The grammar's terminals as compiled regexes, in declaration order (for the lexer)."""
+    """The grammar's terminals as compiled regexes, in declaration order."""
     return tuple((t.name, re.compile(t.pattern.to_regexp())) for t in get_parser().terminals)
+
+
+@functools.cache
+def token_regex() -> re.Pattern[str]:
+    """One regex for all terminals; `lastgroup` names the terminal that matched.
+
+    A regex alternation takes the first alternative that matches, not the longest. The
+    grammar's terminals never overlap except `_NL` (`\r\n`) and WHITESPACE (`\r`), where
+    `_NL` is declared first, so first-match here is the longest match;
+    tests/parse/test_lexer.py checks this against a longest-match tokenizer.
+    """
+    groups = [f"(?P<{name}>{pattern.pattern})" for name, pattern in terminal_patterns()]
+    return re.compile("|".join(groups))
 
 
 def parse_tree(text: str, start: str = "document") -> Tree:

@@ -1,9 +1,9 @@
 """parse: source text -> Lark tokens + comments (never raises).
 
 Why not Lark's own lexer: it stops at the first bad character, and the parser must go on to
-report every mistake in one pass. This loop uses the grammar's own terminal patterns (longest
-match, declaration order on ties), so the token set is still defined in grammar/nnspec.lark; it
-only adds what a line-oriented language needs around them:
+report every mistake in one pass. This loop uses the grammar's own terminal patterns (one
+alternation, see grammar.token_regex), so the token set is still defined in the grammar; it only
+adds what a line-oriented language needs around them:
 
 - whitespace is dropped and comments are kept aside (Document.comments, for `nnspec fmt`);
 - newlines inside (...) and [...] are dropped, so calls and lists may span lines; a `{` or `}`
@@ -19,7 +19,7 @@ from __future__ import annotations
 from lark import Token
 
 from nnspec.diagnostics import Diagnostic, Span, error
-from nnspec.parse.grammar import terminal_patterns
+from nnspec.parse.grammar import token_regex
 from nnspec.syntax import Comment
 
 OPENERS = {"LPAR": "RPAR", "LSQB": "RSQB"}
@@ -46,24 +46,26 @@ class _Cursor:
         self.line = 1
         self.col = 1
 
-    def span_to(self, end: int) -> Span:
-        piece = self.text[self.pos:end]
-        nl = piece.count("\n")
+    def end_of(self, end: int) -> tuple[int, int]:
+        """(line, col) of offset `end`, which lies at or after the cursor."""
+        nl = self.text.count("\n", self.pos, end)
         if nl:
-            end_line, end_col = self.line + nl, len(piece) - piece.rfind("\n")
-        else:
-            end_line, end_col = self.line, self.col + len(piece)
+            return self.line + nl, end - self.text.rfind("\n", self.pos, end)
+        return self.line, self.col + (end - self.pos)
+
+    def span_to(self, end: int) -> Span:
+        end_line, end_col = self.end_of(end)
         return Span(line=self.line, col=self.col, end_line=end_line, end_col=end_col,
                     start=self.pos, end=end)
 
     def token(self, kind: str, end: int, cls: type[Token] = Token) -> Token:
-        s = self.span_to(end)
-        return cls(kind, self.text[self.pos:end], s.start, s.line, s.col, s.end_line, s.end_col,
-                   s.end)
+        end_line, end_col = self.end_of(end)
+        return cls(kind, self.text[self.pos:end], self.pos, self.line, self.col, end_line,
+                   end_col, end)
 
     def advance(self, end: int) -> None:
-        s = self.span_to(end)
-        self.pos, self.line, self.col = end, s.end_line, s.end_col
+        self.line, self.col = self.end_of(end)
+        self.pos = end
 
 
 def _line_end(text: str, pos: int) -> int:
@@ -109,17 +111,15 @@ def _glued_number_end(text: str, end: int) -> int:
 
 def tokenize(text: str, path: str | None = None) -> tuple[list[Token], list[Comment]]:
     """Tokens for the parser (with `ERROR` tokens in place of bad text) and the comments."""
-    patterns = terminal_patterns()
+    regex = token_regex()
     tokens: list[Token] = []
     comments: list[Comment] = []
     open_stack: list[str] = []
     cur = _Cursor(text)
     while cur.pos < len(text):
-        best_kind, best_end = "", cur.pos
-        for kind, pattern in patterns:
-            m = pattern.match(text, cur.pos)
-            if m and m.end() > best_end:
-                best_kind, best_end = kind, m.end()
+        m = regex.match(text, cur.pos)
+        best_kind = m.lastgroup if m and m.end() > cur.pos else None
+        best_end = m.end() if m else cur.pos
         if not best_kind:
             end, diag = _bad_text(cur, path)
             tok = cur.token("ERROR", end, ErrorToken)

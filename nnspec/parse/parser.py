@@ -54,8 +54,9 @@ def eof_token(text: str) -> Token:
 
 
 def _point_after(tok: Token) -> Span:
+    """An empty span just past `tok` (where a missing thing should go; render shows a `^`)."""
     return Span(line=tok.end_line, col=tok.end_column, end_line=tok.end_line,
-                end_col=tok.end_column + 1, start=tok.end_pos, end=tok.end_pos + 1)
+                end_col=tok.end_column, start=tok.end_pos, end=tok.end_pos)
 
 
 class _Driver:
