@@ -58,7 +58,7 @@ class Table:
     def locate(self, i: int) -> str:
         if self.target_locations is not None:
             return self.target_locations[i]
-        where = self.file.path if self.file else "generated data"
+        where = self.file.resolved if self.file else "generated data"
         return f"{where}: row {i} (0-based)"
 
 

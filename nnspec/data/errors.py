@@ -28,9 +28,14 @@ class Where:
         return replace(self, span=span if span is not None else self.span,
                        label=label or self.label)
 
+    def _label(self, label: str | None) -> str | None:
+        # A caret label only reads well under a caret; without a span it would be a note
+        # repeating the message.
+        return (label or self.label) if self.span is not None else None
+
     def diag(self, code: str, message: str, *, label: str | None = None,
              notes: Iterable[str] = (), hints: Iterable[str] = ()) -> Diagnostic:
-        return error(code, message, self.span, path=self.path, label=label or self.label,
+        return error(code, message, self.span, path=self.path, label=self._label(label),
                      notes=notes, hints=hints)
 
     def fail(self, code: str, message: str, *, label: str | None = None,
@@ -39,7 +44,7 @@ class Where:
 
     def warn(self, code: str, message: str, *, label: str | None = None,
              notes: Iterable[str] = (), hints: Iterable[str] = ()) -> Diagnostic:
-        return warning(code, message, self.span, path=self.path, label=label or self.label,
+        return warning(code, message, self.span, path=self.path, label=self._label(label),
                        notes=notes, hints=hints)
 
 

@@ -38,11 +38,14 @@ def resolve(path: str, base: Path | str) -> Path:
 
 
 def read_file(path: str, base: Path | str, where: Where, role: str) -> tuple[bytes, FileInfo]:
+    """The bytes of a data file and its FileInfo; `resolved` (the path shown in messages) is
+    base/path as the user would type it from the working folder."""
     full = resolve(path, base)
     try:
         blob = full.read_bytes()
     except FileNotFoundError:
-        hints = [f"paths are relative to the spec's folder ({Path(base).as_posix() or '.'})"]
+        hints = [] if role == "input" else [
+            f"paths are relative to the spec's folder ({Path(base).as_posix()})"]
         if full.parent.is_dir():
             near = difflib.get_close_matches(full.name, sorted(os.listdir(full.parent)), n=1)
             hints = [f"did you mean `{_sibling(path)}{near[0]}`?" for _ in near[:1]] + hints
@@ -216,7 +219,7 @@ def labels(rows: Rows, col: int, where: Where) -> np.ndarray:
 
 def read_csv(src: Csv, base: Path | str, where: Where, role: str = "source") -> Table:
     blob, info = read_file(src.path, base, where, role)
-    rows = split_rows(blob, src.path, src.delimiter, src.header, where)
+    rows = split_rows(blob, info.resolved, src.delimiter, src.header, where)
     t = column(src.target, rows, where, "target")
     if src.features is None:
         cols = [c for c in range(rows.ncols) if c != t]
@@ -228,7 +231,7 @@ def read_csv(src: Csv, base: Path | str, where: Where, role: str = "source") -> 
                                 "feature: the model can read the answer",
                                 label="target used as a feature"))
     if not cols:
-        where.fail("E412", f"`{src.path}` has no feature columns besides the target",
+        where.fail("E412", f"`{info.resolved}` has no feature columns besides the target",
                    label="empty data set")
     names = rows.names()
     x = numbers(rows, cols, where, "feature")
@@ -244,10 +247,10 @@ def read_csv(src: Csv, base: Path | str, where: Where, role: str = "source") -> 
 
 def read_npz(src: Npz, base: Path | str, where: Where, role: str = "source") -> Table:
     blob, info = read_file(src.path, base, where, role)
-    arrays = open_npz(blob, src.path, where)
-    x = npz_array(arrays, src.x, src.path, where, "feature")
-    y = npz_array(arrays, src.y, src.path, where, "target")
-    return table_from_arrays(x, y, src.path, where, info,
+    arrays = open_npz(blob, info.resolved, where)
+    x = npz_array(arrays, src.x, info.resolved, where, "feature")
+    y = npz_array(arrays, src.y, info.resolved, where, "target")
+    return table_from_arrays(x, y, info.resolved, where, info,
                              layout={"format": "npz", "x": src.x, "y": src.y})
 
 

@@ -113,7 +113,6 @@ def _string_labels(tables: list[tuple[Table, Where]], task: str, n_outputs: int,
     if known is None:
         known = sorted(set().union(*(set(t.y.tolist()) for t, _ in tables)))
     limit = 2 if task == "binary" else n_outputs
-    loss = "binary_crossentropy" if task == "binary" else "categorical_crossentropy"
     if task == "binary" and n_outputs != 1:
         t, w = tables[0]
         _width_error(t, w, 1, n_outputs, "binary_crossentropy")
@@ -121,9 +120,10 @@ def _string_labels(tables: list[tuple[Table, Where]], task: str, n_outputs: int,
         t, w = tables[0]
         hint = ("use a softmax output with categorical_crossentropy" if task == "binary"
                 else f"make the output layer `dense {len(known)} softmax`")
-        units = "2 classes" if task == "binary" else f"{n_outputs} units"
-        w.fail("E406", f"the target has {len(known)} classes but {loss} with this output "
-               f"layer can tell {units} apart", label="more classes than outputs",
+        what = ("binary_crossentropy tells two apart" if task == "binary"
+                else f"the output layer has {n_outputs} units")
+        w.fail("E406", f"the target has {len(known)} classes but {what}",
+               label="more classes than outputs",
                notes=[f"classes: {listing(known)}"], hints=[hint])
     index = {c: i for i, c in enumerate(known)}
     out = []
