@@ -14,6 +14,7 @@ one main option of a few ops listed in `EXTRA_POSITIONAL` (`leaky_relu(0.2)`, `d
 
 from __future__ import annotations
 
+import math
 import types
 from collections.abc import Callable, Sequence
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
@@ -153,6 +154,12 @@ def convert(ctx: Ctx, owner: str, key: str, field: FieldInfo, node: object) -> A
         ctx.error("E301", f"{key} must be {describe(field.annotation)}, found {show(node)}",
                   node.span, label=f"expected {describe(field.annotation)}")
         return FAIL
+    numbers = node.items if isinstance(node, ListValue) else (node,)
+    for num in numbers:
+        if isinstance(num, Number) and not math.isfinite(num.value):
+            ctx.error("E302", f"{key}: {num.text} is too large for a number", num.span,
+                      label="not a finite number")
+            return FAIL
     bad = node if isinstance(node, Call) else None
     if isinstance(node, ListValue):
         bad = next((i for i in node.items if isinstance(i, (Call, ListValue))), None)
