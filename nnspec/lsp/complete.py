@@ -51,8 +51,9 @@ def _slot_items(slot: vocab.Slot | None, rng: types.Range, doc: str = "") -> lis
 def _option_items(ctx: Context, rng: types.Range, written: set[str]) -> list:
     """`key=` items for the options of ctx.cls not yet written in this statement/call."""
     items = []
+    filled = ctx.filled()
     for key, name in vocab.options(ctx.cls, ctx.owner).items():
-        if key in written or ctx.cls is None:
+        if key in written or name in filled or ctx.cls is None:
             continue
         info = ctx.cls.model_fields[name]
         default = vocab.default_text(info)
@@ -91,19 +92,17 @@ def complete(text: str, offset: int, encoding: str = UTF16, tokens: list[Token] 
                       vocab.statement_doc(block, stmt), f"{block} statement", rng)
                 for name, stmt in vocab.STATEMENTS.get(block, {}).items()]
     if ctx.where == "value":
-        slot = vocab.value_slot(ctx.cls, ctx.key or "", ctx.owner)
         doc = ""
         name = vocab.options(ctx.cls, ctx.owner).get(ctx.key or "")
         if ctx.cls is not None and name is not None:
             doc = vocab.option_doc(ctx.cls, name, ctx.key)
-        return _slot_items(slot, rng, doc)
+        return _slot_items(ctx.slot(), rng, doc)
     if ctx.where == "arg":
-        items = []
-        slot = None
-        if not ctx.in_call and ctx.stmt is not None:
-            slot = vocab.positional_slot(ctx.stmt, ctx.index)
-            items += _slot_items(slot, rng, ctx.stmt.doc)
-        if slot != "":  # where a number or a string must come, names would only mislead
+        slot = ctx.slot()
+        items = _slot_items(slot, rng, ctx.stmt.doc if ctx.stmt and not ctx.in_call else "")
+        # Where a number or a string must come, names would only mislead; in a call, any
+        # option may also be written as `key=` instead.
+        if ctx.in_call or slot != "":
             items += _option_items(ctx, rng, _written_keys(ctx.tokens, ctx.in_call))
         return items
     return []

@@ -49,6 +49,7 @@ class Frame:
     name: str
     cls: type[BaseModel] | None
     stmt: vocab.Statement | None = None
+    at: int = 0  # index of the `(` among the statement's tokens
 
 
 @dataclass
@@ -77,6 +78,30 @@ class Context:
     # Tokens of the statement before the word (for hover on a layer line).
     statement_start: int = 0
     tokens: list[Token] = field(default_factory=list)
+
+    def slot(self) -> vocab.Slot | None:
+        """What kind of value belongs at the cursor: a family, fixed words, "" (a number or a
+        string), or None (nothing known)."""
+        if self.where == "value":
+            return vocab.value_slot(self.cls, self.key or "", self.owner)
+        if self.where != "arg":
+            return None
+        if self.in_call:
+            pos = vocab.call_positional(self.cls)
+            if self.cls is None or self.index >= len(pos):
+                return None
+            return vocab.field_slot(self.cls, pos[self.index])
+        return vocab.positional_slot(self.stmt, self.index) if self.stmt else None
+
+    def filled(self) -> set[str]:
+        """Fields already given positionally (not offered again as `key=`)."""
+        if self.where != "arg":
+            return set()
+        if self.in_call:
+            return set(vocab.call_positional(self.cls)[: self.index])
+        if self.stmt is not None and self.stmt.options is not None:
+            return set(vocab.call_positional(self.stmt.options)[: self.index])
+        return set()
 
 
 def _value_tokens(stmt_tokens: list[Token]) -> int:
@@ -151,18 +176,26 @@ def analyze(text: str, offset: int, tokens: list[Token] | None = None) -> Contex
     stmt_tokens: list[Token] = []  # tokens of the current statement (keyword first)
     frames: list[Frame] = []
     stmt_start = 0
+    brackets = 0  # open `[`: like `(`, a list may span lines
+    header: Token | None = None  # first word of the last top-level line (`model m` then `{`)
     for tok in tokens:
         if tok.start >= word_start:
             break
         if tok.kind == "comment":
             continue
         if tok.kind == "newline" or (tok.kind == "punct" and tok.text == ";"):
-            if not frames:
+            if not frames and not brackets:
+                if depth == 0 and stmt_tokens:
+                    header = stmt_tokens[0]
                 stmt_tokens, stmt_start = [], tok.end
             continue
+        if tok.kind == "punct" and tok.text in "[]":
+            brackets = max(0, brackets + (1 if tok.text == "[" else -1))
         if tok.kind == "punct" and tok.text == "{":
             if depth == 0:
-                block = stmt_tokens[0].text if stmt_tokens else None
+                first = stmt_tokens[0] if stmt_tokens else header
+                block = first.text if first is not None else None
+            brackets, header = 0, None
             depth += 1
             stmt_tokens, frames, stmt_start = [], [], tok.end
             continue
@@ -170,6 +203,7 @@ def analyze(text: str, offset: int, tokens: list[Token] | None = None) -> Contex
             depth = max(0, depth - 1)
             if depth == 0:
                 block = None
+            brackets, header = 0, None
             stmt_tokens, frames, stmt_start = [], [], tok.end
             continue
         if tok.kind == "punct" and tok.text == "(":
@@ -181,6 +215,7 @@ def analyze(text: str, offset: int, tokens: list[Token] | None = None) -> Contex
             else:
                 frames.append(_call_frame(name_tok, stmt_tokens[:-1], stmt, frames,
                                           keyword_tok))
+            frames[-1].at = len(stmt_tokens)
         elif tok.kind == "punct" and tok.text == ")":
             if frames:
                 frames.pop()
@@ -201,6 +236,7 @@ def analyze(text: str, offset: int, tokens: list[Token] | None = None) -> Contex
         frame = frames[-1]
         ctx.in_call, ctx.cls = True, frame.cls
         stmt_for_opts = frame.stmt
+        ctx.index = _value_tokens(stmt_tokens[frame.at + 1:])
     else:
         ctx.cls = ctx.stmt.options if ctx.stmt else None
         stmt_for_opts = ctx.stmt

@@ -34,12 +34,7 @@ def _word_doc(ctx: Context, tok: Token, nxt: Token | None) -> str | None:
         if ctx.cls is not None and name is not None:
             return vocab.option_doc(ctx.cls, name, word)
         return None
-    if ctx.where == "value":
-        slot = vocab.value_slot(ctx.cls, ctx.key or "", ctx.owner)
-    elif not ctx.in_call and ctx.stmt is not None:
-        slot = vocab.positional_slot(ctx.stmt, ctx.index)
-    else:
-        return None
+    slot = ctx.slot()
     op = vocab.op_for(slot, word)
     if op is not None:
         return vocab.op_doc(op)
@@ -51,14 +46,18 @@ def _word_doc(ctx: Context, tok: Token, nxt: Token | None) -> str | None:
 def _layer_statements(tokens: list[Token]) -> list[tuple[int, Token]]:
     """(line start offset, keyword token) of every layer statement of the `model` block."""
     out, depth, block, at_start, first = [], 0, None, True, None
+    header = None  # first word of the last top-level line: `model m` may precede a lone `{`
     for tok in tokens:
         if tok.kind == "comment":
             continue
         if tok.kind == "newline" or tok.text == ";":
+            if depth == 0 and first is not None:
+                header = first
             at_start, first = True, None
             continue
         if tok.text == "{":
             if depth == 0:
+                first = first or header
                 block = first.text if first is not None else None
             depth += 1
             at_start, first = True, None

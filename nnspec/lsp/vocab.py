@@ -1,10 +1,12 @@
 """lsp.vocab: op registry + IR fields -> what may be written where, with its documentation.
 
-Nothing here is stated twice: statement documentation comes from the `Field(description=...)`
-of the IR (`nnspec/ir.py`), op and option documentation from the op registry
-(`nnspec/ops/*.py`: docstrings, fields, defaults, ranges). This module only says which IR field
-or registry family each statement keyword of a block stands for, so that completion and hover
-can offer the right names in the right places.
+Nothing here is stated twice: the statements of each block, their syntax and one-line docs
+come from the checker's table (`nnspec.check.statements.BLOCKS`), which positional values an op
+takes from the checker too (`nnspec.check.options.positional`), longer statement docs and
+defaults from the IR's `Field(description=...)` (`nnspec/ir.py`), op and option docs from the op
+registry (`nnspec/ops/*.py`: docstrings, fields, defaults, ranges). This module only adds what
+kind of value goes in each place (a registry family, a fixed word, a number), so that
+completion and hover can offer the right names in the right places.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
 from nnspec import ir
+from nnspec.check.options import positional as positional_options
+from nnspec.check.statements import BLOCKS
 from nnspec.ops import (
     ACTIVATIONS,
     INITIALIZERS,
@@ -44,12 +48,11 @@ FAMILIES: dict[str, dict[str, type[Op]]] = {
     "source": SOURCES,
 }
 
-BLOCK_DOCS: dict[str, str] = {
-    "model": ir.Model.__doc__ or "",
-    "data": ir.Data.__doc__ or "",
-    "train": ir.Train.__doc__ or "",
-    "output": ir.Output.__doc__ or "",
+_BLOCK_NODES: dict[str, type[BaseModel]] = {
+    "model": ir.Model, "data": ir.Data, "train": ir.Train, "output": ir.Output,
 }
+BLOCK_DOCS: dict[str, str] = {b: _BLOCK_NODES[b].__doc__ or "" if b in _BLOCK_NODES else ""
+                              for b in BLOCKS}
 
 # A value slot is either a registry family (a key of FAMILIES) or a tuple of literal words.
 Slot = str | tuple[str, ...]
@@ -65,6 +68,7 @@ class Statement:
     name: str
     doc: str
     default: str | None = None
+    syntax: str = ""
     # Value slots of the positional arguments, in order; the last one repeats when `repeat`.
     positional: tuple[Slot, ...] = ()
     repeat: bool = False
@@ -73,31 +77,6 @@ class Statement:
     skip_options: frozenset[str] = field(default_factory=frozenset)
     # Options whose name in the language differs from the IR field (`checkpoint every=`).
     renamed: tuple[tuple[str, str], ...] = ()
-
-
-def _fdoc(cls: type[BaseModel], name: str) -> tuple[str, str | None]:
-    info = cls.model_fields[name]
-    return info.description or "", default_text(info)
-
-
-def _from_field(cls: type[BaseModel], name: str, keyword: str | None = None,
-                **kw: typing.Any) -> Statement:
-    doc, default = _fdoc(cls, name)
-    return Statement(keyword or name, doc, default, **kw)
-
-
-def _layer(kind: str, positional: tuple[Slot, ...], skip: set[str]) -> Statement:
-    cls = LAYERS[kind]
-    return Statement(kind, op_summary(cls), None, positional, options=cls,
-                     skip_options=frozenset(skip))
-
-
-def _artifacts() -> tuple[str, ...]:
-    return typing.get_args(typing.get_args(ir.Output.model_fields["artifacts"].annotation)[0])
-
-
-def _literals(cls: type[BaseModel], name: str) -> tuple[str, ...]:
-    return tuple(str(a) for a in typing.get_args(cls.model_fields[name].annotation))
 
 
 def statement(block: str | None, keyword: str | None) -> Statement | None:
@@ -186,6 +165,16 @@ def slot_names(slot: Slot | None) -> dict[str, str]:
     if isinstance(slot, tuple):
         return {w: "" for w in slot}
     return {name: first_line(cls.__doc__) for name, cls in FAMILIES[slot].items()}
+
+
+def call_positional(cls: type[BaseModel] | None) -> tuple[str, ...]:
+    """The fields an op takes without `key=`, in order (as the checker matches them)."""
+    if cls is None or not issubclass(cls, Op):
+        return ()
+    try:
+        return tuple(positional_options(cls))
+    except Exception:  # an IR node without a `kind`
+        return ()
 
 
 def op_for(slot: Slot | None, name: str) -> type[Op] | None:
@@ -285,9 +274,11 @@ def op_doc(cls: type[Op]) -> str:
 
 
 def statement_doc(block: str, stmt: Statement) -> str:
-    if stmt.options is not None and stmt.name in LAYERS:
-        return op_doc(LAYERS[stmt.name])
-    out = [f"**{stmt.name}** (`{block}` statement)", "", stmt.doc]
+    syntax = ["", f"`{stmt.syntax}`"] if stmt.syntax else []
+    if block == "model" and stmt.name in LAYERS:
+        head, _, rest = op_doc(LAYERS[stmt.name]).partition("\n")
+        return "\n".join([head, *syntax, rest])
+    out = [f"**{stmt.name}** (`{block}` statement)", *syntax, "", stmt.doc]
     if stmt.default is not None:
         out += ["", f"Default: `{stmt.default}`"]
     if stmt.options is not None:
@@ -298,51 +289,103 @@ def statement_doc(block: str, stmt: Statement) -> str:
     return "\n".join(out)
 
 
-STATEMENTS: dict[str, dict[str, Statement]] = {
-    "model": {
-        "input": _from_field(ir.Model, "input", positional=("",)),
-        "init": Statement("init", ir.Model.model_fields["init_from"].description or "",
-                          None, (("from",), "")),
-        "dense": _layer("dense", ("", "activation"), {"units", "activation"}),
-        "dropout": _layer("dropout", ("",), {"rate"}),
-        "batchnorm": _layer("batchnorm", (), set()),
-        "activation": _layer("activation", ("activation",), {"activation"}),
-    },
+# ---------------------------------------------------------------------------------------------
+# The statement table: the checker's list, plus the IR field behind each statement and what
+# kind of value goes where.
+
+# keyword -> (IR node, field) whose description and default document the statement.
+_IR_FIELDS: dict[str, dict[str, tuple[type[BaseModel], str]]] = {
+    "model": {"input": (ir.Model, "input"), "init": (ir.Model, "init_from")},
+    "data": {"source": (ir.Data, "source"), "standardize": (ir.Data, "scale"),
+             "normalize": (ir.Data, "scale"), "validation": (ir.Data, "validation"),
+             "test": (ir.Data, "test")},
+    "train": {name: (ir.Train, name) for name in ir.Train.model_fields},
+    "output": {"dir": (ir.Output, "dir"), "checkpoint": (ir.Output, "checkpoint_every"),
+               "artifacts": (ir.Output, "artifacts")},
+}
+
+
+def _literals(cls: type[BaseModel], name: str) -> tuple[str, ...]:
+    return _literal_words(cls.model_fields[name].annotation)
+
+
+def _artifacts() -> tuple[str, ...]:
+    return typing.get_args(ir.Artifact)
+
+
+# keyword -> the values it takes (Statement fields other than name/doc/default/syntax).
+_VALUES: dict[str, dict[str, dict[str, typing.Any]]] = {
+    "model": {"input": {"positional": ("",)}, "init": {"positional": (("from",), "")}},
     "data": {
-        "source": _from_field(ir.Data, "source", positional=("source",)),
-        "split": Statement("split", (ir.Split.__doc__ or "").strip(), None, options=ir.Split),
-        "standardize": Statement("standardize", ir.Data.model_fields["scale"].description or "",
-                                 "none"),
-        "normalize": Statement("normalize", ir.Data.model_fields["scale"].description or "",
-                               "none"),
-        "validation": _from_field(ir.Data, "validation", positional=("source",)),
-        "test": _from_field(ir.Data, "test", positional=("source",)),
+        "source": {"positional": ("source",)},
+        "split": {"options": ir.Split},
+        "validation": {"positional": ("source",)},
+        "test": {"positional": ("source",)},
     },
     "train": {
-        "loss": _from_field(ir.Train, "loss", positional=("loss",)),
-        "optimizer": _from_field(ir.Train, "optimizer", positional=("optimizer",)),
-        "schedule": Statement("schedule", (ir.Train.model_fields["schedule"].description or "")
-                              + "; `warmup(epochs=W) then NAME(...)` puts a linear warmup "
-                              "in front", "constant", ("schedule", ("then",), "schedule")),
-        "clip": _from_field(ir.Train, "clip", options=Clip),
-        "epochs": _from_field(ir.Train, "epochs", positional=("",)),
-        "batch": _from_field(ir.Train, "batch", positional=(("full",),)),
-        "shuffle": _from_field(ir.Train, "shuffle", positional=(BOOLS,)),
-        "drop_last": _from_field(ir.Train, "drop_last", positional=(BOOLS,)),
-        "dtype": _from_field(ir.Train, "dtype", positional=(_literals(ir.Train, "dtype"),)),
-        "seed": _from_field(ir.Train, "seed", positional=("",)),
-        "device": _from_field(ir.Train, "device", positional=(_literals(ir.Train, "device"),)),
-        "early_stop": _from_field(ir.Train, "early_stop", options=ir.EarlyStop),
-        "metrics": _from_field(ir.Train, "metrics", positional=("metric",), repeat=True),
+        "loss": {"positional": ("loss",)},
+        "optimizer": {"positional": ("optimizer",)},
+        "schedule": {"positional": ("schedule", ("then",), "schedule")},
+        "clip": {"options": Clip},
+        "epochs": {"positional": ("",)},
+        "batch": {"positional": (("full",),)},
+        "shuffle": {"positional": (BOOLS,)},
+        "drop_last": {"positional": (BOOLS,)},
+        "dtype": {"positional": (_literals(ir.Train, "dtype"),)},
+        "seed": {"positional": ("",)},
+        "device": {"positional": (_literals(ir.Train, "device"),)},
+        "early_stop": {"options": ir.EarlyStop},
+        "metrics": {"positional": ("metric",), "repeat": True},
     },
     "output": {
-        "dir": _from_field(ir.Output, "dir", positional=("",)),
-        "checkpoint": _from_field(ir.Output, "checkpoint_every", "checkpoint",
-                                  options=ir.Output,
-                                  skip_options=frozenset(set(ir.Output.model_fields)
-                                                         - {"checkpoint_every"}),
-                                  renamed=(("every", "checkpoint_every"),)),
-        "artifacts": _from_field(ir.Output, "artifacts", positional=(_artifacts(),),
-                                 repeat=True),
+        "dir": {"positional": ("",)},
+        "checkpoint": {"options": ir.Output, "renamed": (("every", "checkpoint_every"),),
+                       "skip_options": frozenset(set(ir.Output.model_fields)
+                                                 - {"checkpoint_every"})},
+        "artifacts": {"positional": (_artifacts(),), "repeat": True},
     },
+}
+
+
+def field_slot(cls: type[BaseModel], name: str) -> Slot:
+    """What kind of value field `name` of `cls` takes: a family, fixed words, or "" (any)."""
+    info = cls.model_fields[name]
+    fams = families_of(info.annotation)
+    return fams[0] if fams else (_literal_words(info.annotation) or "")
+
+
+def _layer_values(kind: str) -> dict[str, typing.Any]:
+    cls = LAYERS[kind]
+    return {"positional": tuple(field_slot(cls, f) for f in positional_options(cls)),
+            "options": cls}
+
+
+def _statement(block: str, keyword: str, syntax: str, short: str) -> Statement:
+    values = _layer_values(keyword) if block == "model" and keyword in LAYERS else \
+        _VALUES.get(block, {}).get(keyword, {})
+    text, default = short, None
+    if keyword in LAYERS and block == "model":
+        text = op_summary(LAYERS[keyword])
+    elif (where := _IR_FIELDS.get(block, {}).get(keyword)) is not None:
+        info = where[0].model_fields[where[1]]
+        default = default_text(info)
+        text = _merge(short, info.description or "")
+    elif values.get("options") is not None:
+        text = _merge(short, first_line(values["options"].__doc__))
+    return Statement(keyword, text, default, syntax, **values)
+
+
+def _merge(short: str, long: str) -> str:
+    """The checker's one-liner and the IR's description, without saying the same twice."""
+    a, b = short.rstrip(". "), long.rstrip(". ")
+    if not b or b.lower() in a.lower():
+        return short
+    if a.lower() in b.lower():
+        return long
+    return f"{short}; {long}"
+
+
+STATEMENTS: dict[str, dict[str, Statement]] = {
+    block: {sd.keyword: _statement(block, sd.keyword, sd.syntax, sd.doc) for sd in docs}
+    for block, docs in BLOCKS.items()
 }
