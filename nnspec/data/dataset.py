@@ -116,7 +116,8 @@ class Dataset:
         sizes = ", ".join(f"{n} {len(p)}" for n, p in
                           (("train", self.train), ("val", self.val), ("test", self.test))
                           if p is not None)
-        lines = [f"data: {sizes} samples, {self.n_features} features, task {self.task}, "
+        f = self.n_features
+        lines = [f"data: {sizes} samples, {f} feature{'s' if f != 1 else ''}, task {self.task}, "
                  f"scaling {self.scaler.kind}"]
         if self.task == "multiclass" or (self.task == "binary" and self.n_outputs == 1):
             counts = self.class_counts(self.train)

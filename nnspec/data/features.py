@@ -3,9 +3,10 @@
 `nnspec predict RUN_DIR INPUT.csv` reads new samples the way the training data was read:
 `schema` is `Dataset.schema()` as saved in the run directory (feature and target names, class
 names, scaler, CSV layout). Columns are found
-- by name when the file has a header (detected: a first row with a cell that is not a number,
-  unless `header=` says otherwise): every training feature name must be there; the target
-  column, when present, is read too (for evaluation) and other columns are ignored;
+- by name when the file has a header (unless `header=` says so, a first row is a header when
+  it holds a training column name or no number at all): every training feature name must be
+  there; the target column, when present, is read too (for evaluation); other columns are
+  ignored;
 - by position otherwise: as many columns as the training CSV (same layout), or exactly the
   features, or the features followed by the target column(s).
 An `.npz` input holds `x` (and optionally `y`), under the training source's array names when
@@ -84,8 +85,8 @@ def load_features(path: str | Path, schema: Mapping[str, Any], *, dtype: Any = n
 def _read_csv(blob: bytes, shown: str, schema: Mapping[str, Any], layout: Mapping[str, Any],
               header: bool | None, delim: str, where: Where) -> tuple[Table, bool]:
     if header is None:
-        first = split_rows(blob, shown, delim, False, where).rows[0]
-        header = any(not _numeric(c) for c in first)
+        header = _has_header(split_rows(blob, shown, delim, False, where).rows[0], schema,
+                             layout)
     rows = split_rows(blob, shown, delim, header, where)
     feats: list[str] = list(schema["feature_names"])
     targets: list[str] = list(schema["target_names"])
@@ -126,6 +127,18 @@ def _positions(rows: Rows, schema: Mapping[str, Any], layout: Mapping[str, Any],
                f"features (optionally followed by {k} target column{'s' if k != 1 else ''})",
                label="feature count",
                hints=["give the file a header row with the training column names"])
+
+
+def _has_header(first: list[str], schema: Mapping[str, Any], layout: Mapping[str, Any]
+                ) -> bool:
+    """A first row is a header when it names a training column, or has no number at all.
+    (A row of numbers with a string class label at the end is data.)"""
+    cells = [c.strip() for c in first]
+    named = not (layout.get("format") == "csv" and not layout.get("header"))
+    names = set(schema["feature_names"]) | set(schema["target_names"])
+    if named and names.intersection(cells):
+        return True
+    return not any(_numeric(c) for c in cells)
 
 
 def _numeric(cell: str) -> bool:
