@@ -54,12 +54,12 @@ def read_source(path: str | Path) -> tuple[str | None, list[Diagnostic]]:
     try:
         data = Path(path).read_bytes()
     except FileNotFoundError:
-        return None, [error("E505", f"file not found: {where}", None, path=where)]
+        return None, [error("E505", "file not found", None, path=where)]
     except IsADirectoryError:
-        return None, [error("E505", f"{where} is a directory, not a spec file", None,
+        return None, [error("E505", "this is a directory, not a spec file", None,
                             path=where)]
     except OSError as exc:
-        return None, [error("E505", f"cannot read {where}: {exc.strerror or exc}", None,
+        return None, [error("E505", f"cannot read the file: {exc.strerror or exc}", None,
                             path=where)]
     try:
         return data.decode("utf-8"), []
@@ -68,7 +68,7 @@ def read_source(path: str | Path) -> tuple[str | None, list[Diagnostic]]:
         line = good.count("\n") + 1
         col = len(good) - (good.rfind("\n") + 1) + 1
         byte = data[exc.start]
-        return None, [error("E505", f"{where} is not valid UTF-8 text (byte 0x{byte:02x} "
+        return None, [error("E505", f"not valid UTF-8 text (byte 0x{byte:02x} "
                             f"at line {line}, column {col})", None, path=where,
                             hints=["save the file as UTF-8"])]
 

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 from nnspec import __version__
 
-COMMANDS = ("check", "fmt", "schema", "summary")
+COMMANDS = ("check", "fmt", "schema", "summary", "run")
 
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 
@@ -49,7 +49,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001  (the contract: no tracebacks for any input)
         from nnspec.diagnostics import error, render
 
-        diag = error("E502", f"internal error: {type(exc).__name__}: {exc}",
+        diag = error("E502", f"internal error: {type(exc).__name__}: {exc}", path="nnspec",
                      hints=["this is a bug in nnspec; please report it with the command and "
                             "the spec file"])
         print(render(diag), file=sys.stderr)

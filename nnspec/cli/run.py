@@ -12,7 +12,8 @@ import argparse
 import sys
 from typing import Any
 
-from nnspec.diagnostics import Diagnostic, DiagnosticError, render_all
+from nnspec.cli.output import print_diagnostics
+from nnspec.diagnostics import DiagnosticError
 
 HELP = "train a spec and write a run directory"
 
@@ -41,11 +42,6 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     return p
 
 
-def _print_diagnostics(diags: list[Diagnostic], sources: dict[str, str]) -> None:
-    if diags:
-        print(render_all(diags, sources), file=sys.stderr)
-
-
 def main(args: argparse.Namespace) -> int:
     from nnspec.run.session import RunOptions, resume_run, run_spec
     from nnspec.train.interrupt import StopFlag, catch_interrupts
@@ -71,12 +67,12 @@ def main(args: argparse.Namespace) -> int:
                 outcome = run_spec(args.spec, opts, sources=sources, reporter=reporter,
                                    stop=stop)
     except DiagnosticError as exc:
-        _print_diagnostics(exc.diagnostics, sources)
+        print_diagnostics(exc.diagnostics, sources)
         return 1
     except KeyboardInterrupt:  # a second Ctrl-C: the user wants out now
         print("nnspec run: aborted", file=sys.stderr)
         return 130
-    _print_diagnostics([*outcome.warnings, *outcome.result.diagnostics], sources)
+    print_diagnostics([*outcome.warnings, *outcome.result.diagnostics], sources)
     _summary(outcome, quiet=args.quiet, json_lines=args.json)
     return outcome.exit_code
 
