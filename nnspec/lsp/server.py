@@ -55,7 +55,12 @@ class NnspecServer(LanguageServer):
         """(text, filesystem path or None) of an open document."""
         doc = self.workspace.get_text_document(uri)
         path = uris.to_fs_path(uri) if uri.startswith("file:") else None
-        return doc.source, path
+        try:
+            # A document the client never opened is read from disk by pygls.
+            text = doc.source
+        except (OSError, UnicodeDecodeError):
+            text = ""  # nothing there to check, complete or hover
+        return text, path
 
     def report_internal(self, what: str) -> None:
         """Log the exception being handled; the test suite asserts this never happens."""
