@@ -1,5 +1,5 @@
 """The language server end to end: a real LSP client (pytest-lsp) talks to `python -m
-nnspec.lsp` over stdio. One server per module (starting one costs about a second)."""
+nnspec.cli lsp --stdio` (= `nnspec lsp`). One server per module (starting one costs about a second)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,8 @@ from nnspec.pipeline import diagnose  # noqa: E402
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
-SERVER = [sys.executable, "-m", "nnspec.lsp"]
+# The way editors start it: the `nnspec lsp` subcommand, with the `--stdio` clients append.
+SERVER = [sys.executable, "-m", "nnspec.cli", "lsp", "--stdio"]
 PUBLISH = types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS
 
 
