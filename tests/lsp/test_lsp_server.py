@@ -1,5 +1,6 @@
-"""The language server end to end: a real LSP client (pytest-lsp) talks to `python -m
-nnspec.cli lsp --stdio` (= `nnspec lsp`). One server per module (starting one costs about a second)."""
+"""The language server end to end: a real LSP client (pytest-lsp) talks to
+`python -m nnspec.cli lsp --stdio` (= `nnspec lsp`) over stdio. One server per module
+(starting one costs about a second)."""
 
 from __future__ import annotations
 
