@@ -21,6 +21,16 @@ import numpy as np
 from nnspec.diagnostics import DiagnosticError, error
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+# mkstemp creates files readable by the owner only; artifacts get the usual permissions.
+_MODE = 0o666 & ~_umask()
+
+
 def _cannot_write(path: Path, exc: OSError) -> DiagnosticError:
     return DiagnosticError(error(
         "E503", f"cannot write `{path}`: {exc.strerror or exc}", path=str(path),
@@ -36,6 +46,7 @@ def write_with(path: str | os.PathLike[str], fill: Callable[[BinaryIO], None]) -
     except OSError as exc:
         raise _cannot_write(target, exc) from exc
     try:
+        os.chmod(tmp, _MODE)
         with os.fdopen(fd, "wb") as f:
             fill(f)
             f.flush()

@@ -72,14 +72,16 @@ class Reporter:
 
     def start(self, info: RunInfo) -> None:
         self.info = info
-        self._t0 = time.perf_counter()
-        self._epochs_seen = 0
+        self._t_last = time.perf_counter()
+        self._epoch_times: list[float] = []
 
     def chunk(self, epoch: int, batches_done: int, samples_per_s: float) -> None:
         """Called after every executable call inside an epoch (1-based epoch)."""
 
     def epoch(self, row: dict[str, Any], samples_per_s: float) -> None:
-        self._epochs_seen += 1
+        now = time.perf_counter()
+        self._epoch_times.append(now - self._t_last)
+        self._t_last = now
 
     def message(self, text: str) -> None:
         """A one-off note (early stop, weights restored, how to resume)."""
@@ -88,11 +90,13 @@ class Reporter:
         pass
 
     def eta(self, row: dict[str, Any]) -> float | None:
-        """Seconds left if every remaining epoch takes the mean time of those seen so far."""
-        if not self._epochs_seen:
+        """Seconds left if each remaining epoch takes the mean of the last few (the first
+        epoch is left out once there are others: it includes the JIT compile)."""
+        times = self._epoch_times[1:] if len(self._epoch_times) > 1 else self._epoch_times
+        if not times:
             return None
-        per_epoch = (time.perf_counter() - self._t0) / self._epochs_seen
-        return per_epoch * (self.info.epochs - int(row["epoch"]))
+        recent = times[-5:]
+        return sum(recent) / len(recent) * (self.info.epochs - int(row["epoch"]))
 
 
 class PlainReporter(Reporter):
@@ -102,7 +106,7 @@ class PlainReporter(Reporter):
 
     def epoch(self, row: dict[str, Any], samples_per_s: float) -> None:
         super().epoch(row, samples_per_s)
-        extra = {"samples/s": f"{samples_per_s:.0f}", "eta": fmt_duration(self.eta(row))}
+        extra = {"samples/s": f"{samples_per_s:,.0f}", "eta": fmt_duration(self.eta(row))}
         print(epoch_line(row, self.info.epochs, extra), file=self.stream, flush=True)
 
     def message(self, text: str) -> None:
