@@ -65,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
         try:
             write_atomic(Path(name), new)
         except OSError as exc:
-            print_diagnostics([error("E503", f"cannot write {name}: {exc.strerror or exc}",
+            print_diagnostics([error("E503", f"cannot write the file: {exc.strerror or exc}",
                                      path=name)], {})
             status = max(status, 1)
             continue

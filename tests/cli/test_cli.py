@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 import nnspec.cli.check as cli_check
+import nnspec.cli.fmt as cli_fmt
 from nnspec.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -104,6 +105,20 @@ def test_fmt_check_and_rewrite(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert main(["fmt", "--check", str(messy)]) == 0  # now canonical
     assert [p.name for p in tmp_path.iterdir()] == ["messy.nn"]  # no temp file left behind
     capsys.readouterr()
+
+
+def test_fmt_write_failure_is_a_diagnostic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    messy = tmp_path / "messy.nn"
+    messy.write_text("model m {\n  input 2\n dense 1\n}\ntrain { loss mse }\n")
+
+    def refuse(path: Path, text: str) -> None:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(cli_fmt, "write_atomic", refuse)
+    monkeypatch.chdir(tmp_path)
+    assert main(["fmt", "messy.nn"]) == 1
+    golden("E503.stderr", capsys.readouterr().err)
 
 
 def test_fmt_refuses_syntax_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
