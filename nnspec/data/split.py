@@ -62,6 +62,8 @@ def _shares(total: int, fraction: float, sizes: np.ndarray) -> np.ndarray:
 
 def _stratified(strata: np.ndarray, n_test: int, n_val: int, test: float, validation: float,
                 rng: np.random.Generator, where: Where, names: list[str] | None):
+    if strata.ndim == 2 and strata.shape[1] == 1:
+        strata = strata[:, 0]  # binary targets (N, 1)
     ids, inverse = np.unique(strata, axis=0, return_inverse=True)
     inverse = inverse.reshape(-1)
     members = [np.flatnonzero(inverse == c) for c in range(len(ids))]
@@ -73,11 +75,7 @@ def _stratified(strata: np.ndarray, n_test: int, n_val: int, test: float, valida
         perm = rng.permutation(rows)
         t, v = int(t_share[c]), int(v_share[c])
         if len(rows) - t - v < 1:
-            label = ids[c] if ids.ndim == 1 else tuple(ids[c])
-            if names is not None and ids.ndim == 1:
-                label = names[int(ids[c])]
-            elif ids.ndim == 1 and float(label) == int(label):
-                label = int(label)
+            label = _class_name(ids[c], names)
             where.fail("E409", f"the stratified split leaves class `{label}` "
                        f"({len(rows)} sample{'s' if len(rows) != 1 else ''}) with no training "
                        "sample", label="invalid data split",
@@ -87,3 +85,13 @@ def _stratified(strata: np.ndarray, n_test: int, n_val: int, test: float, valida
         parts[1].append(perm[t:t + v])
         parts[2].append(perm[t + v:])
     return [np.concatenate(p) for p in parts]
+
+
+def _class_name(value: np.ndarray, names: list[str] | None) -> str:
+    """A class id as the user knows it: its label name, or the number written in the file."""
+    if np.ndim(value) == 0:
+        v = float(value)
+        if names is not None:
+            return names[int(v)]
+        return str(int(v)) if v.is_integer() else str(v)
+    return str(tuple(float(u) for u in np.ravel(value)))

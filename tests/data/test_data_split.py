@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 import pytest
-from data_helpers import load, write
+from data_helpers import fails, load, write
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.preprocessing import MinMaxScaler, StandardScaler
@@ -169,3 +169,26 @@ def test_moons_spec_data():
     assert (len(ds.train), len(ds.val), ds.test) == (800, 200, None)
     assert ds.train.x.dtype == np.float32 and ds.train.y.shape == (800, 1)
     assert set(np.unique(ds.train.y)) == {0.0, 1.0}
+
+
+@pytest.mark.parametrize("labels, name", [("no,yes", "no"), ("0,1", "0")])
+def test_stratified_binary_names_the_class(tmp_path, labels, name):
+    a, b = labels.split(",")
+    write(tmp_path, "b.csv", f"f,y\n1,{a}\n2,{b}\n")
+    diag = fails("E409", load, Csv(path="b.csv", target="y"), folder=tmp_path, n_inputs=1,
+                 task="binary", split=ir.Split(validation=0.5, stratify=True))
+    assert f"class `{name}` (1 sample)" in diag.message
+
+
+def test_separate_builtin_validation_is_not_a_copy():
+    from nnspec import ir as IR
+    from nnspec.data import load_data
+
+    data = IR.Data(source=Moons(samples=100), validation=Moons(samples=100))
+    ds = load_data(data, spec_dir=".", seed=0, n_inputs=2, n_outputs=1, task="binary")
+    assert ds.val is not None and len(ds.val) == 100
+    assert not np.allclose(ds.train.x, ds.val.x)
+    # With its own seed, the validation source is exactly that generator's output.
+    own = IR.Data(source=Moons(samples=100), validation=Moons(samples=100, seed=0))
+    ds2 = load_data(own, spec_dir=".", seed=0, n_inputs=2, n_outputs=1, task="binary")
+    np.testing.assert_array_equal(ds2.val.x, ds2.train.x)
