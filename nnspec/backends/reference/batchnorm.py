@@ -25,9 +25,8 @@ class Cache:
 
 def forward_train(x: np.ndarray, gamma: np.ndarray | None, beta: np.ndarray | None,
                   eps: float) -> tuple[np.ndarray, Cache]:
-    """y and the cache; batch statistics from x (B, F). Needs B >= 2, as PyTorch does."""
-    if x.shape[0] < 2:
-        raise ValueError("batchnorm needs more than one sample per batch while training")
+    """y and the cache; batch statistics from x (B, F). PyTorch refuses B = 1 while training;
+    here a single row normalizes to 0 (var 0) and counts as unbiased variance 0."""
     mean = x.mean(axis=0)
     var = ((x - mean) ** 2).mean(axis=0)
     inv_std = 1.0 / np.sqrt(var + eps)
@@ -57,8 +56,8 @@ def backward(g: np.ndarray, gamma: np.ndarray | None, cache: Cache
 
 def update_running(running_mean: np.ndarray, running_var: np.ndarray, cache: Cache,
                    batch: int, momentum: float) -> None:
-    """In place: the PyTorch running-statistics update (unbiased variance)."""
-    unbiased = cache.var * batch / (batch - 1)
+    """In place: the PyTorch running-statistics update (unbiased variance; B = 1 gives 0)."""
+    unbiased = cache.var * batch / max(batch - 1, 1)
     running_mean *= 1.0 - momentum
     running_mean += momentum * cache.mean
     running_var *= 1.0 - momentum

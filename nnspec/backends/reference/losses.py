@@ -53,6 +53,12 @@ def _as_output_shape(y: np.ndarray, k: int) -> np.ndarray:
     return np.asarray(y, dtype=np.float64).reshape(-1, k)
 
 
+def _clamped_log(p: np.ndarray) -> np.ndarray:
+    """max(log p, -100), and -100 for p <= 0 (an output outside the loss's domain)."""
+    safe = np.where(p > 0, p, 1.0)
+    return np.where(p > 0, np.maximum(np.log(safe), LOG_CLAMP), LOG_CLAMP)
+
+
 def value(loss: Loss, p: np.ndarray, y: np.ndarray, log_probs: bool = False) -> float:
     """L(p, y). `log_probs`: for CCE, p holds log-probabilities (a log_softmax output)."""
     p = np.asarray(p, dtype=np.float64)
@@ -70,16 +76,9 @@ def value(loss: Loss, p: np.ndarray, y: np.ndarray, log_probs: bool = False) -> 
         return float(np.mean(np.where(np.abs(e) <= d, 0.5 * e**2, d * (np.abs(e) - 0.5 * d))))
     t = smoothed_targets(loss, y, k)
     if kind == "binary_crossentropy":
-        with np.errstate(divide="ignore"):
-            log_p = np.maximum(np.log(p), LOG_CLAMP)
-            log_q = np.maximum(np.log(1.0 - p), LOG_CLAMP)
-        return float(-np.mean(t * log_p + (1.0 - t) * log_q))
+        return float(-np.mean(t * _clamped_log(p) + (1.0 - t) * _clamped_log(1.0 - p)))
     if kind == "categorical_crossentropy":
-        if log_probs:
-            log_p = p
-        else:
-            with np.errstate(divide="ignore"):
-                log_p = np.maximum(np.log(p), LOG_CLAMP)
+        log_p = p if log_probs else _clamped_log(p)
         return float(-np.sum(t * log_p) / b)
     raise ValueError(f"unknown loss {kind!r}")
 
@@ -118,7 +117,7 @@ def fused_value_grad(loss: Loss, activation: str, z: np.ndarray, y: np.ndarray
 
     sigmoid+BCE: L = mean(max(z,0) - z*y' + log(1+exp(-|z|))), dL/dz = (sigmoid(z) - y')/(B*K).
     softmax+CCE and log_softmax+CCE: log p = z - logsumexp(z), L = -sum y' log p / B,
-    dL/dz = (softmax(z) - y')/B (rows of y' sum to 1).
+    dL/dz = (softmax(z) * sum_k y'_k - y')/B (= (p - y')/B when the target rows sum to 1).
     """
     z = np.asarray(z, dtype=np.float64)
     b, k = z.shape
@@ -129,4 +128,5 @@ def fused_value_grad(loss: Loss, activation: str, z: np.ndarray, y: np.ndarray
         value_ = np.mean(np.maximum(z, 0.0) - z * t + np.log1p(np.exp(-np.abs(z))))
         return float(value_), (sigmoid(z) - t) / z.size
     log_p = log_softmax(z)
-    return float(-np.sum(t * log_p) / b), (np.exp(log_p) - t) / b
+    row_sum = t.sum(axis=1, keepdims=True)
+    return float(-np.sum(t * log_p) / b), (np.exp(log_p) * row_sum - t) / b

@@ -1,0 +1,134 @@
+"""backends.reference.executable: Plan -> ReferenceExecutable, a slow and clear Executable.
+
+The contract is backends/base.py. A Python loop over batches, each a forward pass, loss,
+backward pass, clipping and optimizer step made of this package's op functions. Unlike the
+compiled backends it ALWAYS computes and stores in float64, whatever `plan.dtype` says
+(inputs and targets are still first converted to the plan dtype, so a float32 plan sees the
+same rounded data as the CPU backend): it is the oracle the other backends are checked
+against, and the function finite-difference gradient checks look at.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from nnspec.backends.base import (
+    STATUS_NONFINITE_GRAD,
+    STATUS_NONFINITE_LOSS,
+    EpochChunk,
+    as_inputs,
+    as_targets,
+    init_rng,
+)
+from nnspec.backends.reference import network, optimizers
+from nnspec.lower.init import init_buffers, init_params
+from nnspec.lower.plan import Plan
+
+
+def _f64(a: np.ndarray) -> np.ndarray:
+    return np.asarray(a, dtype=np.float64)
+
+
+class ReferenceExecutable:
+    """A Plan run in NumPy float64; see backends/base.Executable."""
+
+    def __init__(self, plan: Plan):
+        self.plan = plan
+        self.params = init_params(plan, init_rng(plan.seed))
+        self.buffers = init_buffers(plan)
+        self.state = optimizers.init_state(plan.optimizer, plan.n_params)
+        self.step = 0
+
+    # parameters -------------------------------------------------------------------------
+    def get_params(self) -> np.ndarray:
+        return self.params.copy()
+
+    def set_params(self, flat: np.ndarray) -> None:
+        flat = _f64(flat)
+        if flat.shape != (self.plan.n_params,):
+            raise ValueError(f"expected {self.plan.n_params} parameters, got {flat.shape}")
+        self.params[:] = flat
+
+    def get_buffers(self) -> np.ndarray:
+        return self.buffers.copy()
+
+    def set_buffers(self, flat: np.ndarray) -> None:
+        flat = _f64(flat)
+        if flat.shape != (self.plan.n_buffers,):
+            raise ValueError(f"expected {self.plan.n_buffers} buffer values, got {flat.shape}")
+        self.buffers[:] = flat
+
+    # training ---------------------------------------------------------------------------
+    def train_batch(self, xb: np.ndarray, yb: np.ndarray, lr: float,
+                    rng: np.random.Generator) -> tuple[int, float]:
+        """One forward, backward and update on a batch; (status, batch loss). A non-finite
+        loss or gradient leaves every piece of state as it was (the dropout draws are made)."""
+        plan = self.plan
+        f = network.forward(plan, self.params, self.buffers, xb, True, rng=rng)
+        loss, g = network.loss_and_output_grad(plan, f, yb)
+        if not np.isfinite(loss):
+            return STATUS_NONFINITE_LOSS, loss
+        grad = network.backward(plan, self.params, f, g)
+        if not np.all(np.isfinite(grad)):
+            return STATUS_NONFINITE_GRAD, loss
+        network.update_running(plan, self.buffers, f)
+        optimizers.clip_gradients(grad, plan.clip_norm, plan.clip_value)
+        self.step += 1
+        optimizers.step(plan.optimizer, self.params, grad, self.state, lr, self.step)
+        return 0, loss
+
+    def train_epoch(self, x: np.ndarray, y: np.ndarray, order: np.ndarray, lr: float,
+                    start_batch: int, end_batch: int, rng: np.random.Generator) -> EpochChunk:
+        plan = self.plan
+        x, y = _f64(as_inputs(plan, x)), _f64(as_targets(plan, y))
+        n = x.shape[0]
+        if y.shape[0] != n:
+            raise ValueError(f"{n} input rows but {y.shape[0]} target rows")
+        order = np.asarray(order, dtype=np.int64)
+        if order.shape != (n,):
+            raise ValueError(f"order must hold {n} indices")
+        start, end = max(0, start_batch), min(end_batch, plan.n_batches(n))
+        size = plan.batch_size(n) if n else 0
+        loss_sum, samples, done = 0.0, 0, 0
+        for k in range(start, end):
+            rows = order[k * size:min((k + 1) * size, n)]
+            status, loss = self.train_batch(x[rows], y[rows], float(lr), rng)
+            if status:
+                return EpochChunk(loss_sum, samples, done, status, k)
+            loss_sum += loss * len(rows)
+            samples += len(rows)
+            done += 1
+        return EpochChunk(loss_sum, samples, done)
+
+    # evaluation -------------------------------------------------------------------------
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        x = _f64(as_inputs(self.plan, x))
+        if x.shape[0] == 0:
+            return np.empty((0, self.plan.n_outputs))
+        return network.forward(self.plan, self.params, self.buffers, x, False).out.copy()
+
+    def evaluate(self, x: np.ndarray, y: np.ndarray) -> float:
+        plan = self.plan
+        x, y = _f64(as_inputs(plan, x)), _f64(as_targets(plan, y))
+        if x.shape[0] == 0:
+            return float("nan")
+        with np.errstate(all="ignore"):  # NaN/inf are returned, not raised
+            f = network.forward(plan, self.params, self.buffers, x, False)
+            return float(network.loss_and_output_grad(plan, f, y)[0])
+
+    # checkpoints ------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, np.ndarray]:
+        return {"params": self.params.copy(), "buffers": self.buffers.copy(),
+                "opt_state": self.state.copy(), "step": np.array(self.step, dtype=np.int64)}
+
+    def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
+        for key, mine in (("params", self.params), ("buffers", self.buffers),
+                          ("opt_state", self.state)):
+            value = np.asarray(state[key])
+            if value.shape != mine.shape:
+                raise ValueError(f"checkpoint `{key}` has shape {value.shape}, the model "
+                                 f"needs {mine.shape}")
+        self.params[:] = state["params"]
+        self.buffers[:] = state["buffers"]
+        self.state[:] = state["opt_state"]
+        self.step = int(state["step"])
