@@ -94,7 +94,7 @@ def unexpected_token(tok: Token, prev: Token | None, accepts: set[str], *, in_bl
     notes: list[str] = []
     at_top = not in_block
     if at_top and statement_len == 0:
-        expected = 'a block, such as "model NAME {", "data {" or "train {"'
+        expected = 'a block, such as "model name {", "data {" or "train {"'
         if tok.type == "RBRACE":
             hints.append('remove this "}": no block is open here')
     else:

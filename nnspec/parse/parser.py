@@ -70,11 +70,15 @@ class _Driver:
         self.stmt_start = 0  # index in self.tokens of pending[0]
         self.in_block = False  # context at the last boundary
         self.open_block: tuple[Token, Token] | None = None  # (kind, "{") of the open block
+        self.capped = False  # stopped at MAX_ERRORS: the rest of the file is unread
         self.ip = self._rebuilt([])
 
     # -- parser state -------------------------------------------------------------------------
 
     def _rebuilt(self, tokens: list[Token]) -> InteractiveParser:
+        # A fresh parser fed again, rather than InteractiveParser.copy(): copy() deep-copies
+        # Lark tokens without their end positions, and a shallow copy shares trees that
+        # Lark's left-recursion shortcut extends in place.
         ip = get_parser().parse_interactive(start="document")
         for tok in tokens:
             ip.feed_token(tok)
@@ -91,7 +95,9 @@ class _Driver:
         elif tok.type == "RBRACE":
             self.in_block = False
             self.open_block = None
-        if tok.type in BOUNDARIES:
+        # A newline inside a block header (`model m` / `{`) is not a boundary.
+        in_header = not self.in_block and any(t.type not in SEPARATORS for t in self.pending)
+        if tok.type in BOUNDARIES and not (tok.type in SEPARATORS and in_header):
             self.committed += self.pending
             self.pending = []
 
@@ -129,7 +135,8 @@ class _Driver:
         """Report the open block as unclosed and close it with an invented `}`."""
         assert self.open_block is not None and not self.pending
         kind, lbrace = self.open_block
-        self._report(unclosed_block(kind, lbrace, before, self.path))
+        if not self.capped:
+            self._report(unclosed_block(kind, lbrace, before, self.path))
         at = before if before is not None else eof_token(self.text)
         self._feed(synthetic("RBRACE", at), self.stmt_start)
 
@@ -171,7 +178,7 @@ class _Driver:
         if j == len(toks):
             return j
         if toks[j].type == "LBRACE":
-            trial = self.ip.copy()
+            trial = self._rebuilt(self.committed)
             try:
                 for tok in [*header, toks[j]]:
                     trial.feed_token(tok)
@@ -192,7 +199,10 @@ class _Driver:
     def run(self) -> Document:
         i = 0
         depth = 0
-        while i < len(self.tokens) and len(self.diagnostics) < MAX_ERRORS:
+        while i < len(self.tokens):
+            if len(self.diagnostics) >= MAX_ERRORS:
+                self.capped = True
+                break
             tok = self.tokens[i]
             if not self.pending:
                 depth = 0
@@ -222,13 +232,14 @@ class _Driver:
     def _finish(self) -> Document:
         end = eof_token(self.text)
         if self.pending:
-            trial = self.ip.copy()
+            trial = self._rebuilt(self.committed + self.pending)
             try:
                 if self.in_block:
                     trial.feed_token(synthetic("RBRACE", end))
                 trial.feed_eof(end)
             except UnexpectedToken:
-                self._report(self._unexpected(end))
+                if not self.capped:
+                    self._report(self._unexpected(end))
                 self.pending = []
                 self.ip = self._rebuilt(self.committed)
             else:
