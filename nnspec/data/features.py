@@ -78,6 +78,8 @@ def load_features(path: str | Path, schema: Mapping[str, Any], *, dtype: Any = n
     if has_y:
         [y], _ = encode([(table, where)], schema["task"], int(schema["n_outputs"]),
                         schema.get("classes"))
+        if schema["task"] != "multiclass":
+            y = y.astype(np.dtype(dtype))
     scaler = Scaler.from_dict(schema["scaler"])
     return Features(scaler.apply(table.x, np.dtype(dtype)), table.x, y, info)
 
