@@ -19,6 +19,7 @@ from nnspec.diagnostics import Diagnostic, DiagnosticError, error, has_errors
 from nnspec.run import artifacts
 from nnspec.run.overrides import apply_overrides
 from nnspec.run.paths import rebase_paths
+from nnspec.run.restore import weights_of
 from nnspec.run.rundir import RunDir, default_dir
 from nnspec.train.interrupt import StopFlag
 from nnspec.train.loop import COMPLETED, FAILED, INTERRUPTED, RunResult, train
@@ -72,6 +73,25 @@ def load(path: str | os.PathLike[str], sources: dict[str, str]) -> Loaded:
     if spec is None or has_errors(diagnostics):
         raise DiagnosticError(diagnostics)
     return Loaded(spec, text, diagnostics)
+
+
+def override(spec: ir.Spec, sets: list[str], sources: dict[str, str]) -> ir.Spec:
+    """apply_overrides, then the whole checker again: pydantic validates each field, but the
+    rules between fields (warmup shorter than training, a monitor that needs a validation
+    split, shapes) live in check(). Its findings are shown against the spec as overridden."""
+    if not sets:
+        return spec
+    from nnspec.pipeline import diagnose
+    from nnspec.unparse import unparse
+
+    new = apply_overrides(spec, sets)
+    shown = f"{spec.path or 'spec'} (with {' '.join('--set ' + s for s in sets)})"
+    text = unparse(new)
+    _, diagnostics = diagnose(text, shown, require_data=True)
+    if has_errors(diagnostics):
+        sources[shown] = text
+        raise DiagnosticError([d for d in diagnostics if d.is_error])
+    return new
 
 
 def cli_overrides(opts: RunOptions) -> list[str]:
@@ -138,13 +158,6 @@ def _compile(spec: ir.Spec, backend: str) -> Any:
                                     hints=["this is a bug in nnspec; please report it"])) from exc
 
 
-def _weights(exe: Any) -> dict[str, Any]:
-    """{layers.<i>.<name>: array} from the flat buffers (layout: lower/plan.py)."""
-    plan, flat = exe.plan, {"params": exe.get_params(), "buffers": exe.get_buffers()}
-    return {t.key: flat[t.buffer][t.offset:t.offset + t.size].reshape(t.shape).copy()
-            for t in plan.tensors}
-
-
 def _train(spec: ir.Spec, data: Any, exe: Any, schedule: Any, rd: RunDir, *,
            reporter: Reporter | None, stop: StopFlag | None, opts: RunOptions,
            resume: dict[str, Any] | None = None) -> RunResult:
@@ -168,7 +181,7 @@ def _train(spec: ir.Spec, data: Any, exe: Any, schedule: Any, rd: RunDir, *,
 
 def _finish(rd: RunDir, spec: ir.Spec, exe: Any, result: RunResult, t0: float) -> None:
     if "weights" in rd.wanted and result.status != FAILED:
-        rd.write_weights(_weights(exe))
+        rd.write_weights(weights_of(exe))
     rd.write_results(result, title=spec.model.name)
     rd.write_manifest(
         status=result.status, end_time=artifacts.now_iso(), epochs_run=result.epochs_run,
@@ -186,7 +199,7 @@ def run_spec(path: str | os.PathLike[str], opts: RunOptions, *, sources: dict[st
 
     t0 = time.perf_counter()
     loaded = load(path, sources)
-    spec = apply_overrides(loaded.spec, cli_overrides(opts))
+    spec = override(loaded.spec, cli_overrides(opts), sources)
     device, backend = resolve_device(opts.device or spec.train.device, opts.backend)
     data = load_spec_data(spec)
     exe = _compile(spec, backend)
@@ -227,7 +240,7 @@ def resume_run(run_dir: str | os.PathLike[str], opts: RunOptions, *, sources: di
                    "--epochs (and --device) may change"]))
     rd = RunDir.open(run_dir)
     loaded = load(rd.path / "spec.nn", sources)
-    spec = apply_overrides(loaded.spec, cli_overrides(opts))
+    spec = override(loaded.spec, cli_overrides(opts), sources)
     state = rd.load_checkpoint()
     done = int(state["epoch"])
     if done >= spec.train.epochs and int(state["batch"]) == 0:

@@ -1,0 +1,49 @@
+"""cli.predict: `nnspec predict RUN_DIR INPUT.csv [-o OUT.csv]` -> predictions as CSV.
+
+The input is read the way the training data was (data.json: columns by name or position,
+the same scaling); see nnspec/run/predict.py for the columns written. Exit 0 on success,
+1 with a rendered diagnostic otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import sys
+
+from nnspec.cli.output import print_diagnostics
+from nnspec.diagnostics import DiagnosticError
+
+HELP = "predict new samples with a trained run"
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("predict", help=HELP, description=HELP)
+    p.add_argument("run_dir", metavar="RUN_DIR", help="a run directory written by `nnspec run`")
+    p.add_argument("input", metavar="INPUT", help="CSV (or .npz) of samples to predict")
+    p.add_argument("-o", "--output", metavar="OUT.csv", help="write here (default: stdout)")
+    p.set_defaults(func=main)
+
+
+def main(args: argparse.Namespace) -> int:
+    from nnspec.run.atomic import write_text
+    from nnspec.run.predict import prediction_table, read_input, write_csv
+    from nnspec.run.restore import restore
+
+    sources: dict[str, str] = {}
+    try:
+        restored = restore(args.run_dir, sources)
+        features = read_input(restored, args.input)
+        header, rows = prediction_table(restored, restored.exe.predict(features.x))
+        buf = io.StringIO()
+        write_csv(header, rows, buf)
+        if args.output:
+            write_text(args.output, buf.getvalue())
+        else:
+            sys.stdout.write(buf.getvalue())
+    except DiagnosticError as exc:
+        print_diagnostics(exc.diagnostics, sources)
+        return 1
+    if args.output:
+        print(f"{len(rows)} predictions written to {args.output}", file=sys.stderr)
+    return 0

@@ -1,0 +1,96 @@
+"""run.predict: a run directory + new samples -> predictions (table) and evaluations.
+
+Columns of a prediction table:
+- classification with one sigmoid unit: `class` (the predicted class name, p >= 0.5 is the
+  second class), `p_<class0>`, `p_<class1>` (1 - p and p);
+- several sigmoid units (multi-label binary_crossentropy): `p_<target>` and `<target>` (0/1)
+  for each target column;
+- categorical: `class` (argmax) and `p_<class>` for every class (exp of the outputs after
+  log_softmax);
+- regression: one column per target, named as in the training data.
+Class names are those saved in data.json (labels of a CSV), or 0..K-1.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nnspec.backends.base import as_targets
+from nnspec.lower.plan import A_LOG_SOFTMAX
+from nnspec.run.restore import Restored
+from nnspec.train.evaluation import split_metrics
+
+
+def _class_names(schema: dict[str, Any], k: int) -> list[str]:
+    names = schema.get("classes")
+    return [str(c) for c in names] if names else [str(i) for i in range(k)]
+
+
+def prediction_table(restored: Restored, outputs: np.ndarray
+                     ) -> tuple[list[str], list[list[Any]]]:
+    plan, schema = restored.exe.plan, restored.schema
+    out = np.asarray(outputs, dtype=np.float64)
+    if plan.task == "regression":
+        header = list(schema.get("target_names") or [f"y{j}" for j in range(out.shape[1])])
+        return header, out.tolist()
+    if plan.task == "binary" and out.shape[1] == 1:
+        names = _class_names(schema, 2)
+        p = out[:, 0]
+        header = ["class", f"p_{names[0]}", f"p_{names[1]}"]
+        return header, [[names[int(v >= 0.5)], 1.0 - v, v] for v in p.tolist()]
+    if plan.task == "binary":
+        targets = list(schema.get("target_names") or [f"y{j}" for j in range(out.shape[1])])
+        header = [f"p_{t}" for t in targets] + targets
+        return header, [[*row, *(int(v >= 0.5) for v in row)] for row in out.tolist()]
+    probs = np.exp(out) if plan.layers[-1].act == A_LOG_SOFTMAX else out
+    names = _class_names(schema, probs.shape[1])
+    header = ["class"] + [f"p_{c}" for c in names]
+    return header, [[names[int(np.argmax(row))], *row] for row in probs.tolist()]
+
+
+def write_csv(header: list[str], rows: list[list[Any]], stream: Any) -> None:
+    import csv
+
+    w = csv.writer(stream, lineterminator="\n")
+    w.writerow(header)
+    for row in rows:
+        w.writerow([repr(v) if isinstance(v, float) else v for v in row])
+
+
+def evaluate(restored: Restored, x: np.ndarray, y: np.ndarray) -> dict[str, float]:
+    """Loss (eval mode, the whole set as one batch) and the spec's metrics."""
+    exe = restored.exe
+    values = {"loss": float(exe.evaluate(x, as_targets(exe.plan, y)))}
+    values.update(split_metrics(restored.spec.train.metrics, exe.plan.task, y,
+                                exe.predict(x)))
+    return values
+
+
+def evaluate_splits(restored: Restored) -> dict[str, dict[str, float]]:
+    """Every split of the spec's own data, read again from spec.nn (same seed, same split)."""
+    from nnspec.data import load_spec_data
+
+    data = load_spec_data(restored.spec)
+    _check_same_scaler(restored, data)
+    return {name: evaluate(restored, part.x, part.y)
+            for name, part in (("train", data.train), ("val", data.val), ("test", data.test))
+            if part is not None and len(part)}
+
+
+def _check_same_scaler(restored: Restored, data: Any) -> None:
+    from nnspec.diagnostics import DiagnosticError, error
+
+    if data.schema()["scaler"] != restored.schema["scaler"]:
+        raise DiagnosticError(error(
+            "E504", "the data read again from spec.nn is not the data the run was trained on "
+            "(its scaling statistics differ)", path=str(restored.rd.path / "spec.nn"),
+            hints=["pass the data file to evaluate explicitly: nnspec eval RUN_DIR DATA.csv"]))
+
+
+def read_input(restored: Restored, path: str | Path) -> Any:
+    from nnspec.data import load_features
+
+    return load_features(path, restored.schema, dtype=np.dtype(restored.exe.plan.dtype))
