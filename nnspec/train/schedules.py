@@ -99,7 +99,7 @@ def closed_form(op: Schedule, lr0: float, e: int, epochs: int) -> float:
         return _one_cycle(op, e, max(epochs, 1))
     if isinstance(op, Warmup):
         return lr0 * (op.start_factor + (1.0 - op.start_factor) * min(e, op.epochs) / op.epochs)
-    raise ValueError(f"{op.kind} depends on history; it has no closed form")
+    raise ValueError(f"{type(op).__name__} depends on history; it has no closed form")
 
 
 def plateau_mode(op: ReduceOnPlateau) -> str:
@@ -107,7 +107,8 @@ def plateau_mode(op: ReduceOnPlateau) -> str:
     if op.mode != "auto":
         return op.mode
     base = op.monitor.removeprefix("val_")
-    return "max" if base in METRICS and METRICS[base].higher_is_better else "min"
+    better_higher = base in METRICS and getattr(METRICS[base], "higher_is_better", False)
+    return "max" if better_higher else "min"
 
 
 class LrSchedule:
@@ -116,10 +117,11 @@ class LrSchedule:
     def __init__(self, main: Schedule, lr0: float, epochs: int, warmup: Warmup | None = None):
         self.main, self.lr0, self.epochs, self.warmup = main, float(lr0), epochs, warmup
         self.w = warmup.epochs if warmup is not None else 0
+        self.plateau = main if isinstance(main, ReduceOnPlateau) else None
         self.epoch = 0  # steps taken = the epoch whose lr `current` is
         # reduce_on_plateau state (torch ReduceLROnPlateau)
         self.plateau_lr = self.lr0
-        self.mode = plateau_mode(main) if isinstance(main, ReduceOnPlateau) else "min"
+        self.mode = plateau_mode(self.plateau) if self.plateau is not None else "min"
         self.best = math.inf if self.mode == "min" else -math.inf
         self.num_bad_epochs = 0
         self.cooldown_counter = 0
@@ -133,7 +135,7 @@ class LrSchedule:
             raise ValueError("epochs count from 0")
         if self.warmup is not None and e < self.w:
             return closed_form(self.warmup, self.lr0, e, self.w)
-        if isinstance(self.main, ReduceOnPlateau):
+        if self.plateau is not None:
             if e != self.epoch:
                 raise ValueError(f"reduce_on_plateau knows the lr of epoch {self.epoch} only")
             return self.plateau_lr
@@ -141,23 +143,21 @@ class LrSchedule:
 
     def step(self, row: dict[str, Any] | None = None) -> None:
         """After an epoch: advance, feeding a plateau schedule its monitored value."""
-        if isinstance(self.main, ReduceOnPlateau) and self.epoch >= self.w:
-            monitor = self.main.monitor
+        if self.plateau is not None and self.epoch >= self.w:
+            monitor = self.plateau.monitor
             if row is None or monitor not in row:
                 raise KeyError(f"reduce_on_plateau monitors `{monitor}`, which this epoch's "
                                f"results do not have (have: {', '.join(row or {})})")
-            self._plateau_step(float(row[monitor]))
+            self._plateau_step(self.plateau, float(row[monitor]))
         self.epoch += 1
 
-    def _is_better(self, a: float) -> bool:
-        rel = self.main.threshold
+    def _is_better(self, a: float, rel: float) -> bool:
         if self.mode == "min":
             return a < self.best * (1.0 - rel)
         return a > self.best * (rel + 1.0)
 
-    def _plateau_step(self, value: float) -> None:
-        op = self.main
-        if self._is_better(value):
+    def _plateau_step(self, op: ReduceOnPlateau, value: float) -> None:
+        if self._is_better(value, op.threshold):
             self.best, self.num_bad_epochs = value, 0
         else:
             self.num_bad_epochs += 1

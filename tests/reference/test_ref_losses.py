@@ -184,3 +184,13 @@ def test_fused_matches_torch(loss, act, onehot):
     v, dz = L.fused_value_grad(loss, act, z, y)
     assert v == pytest.approx(out.item(), rel=1e-13)
     np.testing.assert_allclose(dz, zt.grad.numpy(), rtol=1e-11, atol=1e-16)
+
+
+@pytest.mark.parametrize("act", ["softmax", "log_softmax"])
+def test_fused_gradient_with_soft_targets_not_summing_to_one(act):
+    """dL/dz = softmax(z) * sum_k y'_k - y': exact even when a target row does not sum to 1."""
+    loss = LOSSES["categorical_crossentropy"](label_smoothing=0.1)
+    z = np.random.default_rng(2).normal(size=(B, K))
+    y = np.random.default_rng(3).random((B, K))  # rows sum to anything in (0, 3)
+    _, dz = L.fused_value_grad(loss, act, z, y)
+    assert_grad(lambda: L.fused_value_grad(loss, act, z, y)[0], z, dz)

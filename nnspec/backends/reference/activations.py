@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from nnspec.ops.activations import Activation
+from nnspec.ops.activations import AnyActivation
 
 SELU_ALPHA = 1.6732632423543772
 SELU_SCALE = 1.0507009873554805
@@ -44,61 +44,59 @@ def softmax(z: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=1, keepdims=True)
 
 
-def forward(op: Activation, z: np.ndarray) -> np.ndarray:
+def forward(op: AnyActivation, z: np.ndarray) -> np.ndarray:
     """a = f(z) for the activation `op`."""
     z = np.asarray(z, dtype=np.float64)
-    kind = op.kind
-    if kind == "linear":
+    if op.kind == "linear":
         return z.copy()
-    if kind == "relu":
+    if op.kind == "relu":
         return np.maximum(z, 0.0)
-    if kind == "leaky_relu":
+    if op.kind == "leaky_relu":
         return np.where(z > 0, z, op.alpha * z)
-    if kind == "elu":
+    if op.kind == "elu":
         # expm1 keeps precision near 0; the minimum() keeps exp from overflowing on the
         # branch np.where throws away.
         return np.where(z > 0, z, op.alpha * np.expm1(np.minimum(z, 0.0)))
-    if kind == "selu":
+    if op.kind == "selu":
         return SELU_SCALE * np.where(z > 0, z, SELU_ALPHA * np.expm1(np.minimum(z, 0.0)))
-    if kind == "gelu":
+    if op.kind == "gelu":
         if op.approximate == "tanh":
             u = _SQRT_2_OVER_PI * (z + _GELU_C * z**3)
             return 0.5 * z * (1.0 + np.tanh(u))
         return z * 0.5 * (1.0 + erf(z / math.sqrt(2.0)))
-    if kind == "silu":
+    if op.kind == "silu":
         return z * sigmoid(z)
-    if kind == "softplus":
+    if op.kind == "softplus":
         bz = op.beta * z
         # log(1+exp(bz)) = logaddexp(0, bz), stable for large |bz|.
         return np.where(bz > op.threshold, z, np.logaddexp(0.0, bz) / op.beta)
-    if kind == "tanh":
+    if op.kind == "tanh":
         return np.tanh(z)
-    if kind == "sigmoid":
+    if op.kind == "sigmoid":
         return sigmoid(z)
-    if kind == "softmax":
+    if op.kind == "softmax":
         return softmax(z)
-    if kind == "log_softmax":
+    if op.kind == "log_softmax":
         return log_softmax(z)
-    raise ValueError(f"unknown activation {kind!r}")
+    raise ValueError(f"unknown activation {op.kind!r}")
 
 
-def backward(op: Activation, z: np.ndarray, a: np.ndarray, g: np.ndarray) -> np.ndarray:
+def backward(op: AnyActivation, z: np.ndarray, a: np.ndarray, g: np.ndarray) -> np.ndarray:
     """dL/dz given z, a = f(z) and g = dL/da."""
     z = np.asarray(z, dtype=np.float64)
     a = np.asarray(a, dtype=np.float64)
     g = np.asarray(g, dtype=np.float64)
-    kind = op.kind
-    if kind == "linear":
+    if op.kind == "linear":
         return g.copy()
-    if kind == "relu":
+    if op.kind == "relu":
         return g * (z > 0)
-    if kind == "leaky_relu":
+    if op.kind == "leaky_relu":
         return g * np.where(z > 0, 1.0, op.alpha)
-    if kind == "elu":
+    if op.kind == "elu":
         return g * np.where(z > 0, 1.0, op.alpha * np.exp(np.minimum(z, 0.0)))
-    if kind == "selu":
+    if op.kind == "selu":
         return g * SELU_SCALE * np.where(z > 0, 1.0, SELU_ALPHA * np.exp(np.minimum(z, 0.0)))
-    if kind == "gelu":
+    if op.kind == "gelu":
         if op.approximate == "tanh":
             u = _SQRT_2_OVER_PI * (z + _GELU_C * z**3)
             t = np.tanh(u)
@@ -107,18 +105,18 @@ def backward(op: Activation, z: np.ndarray, a: np.ndarray, g: np.ndarray) -> np.
         cdf = 0.5 * (1.0 + erf(z / math.sqrt(2.0)))
         pdf = np.exp(-0.5 * z**2) / math.sqrt(2.0 * math.pi)
         return g * (cdf + z * pdf)
-    if kind == "silu":
+    if op.kind == "silu":
         s = sigmoid(z)
         return g * (s + z * s * (1.0 - s))
-    if kind == "softplus":
+    if op.kind == "softplus":
         bz = op.beta * z
         return g * np.where(bz > op.threshold, 1.0, sigmoid(bz))
-    if kind == "tanh":
+    if op.kind == "tanh":
         return g * (1.0 - a**2)
-    if kind == "sigmoid":
+    if op.kind == "sigmoid":
         return g * a * (1.0 - a)
-    if kind == "softmax":
+    if op.kind == "softmax":
         return a * (g - (g * a).sum(axis=1, keepdims=True))
-    if kind == "log_softmax":
+    if op.kind == "log_softmax":
         return g - np.exp(a) * g.sum(axis=1, keepdims=True)
-    raise ValueError(f"unknown activation {kind!r}")
+    raise ValueError(f"unknown activation {op.kind!r}")

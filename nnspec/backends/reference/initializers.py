@@ -23,7 +23,7 @@ def _option(op: Any, name: str) -> float:
     return float(op.get(name, INITIALIZERS[op.kind].model_fields[name].default))
 
 
-def initialize(op: Initializer | Any, shape: tuple[int, ...], fan_in: int, fan_out: int,
+def initialize(op: Any, shape: tuple[int, ...], fan_in: int, fan_out: int,
                rng: np.random.Generator) -> np.ndarray:
     """Initial values of the given shape for `op` (a registry initializer or an InitPlan)."""
     kind = op.kind

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from nnspec.backends.reference.activations import log_softmax, sigmoid
-from nnspec.ops.losses import Loss
+from nnspec.ops.losses import AnyLoss, Huber
 
 LOG_CLAMP = -100.0  # torch BCELoss: log terms never go below -100
 GRAD_EPS = 1e-12  # torch BCELoss backward: p(1-p) never below this
@@ -25,7 +25,7 @@ FUSABLE = {("binary_crossentropy", "sigmoid"), ("categorical_crossentropy", "sof
            ("categorical_crossentropy", "log_softmax")}
 
 
-def is_fused(loss: Loss, activation: str) -> bool:
+def is_fused(loss: AnyLoss, activation: str) -> bool:
     """Whether `loss` after an output activation named `activation` is computed from logits."""
     return (loss.kind, activation) in FUSABLE
 
@@ -41,9 +41,9 @@ def class_targets(y: np.ndarray, k: int) -> np.ndarray:
     return out
 
 
-def smoothed_targets(loss: Loss, y: np.ndarray, k: int) -> np.ndarray:
+def smoothed_targets(loss: AnyLoss, y: np.ndarray, k: int) -> np.ndarray:
     """y' with label smoothing s: BCE y*(1-s) + s/2, CCE y*(1-s) + s/K (torch CrossEntropyLoss)."""
-    s = getattr(loss, "label_smoothing", 0.0)
+    s = getattr(loss, "label_smoothing", 0.0)  # regression losses never get here
     if loss.kind == "categorical_crossentropy":
         return class_targets(y, k) * (1.0 - s) + s / k
     return _as_output_shape(y, k) * (1.0 - s) + s / 2.0
@@ -59,7 +59,7 @@ def _clamped_log(p: np.ndarray) -> np.ndarray:
     return np.where(p > 0, np.maximum(np.log(safe), LOG_CLAMP), LOG_CLAMP)
 
 
-def value(loss: Loss, p: np.ndarray, y: np.ndarray, log_probs: bool = False) -> float:
+def value(loss: AnyLoss, p: np.ndarray, y: np.ndarray, log_probs: bool = False) -> float:
     """L(p, y). `log_probs`: for CCE, p holds log-probabilities (a log_softmax output)."""
     p = np.asarray(p, dtype=np.float64)
     b, k = p.shape
@@ -72,6 +72,7 @@ def value(loss: Loss, p: np.ndarray, y: np.ndarray, log_probs: bool = False) -> 
             return float(np.sqrt(np.mean(e**2)))
         if kind == "mae":
             return float(np.mean(np.abs(e)))
+        assert isinstance(loss, Huber)
         d = loss.delta
         return float(np.mean(np.where(np.abs(e) <= d, 0.5 * e**2, d * (np.abs(e) - 0.5 * d))))
     t = smoothed_targets(loss, y, k)
@@ -83,7 +84,7 @@ def value(loss: Loss, p: np.ndarray, y: np.ndarray, log_probs: bool = False) -> 
     raise ValueError(f"unknown loss {kind!r}")
 
 
-def grad(loss: Loss, p: np.ndarray, y: np.ndarray, log_probs: bool = False) -> np.ndarray:
+def grad(loss: AnyLoss, p: np.ndarray, y: np.ndarray, log_probs: bool = False) -> np.ndarray:
     """dL/dp, same shape as p."""
     p = np.asarray(p, dtype=np.float64)
     b, k = p.shape
@@ -99,6 +100,7 @@ def grad(loss: Loss, p: np.ndarray, y: np.ndarray, log_probs: bool = False) -> n
             return e / (n * r) if r > 0 else np.zeros_like(e)
         if kind == "mae":
             return np.sign(e) / n
+        assert isinstance(loss, Huber)
         return np.clip(e, -loss.delta, loss.delta) / n
     t = smoothed_targets(loss, y, k)
     if kind == "binary_crossentropy":
@@ -111,7 +113,7 @@ def grad(loss: Loss, p: np.ndarray, y: np.ndarray, log_probs: bool = False) -> n
     raise ValueError(f"unknown loss {kind!r}")
 
 
-def fused_value_grad(loss: Loss, activation: str, z: np.ndarray, y: np.ndarray
+def fused_value_grad(loss: AnyLoss, activation: str, z: np.ndarray, y: np.ndarray
                      ) -> tuple[float, np.ndarray]:
     """(L, dL/dz) from the logits z of an output layer whose activation is folded into the loss.
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from nnspec.ops.metrics import Metric
+from nnspec.ops.metrics import F1, AnyMetric, Precision, Recall
 
 
 def predicted_classes(outputs: np.ndarray) -> np.ndarray:
@@ -54,7 +54,7 @@ def _score(kind: str, tp: int, fp: int, fn: int) -> float:
     return 2 * precision * recall / (precision + recall) if precision + recall else 0.0
 
 
-def _averaged(metric: Metric, pred: np.ndarray, true: np.ndarray, k: int) -> float:
+def _averaged(metric: Precision | Recall | F1, pred: np.ndarray, true: np.ndarray, k: int) -> float:
     average = metric.average
     if average == "auto":
         average = "binary" if k <= 2 else "macro"
@@ -79,7 +79,7 @@ def _r2(p: np.ndarray, y: np.ndarray) -> float:
     return float(np.mean(scores))
 
 
-def compute_metric(metric: Metric, outputs: np.ndarray, targets: np.ndarray,
+def compute_metric(metric: AnyMetric, outputs: np.ndarray, targets: np.ndarray,
                    task: str = "regression") -> float:
     """The metric's value over all N samples. `task` (regression | binary | multiclass |
     classification) only matters for error checking: the metric's own task decides."""
@@ -92,6 +92,7 @@ def compute_metric(metric: Metric, outputs: np.ndarray, targets: np.ndarray,
         pred, true = predicted_classes(outputs), target_classes(targets, k)
         if metric.kind == "accuracy":
             return float(np.mean(pred == true))
+        assert isinstance(metric, (Precision, Recall, F1))
         return _averaged(metric, pred, true, k)
     y = np.asarray(targets, dtype=np.float64).reshape(outputs.shape)
     e = outputs - y

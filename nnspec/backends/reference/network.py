@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from pydantic import TypeAdapter
 
 from nnspec.backends.reference import activations, batchnorm, dense, dropout, losses
 from nnspec.lower.plan import (
@@ -29,28 +30,33 @@ from nnspec.lower.plan import (
     LayerPlan,
     Plan,
 )
-from nnspec.ops.activations import ACTIVATIONS, Activation
-from nnspec.ops.losses import LOSSES, Loss
+from nnspec.ops.activations import AnyActivation
+from nnspec.ops.losses import AnyLoss
+
+_ACTIVATION = TypeAdapter(AnyActivation)
+_LOSS = TypeAdapter(AnyLoss)
 
 
-def activation_op(layer: LayerPlan) -> Activation:
+def activation_op(layer: LayerPlan) -> AnyActivation:
     """The registry activation of a layer, options rebuilt from (act_p0, act_p1)."""
     name = layer.act_name
+    options: dict[str, Any] = {}
     if name in ("leaky_relu", "elu"):
-        return ACTIVATIONS[name](alpha=layer.act_p0)
-    if layer.act == A_GELU:
-        return ACTIVATIONS[name](approximate="tanh" if layer.act_p0 == 1.0 else "none")
-    if name == "softplus":
-        return ACTIVATIONS[name](beta=layer.act_p0, threshold=layer.act_p1)
-    return ACTIVATIONS[name]()
+        options = {"alpha": layer.act_p0}
+    elif layer.act == A_GELU:
+        options = {"approximate": "tanh" if layer.act_p0 == 1.0 else "none"}
+    elif name == "softplus":
+        options = {"beta": layer.act_p0, "threshold": layer.act_p1}
+    return _ACTIVATION.validate_python({"kind": name, **options})
 
 
-def loss_op(plan: Plan) -> Loss:
+def loss_op(plan: Plan) -> AnyLoss:
+    options: dict[str, Any] = {}
     if plan.loss == L_HUBER:
-        return LOSSES["huber"](delta=plan.loss_param)
-    if plan.loss_name in ("binary_crossentropy", "categorical_crossentropy"):
-        return LOSSES[plan.loss_name](label_smoothing=plan.loss_param)
-    return LOSSES[plan.loss_name]()
+        options = {"delta": plan.loss_param}
+    elif plan.loss_name in ("binary_crossentropy", "categorical_crossentropy"):
+        options = {"label_smoothing": plan.loss_param}
+    return _LOSS.validate_python({"kind": plan.loss_name, **options})
 
 
 def _view(params: np.ndarray, offset: int, shape: tuple[int, ...]) -> np.ndarray:
@@ -96,8 +102,12 @@ def forward(plan: Plan, params: np.ndarray, buffers: np.ndarray, x: np.ndarray, 
     for layer in plan.layers:
         f.inputs.append(h)
         if layer.kind in (DENSE, ACTIVATION):
-            w, b = tensors(layer, params)
-            z = dense.forward(h, w, b) if layer.kind == DENSE else h
+            if layer.kind == DENSE:
+                w, b = tensors(layer, params)
+                assert w is not None
+                z = dense.forward(h, w, b)
+            else:
+                z = h
             h = activations.forward(activation_op(layer), z)
             f.pre.append(z)
         elif layer.kind == DROPOUT:
@@ -154,8 +164,9 @@ def backward(plan: Plan, params: np.ndarray, f: Forward, g: np.ndarray) -> np.nd
                 g = activations.backward(activation_op(layer), z, f.outputs[i], g)
             if layer.kind == DENSE:
                 w, _ = tensors(layer, params)
-                g, gw, gb = dense.backward(f.inputs[i], w, g, layer.bias)
                 gw_view, gb_view = tensors(layer, grad)
+                assert w is not None and gw_view is not None
+                g, gw, gb = dense.backward(f.inputs[i], w, g, layer.bias)
                 gw_view[...] = gw
                 if gb_view is not None:
                     gb_view[...] = gb
@@ -167,6 +178,7 @@ def backward(plan: Plan, params: np.ndarray, f: Forward, g: np.ndarray) -> np.nd
             g, ggamma, gbeta = batchnorm.backward(g, gamma, f.pre[i])
             if layer.bn_affine:
                 gg_view, gbeta_view = tensors(layer, grad)
+                assert gg_view is not None and gbeta_view is not None
                 gg_view[...] = ggamma
                 gbeta_view[...] = gbeta
     return grad
