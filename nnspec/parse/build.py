@@ -8,6 +8,7 @@ recovering from an unclosed block has an empty value and becomes `close_brace=No
 from __future__ import annotations
 
 import re
+from typing import cast
 
 from lark import Token, Tree
 
@@ -31,8 +32,10 @@ HEX_ESCAPES = {"u": 4, "U": 8}
 
 
 def token_span(tok: Token) -> Span:
-    return Span(line=tok.line, col=tok.column, end_line=tok.end_line, end_col=tok.end_column,
-                start=tok.start_pos, end=tok.end_pos)
+    # The lexer sets every position of every token; Lark merely types them Optional.
+    return Span(line=cast(int, tok.line), col=cast(int, tok.column),
+                end_line=cast(int, tok.end_line), end_col=cast(int, tok.end_column),
+                start=cast(int, tok.start_pos), end=cast(int, tok.end_pos))
 
 
 def unescape(body: str) -> str:
@@ -105,10 +108,12 @@ def build_value(node: Tree | Token):
         return build_value(kids[0])
     if rule == "option":
         key, _eq, value = kids
+        assert isinstance(key, Token)
         v = build_value(value)
         return Option(span=token_span(key).cover(v.span), key=_name(key), value=v)
     if rule == "call":
         name, args = kids
+        assert isinstance(name, Token) and isinstance(args, Tree)
         items, span = _call_args(args)
         return Call(span=token_span(name).cover(span), name=_name(name), args=items)
     if rule == "list":
@@ -125,6 +130,7 @@ def _call_args(tree: Tree) -> tuple[tuple, Span]:
 def build_statement(tree: Tree) -> Statement:
     kids = list(tree.children)
     keyword = kids.pop(0)
+    assert isinstance(keyword, Token)
     call_args = None
     if kids and isinstance(kids[0], Tree) and kids[0].data == "call_args":
         call_args, _ = _call_args(kids.pop(0))

@@ -107,6 +107,8 @@ def unexpected_token(tok: Token, prev: Token | None, accepts: set[str], *, in_bl
         hints.append('remove the trailing ","')
     if at_top and statement_len == 1 and tok.type not in ENDS | {"LBRACE"}:
         hints.append('statements belong inside a block, e.g. "train { epochs 10 }"')
+    if at_top and tok.type in ("LPAR", "LSQB") and "LBRACE" in accepts:
+        hints.append('a block is written with braces: "model m { ... }"')
     if in_block and statement_len == 1 and tok.type == "EQUAL":
         hints.append('an option goes after the statement\'s keyword, e.g. "dense 16 bias=false"')
     if tok.type in ("RPAR", "RSQB") and tok.type not in accepts and not open_brackets:

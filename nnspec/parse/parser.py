@@ -55,8 +55,9 @@ def eof_token(text: str) -> Token:
 
 def _point_after(tok: Token) -> Span:
     """An empty span just past `tok` (where a missing thing should go; render shows a `^`)."""
-    return Span(line=tok.end_line, col=tok.end_column, end_line=tok.end_line,
-                end_col=tok.end_column, start=tok.end_pos, end=tok.end_pos)
+    s = token_span(tok)
+    return Span(line=s.end_line, col=s.end_col, end_line=s.end_line, end_col=s.end_col,
+                start=s.end, end=s.end)
 
 
 class _Driver:
@@ -122,7 +123,8 @@ class _Driver:
     def _unexpected(self, tok: Token) -> Diagnostic:
         probe = self._rebuilt(self.committed + self.pending)
         accepts = set(probe.accepts())
-        prev = self.pending[-1] if self.pending else None
+        # The last token before the error, not counting a newline inside a block header.
+        prev = next((t for t in reversed(self.pending) if t.type != "_NL"), None)
         span = _point_after(prev) if tok.type == "$END" and prev is not None else None
         if self.in_block and not self.pending and tok.type != "$END":
             accepts = accepts - {"NAME"} | {"STATEMENT"}
