@@ -1,0 +1,42 @@
+"""backends.cpu.dense: (x, w, bias) -> z and dL/dz -> (dL/dx, dL/dw, dL/dbias), Numba + BLAS.
+
+    z[b, o]    = sum_i x[b, i] * w[o, i] + bias[o]          x (B, in), w (out, in)
+    gw[o, i]   = sum_b gz[b, o] * x[b, i]                    (BLAS gemm, gz transposed)
+    gbias[o]   = sum_b gz[b, o]
+    gx[b, i]   = sum_o gz[b, o] * w[o, i]                    (skipped for the first layer)
+
+All arrays are C-contiguous 2-D views into the engine's flat buffers; np.dot inside Numba
+calls BLAS gemm with transpose flags, so w.T and gz.T cost no copy.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from nnspec.backends.cpu.jit import kernel
+
+
+@kernel
+def forward(x, w, bias, has_bias, z):  # type: ignore[no-untyped-def]
+    """z = x @ w.T (+ bias)."""
+    np.dot(x, w.T, z)
+    if has_bias:
+        rows, cols = z.shape
+        for r in range(rows):
+            for o in range(cols):
+                z[r, o] += bias[o]
+
+
+@kernel
+def backward(x, w, gz, gw, gb, has_bias, gx, need_gx):  # type: ignore[no-untyped-def]
+    """Parameter gradients into gw (out, in) and gb (out,); dL/dx into gx when need_gx."""
+    np.dot(gz.T, x, gw)
+    if has_bias:
+        rows, cols = gz.shape
+        for o in range(cols):
+            gb[o] = 0
+        for r in range(rows):
+            for o in range(cols):
+                gb[o] += gz[r, o]
+    if need_gx:
+        np.dot(gz, w, gx)

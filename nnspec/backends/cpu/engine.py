@@ -1,0 +1,247 @@
+"""backends.cpu.engine: layer tables + flat buffers -> trained parameters, all in compiled code.
+
+One jitted interpreter of the plan (tables from backends/cpu/layout.py) runs a whole chunk
+of mini-batches without returning to Python: per batch it gathers the rows order[kB:(k+1)B]
+of x and y into the workspace, runs the forward pass, the loss, the backward pass into the
+flat gradient buffer, checks that loss and gradients are finite, clips, updates the
+batchnorm running statistics and applies the optimizer step to the flat parameters.
+Compiled once per dtype (float32, float64) and cached on disk.
+
+Backward uses two ping-pong buffers for dL/d(activation); the first layer's dL/dx is never
+computed (nothing needs it), which saves the largest gemm of wide-input models.
+"""
+
+from __future__ import annotations
+
+import math
+
+from nnspec.backends.cpu import activations, batchnorm, dense, dropout, losses, optimizers
+from nnspec.backends.cpu.jit import kernel
+from nnspec.backends.cpu.layout import (
+    A_OFF,
+    ACT,
+    AFFINE,
+    AUX_OFF,
+    B_OFF,
+    EPS,
+    HAS_BIAS,
+    IN_OFF,
+    KIND,
+    MOMENTUM,
+    N_IN,
+    N_OUT,
+    P0,
+    P1,
+    RATE,
+    RM_OFF,
+    RV_OFF,
+    STAT_OFF,
+    W_OFF,
+    Z_OFF,
+)
+from nnspec.lower.plan import ACTIVATION, BATCHNORM, DENSE, DROPOUT, FUSED_NONE
+
+STATUS_OK, STATUS_NONFINITE_LOSS, STATUS_NONFINITE_GRAD = 0, 1, 2
+
+
+@kernel
+def _mat(buf, off, rows, cols):  # type: ignore[no-untyped-def]
+    return buf[off:off + rows * cols].reshape((rows, cols))
+
+
+@kernel
+def forward(rows, training, itab, ftab, params, buffers, ws, rng, fast):  # type: ignore[no-untyped-def]
+    """All layers on the `rows` samples already gathered at the start of ws."""
+    for layer in range(itab.shape[0]):
+        kind = itab[layer, KIND]
+        n_in = itab[layer, N_IN]
+        n = itab[layer, N_OUT]
+        x = ws[itab[layer, IN_OFF]:itab[layer, IN_OFF] + rows * n_in]
+        a = ws[itab[layer, A_OFF]:itab[layer, A_OFF] + rows * n]
+        if kind == DENSE:
+            w = _mat(params, itab[layer, W_OFF], n, n_in)
+            bias = params[itab[layer, B_OFF]:itab[layer, B_OFF] + n]
+            z = ws[itab[layer, Z_OFF]:itab[layer, Z_OFF] + rows * n]
+            dense.forward(x.reshape((rows, n_in)), w, bias, itab[layer, HAS_BIAS] != 0,
+                          z.reshape((rows, n)))
+            activations.forward(itab[layer, ACT], ftab[layer, P0], ftab[layer, P1], z, a, n, fast)
+        elif kind == ACTIVATION:
+            activations.forward(itab[layer, ACT], ftab[layer, P0], ftab[layer, P1], x, a, n, fast)
+        elif kind == DROPOUT:
+            rate = ftab[layer, RATE]
+            if training and rate > 0.0:
+                mask = ws[itab[layer, AUX_OFF]:itab[layer, AUX_OFF] + rows * n]
+                dropout.forward(x, rate, rng, mask, a)
+            else:
+                a[:] = x
+        elif kind == BATCHNORM:
+            affine = itab[layer, AFFINE] != 0
+            gamma = params[itab[layer, W_OFF]:itab[layer, W_OFF] + n] if affine else params[:0]
+            beta = params[itab[layer, B_OFF]:itab[layer, B_OFF] + n] if affine else params[:0]
+            if training:
+                xh = ws[itab[layer, AUX_OFF]:itab[layer, AUX_OFF] + rows * n]
+                stats = ws[itab[layer, STAT_OFF]:itab[layer, STAT_OFF] + 3 * n]
+                batchnorm.forward_train(x, rows, n, gamma, beta, affine, ftab[layer, EPS], xh,
+                                        stats, a)
+            else:
+                rmean = buffers[itab[layer, RM_OFF]:itab[layer, RM_OFF] + n]
+                rvar = buffers[itab[layer, RV_OFF]:itab[layer, RV_OFF] + n]
+                batchnorm.forward_eval(x, rows, n, gamma, beta, affine, ftab[layer, EPS], rmean,
+                                       rvar, a)
+
+
+@kernel
+def backward(rows, fused, itab, ftab, params, grad, ws, g1, g2):  # type: ignore[no-untyped-def]
+    """dL/d(params) into grad, given dL/d(output) (dL/dz if fused) in g1."""
+    cur, other = g1, g2
+    last = itab.shape[0] - 1
+    for layer in range(last, -1, -1):
+        kind = itab[layer, KIND]
+        n_in = itab[layer, N_IN]
+        n = itab[layer, N_OUT]
+        g = cur[:rows * n]
+        skip_act = fused != FUSED_NONE and layer == last
+        if kind == DENSE:
+            z = ws[itab[layer, Z_OFF]:itab[layer, Z_OFF] + rows * n]
+            a = ws[itab[layer, A_OFF]:itab[layer, A_OFF] + rows * n]
+            if not skip_act:
+                activations.backward(itab[layer, ACT], ftab[layer, P0], ftab[layer, P1], z, a, g,
+                                     n)
+            x = ws[itab[layer, IN_OFF]:itab[layer, IN_OFF] + rows * n_in]
+            w_off = itab[layer, W_OFF]
+            b_off = itab[layer, B_OFF]
+            has_bias = itab[layer, HAS_BIAS] != 0
+            gb = grad[b_off:b_off + n] if has_bias else grad[:0]
+            gx = other[:rows * n_in]
+            dense.backward(x.reshape((rows, n_in)), _mat(params, w_off, n, n_in),
+                           g.reshape((rows, n)), _mat(grad, w_off, n, n_in), gb, has_bias,
+                           gx.reshape((rows, n_in)), layer > 0)
+            cur, other = other, cur
+        elif kind == ACTIVATION:
+            if not skip_act:
+                z = ws[itab[layer, IN_OFF]:itab[layer, IN_OFF] + rows * n]
+                a = ws[itab[layer, A_OFF]:itab[layer, A_OFF] + rows * n]
+                activations.backward(itab[layer, ACT], ftab[layer, P0], ftab[layer, P1], z, a, g,
+                                     n)
+        elif kind == DROPOUT:
+            if ftab[layer, RATE] > 0.0:
+                dropout.backward(g, ws[itab[layer, AUX_OFF]:itab[layer, AUX_OFF] + rows * n])
+        elif kind == BATCHNORM:
+            affine = itab[layer, AFFINE] != 0
+            w_off = itab[layer, W_OFF]
+            b_off = itab[layer, B_OFF]
+            gamma = params[w_off:w_off + n] if affine else params[:0]
+            ggamma = grad[w_off:w_off + n] if affine else grad[:0]
+            gbeta = grad[b_off:b_off + n] if affine else grad[:0]
+            batchnorm.backward(g, rows, n, gamma, affine,
+                               ws[itab[layer, AUX_OFF]:itab[layer, AUX_OFF] + rows * n],
+                               ws[itab[layer, STAT_OFF]:itab[layer, STAT_OFF] + 3 * n], ggamma,
+                               gbeta)
+
+
+@kernel
+def _gather(x, y, order, r0, rows, ws, y_off):  # type: ignore[no-untyped-def]
+    n_in = x.shape[1]
+    k = y.shape[1]
+    for r in range(rows):
+        src = order[r0 + r]
+        for j in range(n_in):
+            ws[r * n_in + j] = x[src, j]
+        for j in range(k):
+            ws[y_off + r * k + j] = y[src, j]
+
+
+@kernel
+def _update_running(rows, itab, ftab, ws, buffers):  # type: ignore[no-untyped-def]
+    for layer in range(itab.shape[0]):
+        if itab[layer, KIND] == BATCHNORM:
+            n = itab[layer, N_OUT]
+            batchnorm.update_running(rows, n, ftab[layer, MOMENTUM],
+                                     ws[itab[layer, STAT_OFF]:itab[layer, STAT_OFF] + 3 * n],
+                                     buffers[itab[layer, RM_OFF]:itab[layer, RM_OFF] + n],
+                                     buffers[itab[layer, RV_OFF]:itab[layer, RV_OFF] + n])
+
+
+@kernel
+def train_chunk(x, y, order, start, end, batch, itab, ftab, params, grad, buffers, state,
+                hyper, opt_code, lr, t, clip_value, clip_norm, loss_code, loss_param, fused,
+                ws, y_off, out_off, g1, g2, rng, fast):  # type: ignore[no-untyped-def]
+    """Batches [start, end) of the epoch; returns (loss_sum, samples, batches done, status,
+    bad batch, step t after the last update)."""
+    n_total = x.shape[0]
+    k = y.shape[1]
+    last = itab.shape[0] - 1
+    z_off = itab[last, Z_OFF] if itab[last, KIND] == DENSE else itab[last, IN_OFF]
+    loss_total = 0.0
+    samples = 0
+    done = 0
+    for b in range(start, end):
+        r0 = b * batch
+        rows = min(batch, n_total - r0)
+        _gather(x, y, order, r0, rows, ws, y_off)
+        forward(rows, True, itab, ftab, params, buffers, ws, rng, fast)
+        out = ws[out_off:out_off + rows * k]
+        yb = ws[y_off:y_off + rows * k]
+        z = ws[z_off:z_off + rows * k]
+        loss = losses.finish(loss_code, losses.loss_sum(loss_code, loss_param, fused, z, out,
+                                                        yb, rows, k), rows, k)
+        if not math.isfinite(loss):
+            return loss_total, samples, done, STATUS_NONFINITE_LOSS, b, t
+        g = g1[:rows * k]
+        losses.loss_grad(loss_code, loss_param, fused, out, yb, g, rows, k, loss)
+        backward(rows, fused, itab, ftab, params, grad, ws, g1, g2)
+        if not math.isfinite(optimizers.sum_squares(grad)):
+            return loss_total, samples, done, STATUS_NONFINITE_GRAD, b, t
+        optimizers.clip(grad, clip_value, clip_norm)
+        _update_running(rows, itab, ftab, ws, buffers)
+        t += 1
+        optimizers.step(opt_code, params, grad, state, hyper, lr, t)
+        loss_total += loss * rows
+        samples += rows
+        done += 1
+    return loss_total, samples, done, STATUS_OK, -1, t
+
+
+@kernel
+def _copy_rows(x, y, r0, rows, ws, y_off):  # type: ignore[no-untyped-def]
+    n_in = x.shape[1]
+    for r in range(rows):
+        for j in range(n_in):
+            ws[r * n_in + j] = x[r0 + r, j]
+    if y_off >= 0:
+        k = y.shape[1]
+        for r in range(rows):
+            for j in range(k):
+                ws[y_off + r * k + j] = y[r0 + r, j]
+
+
+@kernel
+def predict(x, cap, itab, ftab, params, buffers, ws, out_off, rng, fast, out):  # type: ignore[no-untyped-def]
+    """out = the outputs of every row of x in eval mode, `cap` rows at a time."""
+    n_total = x.shape[0]
+    k = out.shape[1]
+    for r0 in range(0, n_total, cap):
+        rows = min(cap, n_total - r0)
+        _copy_rows(x, out, r0, rows, ws, -1)
+        forward(rows, False, itab, ftab, params, buffers, ws, rng, fast)
+        for r in range(rows):
+            for j in range(k):
+                out[r0 + r, j] = ws[out_off + r * k + j]
+
+
+@kernel
+def evaluate(x, y, cap, itab, ftab, params, buffers, ws, y_off, out_off, rng, fast, loss_code,
+             loss_param, fused):  # type: ignore[no-untyped-def]
+    """The loss of the whole set in eval mode (terms summed chunk by chunk in float64)."""
+    n_total = x.shape[0]
+    k = y.shape[1]
+    last = itab.shape[0] - 1
+    z_off = itab[last, Z_OFF] if itab[last, KIND] == DENSE else itab[last, IN_OFF]
+    s = 0.0
+    for r0 in range(0, n_total, cap):
+        rows = min(cap, n_total - r0)
+        _copy_rows(x, y, r0, rows, ws, y_off)
+        forward(rows, False, itab, ftab, params, buffers, ws, rng, fast)
+        s += losses.loss_sum(loss_code, loss_param, fused, ws[z_off:z_off + rows * k],
+                             ws[out_off:out_off + rows * k], ws[y_off:y_off + rows * k], rows, k)
+    return losses.finish(loss_code, s, n_total, k)

@@ -1,0 +1,142 @@
+"""backends.cpu.executable: Plan -> CpuExecutable, the Python face of the compiled engine.
+
+Holds the flat buffers (parameters, gradients, batchnorm running statistics, optimizer
+moments) in the plan dtype and one workspace per batch size; every call runs a whole chunk
+of work inside backends/cpu/engine.py. The contract is backends/base.py.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from nnspec.backends.base import EpochChunk, as_inputs, as_targets, init_rng
+from nnspec.backends.cpu import engine, optimizers
+from nnspec.backends.cpu.layout import Layout, layout
+from nnspec.lower.init import init_buffers, init_params
+from nnspec.lower.plan import Plan
+
+EVAL_ROWS = 1024  # rows per chunk in predict / evaluate
+
+
+class _Work:
+    """A layout and its buffers for batches of up to `rows` samples."""
+
+    def __init__(self, plan: Plan, rows: int):
+        self.layout: Layout = layout(plan, rows)
+        self.ws = np.zeros(self.layout.ws_size, dtype=plan.dtype)
+        self.g1 = np.zeros(self.layout.g_size, dtype=plan.dtype)
+        self.g2 = np.zeros(self.layout.g_size, dtype=plan.dtype)
+
+
+class CpuExecutable:
+    """A Plan compiled for the CPU (Numba); see backends/base.Executable."""
+
+    def __init__(self, plan: Plan):
+        self.plan = plan
+        self.dtype = np.dtype(plan.dtype)
+        # The float32 approximations of tanh/sigmoid (backends/cpu/approx.py); float64 is exact.
+        self.fast = self.dtype == np.float32
+        self.params = init_params(plan, init_rng(plan.seed)).astype(self.dtype)
+        self.buffers = init_buffers(plan).astype(self.dtype)
+        self.grad = np.zeros(plan.n_params, dtype=self.dtype)
+        self.state = optimizers.init_state(plan.optimizer, plan.n_params, plan.dtype)
+        self.hyper = optimizers.hyper_array(plan.optimizer)
+        self.step = 0
+        self._work: dict[int, _Work] = {}
+        self._eval_rng = np.random.default_rng(0)  # typed argument only: eval draws nothing
+
+    def _get_work(self, rows: int) -> _Work:
+        work = self._work.get(rows)
+        if work is None:
+            work = self._work[rows] = _Work(self.plan, rows)
+        return work
+
+    # parameters -------------------------------------------------------------------------
+    def get_params(self) -> np.ndarray:
+        return self.params.copy()
+
+    def set_params(self, flat: np.ndarray) -> None:
+        flat = np.asarray(flat)
+        if flat.shape != (self.plan.n_params,):
+            raise ValueError(f"expected {self.plan.n_params} parameters, got {flat.shape}")
+        self.params[:] = flat
+
+    def get_buffers(self) -> np.ndarray:
+        return self.buffers.copy()
+
+    def set_buffers(self, flat: np.ndarray) -> None:
+        flat = np.asarray(flat)
+        if flat.shape != (self.plan.n_buffers,):
+            raise ValueError(f"expected {self.plan.n_buffers} buffer values, got {flat.shape}")
+        self.buffers[:] = flat
+
+    # training ---------------------------------------------------------------------------
+    def train_epoch(self, x: np.ndarray, y: np.ndarray, order: np.ndarray, lr: float,
+                    start_batch: int, end_batch: int, rng: np.random.Generator) -> EpochChunk:
+        plan = self.plan
+        x, y = as_inputs(plan, x), as_targets(plan, y)
+        n = x.shape[0]
+        if y.shape[0] != n:
+            raise ValueError(f"{n} input rows but {y.shape[0]} target rows")
+        order = np.ascontiguousarray(order, dtype=np.int64)
+        if order.shape != (n,):
+            raise ValueError(f"order must hold {n} indices")
+        start, end = max(0, start_batch), min(end_batch, plan.n_batches(n))
+        if n == 0 or start >= end:
+            return EpochChunk(0.0, 0, 0)
+        batch = plan.batch_size(n)
+        work = self._get_work(batch)
+        lay = work.layout
+        opt = plan.optimizer
+        loss_sum, samples, done, status, bad, t = engine.train_chunk(
+            x, y, order, start, end, batch, lay.itab, lay.ftab, self.params, self.grad,
+            self.buffers, self.state, self.hyper, opt.code, float(lr), self.step,
+            plan.clip_value, plan.clip_norm, plan.loss, plan.loss_param, plan.fused, work.ws,
+            lay.y_off, lay.out_off, work.g1, work.g2, rng, self.fast)
+        self.step = int(t)
+        return EpochChunk(float(loss_sum), int(samples), int(done), int(status), int(bad))
+
+    # evaluation -------------------------------------------------------------------------
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        x = as_inputs(self.plan, x)
+        out = np.empty((x.shape[0], self.plan.n_outputs), dtype=self.dtype)
+        if x.shape[0] == 0:
+            return out
+        work = self._get_work(min(EVAL_ROWS, x.shape[0]))
+        engine.predict(x, work.layout.rows, work.layout.itab, work.layout.ftab, self.params,
+                       self.buffers, work.ws, work.layout.out_off, self._eval_rng, self.fast, out)
+        return out
+
+    def evaluate(self, x: np.ndarray, y: np.ndarray) -> float:
+        plan = self.plan
+        x, y = as_inputs(plan, x), as_targets(plan, y)
+        if x.shape[0] == 0:
+            return float("nan")
+        work = self._get_work(min(EVAL_ROWS, x.shape[0]))
+        lay = work.layout
+        return float(engine.evaluate(x, y, lay.rows, lay.itab, lay.ftab, self.params,
+                                     self.buffers, work.ws, lay.y_off, lay.out_off,
+                                     self._eval_rng, self.fast, plan.loss, plan.loss_param,
+                                     plan.fused))
+
+    # checkpoints ------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, np.ndarray]:
+        return {"params": self.params.copy(), "buffers": self.buffers.copy(),
+                "opt_state": self.state.copy(), "step": np.array(self.step, dtype=np.int64)}
+
+    def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
+        for key, mine in (("params", self.params), ("buffers", self.buffers),
+                          ("opt_state", self.state)):
+            value = np.asarray(state[key])
+            if value.shape != mine.shape:
+                raise ValueError(f"checkpoint `{key}` has shape {value.shape}, the model "
+                                 f"needs {mine.shape}")
+        self.params[:] = state["params"]
+        self.buffers[:] = state["buffers"]
+        self.state[:] = state["opt_state"]
+        self.step = int(state["step"])
+
+
+def compile(plan: Plan) -> CpuExecutable:  # noqa: A001 - the stage verb
+    """Build the CPU executable of `plan`, parameters drawn from init_rng(plan.seed)."""
+    return CpuExecutable(plan)

@@ -1,0 +1,79 @@
+"""backends.cpu.layout: Plan -> the int/float layer tables and workspace offsets of the engine.
+
+The engine (backends/cpu/engine.py) interprets the plan: one row per layer in an int64 table
+`itab` and a float64 table `ftab`, plus one flat workspace `ws` holding every activation of
+a batch of up to `rows` samples. A layer's tensors are prefixes of its workspace regions,
+so a shorter last batch uses the same offsets.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from nnspec.lower.plan import A_LINEAR, ACTIVATION, BATCHNORM, DENSE, DROPOUT, Plan
+
+# itab columns
+(KIND, N_IN, N_OUT, ACT, HAS_BIAS, W_OFF, B_OFF, RM_OFF, RV_OFF, AFFINE, IN_OFF, Z_OFF, A_OFF,
+ AUX_OFF, STAT_OFF) = range(15)
+N_ICOLS = 15
+# ftab columns
+P0, P1, RATE, MOMENTUM, EPS = range(5)
+N_FCOLS = 5
+
+
+@dataclass(frozen=True)
+class Layout:
+    itab: np.ndarray  # (L, N_ICOLS) int64
+    ftab: np.ndarray  # (L, N_FCOLS) float64
+    rows: int  # samples the workspace holds
+    ws_size: int  # workspace values
+    y_off: int  # where the batch targets start in the workspace
+    g_size: int  # values of each of the two backward ping-pong buffers
+    out_off: int  # where the network output (rows, n_outputs) starts
+
+
+def layout(plan: Plan, rows: int) -> Layout:
+    """Tables and workspace offsets for batches of up to `rows` samples."""
+    n_layers = len(plan.layers)
+    itab = np.full((n_layers, N_ICOLS), -1, dtype=np.int64)
+    ftab = np.zeros((n_layers, N_FCOLS), dtype=np.float64)
+    off = 0
+
+    def region(width: int) -> int:
+        nonlocal off
+        start = off
+        off += rows * width
+        return start
+
+    cur = region(plan.n_inputs)  # the gathered input batch
+    y_off = region(plan.n_outputs)
+    widest = 1
+    for i, layer in enumerate(plan.layers):
+        n = layer.n_out
+        widest = max(widest, n)
+        row = itab[i]
+        row[KIND], row[N_IN], row[N_OUT], row[ACT] = layer.kind, layer.n_in, n, layer.act
+        row[HAS_BIAS], row[AFFINE] = int(layer.bias), int(layer.bn_affine)
+        row[W_OFF], row[B_OFF] = layer.w_offset, layer.b_offset
+        row[RM_OFF], row[RV_OFF] = layer.rm_offset, layer.rv_offset
+        ftab[i] = (layer.act_p0, layer.act_p1, layer.rate, layer.bn_momentum, layer.bn_eps)
+        row[IN_OFF] = cur
+        if layer.kind == DENSE:
+            row[Z_OFF] = region(n)
+            row[A_OFF] = row[Z_OFF] if layer.act == A_LINEAR else region(n)
+        elif layer.kind == ACTIVATION:
+            row[Z_OFF] = cur
+            row[A_OFF] = region(n)
+        elif layer.kind == DROPOUT:
+            row[AUX_OFF] = region(n)  # the scaled keep mask
+            row[A_OFF] = region(n)
+        elif layer.kind == BATCHNORM:
+            row[AUX_OFF] = region(n)  # xh
+            row[STAT_OFF] = off  # mu, var, inv: 3n values, independent of rows
+            off += 3 * n
+            row[A_OFF] = region(n)
+        cur = int(row[A_OFF])
+    return Layout(itab=itab, ftab=ftab, rows=rows, ws_size=off, y_off=y_off,
+                  g_size=rows * widest, out_off=cur)

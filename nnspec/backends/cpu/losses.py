@@ -1,0 +1,155 @@
+"""backends.cpu.losses: (output, target) -> loss terms and dL/doutput, Numba.
+
+The same losses as backends/reference/losses.py on flat (B, K) arrays: a is the network
+output, z the last layer's pre-activation (used by the fused forms), y the targets as rows
+(one-hot for categorical crossentropy), t the smoothed targets. e = a - y.
+
+`loss_sum` returns S, the float64 sum of the per-element terms (per-row for categorical
+crossentropy); the loss is `finish(S, B, K)`: S/(B K) (mse, mae, huber, bce),
+sqrt(S/(B K)) (rmse), S/B (cce). A whole set evaluated chunk by chunk adds the S values.
+
+    mse     term e^2                       grad 2 e / (B K)
+    rmse    term e^2                       grad e / (B K L)   (0 when L = 0)
+    mae     term |e|                       grad sign(e) / (B K)
+    huber   term e^2/2 | d(|e| - d/2)      grad clip(e, -d, d) / (B K)
+    bce     t = y (1-s) + s/2
+      plain term -(t max(log a, -100) + (1-t) max(log(1-a), -100))
+                                           grad (a - t) / max(a (1-a), 1e-12) / (B K)
+      fused term max(z,0) - z t + log1p(exp(-|z|))      grad (a - t) / (B K), a = sigmoid(z)
+    cce     t = y (1-s) + s/K, per row r:
+      plain term -sum_k t_k max(log a_k, -100)
+                                           grad -t_k / max(a_k, 1e-12) / B  (0 where clamped)
+      softmax fused   term -sum_k t_k (z_k - logsumexp(z))   grad (a_k sum_j t_j - t_k) / B
+      log_softmax fused term -sum_k t_k a_k                 grad (exp(a_k) sum_j t_j - t_k) / B
+"""
+
+from __future__ import annotations
+
+import math
+
+from nnspec.backends.cpu.jit import kernel
+from nnspec.lower.plan import (
+    FUSED_LOG_SOFTMAX_CCE,
+    FUSED_SIGMOID_BCE,
+    FUSED_SOFTMAX_CCE,
+    L_BCE,
+    L_CCE,
+    L_HUBER,
+    L_MAE,
+    L_MSE,
+    L_RMSE,
+)
+
+LOG_CLAMP = -100.0
+GRAD_EPS = 1e-12
+TINY = math.exp(LOG_CLAMP)
+
+
+@kernel
+def finish(code, s, rows, k):  # type: ignore[no-untyped-def]
+    """The loss from the summed terms S of `rows` samples."""
+    if code == L_CCE:
+        return s / rows
+    if code == L_RMSE:
+        return math.sqrt(s / (rows * k))
+    return s / (rows * k)
+
+
+@kernel
+def loss_sum(code, param, fused, z, a, y, rows, k):  # type: ignore[no-untyped-def]
+    """S, the float64 sum of the loss terms over `rows` rows of k outputs."""
+    s = 0.0
+    size = rows * k
+    if code == L_MSE or code == L_RMSE:
+        for i in range(size):
+            e = float(a[i]) - float(y[i])
+            s += e * e
+    elif code == L_MAE:
+        for i in range(size):
+            s += abs(float(a[i]) - float(y[i]))
+    elif code == L_HUBER:
+        for i in range(size):
+            e = abs(float(a[i]) - float(y[i]))
+            s += 0.5 * e * e if e <= param else param * (e - 0.5 * param)
+    elif code == L_BCE:
+        for i in range(size):
+            t = y[i] * (1.0 - param) + 0.5 * param
+            if fused == FUSED_SIGMOID_BCE:
+                zi = float(z[i])
+                s += max(zi, 0.0) - zi * t + math.log1p(math.exp(-abs(zi)))
+            else:
+                p = float(a[i])
+                lp = max(math.log(p), LOG_CLAMP) if p > 0 else LOG_CLAMP
+                lq = max(math.log(1.0 - p), LOG_CLAMP) if p < 1 else LOG_CLAMP
+                s -= t * lp + (1.0 - t) * lq
+    elif code == L_CCE:
+        for r in range(rows):
+            base = r * k
+            lse = 0.0
+            if fused == FUSED_SOFTMAX_CCE:
+                m = float(z[base])
+                for j in range(1, k):
+                    m = max(m, float(z[base + j]))
+                e = 0.0
+                for j in range(k):
+                    e += math.exp(float(z[base + j]) - m)
+                lse = m + math.log(e)
+            for j in range(k):
+                t = y[base + j] * (1.0 - param) + param / k
+                if fused == FUSED_SOFTMAX_CCE:
+                    s -= t * (float(z[base + j]) - lse)
+                elif fused == FUSED_LOG_SOFTMAX_CCE:
+                    s -= t * float(a[base + j])
+                else:
+                    p = float(a[base + j])
+                    s -= t * (max(math.log(p), LOG_CLAMP) if p > 0 else LOG_CLAMP)
+    return s
+
+
+@kernel
+def loss_grad(code, param, fused, a, y, g, rows, k, loss):  # type: ignore[no-untyped-def]
+    """g <- dL/da (or dL/dz for the fused forms) of the batch loss `loss`."""
+    size = rows * k
+    dt = g.dtype.type
+    if code == L_CCE:
+        inv_b = 1.0 / rows
+        for r in range(rows):
+            base = r * k
+            st = 0.0
+            for j in range(k):
+                st += y[base + j] * (1.0 - param) + param / k
+            for j in range(k):
+                t = y[base + j] * (1.0 - param) + param / k
+                p = float(a[base + j])
+                if fused == FUSED_SOFTMAX_CCE:
+                    g[base + j] = dt((p * st - t) * inv_b)
+                elif fused == FUSED_LOG_SOFTMAX_CCE:
+                    g[base + j] = dt((math.exp(p) * st - t) * inv_b)
+                else:
+                    g[base + j] = dt(-t / max(p, GRAD_EPS) * inv_b if p > TINY else 0.0)
+        return
+    inv_n = 1.0 / size
+    if code == L_MSE:
+        for i in range(size):
+            g[i] = dt(2.0 * (float(a[i]) - float(y[i])) * inv_n)
+    elif code == L_RMSE:
+        c = inv_n / loss if loss > 0 else 0.0
+        for i in range(size):
+            g[i] = dt((float(a[i]) - float(y[i])) * c)
+    elif code == L_MAE:
+        for i in range(size):
+            e = float(a[i]) - float(y[i])
+            g[i] = dt((1.0 if e > 0 else (-1.0 if e < 0 else 0.0)) * inv_n)
+    elif code == L_HUBER:
+        for i in range(size):
+            e = float(a[i]) - float(y[i])
+            g[i] = dt(min(max(e, -param), param) * inv_n)
+    elif code == L_BCE:
+        for i in range(size):
+            t = y[i] * (1.0 - param) + 0.5 * param
+            p = float(a[i])
+            if fused == FUSED_SIGMOID_BCE:
+                g[i] = dt((p - t) * inv_n)
+            else:
+                g[i] = dt((p - t) / max(p * (1.0 - p), GRAD_EPS) * inv_n)
+

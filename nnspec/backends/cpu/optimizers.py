@@ -1,0 +1,162 @@
+"""backends.cpu.optimizers: clipping and one optimizer step on the flat buffers, Numba.
+
+torch.optim's single-tensor formulas (as backends/reference/optimizers.py), one fused pass
+over all n parameters; w params, g grads, state (n_state, n) moments (layout in
+lower/plan.OptimizerPlan), t the step counted from 1, wd the weight decay:
+
+    g'   = g + wd w                         (all but adamw)
+    sgd:      v = g' (t = 1) | mom v + (1 - damp) g';   w -= lr (g' + mom v | v)
+    rmsprop:  s = alpha s + (1-alpha) g'^2;  c = c + (1-alpha)(g' - c) (centered);
+              d = sqrt(s - c^2 | s) + eps;  b = mom b + g'/d, w -= lr b  |  w -= lr g'/d
+    adam(w):  w *= 1 - lr wd (adamw);  m = m + (1-b1)(g' - m);  v = b2 v + (1-b2) g'^2;
+              vmax = max(vmax, v) (amsgrad);  d = sqrt(v | vmax)/sqrt(1-b2^t) + eps;
+              w -= lr/(1-b1^t) m/d
+    adagrad:  s += g'^2;  w -= lr/(1+(t-1) lr_decay) g'/(sqrt(s) + eps)
+    clip:     g = clip(g, -value, value); then if ||g|| > norm: g *= norm/(||g|| + 1e-6)
+
+Per-step scalars are computed in float64 and cast to the parameter dtype, so float32 work
+stays float32 (as torch computes it).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from nnspec.backends.cpu.jit import kernel
+from nnspec.lower.plan import O_ADAGRAD, O_ADAM, O_ADAMW, O_RMSPROP, O_SGD, OptimizerPlan
+
+# Layout of the hyperparameter array passed to `step`.
+H_MOMENTUM, H_DAMPENING, H_NESTEROV, H_WD, H_ALPHA, H_CENTERED, H_BETA1, H_BETA2, H_AMSGRAD, \
+    H_EPS, H_LR_DECAY = range(11)
+
+
+def hyper_array(opt: OptimizerPlan) -> np.ndarray:
+    h = np.zeros(11, dtype=np.float64)
+    h[H_MOMENTUM], h[H_DAMPENING], h[H_NESTEROV] = opt.momentum, opt.dampening, opt.nesterov
+    h[H_WD], h[H_ALPHA], h[H_CENTERED] = opt.weight_decay, opt.alpha, opt.centered
+    h[H_BETA1], h[H_BETA2], h[H_AMSGRAD] = opt.beta1, opt.beta2, opt.amsgrad
+    h[H_EPS], h[H_LR_DECAY] = opt.eps, opt.lr_decay
+    return h
+
+
+def init_state(opt: OptimizerPlan, n: int, dtype: str) -> np.ndarray:
+    state = np.zeros((opt.n_state, n), dtype=dtype)
+    if opt.code == O_ADAGRAD:
+        state[0] = opt.initial_accumulator_value
+    return state
+
+
+@kernel
+def sum_squares(g):  # type: ignore[no-untyped-def]
+    """sum g^2 in float64: finite iff every g is finite (no overflow below 1e154)."""
+    s = 0.0
+    for i in range(g.shape[0]):
+        x = float(g[i])
+        s += x * x
+    return s
+
+
+@kernel
+def clip(g, value, norm):  # type: ignore[no-untyped-def]
+    """Clip in place: by value, then by global L2 norm (0 = off)."""
+    if value > 0:
+        v = g.dtype.type(value)
+        for i in range(g.shape[0]):
+            g[i] = min(max(g[i], -v), v)
+    if norm > 0:
+        total = math.sqrt(sum_squares(g))
+        coef = norm / (total + 1e-6)
+        if coef < 1.0:
+            c = g.dtype.type(coef)
+            for i in range(g.shape[0]):
+                g[i] = g[i] * c
+
+
+@kernel
+def step(code, w, g, state, h, lr, t):  # type: ignore[no-untyped-def]
+    """One update of w (and state) in place for step t >= 1."""
+    dt = w.dtype.type
+    n = w.shape[0]
+    wd = dt(h[H_WD])
+    has_wd = h[H_WD] != 0.0
+    if code == O_SGD:
+        mom = dt(h[H_MOMENTUM])
+        damp = dt(1.0 - h[H_DAMPENING])
+        lr_ = dt(lr)
+        if h[H_MOMENTUM] == 0.0:
+            for i in range(n):
+                gi = g[i] + wd * w[i] if has_wd else g[i]
+                w[i] -= lr_ * gi
+        else:
+            v = state[0]
+            nesterov = h[H_NESTEROV] != 0.0
+            first = t == 1
+            for i in range(n):
+                gi = g[i] + wd * w[i] if has_wd else g[i]
+                vi = gi if first else mom * v[i] + damp * gi
+                v[i] = vi
+                w[i] -= lr_ * (gi + mom * vi if nesterov else vi)
+    elif code == O_RMSPROP:
+        alpha = dt(h[H_ALPHA])
+        one_m = dt(1.0 - h[H_ALPHA])
+        eps = dt(h[H_EPS])
+        mom = dt(h[H_MOMENTUM])
+        lr_ = dt(lr)
+        centered = h[H_CENTERED] != 0.0
+        use_mom = h[H_MOMENTUM] > 0.0
+        sq, ga, buf = state[0], state[1], state[2]
+        for i in range(n):
+            gi = g[i] + wd * w[i] if has_wd else g[i]
+            s = alpha * sq[i] + one_m * gi * gi
+            sq[i] = s
+            if centered:
+                c = ga[i] + one_m * (gi - ga[i])
+                ga[i] = c
+                d = math.sqrt(s - c * c) + eps
+            else:
+                d = math.sqrt(s) + eps
+            if use_mom:
+                b = mom * buf[i] + gi / d
+                buf[i] = b
+                w[i] -= lr_ * b
+            else:
+                w[i] -= lr_ * (gi / d)
+    elif code == O_ADAM or code == O_ADAMW:
+        b1 = h[H_BETA1]
+        b2 = h[H_BETA2]
+        one_m1 = dt(1.0 - b1)
+        b2_ = dt(b2)
+        one_m2 = dt(1.0 - b2)
+        step_size = dt(lr / (1.0 - b1**t))
+        inv_bc2 = dt(1.0 / math.sqrt(1.0 - b2**t))
+        eps = dt(h[H_EPS])
+        decay = dt(1.0 - lr * h[H_WD])
+        decoupled = code == O_ADAMW
+        amsgrad = h[H_AMSGRAD] != 0.0
+        m, v, vmax = state[0], state[1], state[2]
+        for i in range(n):
+            if decoupled:
+                wi = w[i] * decay if has_wd else w[i]
+                gi = g[i]
+            else:
+                wi = w[i]
+                gi = g[i] + wd * wi if has_wd else g[i]
+            mi = m[i] + one_m1 * (gi - m[i])
+            vi = b2_ * v[i] + one_m2 * gi * gi
+            m[i] = mi
+            v[i] = vi
+            if amsgrad:
+                vi = max(vmax[i], vi)
+                vmax[i] = vi
+            w[i] = wi - step_size * (mi / (math.sqrt(vi) * inv_bc2 + eps))
+    elif code == O_ADAGRAD:
+        clr = dt(lr / (1.0 + (t - 1) * h[H_LR_DECAY]))
+        eps = dt(h[H_EPS])
+        s = state[0]
+        for i in range(n):
+            gi = g[i] + wd * w[i] if has_wd else g[i]
+            si = s[i] + gi * gi
+            s[i] = si
+            w[i] -= clr * (gi / (math.sqrt(si) + eps))
