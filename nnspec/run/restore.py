@@ -25,13 +25,19 @@ def weights_of(exe: Any) -> dict[str, np.ndarray]:
             for t in plan.tensors}
 
 
-def load_weights_into(exe: Any, arrays: dict[str, np.ndarray], shown: str) -> None:
-    """The inverse of `weights_of`; every tensor of the plan must be there with its shape."""
+def load_weights_into(exe: Any, arrays: dict[str, np.ndarray], shown: str, *,
+                      span: Any = None, path: str | None = None,
+                      need_buffers: bool = True) -> None:
+    """The inverse of `weights_of`; every tensor of the plan must be there with its shape
+    (batchnorm running statistics may be absent when `need_buffers` is false: they keep
+    their initial values). Problems are one E410 at `path`/`span` (default: the file)."""
     plan = exe.plan
     flat = {"params": exe.get_params(), "buffers": exe.get_buffers()}
     problems = []
     for t in plan.tensors:
         a = arrays.get(t.key)
+        if a is None and t.buffer == "buffers" and not need_buffers:
+            continue
         if a is None:
             problems.append(f"`{t.key}` is missing")
         elif tuple(a.shape) != tuple(t.shape):
@@ -42,10 +48,30 @@ def load_weights_into(exe: Any, arrays: dict[str, np.ndarray], shown: str) -> No
     if extra:
         problems.append(f"unexpected {', '.join(f'`{k}`' for k in extra)}")
     if problems:
-        raise DiagnosticError(error("E410", f"`{shown}` does not fit the model", path=shown,
-                                    notes=problems))
+        raise DiagnosticError(error("E410", f"`{shown}` does not fit the model", span,
+                                    path=path or shown, notes=problems))
     exe.set_params(flat["params"])
     exe.set_buffers(flat["buffers"])
+
+
+def init_from(exe: Any, spec: ir.Spec) -> None:
+    """`init from "w.npz"`: start from saved weights instead of the initializers."""
+    path = exe.plan.init_from
+    if path is None:
+        return
+    model = spec.model
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            arrays = {k: z[k] for k in z.files}
+    except FileNotFoundError:
+        raise DiagnosticError(error("E401", f"weights file `{model.init_from}` not found",
+                                    model.span, path=spec.path, notes=[f"looked for {path}"],
+                                    label="init from")) from None
+    except (OSError, ValueError) as exc:
+        raise DiagnosticError(error("E410", f"cannot read `{model.init_from}`: {exc}",
+                                    model.span, path=spec.path)) from exc
+    load_weights_into(exe, arrays, str(model.init_from), span=model.span, path=spec.path,
+                      need_buffers=False)
 
 
 @dataclass

@@ -19,7 +19,7 @@ from nnspec.diagnostics import Diagnostic, DiagnosticError, error, has_errors
 from nnspec.run import artifacts
 from nnspec.run.overrides import apply_overrides
 from nnspec.run.paths import rebase_paths
-from nnspec.run.restore import weights_of
+from nnspec.run.restore import init_from, weights_of
 from nnspec.run.rundir import RunDir, default_dir
 from nnspec.train.interrupt import StopFlag
 from nnspec.train.loop import COMPLETED, FAILED, INTERRUPTED, RunResult, train
@@ -149,13 +149,15 @@ def _compile(spec: ir.Spec, backend: str) -> Any:
     from nnspec.lower import lower
 
     try:
-        return compile_plan(lower(spec), backend)
+        exe = compile_plan(lower(spec), backend)
     except DiagnosticError:
         raise
     except Exception as exc:  # noqa: BLE001 - a backend bug is a diagnostic, not a traceback
         raise DiagnosticError(error("E502", f"the {backend} backend failed to compile the "
                                     f"model: {type(exc).__name__}: {exc}", path=spec.path,
                                     hints=["this is a bug in nnspec; please report it"])) from exc
+    init_from(exe, spec)
+    return exe
 
 
 def _train(spec: ir.Spec, data: Any, exe: Any, schedule: Any, rd: RunDir, *,

@@ -236,3 +236,36 @@ def test_resume_refusals(tmp_path, capsys):
     write_csv(data, seed=0)
     outcome = resume_run(tmp_path / "r", RunOptions(), sources={})
     assert outcome.exit_code == 0 and outcome.result.epochs_run == 3
+
+
+def test_init_from_loads_saved_weights(tmp_path, capsys):
+    from nnspec.run.restore import weights_of
+    from nnspec.run.session import _compile, load
+
+    spec = write_spec(tmp_path, epochs=2)
+    assert run_cli(spec, "--out", tmp_path / "a", "-q") == 0
+    text = spec.read_text().replace("input 2", 'input 2\n    init from "a/weights.npz"')
+    (tmp_path / "b.nn").write_text(text)
+    loaded = load(tmp_path / "b.nn", {})
+    exe = _compile(loaded.spec, "cpu")
+    got, want = weights_of(exe), weights(tmp_path / "a")
+    assert sorted(got) == sorted(want)
+    assert all(np.array_equal(got[k], want[k]) for k in want)
+
+    (tmp_path / "c.nn").write_text(text.replace("dense 6 tanh", "dense 5 tanh"))
+    assert run_cli(tmp_path / "c.nn", "--out", tmp_path / "c") == 1
+    err = capsys.readouterr().err
+    assert "c.nn:1:1: error[E410]" in err and "(6, 2)" in err
+    (tmp_path / "d.nn").write_text(text.replace("a/weights", "zz/weights"))
+    assert run_cli(tmp_path / "d.nn", "--out", tmp_path / "d") == 1
+    assert "error[E401]" in capsys.readouterr().err
+
+
+def test_override_rechecks_rules_between_fields(tmp_path, capsys):
+    spec = write_spec(tmp_path, schedule="warmup(epochs=3) then cosine()", epochs=6)
+    assert run_cli(spec, "--out", tmp_path / "r", "--epochs", 2) == 1
+    err = capsys.readouterr().err
+    assert "(with --set train.epochs=2)" in err and "error[E408]" in err and "^^^" in err
+    assert run_cli(spec, "--out", tmp_path / "r", "--set", "data.split.validation=0",
+                   "--set", "train.early_stop.monitor=val_loss") == 1
+    assert "error[E407]" in capsys.readouterr().err
