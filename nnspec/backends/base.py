@@ -42,6 +42,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from nnspec.diagnostics import DiagnosticError
 from nnspec.lower.plan import L_CCE, Plan
 
 # Streams derived from the spec seed (train.batching owns the shuffle stream 0x5EED_0001).
@@ -72,6 +73,11 @@ class EpochChunk:
     n_batches: int  # batches completed (updates applied)
     status: int = STATUS_OK  # STATUS_OK | STATUS_NONFINITE_LOSS | STATUS_NONFINITE_GRAD
     bad_batch: int = -1  # index within the epoch of the batch that went non-finite, else -1
+    # Set by a backend when status != OK, for nonfinite_error: the first batch of the chunk
+    # and the dropout Generator's bit_generator.state when the chunk started (None when the
+    # model has no dropout), so the bad batch can be replayed with the same masks.
+    start_batch: int = 0
+    rng_state: dict | None = None
 
     @property
     def ok(self) -> bool:
@@ -162,11 +168,13 @@ def as_targets(plan: Plan, y: np.ndarray) -> np.ndarray:
 
 
 def nonfinite_error(exe: Executable, x: np.ndarray, y: np.ndarray, order: np.ndarray,
-                    epoch: int, chunk: EpochChunk, lr: float):
-    """The E411 DiagnosticError for a chunk that stopped on a non-finite loss or gradient:
-    replays the bad batch (slowly, in NumPy, in the plan dtype) from the executable's current
-    parameters to name the first tensor and layer that went non-finite. epoch is 0-based;
-    the message counts epochs and batches from 1."""
+                    epoch: int, chunk: EpochChunk, lr: float, path: str | None = None
+                    ) -> DiagnosticError:
+    """The E411 DiagnosticError (returned, for the caller to raise) for a chunk that stopped
+    on a non-finite loss or gradient: replays the bad batch in the plan dtype from the
+    executable's current parameters (those before the bad update) and names the first tensor
+    and layer that went non-finite, with the layer's spec span. epoch is 0-based; the message
+    counts epochs and batches from 1. path: the spec file, for the diagnostic."""
     from nnspec.backends.cpu.nonfinite import nonfinite_error as _impl
 
-    return _impl(exe, x, y, order, epoch, chunk, lr)
+    return _impl(exe, x, y, order, epoch, chunk, lr, path)

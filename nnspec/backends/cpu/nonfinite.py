@@ -1,0 +1,142 @@
+"""backends.cpu.nonfinite: a batch whose loss or gradient went NaN/inf -> the E411 diagnostic.
+
+Slow and thorough, run once after a chunk stopped (backends/base.nonfinite_error): replays
+the bad batch with the compiled CPU kernels in the plan dtype (so a float32 overflow happens
+again exactly as in training), from the executable's parameters as they were before the bad
+update, with the same dropout masks when the chunk carries its generator state. It then
+looks at the tensors in the order they were computed: parameters, the batch's inputs and
+targets, each layer's pre-activation and output, the loss, and the parameter gradients from
+the last layer back; the first one holding a NaN or inf is what the diagnostic names.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from nnspec.backends.base import EpochChunk, Executable, as_inputs, as_targets
+from nnspec.backends.cpu import engine, losses
+from nnspec.backends.cpu.executable import _Work
+from nnspec.backends.cpu.layout import A_OFF, IN_OFF, Z_OFF
+from nnspec.diagnostics import DiagnosticError, Span, error
+from nnspec.lower.plan import DENSE, DROPOUT, Plan
+
+
+def _bad(a: np.ndarray) -> str | None:
+    """'NaN' or 'inf' when a holds one (NaN first), else None."""
+    if np.isnan(a).any():
+        return "NaN"
+    if np.isinf(a).any():
+        return "inf"
+    return None
+
+
+def _dropout_draws(plan: Plan, rows: int) -> int:
+    return rows * sum(la.n_out for la in plan.layers if la.kind == DROPOUT and la.rate > 0)
+
+
+def locate(exe: Executable, x: np.ndarray, y: np.ndarray, order: np.ndarray,
+           chunk: EpochChunk) -> tuple[str, str, int | None]:
+    """(what, 'NaN'|'inf', layer index or None) of the first non-finite tensor of the bad
+    batch; layer -1 stands for the loss; what is '' when the replay stays finite."""
+    plan = exe.plan
+    dtype = np.dtype(plan.dtype)
+    params = np.ascontiguousarray(exe.get_params(), dtype=dtype)
+    buffers = np.ascontiguousarray(exe.get_buffers(), dtype=dtype)
+    for slot in plan.tensors:
+        src = params if slot.buffer == "params" else buffers
+        kind = _bad(src[slot.offset:slot.offset + slot.size])
+        if kind:
+            return f"parameter `{slot.key}`", kind, slot.layer
+    x, y = as_inputs(plan, x), as_targets(plan, y)
+    n = x.shape[0]
+    size = plan.batch_size(n)
+    idx = np.asarray(order, dtype=np.int64)[chunk.bad_batch * size:(chunk.bad_batch + 1) * size]
+    rows = len(idx)
+    xb, yb = x[idx], y[idx]
+    if kind := _bad(xb):
+        return "input data of the batch", kind, None
+    if kind := _bad(yb):
+        return "targets of the batch", kind, None
+
+    rng = np.random.default_rng(0)
+    if chunk.rng_state is not None:
+        rng.bit_generator.state = chunk.rng_state
+        # skip the draws of the chunk's batches before the bad one (all full batches)
+        skipped = _dropout_draws(plan, size) * (chunk.bad_batch - chunk.start_batch)
+        if skipped:
+            rng.random(skipped)
+    work = _Work(plan, rows)
+    lay = work.layout
+    k = plan.n_outputs
+    work.ws[:rows * plan.n_inputs] = xb.ravel()
+    work.ws[lay.y_off:lay.y_off + rows * k] = yb.ravel()
+    engine.forward(rows, True, lay.itab, lay.ftab, params, buffers, work.ws, rng,
+                   dtype == np.float32)
+    for i, layer in enumerate(plan.layers):
+        n_out = layer.n_out
+        if layer.kind == DENSE:
+            z_off = int(lay.itab[i, Z_OFF])
+            if kind := _bad(work.ws[z_off:z_off + rows * n_out]):
+                return f"pre-activation of layer {i}", kind, i
+        a_off = int(lay.itab[i, A_OFF])
+        if kind := _bad(work.ws[a_off:a_off + rows * n_out]):
+            return f"output of layer {i}", kind, i
+
+    last = len(plan.layers) - 1
+    z_off = int(lay.itab[last, Z_OFF if plan.layers[last].kind == DENSE else IN_OFF])
+    out = work.ws[lay.out_off:lay.out_off + rows * k]
+    ys = work.ws[lay.y_off:lay.y_off + rows * k]
+    loss = losses.finish(plan.loss, losses.loss_sum(plan.loss, plan.loss_param, plan.fused,
+                                                    work.ws[z_off:z_off + rows * k], out, ys,
+                                                    rows, k), rows, k)
+    if not math.isfinite(loss):
+        return "loss", "NaN" if math.isnan(loss) else "inf", -1
+    grad = np.zeros(plan.n_params, dtype=dtype)
+    losses.loss_grad(plan.loss, plan.loss_param, plan.fused, out, ys, work.g1[:rows * k], rows,
+                     k, loss)
+    if kind := _bad(work.g1[:rows * k]):
+        return "gradient of the loss", kind, -1
+    engine.backward(rows, plan.fused, lay.itab, lay.ftab, params, grad, work.ws, work.g1,
+                    work.g2)
+    for slot in reversed(plan.tensors):
+        if slot.buffer == "params":
+            if kind := _bad(grad[slot.offset:slot.offset + slot.size]):
+                return f"gradient of `{slot.key}`", kind, slot.layer
+    return "", "", None
+
+
+def nonfinite_error(exe: Executable, x: np.ndarray, y: np.ndarray, order: np.ndarray,
+                    epoch: int, chunk: EpochChunk, lr: float, path: str | None = None
+                    ) -> DiagnosticError:
+    """The E411 diagnostic for `chunk` (see backends/base.nonfinite_error)."""
+    plan = exe.plan
+    what, kind, layer = locate(exe, x, y, order, chunk)
+    stage = "loss" if chunk.status == 1 else "gradient"
+    where = f"epoch {epoch + 1}, batch {chunk.bad_batch + 1}"
+    notes = [f"learning rate {lr:g}, optimizer {plan.optimizer.name}, dtype {plan.dtype}"]
+    span: Span | None = None
+    label = None
+    if layer is not None and layer >= 0:
+        span = plan.layers[layer].span
+        label = f"{kind} first appears here"
+        message = (f"{stage} became {kind} in {where}: the first non-finite tensor is the "
+                   f"{what} ({plan.layers[layer].label})")
+    elif layer == -1:
+        span, label = plan.loss_span, f"{kind} here"
+        message = f"{stage} became {kind} in {where}: the {what} is {kind}"
+    elif what:
+        message = f"{stage} became {kind} in {where}: the {what} hold {kind}"
+    else:
+        message = f"{stage} became non-finite in {where}"
+        notes.append("replaying the batch did not reproduce it")
+    if what.startswith(("input", "targets")):
+        hints = ["the data holds NaN or inf values: clean or impute them before training"]
+    elif what.startswith("parameter"):
+        hints = ["the weights were already non-finite before this batch (check `init from`)"]
+    else:
+        hints = [f"the learning rate is likely too high: try a smaller one "
+                 f"(e.g. lr={lr / 10:g}) or add gradient clipping (`clip norm=1.0`)"]
+    return DiagnosticError(error("E411", message, span, path=path or plan.spec_path,
+                                 label=label, notes=notes, hints=hints))
