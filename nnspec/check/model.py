@@ -42,6 +42,7 @@ def check_model(ctx: Ctx, block: Block) -> ir.Model | None:
             known = [k for k in keywords("model") if k not in LAYERS] + list(LAYERS)
             ctx.unknown("E203", "layer", kw, st.keyword.span, known,
                         label="not a layer or model statement")
+            failed.add("layers")  # the shapes after it are unknown
     if not layers and "layers" not in failed:
         ctx.error("E309", f"model `{given.get('name', ('model',))[0]}` has no layers",
                   block.kind.span, label="empty model",

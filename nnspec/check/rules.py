@@ -102,8 +102,8 @@ def loss_rules(ctx: Ctx, model: ir.Model | None, data: ir.Data | None, train: ir
     loss_st = find(blocks.get("train"), "loss")
     loss_span = all_args(loss_st)[0].span if loss_st and all_args(loss_st) else train.span
     target = data.source.declared_target() if data is not None else None
-    if model is not None and model.layers:
-        act, last = output_layer(model)
+    act, last = output_layer(model) if model is not None else ("linear", None)
+    if model is not None and last is not None:
         units = ir.layer_shapes(model)[-1][1]
         note = [f"the last layer is {_describe_layer(last)} on {_line(last.span)}"]
         if loss.kind == "categorical_crossentropy":
