@@ -1,0 +1,168 @@
+"""oracle: case table -> .nn spec text + data for whole-run comparisons with PyTorch.
+
+Each case is a small network trained a few epochs with shuffle off on seeded random data:
+N = 45 samples, so batch 16 leaves a short last batch (16, 16, 13), batch 15 divides N.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+N = 45
+N_IN = 3
+
+
+@dataclass(frozen=True)
+class Case:
+    id: str
+    layers: str  # the model block's layer lines
+    loss: str = "mse"
+    optimizer: str = "sgd(lr=0.1)"
+    schedule: str | None = None
+    clip: str | None = None
+    epochs: int = 4
+    batch: str = "16"
+    extra: str = ""  # further train statements
+    n_out: int = 1  # output units (classes for categorical_crossentropy)
+
+    def text(self, dtype: str) -> str:
+        train = [f"loss {self.loss}", f"optimizer {self.optimizer}", f"epochs {self.epochs}",
+                 f"batch {self.batch}", "shuffle false", f"dtype {dtype}", "seed 7"]
+        if self.schedule:
+            train.append(f"schedule {self.schedule}")
+        if self.clip:
+            train.append(f"clip {self.clip}")
+        if self.extra:
+            train.append(self.extra)
+        body = "\n    ".join(["input 3", *self.layers.strip().splitlines()])
+        return (f"model oracle {{\n    {body}\n}}\n"
+                "train {\n    " + "\n    ".join(train) + "\n}\n")
+
+    def data(self) -> tuple[np.ndarray, np.ndarray]:
+        """(x, y): y is class indices (int64) for categorical_crossentropy, 0/1 floats
+        (N, 1) for binary_crossentropy, else a smooth function of x plus noise (N, n_out)."""
+        rng = np.random.default_rng(2024)
+        x = rng.normal(size=(N, N_IN))
+        if self.loss.startswith("categorical"):
+            return x, (np.argmax(x @ rng.normal(size=(N_IN, self.n_out)), axis=1)
+                       .astype(np.int64))
+        if self.loss.startswith("binary"):
+            return x, (x[:, :1] * x[:, 1:2] + 0.3 * x[:, 2:] > 0).astype(np.float64)
+        w = rng.normal(size=(N_IN, self.n_out))
+        return x, np.sin(x @ w) + 0.1 * rng.normal(size=(N, self.n_out))
+
+
+MLP = "dense 8 tanh\ndense 1"
+
+
+def _act(name: str, written: str | None = None) -> Case:
+    w = written or name
+    return Case(f"act-{name}", f"dense 8 {w}\ndense 6 {w}\ndense 1",
+                optimizer="sgd(lr=0.05, momentum=0.5)")
+
+
+CASES = [
+    # optimizers
+    Case("sgd", MLP),
+    Case("sgd-momentum", MLP, optimizer="sgd(lr=0.05, momentum=0.9)"),
+    Case("sgd-nesterov", MLP, optimizer="sgd(lr=0.05, momentum=0.9, nesterov=true)"),
+    Case("sgd-dampening", MLP, optimizer="sgd(lr=0.05, momentum=0.8, dampening=0.3)"),
+    Case("sgd-weight_decay", MLP, optimizer="sgd(lr=0.05, momentum=0.9, weight_decay=0.05)"),
+    Case("rmsprop", MLP, optimizer="rmsprop(lr=0.01)"),
+    Case("rmsprop-centered", MLP, optimizer="rmsprop(lr=0.01, centered=true, alpha=0.9)"),
+    Case("rmsprop-momentum", MLP, optimizer="rmsprop(lr=0.005, momentum=0.8, "
+         "weight_decay=0.01)"),
+    Case("rmsprop-centered-momentum", MLP, optimizer="rmsprop(lr=0.005, momentum=0.5, "
+         "centered=true)"),
+    Case("adam", MLP, optimizer="adam(lr=0.01)"),
+    Case("adam-amsgrad", MLP, optimizer="adam(lr=0.01, amsgrad=true, betas=[0.8, 0.99])"),
+    Case("adam-weight_decay", MLP, optimizer="adam(lr=0.01, weight_decay=0.1)"),
+    Case("adamw", MLP, optimizer="adamw(lr=0.01, weight_decay=0.1)"),
+    Case("adamw-amsgrad", MLP, optimizer="adamw(lr=0.01, amsgrad=true, eps=1e-6)"),
+    Case("adagrad", MLP, optimizer="adagrad(lr=0.05)"),
+    Case("adagrad-options", MLP, optimizer="adagrad(lr=0.05, lr_decay=0.1, weight_decay=0.01, "
+         "initial_accumulator_value=0.1)"),
+    # gradient clipping (small thresholds so that they bite)
+    Case("clip-norm", MLP, optimizer="sgd(lr=0.1, momentum=0.9)", clip="norm=0.1"),
+    Case("clip-value", MLP, optimizer="sgd(lr=0.1, momentum=0.9)", clip="value=0.02"),
+    Case("clip-both", MLP, optimizer="adam(lr=0.01)", clip="norm=0.05 value=0.02"),
+    # schedules (6 epochs)
+    *[Case(f"schedule-{sid}", MLP, optimizer="sgd(lr=0.1, momentum=0.5)", schedule=s, epochs=6)
+      for sid, s in [
+          ("constant", "constant"),
+          ("step", "step(2, gamma=0.5)"),
+          ("multistep", "multistep([1, 4], gamma=0.3)"),
+          ("exponential", "exponential(0.7)"),
+          ("cosine", "cosine(min_lr=0.001)"),
+          ("cosine-period", "cosine(period=2)"),
+          ("cosine-restarts", "cosine(restart_every=2, mult=2)"),
+          ("warmup", "warmup(2)"),
+          ("warmup-cosine", "warmup(epochs=2, start_factor=0.25) then cosine"),
+          ("warmup-step", "warmup(2) then step(1, gamma=0.5)"),
+          ("warmup-exponential", "warmup(3) then exponential(0.5)"),
+          ("plateau", "reduce_on_plateau(monitor=loss, patience=0, factor=0.5, "
+           "threshold=0.05)"),
+          ("plateau-cooldown", "reduce_on_plateau(monitor=loss, patience=1, factor=0.3, "
+           "threshold=0.2, cooldown=1, min_lr=0.02)"),
+          ("one_cycle", "one_cycle(0.2)"),
+          ("one_cycle-options", "one_cycle(max_lr=0.3, pct_start=0.5, div_factor=5, "
+           "final_div_factor=20)"),
+      ]],
+    # losses
+    Case("loss-mse", "dense 8 tanh\ndense 2", n_out=2),
+    Case("loss-rmse", "dense 8 tanh\ndense 2", loss="rmse", n_out=2),
+    Case("loss-mae", MLP, loss="mae"),
+    Case("loss-huber", "dense 8 tanh\ndense 2", loss="huber(delta=0.3)", n_out=2),
+    Case("loss-mse-sigmoid", "dense 8 relu\ndense 1 sigmoid", optimizer="sgd(lr=0.5)"),
+    Case("loss-bce", "dense 8 tanh\ndense 1 sigmoid", loss="binary_crossentropy",
+         optimizer="sgd(lr=0.5, momentum=0.5)"),
+    Case("loss-bce-smoothing", "dense 8 tanh\ndense 1 sigmoid",
+         loss="binary_crossentropy(label_smoothing=0.2)", optimizer="adam(lr=0.02)"),
+    Case("loss-cce", "dense 8 relu\ndense 4 softmax", loss="categorical_crossentropy",
+         optimizer="sgd(lr=0.3)", n_out=4),
+    Case("loss-cce-smoothing", "dense 8 relu\ndense 4 softmax",
+         loss="categorical_crossentropy(label_smoothing=0.1)", optimizer="adam(lr=0.02)",
+         n_out=4),
+    # the same run as loss-cce but for the lr (log_softmax + cce is softmax + cce)
+    Case("loss-cce-log_softmax", "dense 8 relu\ndense 4 log_softmax",
+         loss="categorical_crossentropy", optimizer="sgd(lr=0.2)", n_out=4),
+    Case("loss-cce-log_softmax-smoothing", "dense 8 tanh\ndense 3\nactivation log_softmax",
+         loss="categorical_crossentropy(label_smoothing=0.2)", optimizer="rmsprop(lr=0.01)",
+         n_out=3),
+    Case("loss-cce-activation-softmax", "dense 8 elu\ndense 3\nactivation softmax",
+         loss="categorical_crossentropy", optimizer="sgd(lr=0.3)", n_out=3),
+    # activations
+    *[_act(a) for a in ["relu", "tanh", "sigmoid", "selu", "gelu", "silu", "linear"]],
+    _act("leaky_relu", "leaky_relu(0.2)"),
+    _act("elu", "elu(alpha=0.7)"),
+    _act("gelu-tanh", "gelu(approximate=tanh)"),
+    _act("softplus", "softplus(beta=2, threshold=1.5)"),
+    # batchnorm (train mode) in a network, batch sizes with and without a short batch
+    Case("batchnorm", "dense 8\nbatchnorm\nactivation relu\ndense 1",
+         optimizer="sgd(lr=0.1, momentum=0.9)"),
+    Case("batchnorm-options", "dense 8 tanh\nbatchnorm(momentum=0.3, eps=0.001, affine=false)"
+         "\ndense 3 softmax", loss="categorical_crossentropy", optimizer="adam(lr=0.01)",
+         n_out=3, batch="15"),
+    Case("batchnorm-input", "batchnorm\ndense 6 silu\nbatchnorm(momentum=0.5)\ndense 1",
+         optimizer="adamw(lr=0.01)", batch="full"),
+    # batching
+    Case("batch-divides", MLP, batch="15"),
+    Case("batch-full", MLP, batch="full", epochs=6),
+    Case("batch-1", MLP, batch="1", epochs=2, optimizer="sgd(lr=0.02)"),
+    Case("drop_last", MLP, extra="drop_last true"),
+    Case("dropout", "dense 8 relu\ndropout 0.3\ndense 6 tanh\ndropout 0.5\ndense 1",
+         optimizer="adam(lr=0.01)"),
+    Case("deep-mixed", "dense 10 gelu\nbatchnorm\ndense 8 leaky_relu\ndropout 0.2\n"
+         "dense 6 selu\ndense 1 sigmoid", loss="binary_crossentropy",
+         optimizer="adamw(lr=0.01)", clip="norm=1.0", schedule="warmup(1) then cosine",
+         epochs=5),
+]
+
+# The float32 subset (cpu backend against torch float32).
+FLOAT32 = ["sgd-nesterov", "rmsprop-centered", "adam-amsgrad", "adamw", "adagrad-options",
+           "clip-both", "schedule-warmup-cosine", "schedule-one_cycle", "loss-huber",
+           "loss-bce", "loss-cce-smoothing", "loss-cce-log_softmax", "act-tanh",
+           "act-sigmoid", "act-gelu", "act-silu", "act-softplus",
+           "batchnorm", "batchnorm-options", "dropout", "deep-mixed"]
