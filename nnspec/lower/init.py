@@ -3,50 +3,23 @@
 Draws layer by layer in layer order, a dense layer's weight (out, in) before its bias, each
 with one vectorised call on the generator (so the same seed gives the same values whatever
 the backend or dtype; the backend casts). Batchnorm gamma = 1, beta = 0 (no draw); running
-statistics start at mean 0, variance 1 (`init_buffers`). Formulas: nnspec/ops/initializers.py.
+statistics start at mean 0, variance 1 (`init_buffers`). Formulas: nnspec/ops/initializers.py,
+implemented once in backends/reference/initializers.py.
 """
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
-from nnspec.lower.plan import BATCHNORM, DENSE, InitPlan, Plan
-
-
-def draw(init: InitPlan, shape: tuple[int, ...], fan_in: int, fan_out: int,
-         rng: np.random.Generator) -> np.ndarray:
-    """One initializer applied to a tensor of `shape` (float64)."""
-    k = init.kind
-    if k == "zeros":
-        return np.zeros(shape)
-    if k == "ones":
-        return np.ones(shape)
-    if k == "constant":
-        return np.full(shape, init.get("value"))
-    if k == "uniform":
-        return rng.uniform(init.get("low", -0.05), init.get("high", 0.05), size=shape)
-    if k == "normal":
-        return rng.normal(init.get("mean"), init.get("std", 0.05), size=shape)
-    if k == "glorot_uniform":
-        a = init.get("gain", 1.0) * math.sqrt(6.0 / (fan_in + fan_out))
-        return rng.uniform(-a, a, size=shape)
-    if k == "glorot_normal":
-        return rng.normal(0.0, init.get("gain", 1.0) * math.sqrt(2.0 / (fan_in + fan_out)),
-                          size=shape)
-    if k == "he_uniform":
-        a = math.sqrt(6.0 / fan_in)
-        return rng.uniform(-a, a, size=shape)
-    if k == "he_normal":
-        return rng.normal(0.0, math.sqrt(2.0 / fan_in), size=shape)
-    if k == "lecun_normal":
-        return rng.normal(0.0, math.sqrt(1.0 / fan_in), size=shape)
-    raise AssertionError(f"unknown initializer {k}")
+from nnspec.lower.plan import BATCHNORM, DENSE, Plan
 
 
 def init_params(plan: Plan, rng: np.random.Generator) -> np.ndarray:
     """The initial flat parameter buffer (float64, plan.n_params values)."""
+    # The one implementation of the initializer formulas (imported here: the reference
+    # package imports lower, so a module-level import would be circular).
+    from nnspec.backends.reference.initializers import initialize as draw
+
     out = np.empty(plan.n_params, dtype=np.float64)
     for layer in plan.layers:
         if layer.kind == DENSE:
