@@ -1,0 +1,20 @@
+"""Test-suite setup shared by every stage folder.
+
+Test modules are imported with pytest's importlib mode (see pyproject.toml), so two stages
+may both have a `test_golden.py`. Each stage folder's helper modules (`ref_nets.py`,
+`data_helpers.py`, ...) are imported by bare name, so every stage folder is put on sys.path;
+helper module names are prefixed with their stage to stay unique.
+"""
+
+import sys
+from pathlib import Path
+
+_HERE = Path(__file__).resolve().parent
+_ROOT = _HERE.parent
+
+for _folder in sorted(p for p in _HERE.iterdir() if p.is_dir() and p.name[0] not in "._"):
+    if str(_folder) not in sys.path:
+        sys.path.insert(0, str(_folder))
+# The checkout itself, so `import nnspec` works without an editable install.
+if str(_ROOT) not in sys.path:
+    sys.path.insert(0, str(_ROOT))
