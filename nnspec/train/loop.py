@@ -204,7 +204,8 @@ class Trainer:
             s.batch += chunk.n_batches
             if not chunk.ok:
                 if self.stop_on_nonfinite:
-                    err = nonfinite_error(self.exe, self.x, self.y, s.order, e, chunk, lr)
+                    err = nonfinite_error(self.exe, self.x, self.y, s.order, e, chunk, lr,
+                                          self.spec.path)
                     self.diagnostics.extend(err.diagnostics)
                     return FAILED
                 s.nonfinite_batches += 1

@@ -255,10 +255,11 @@ def test_init_from_loads_saved_weights(tmp_path, capsys):
     (tmp_path / "c.nn").write_text(text.replace("dense 6 tanh", "dense 5 tanh"))
     assert run_cli(tmp_path / "c.nn", "--out", tmp_path / "c") == 1
     err = capsys.readouterr().err
-    assert "c.nn:1:1: error[E410]" in err and "(6, 2)" in err
+    assert "c.nn:4:5: error[E410]" in err and "(6, 2)" in err
     (tmp_path / "d.nn").write_text(text.replace("a/weights", "zz/weights"))
     assert run_cli(tmp_path / "d.nn", "--out", tmp_path / "d") == 1
-    assert "error[E401]" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "error[E410]" in err and "not found" in err
 
 
 def test_override_rechecks_rules_between_fields(tmp_path, capsys):
@@ -269,3 +270,20 @@ def test_override_rechecks_rules_between_fields(tmp_path, capsys):
     assert run_cli(spec, "--out", tmp_path / "r", "--set", "data.split.validation=0",
                    "--set", "train.early_stop.monitor=val_loss") == 1
     assert "error[E407]" in capsys.readouterr().err
+
+
+def test_diverging_loss_is_e411_and_a_failed_run(tmp_path, capsys):
+    spec = tmp_path / "nan.nn"
+    spec.write_text("model nan {\n    input 2\n    dense 8 relu\n    dense 1\n}\n"
+                    "data { source linear(samples=64, features=2, slope=3.0) }\n"
+                    "train {\n    loss mse\n    optimizer sgd(lr=50.0)\n    epochs 20\n"
+                    "    batch 8\n}\n")
+    out = tmp_path / "r"
+    assert run_cli(spec, "--out", out) == 1
+    err = capsys.readouterr().err
+    assert "error[E411]" in err and "epoch 1, batch" in err and "Traceback" not in err
+    assert "warning[W101]" in err
+    manifest = read(out, "manifest.json")
+    assert manifest["status"] == "failed" and manifest["epochs_run"] == 0
+    assert [d["code"] for d in manifest["diagnostics"]] == ["E411"]
+    assert read(out, "history.json") == [] and not (out / "weights.npz").exists()
