@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from lsp_helpers import FAMILY_NAMES, KEYWORDS, ROOT
@@ -22,7 +23,6 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 # The way editors start it: the `nnspec lsp` subcommand, with the `--stdio` clients append.
 SERVER = [sys.executable, "-m", "nnspec.cli", "lsp", "--stdio"]
-PUBLISH = types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS
 
 
 @pytest_lsp.fixture(config=ClientServerConfig(server_command=SERVER), scope="module")
@@ -33,12 +33,24 @@ async def client(lsp_client: LanguageClient):
     await lsp_client.shutdown_session()
 
 
-async def published(client: LanguageClient, uri: str, send) -> list[types.Diagnostic]:
-    """Send something and wait for the diagnostics the server publishes for `uri`."""
+def internal_errors(client: LanguageClient) -> list[str]:
+    return [m.message for m in client.log_messages if m.type == types.MessageType.Error]
+
+
+async def published(client: LanguageClient, uri: str, send: Any) -> list[types.Diagnostic]:
+    """Send something and return the diagnostics the server publishes for `uri` next.
+
+    Polls the client's store rather than waiting on the notification: two notifications read
+    in one go would resolve only one waiter, and the other would be missed."""
     client.diagnostics.pop(uri, None)
     send()
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 20
     while uri not in client.diagnostics:
-        await asyncio.wait_for(client.wait_for_notification(PUBLISH), timeout=20)
+        if loop.time() > deadline:
+            pytest.fail(f"no diagnostics published for {uri}; server errors: "
+                        f"{internal_errors(client)}")
+        await asyncio.sleep(0.001)
     return list(client.diagnostics[uri])
 
 

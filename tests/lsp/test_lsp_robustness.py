@@ -1,0 +1,199 @@
+"""The language server under random editing: every response well-formed, no internal error.
+
+Seeded random edit sequences (inserting tokens, emoji, line breaks of every kind, deleting
+and duplicating text) over the example specs; after each edit the published diagnostics are
+checked against the text, and requests at random (also stale, out-of-range) positions must
+come back well-formed. Nothing may be logged as an internal error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import re
+import sys
+from functools import partial
+from typing import Any
+
+import pytest
+from lsp_helpers import ROOT, SPECS
+
+pytest_lsp = pytest.importorskip("pytest_lsp")
+from lsprotocol import types  # noqa: E402
+from pytest_lsp import ClientServerConfig, LanguageClient  # noqa: E402
+
+from nnspec.diagnostics import CODES  # noqa: E402
+from nnspec.lsp.server import _safe  # noqa: E402
+
+SERVER = [sys.executable, "-m", "nnspec.cli", "lsp", "--stdio"]
+SEQUENCES, EDITS = 200, 3  # 600 edits
+
+SNIPPETS = [
+    "dense", " 16", " relu", " rleu", "(", ")", "{", "}", "[", "]", "=", ",", ";", '"', "#",
+    "\n", "\r\n", "\r", "\t", "😀", "π ≈ 3.14", " adam(lr=", " then ", "-1e9", "9" * 25, "@",
+    "model m {", "train {", "data {", "output {", "source csv(\"😀.csv\", target=y)",
+    "init from \"w.npz\"", " init=he_normal", "early_stop(", "metrics accuracy, ", "\\",
+    "batch full", "epochs 0", "input -2", "leaky_relu(alpha=", "\u2028", "\x00", "\ufeff",
+]
+
+_BREAK = re.compile(r"\r\n|\r|\n")
+
+
+def lsp_lines(text: str) -> list[str]:
+    return _BREAK.split(text)
+
+
+def utf16(s: str) -> int:
+    return len(s.encode("utf-16-le", "surrogatepass")) // 2
+
+
+def check_position(lines: list[str], p: types.Position) -> None:
+    assert 0 <= p.line < len(lines), (p, len(lines))
+    assert 0 <= p.character <= utf16(lines[p.line]), (p, lines[p.line])
+
+
+def check_range(lines: list[str], r: types.Range) -> None:
+    check_position(lines, r.start)
+    check_position(lines, r.end)
+    assert (r.start.line, r.start.character) <= (r.end.line, r.end.character), r
+
+
+def edit(rng: random.Random, text: str) -> str:
+    kind = rng.random()
+    at = rng.randint(0, len(text))
+    if kind < 0.55:
+        return text[:at] + rng.choice(SNIPPETS) + text[at:]
+    if kind < 0.8:
+        return text[:at] + text[at + rng.randint(1, 12):]
+    lines = text.split("\n")
+    i, j = rng.randrange(len(lines)), rng.randrange(len(lines))
+    if kind < 0.9:
+        lines.insert(j, lines[i])
+    else:
+        lines[i], lines[j] = lines[j], lines[i]
+    return "\n".join(lines)
+
+
+def random_position(rng: random.Random, lines: list[str]) -> types.Position:
+    if rng.random() < 0.1:  # stale or bogus positions, as a lagging client may send
+        return types.Position(line=rng.randint(0, len(lines) + 3), character=rng.randint(0, 99))
+    line = rng.randrange(len(lines))
+    return types.Position(line=line, character=rng.randint(0, utf16(lines[line])))
+
+
+@pytest_lsp.fixture(config=ClientServerConfig(server_command=SERVER), scope="module")
+async def client(lsp_client: LanguageClient):
+    await lsp_client.initialize_session(types.InitializeParams(
+        capabilities=types.ClientCapabilities(), root_uri=ROOT.as_uri()))
+    yield
+    await lsp_client.shutdown_session()
+
+
+def open_doc(client: LanguageClient, uri: str, text: str) -> None:
+    client.text_document_did_open(types.DidOpenTextDocumentParams(
+        text_document=types.TextDocumentItem(uri=uri, language_id="nnspec", version=0,
+                                             text=text)))
+
+
+def change_doc(client: LanguageClient, uri: str, text: str, version: int) -> None:
+    client.text_document_did_change(types.DidChangeTextDocumentParams(
+        text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=version),
+        content_changes=[types.TextDocumentContentChangeWholeDocument(text=text)]))
+
+
+def internal_errors(client: LanguageClient) -> list[str]:
+    return [m.message for m in client.log_messages if m.type == types.MessageType.Error]
+
+
+async def published(client: LanguageClient, uri: str, send: Any) -> list[types.Diagnostic]:
+    """Send something and return the diagnostics the server publishes for `uri` next.
+
+    Polls the client's store rather than waiting on the notification: two notifications read
+    in one go would resolve only one waiter, and the other would be missed."""
+    client.diagnostics.pop(uri, None)
+    send()
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 10
+    while uri not in client.diagnostics:
+        if loop.time() > deadline:
+            pytest.fail(f"no diagnostics published for {uri}; server errors: "
+                        f"{internal_errors(client)}")
+        await asyncio.sleep(0.001)
+    return list(client.diagnostics[uri])
+
+
+async def requests(client: LanguageClient, rng: random.Random, uri: str, text: str) -> None:
+    lines = lsp_lines(text)
+    doc = types.TextDocumentIdentifier(uri=uri)
+    pos = random_position(rng, lines)
+    completion = await client.text_document_completion_async(
+        types.CompletionParams(text_document=doc, position=pos))
+    assert isinstance(completion, types.CompletionList)
+    for item in completion.items:
+        assert item.label and isinstance(item.text_edit, types.TextEdit)
+        check_range(lines, item.text_edit.range)
+    hover = await client.text_document_hover_async(
+        types.HoverParams(text_document=doc, position=random_position(rng, lines)))
+    if hover is not None:
+        assert isinstance(hover.contents, types.MarkupContent) and hover.contents.value
+        if hover.range is not None:
+            check_range(lines, hover.range)
+    symbols = await client.text_document_document_symbol_async(
+        types.DocumentSymbolParams(text_document=doc))
+    for sym in symbols or []:
+        assert isinstance(sym, types.DocumentSymbol)
+        check_range(lines, sym.range)
+        check_range(lines, sym.selection_range)
+        for child in sym.children or []:
+            check_range(lines, child.range)
+    edits = await client.text_document_formatting_async(types.DocumentFormattingParams(
+        text_document=doc, options=types.FormattingOptions(tab_size=4, insert_spaces=True)))
+    for e in edits or []:
+        check_range(lines, e.range)
+        assert isinstance(e.new_text, str)
+    await client.text_document_definition_async(
+        types.DefinitionParams(text_document=doc, position=random_position(rng, lines)))
+
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_random_edits(client: LanguageClient) -> None:
+    rng = random.Random(20240607)
+    sources = [p.read_text() for p in SPECS]
+    total = 0
+    for seq in range(SEQUENCES):
+        uri = (ROOT / "specs" / f"fuzz{seq}.nn").as_uri()
+        text = rng.choice(sources)
+        await published(client, uri, partial(open_doc, client, uri, text))
+        for version in range(1, EDITS + 1):
+            text = edit(rng, text)
+            diagnostics = await published(client, uri,
+                                          partial(change_doc, client, uri, text, version))
+            lines = lsp_lines(text)
+            for d in diagnostics:
+                check_range(lines, d.range)
+                assert d.code in CODES and d.message and d.source == "nnspec"
+            total += 1
+            if version % 2 == 0:
+                await requests(client, rng, uri, text)
+        client.text_document_did_close(types.DidCloseTextDocumentParams(
+            text_document=types.TextDocumentIdentifier(uri=uri)))
+    assert total == SEQUENCES * EDITS
+    assert internal_errors(client) == []
+
+
+class _FakeServer:
+    def __init__(self) -> None:
+        self.reported: list[str] = []
+
+    def report_internal(self, what: str) -> None:
+        self.reported.append(what)
+
+
+@pytest.mark.parametrize("default,expected", [(list, []), (lambda: None, None)])
+def test_a_failing_handler_answers_empty_and_reports(default: Any, expected: Any) -> None:
+    def broken(ls: Any, params: Any) -> Any:
+        raise RuntimeError("boom")
+
+    fake = _FakeServer()
+    assert _safe(default)(broken)(fake, None) == expected
+    assert fake.reported == ["broken"]
