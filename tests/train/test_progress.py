@@ -1,0 +1,104 @@
+"""Reporters: plain lines, JSON lines, quiet, the rich live view (on a recording console),
+and which one `make_reporter` picks; checkpoint cadence of the loop."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+
+from nnspec.train.loop import train
+from nnspec.train.progress import (
+    JsonReporter,
+    PlainReporter,
+    Reporter,
+    RichReporter,
+    RunInfo,
+    epoch_line,
+    fmt,
+    fmt_duration,
+    make_reporter,
+)
+
+ROW = {"epoch": 3, "loss": 0.41234, "lr": 0.01, "accuracy": 0.875, "val_loss": float("nan"),
+       "val_accuracy": 0.86, "time": 0.5}
+
+
+@pytest.mark.parametrize("value, text", [
+    (0.41234, "0.4123"), (1234.5, "1234.5000"), (1.5e-5, "1.500e-05"), (0, "0"),
+    (0.0, "0.0000"), (float("nan"), "nan"), (None, "-"), (3e7, "3.000e+07")])
+def test_fmt(value, text):
+    assert fmt(value) == text
+
+
+@pytest.mark.parametrize("seconds, text", [(5, "0:05"), (75.4, "1:15"), (3725, "1:02:05"),
+                                           (None, "-:--")])
+def test_fmt_duration(seconds, text):
+    assert fmt_duration(seconds) == text
+
+
+def test_epoch_line():
+    assert epoch_line(ROW, 100) == ("epoch   3/100  loss 0.4123  accuracy 0.8750  val_loss nan"
+                                    "  val_accuracy 0.8600  lr 0.01")
+
+
+def feed(reporter: Reporter) -> None:
+    reporter.start(RunInfo("m", 3, 0, 100, 4))
+    for e in (1, 2, 3):
+        reporter.chunk(e, 2, 1000.0)
+        reporter.epoch({**ROW, "epoch": e}, 12345.0)
+    reporter.message("early stopping at epoch 3")
+    reporter.end()
+
+
+def test_plain_reporter_one_line_per_epoch():
+    out = io.StringIO()
+    feed(PlainReporter(out))
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 4 and lines[0].startswith("epoch 1/3  loss 0.4123")
+    assert "samples/s 12,345" in lines[0] and "eta " in lines[0]
+    assert lines[3] == "early stopping at epoch 3"
+
+
+def test_json_reporter_only_rows_on_stdout():
+    out, err = io.StringIO(), io.StringIO()
+    feed(JsonReporter(out, err))
+    rows = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [r["epoch"] for r in rows] == [1, 2, 3]
+    assert rows[0]["val_loss"] is None  # NaN is not JSON
+    assert err.getvalue() == "early stopping at epoch 3\n"
+
+
+def test_rich_reporter_prints_epochs():
+    from rich.console import Console
+
+    console = Console(file=io.StringIO(), force_terminal=True, width=200, record=True)
+    feed(RichReporter(console))
+    text = console.export_text()
+    assert "epoch 1/3  loss 0.4123" in text and "early stopping at epoch 3" in text
+
+
+def test_make_reporter():
+    class Tty(io.StringIO):
+        def isatty(self):
+            return True
+
+    assert type(make_reporter(json_lines=True)) is JsonReporter
+    assert type(make_reporter(quiet=True)) is Reporter
+    assert type(make_reporter(stream=io.StringIO())) is PlainReporter
+    assert type(make_reporter(stream=Tty())) is RichReporter
+
+
+@pytest.mark.parametrize("every, epochs, calls", [(1, 4, [1, 2, 3, 4]), (2, 5, [2, 4, 5]),
+                                                  (10, 3, [3])])
+def test_checkpoint_cadence(linear, every, epochs, calls):
+    from nnspec import ir
+
+    spec_fn, data_fn, make = linear
+    spec = spec_fn(epochs=epochs).model_copy(update={"output": ir.Output(
+        checkpoint_every=every)})
+    exe, sched = make(spec)
+    seen = []
+    train(spec, data_fn(), exe, sched, on_checkpoint=lambda s: seen.append(s["epoch"]))
+    assert seen == calls
