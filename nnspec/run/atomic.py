@@ -66,7 +66,10 @@ def write_with(path: str | os.PathLike[str], fill: Callable[[BinaryIO], None]) -
 
 
 def write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
-    return write_with(path, lambda f: f.write(data))
+    def fill(f: BinaryIO) -> None:
+        f.write(data)
+
+    return write_with(path, fill)
 
 
 def write_text(path: str | os.PathLike[str], text: str) -> Path:
@@ -96,7 +99,7 @@ def finite(obj: Any) -> Any:
 def write_npz(path: str | os.PathLike[str], arrays: Mapping[str, np.ndarray]) -> Path:
     # np.savez appends ".npz" to plain names, so serialise into memory first.
     buf = io.BytesIO()
-    np.savez(buf, **{k: np.asarray(v) for k, v in arrays.items()})
+    np.savez(buf, **{k: np.asarray(v) for k, v in arrays.items()})  # type: ignore[arg-type]
     return write_bytes(path, buf.getvalue())
 
 

@@ -29,7 +29,7 @@ def resolve_mode(monitor: str, mode: Literal["auto", "min", "max"]) -> Literal["
         if base.startswith(prefix):
             base = base[len(prefix):]
     cls = METRICS.get(base)
-    return "max" if cls is not None and cls.higher_is_better else "min"
+    return "max" if cls is not None and getattr(cls, "higher_is_better", False) else "min"
 
 
 @dataclass
@@ -61,7 +61,7 @@ class EarlyStopping:
     def update(self, epoch: int, row: dict[str, Any]) -> tuple[bool, bool]:
         """Feed the row of (1-based) `epoch`; returns (is_new_best, should_stop)."""
         value = row.get(self.monitor)
-        if self.improved(value):
+        if value is not None and self.improved(value):
             self.best, self.best_epoch, self.wait = float(value), epoch, 0
             return True, False
         self.wait += 1
