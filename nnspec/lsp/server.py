@@ -9,6 +9,7 @@ JSON-RPC internal error.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 import sys
@@ -29,6 +30,10 @@ from nnspec.lsp.positions import UTF16, position_to_offset
 
 log = logging.getLogger("nnspec.lsp")
 F = TypeVar("F", bound=Callable[..., Any])
+# How long a change waits for a newer one before it is checked: long enough for the messages
+# an editor has already sent to be read (pygls reads each through a thread), short against
+# the time a check takes.
+COALESCE_S = 0.005
 
 try:
     from importlib.metadata import version as _version
@@ -42,6 +47,7 @@ class NnspecServer(LanguageServer):
     def __init__(self) -> None:
         super().__init__("nnspec", VERSION, text_document_sync_kind=types.TextDocumentSyncKind.Full)
         self.cache = Cache()
+        self.latest: dict[str, int] = {}  # newest document version received, per URI
 
     @property
     def encoding(self) -> str:
@@ -80,6 +86,18 @@ def _safe(default: Callable[[], Any]) -> Callable[[F], F]:
     """Answer `default()` instead of an internal error when a handler fails."""
 
     def wrap(fn: F) -> F:
+        if asyncio.iscoroutinefunction(fn):
+
+            @functools.wraps(fn)
+            async def run_async(ls: NnspecServer, params: Any) -> Any:
+                try:
+                    return await fn(ls, params)
+                except Exception:
+                    ls.report_internal(fn.__name__)
+                    return default()
+
+            return run_async  # type: ignore[return-value]
+
         @functools.wraps(fn)
         def run(ls: NnspecServer, params: Any) -> Any:
             try:
@@ -116,8 +134,15 @@ def did_open(ls: NnspecServer, params: types.DidOpenTextDocumentParams) -> None:
 
 @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
 @_safe(lambda: None)
-def did_change(ls: NnspecServer, params: types.DidChangeTextDocumentParams) -> None:
-    _publish(ls, params.text_document.uri, params.text_document.version)
+async def did_change(ls: NnspecServer, params: types.DidChangeTextDocumentParams) -> None:
+    uri, version = params.text_document.uri, params.text_document.version
+    ls.latest[uri] = version
+    # When the editor sends changes faster than they are checked (a paste, a burst of
+    # keystrokes), a later change that arrives meanwhile makes this one stale, and only the
+    # newest text is checked and published.
+    await asyncio.sleep(COALESCE_S)
+    if ls.latest.get(uri) == version:
+        _publish(ls, uri, version)
 
 
 @server.feature(types.TEXT_DOCUMENT_DID_SAVE, types.SaveOptions(include_text=False))
@@ -132,6 +157,7 @@ def did_save(ls: NnspecServer, params: types.DidSaveTextDocumentParams) -> None:
 @_safe(lambda: None)
 def did_close(ls: NnspecServer, params: types.DidCloseTextDocumentParams) -> None:
     ls.cache.drop(params.text_document.uri)
+    ls.latest.pop(params.text_document.uri, None)
     ls.text_document_publish_diagnostics(
         types.PublishDiagnosticsParams(uri=params.text_document.uri, diagnostics=[]))
 

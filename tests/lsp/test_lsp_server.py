@@ -161,6 +161,34 @@ async def test_diagnostics_follow_changes_and_saves(client: LanguageClient,
     assert got == []
 
 
+async def test_a_burst_of_changes_ends_with_the_last_text(client: LanguageClient,
+                                                          tmp_path: Path) -> None:
+    """Changes sent faster than they are checked: what is shown at the end is the last text's
+    diagnostics (intermediate ones may be skipped, never the last)."""
+    uri = (tmp_path / "burst.nn").as_uri()
+    good = (ROOT / "specs" / "moons.nn").read_text()
+    await published(client, uri, lambda: open_doc(client, uri, good))
+    texts = [good.replace("dense 16 relu", f"dense {n} {'relu' if n % 2 else 'rleu'}", 1)
+             for n in range(1, 31)]
+    for version, text in enumerate(texts[:-1], start=1):
+        change_doc(client, uri, text, version)
+    final = texts[-1].replace("epochs 200", "epochs -1")
+    change_doc(client, uri, final, len(texts))
+    want = sorted(expected_ranges(final))
+    assert {w[0] for w in want} == {"E204", "E302"}
+
+    def shown() -> list[tuple]:
+        return sorted(got_ranges(list(client.diagnostics.get(uri, []))))
+
+    for _ in range(2000):  # publishes of earlier versions may still be on their way
+        if shown() == want:
+            break
+        await asyncio.sleep(0.005)
+    assert shown() == want
+    await asyncio.sleep(0.3)
+    assert shown() == want  # and nothing older arrives after it
+
+
 @pytest.mark.parametrize("spec", sorted(p.name for p in (ROOT / "specs").glob("*.nn")))
 async def test_example_specs_have_no_diagnostics(client: LanguageClient, spec: str) -> None:
     path = ROOT / "specs" / spec
