@@ -140,8 +140,8 @@ def _call_frame(name_tok: Token, before: list[Token], stmt: vocab.Statement | No
         key = before[-2].text
         owner = frames[-1] if frames else None
         cls = owner.cls if owner else (stmt.options if stmt else None)
-        slot = vocab.value_slot(cls, key, owner.stmt if owner else stmt)
-        return Frame(name_tok.text, vocab.op_for(slot, name_tok.text))
+        value = vocab.value_slot(cls, key, owner.stmt if owner else stmt)
+        return Frame(name_tok.text, vocab.op_for(value, name_tok.text))
     if frames:
         return Frame(name_tok.text, None)
     slot = vocab.positional_slot(stmt, _value_tokens(before[1:])) if stmt else None

@@ -125,3 +125,19 @@ def test_utf16_range_of_the_word_after_an_emoji() -> None:
     start = item.text_edit.range.start  # type: ignore[union-attr]
     line = text.splitlines()[1]
     assert start.character == len(line[: line.index("ta)")].encode("utf-16-le")) // 2
+
+
+# Statements that take no value at all.
+NO_VALUES = {("data", "standardize"), ("data", "normalize")}
+
+
+@pytest.mark.parametrize("block", sorted(KEYWORDS))
+def test_every_statement_of_the_checker_knows_its_values(block: str) -> None:
+    """The checker's statement table is the list; the server must know what each one takes,
+    or completion after a new keyword would silently offer nothing."""
+    from nnspec.lsp import vocab
+
+    assert set(vocab.STATEMENTS[block]) == KEYWORDS[block]
+    for keyword, stmt in vocab.STATEMENTS[block].items():
+        knows = bool(stmt.positional) or stmt.options is not None
+        assert knows or (block, keyword) in NO_VALUES, keyword
