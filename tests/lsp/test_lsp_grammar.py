@@ -164,3 +164,24 @@ def test_example_specs_are_coloured_by_role() -> None:
                                                                 want, got)
             checked += 1
     assert checked > 150
+
+
+def test_extension_manifest_points_at_real_files() -> None:
+    manifest = json.loads((VSCODE / "package.json").read_text(encoding="utf-8"))
+    assert (VSCODE / manifest["main"]).is_file()
+    (language,) = manifest["contributes"]["languages"]
+    assert language["id"] == "nnspec" and language["extensions"] == [".nn"]
+    config = json.loads((VSCODE / language["configuration"]).read_text(encoding="utf-8"))
+    assert config["comments"]["lineComment"] == "#"
+    assert ["{", "}"] in config["brackets"]
+    (grammar,) = manifest["contributes"]["grammars"]
+    assert (VSCODE / grammar["path"]).resolve() == GRAMMAR
+    assert json.loads(GRAMMAR.read_text(encoding="utf-8"))["scopeName"] == grammar["scopeName"]
+    assert "onLanguage:nnspec" in manifest["activationEvents"]
+    # The client starts `nnspec lsp` by default: that command must exist.
+    props = manifest["contributes"]["configuration"]["properties"]
+    assert props["nnspec.server.command"]["default"] == "nnspec"
+    assert props["nnspec.server.args"]["default"] == ["lsp"]
+    from nnspec.cli import build_parser
+
+    assert build_parser().parse_args(["lsp", "--stdio"]).command == "lsp"
