@@ -9,9 +9,18 @@
   FMA contraction the code Numba loads from its cache rounded differently from the code it
   had just compiled (measured), which broke bit-identical runs.
 - nogil: BLAS threads and other Python threads can run while a chunk trains.
+
+Numba's cache checks only the timestamp of the file defining a function, not of the kernels
+it calls and inlines nor of the constants it imports (lower/plan.py codes), so editing one
+kernel could leave a stale compiled engine in use. `drop_stale_cache()` (run on import)
+hashes every source the kernels depend on and empties the cache folder when it changed.
 """
 
 from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
 
 from numba import njit
 
@@ -22,3 +31,36 @@ JIT = dict(cache=True, nogil=True, error_model="numpy", fastmath=FASTMATH)
 def kernel(fn):  # type: ignore[no-untyped-def]
     """@njit with the project's options."""
     return njit(**JIT)(fn)
+
+
+_HERE = Path(__file__).resolve().parent
+_SOURCES = sorted(_HERE.glob("*.py")) + [_HERE.parent.parent / "lower" / "plan.py"]
+
+
+def drop_stale_cache(cache_dir: Path = _HERE / "__pycache__") -> bool:
+    """Delete cached compiled kernels built from other sources; True if something was dropped."""
+    digest = hashlib.sha256()
+    for path in _SOURCES:
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    stamp = cache_dir / "nnspec-kernels.sha256"
+    try:
+        if stamp.read_text() == digest.hexdigest():
+            return False
+    except OSError:
+        pass
+    dropped = False
+    try:
+        cache_dir.mkdir(exist_ok=True)
+        for entry in cache_dir.iterdir():
+            if entry.suffix in (".nbi", ".nbc"):
+                entry.unlink(missing_ok=True)
+                dropped = True
+        stamp.write_text(digest.hexdigest())
+    except OSError:  # a read-only install: Numba then caches elsewhere (or not at all)
+        pass
+    return dropped
+
+
+if os.environ.get("NUMBA_CACHE_DIR") is None:
+    drop_stale_cache()

@@ -52,7 +52,7 @@ def layout(plan: Plan, rows: int) -> Layout:
     widest = 1
     for i, layer in enumerate(plan.layers):
         n = layer.n_out
-        widest = max(widest, n)
+        widest = max(widest, n, layer.n_in)
         row = itab[i]
         row[KIND], row[N_IN], row[N_OUT], row[ACT] = layer.kind, layer.n_in, n, layer.act
         row[HAS_BIAS], row[AFFINE] = int(layer.bias), int(layer.bn_affine)

@@ -27,6 +27,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from nnspec.backends.cpu.jit import kernel
 from nnspec.lower.plan import (
     FUSED_LOG_SOFTMAX_CCE,
@@ -62,23 +64,23 @@ def loss_sum(code, param, fused, z, a, y, rows, k):  # type: ignore[no-untyped-d
     size = rows * k
     if code == L_MSE or code == L_RMSE:
         for i in range(size):
-            e = float(a[i]) - float(y[i])
+            e = np.float64(a[i]) - np.float64(y[i])
             s += e * e
     elif code == L_MAE:
         for i in range(size):
-            s += abs(float(a[i]) - float(y[i]))
+            s += abs(np.float64(a[i]) - np.float64(y[i]))
     elif code == L_HUBER:
         for i in range(size):
-            e = abs(float(a[i]) - float(y[i]))
+            e = abs(np.float64(a[i]) - np.float64(y[i]))
             s += 0.5 * e * e if e <= param else param * (e - 0.5 * param)
     elif code == L_BCE:
         for i in range(size):
             t = y[i] * (1.0 - param) + 0.5 * param
             if fused == FUSED_SIGMOID_BCE:
-                zi = float(z[i])
+                zi = np.float64(z[i])
                 s += max(zi, 0.0) - zi * t + math.log1p(math.exp(-abs(zi)))
             else:
-                p = float(a[i])
+                p = np.float64(a[i])
                 lp = max(math.log(p), LOG_CLAMP) if p > 0 else LOG_CLAMP
                 lq = max(math.log(1.0 - p), LOG_CLAMP) if p < 1 else LOG_CLAMP
                 s -= t * lp + (1.0 - t) * lq
@@ -87,21 +89,21 @@ def loss_sum(code, param, fused, z, a, y, rows, k):  # type: ignore[no-untyped-d
             base = r * k
             lse = 0.0
             if fused == FUSED_SOFTMAX_CCE:
-                m = float(z[base])
+                m = np.float64(z[base])
                 for j in range(1, k):
-                    m = max(m, float(z[base + j]))
+                    m = max(m, np.float64(z[base + j]))
                 e = 0.0
                 for j in range(k):
-                    e += math.exp(float(z[base + j]) - m)
+                    e += math.exp(np.float64(z[base + j]) - m)
                 lse = m + math.log(e)
             for j in range(k):
                 t = y[base + j] * (1.0 - param) + param / k
                 if fused == FUSED_SOFTMAX_CCE:
-                    s -= t * (float(z[base + j]) - lse)
+                    s -= t * (np.float64(z[base + j]) - lse)
                 elif fused == FUSED_LOG_SOFTMAX_CCE:
-                    s -= t * float(a[base + j])
+                    s -= t * np.float64(a[base + j])
                 else:
-                    p = float(a[base + j])
+                    p = np.float64(a[base + j])
                     s -= t * (max(math.log(p), LOG_CLAMP) if p > 0 else LOG_CLAMP)
     return s
 
@@ -120,7 +122,7 @@ def loss_grad(code, param, fused, a, y, g, rows, k, loss):  # type: ignore[no-un
                 st += y[base + j] * (1.0 - param) + param / k
             for j in range(k):
                 t = y[base + j] * (1.0 - param) + param / k
-                p = float(a[base + j])
+                p = np.float64(a[base + j])
                 if fused == FUSED_SOFTMAX_CCE:
                     g[base + j] = dt((p * st - t) * inv_b)
                 elif fused == FUSED_LOG_SOFTMAX_CCE:
@@ -131,23 +133,23 @@ def loss_grad(code, param, fused, a, y, g, rows, k, loss):  # type: ignore[no-un
     inv_n = 1.0 / size
     if code == L_MSE:
         for i in range(size):
-            g[i] = dt(2.0 * (float(a[i]) - float(y[i])) * inv_n)
+            g[i] = dt(2.0 * (np.float64(a[i]) - np.float64(y[i])) * inv_n)
     elif code == L_RMSE:
         c = inv_n / loss if loss > 0 else 0.0
         for i in range(size):
-            g[i] = dt((float(a[i]) - float(y[i])) * c)
+            g[i] = dt((np.float64(a[i]) - np.float64(y[i])) * c)
     elif code == L_MAE:
         for i in range(size):
-            e = float(a[i]) - float(y[i])
+            e = np.float64(a[i]) - np.float64(y[i])
             g[i] = dt((1.0 if e > 0 else (-1.0 if e < 0 else 0.0)) * inv_n)
     elif code == L_HUBER:
         for i in range(size):
-            e = float(a[i]) - float(y[i])
+            e = np.float64(a[i]) - np.float64(y[i])
             g[i] = dt(min(max(e, -param), param) * inv_n)
     elif code == L_BCE:
         for i in range(size):
             t = y[i] * (1.0 - param) + 0.5 * param
-            p = float(a[i])
+            p = np.float64(a[i])
             if fused == FUSED_SIGMOID_BCE:
                 g[i] = dt((p - t) * inv_n)
             else:

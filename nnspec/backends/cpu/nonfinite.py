@@ -48,7 +48,8 @@ def locate(exe: Executable, x: np.ndarray, y: np.ndarray, order: np.ndarray,
         src = params if slot.buffer == "params" else buffers
         kind = _bad(src[slot.offset:slot.offset + slot.size])
         if kind:
-            return f"parameter `{slot.key}`", kind, slot.layer
+            return (f"parameter `{slot.key}` of {plan.layers[slot.layer].label}", kind,
+                    slot.layer)
     x, y = as_inputs(plan, x), as_targets(plan, y)
     n = x.shape[0]
     size = plan.batch_size(n)
@@ -79,10 +80,10 @@ def locate(exe: Executable, x: np.ndarray, y: np.ndarray, order: np.ndarray,
         if layer.kind == DENSE:
             z_off = int(lay.itab[i, Z_OFF])
             if kind := _bad(work.ws[z_off:z_off + rows * n_out]):
-                return f"pre-activation of layer {i}", kind, i
+                return f"pre-activation of {layer.label}", kind, i
         a_off = int(lay.itab[i, A_OFF])
         if kind := _bad(work.ws[a_off:a_off + rows * n_out]):
-            return f"output of layer {i}", kind, i
+            return f"output of {layer.label}", kind, i
 
     last = len(plan.layers) - 1
     z_off = int(lay.itab[last, Z_OFF if plan.layers[last].kind == DENSE else IN_OFF])
@@ -92,7 +93,9 @@ def locate(exe: Executable, x: np.ndarray, y: np.ndarray, order: np.ndarray,
                                                     work.ws[z_off:z_off + rows * k], out, ys,
                                                     rows, k), rows, k)
     if not math.isfinite(loss):
-        return "loss", "NaN" if math.isnan(loss) else "inf", -1
+        biggest = float(np.abs(out).max()) if out.size else 0.0
+        return f"loss (the largest output is {biggest:.3g})", \
+            "NaN" if math.isnan(loss) else "inf", -1
     grad = np.zeros(plan.n_params, dtype=dtype)
     losses.loss_grad(plan.loss, plan.loss_param, plan.fused, out, ys, work.g1[:rows * k], rows,
                      k, loss)
@@ -103,7 +106,8 @@ def locate(exe: Executable, x: np.ndarray, y: np.ndarray, order: np.ndarray,
     for slot in reversed(plan.tensors):
         if slot.buffer == "params":
             if kind := _bad(grad[slot.offset:slot.offset + slot.size]):
-                return f"gradient of `{slot.key}`", kind, slot.layer
+                return (f"gradient of `{slot.key}` of {plan.layers[slot.layer].label}", kind,
+                        slot.layer)
     return "", "", None
 
 
@@ -121,10 +125,12 @@ def nonfinite_error(exe: Executable, x: np.ndarray, y: np.ndarray, order: np.nda
     if layer is not None and layer >= 0:
         span = plan.layers[layer].span
         label = f"{kind} first appears here"
-        message = (f"{stage} became {kind} in {where}: the first non-finite tensor is the "
-                   f"{what} ({plan.layers[layer].label})")
+        message = f"{stage} became {kind} in {where}: the first non-finite tensor is the {what}"
     elif layer == -1:
+        # the loss has its own span when check() gave it one; else point at the output layer
         span, label = plan.loss_span, f"{kind} here"
+        if span is None and plan.layers:
+            span = plan.layers[-1].span
         message = f"{stage} became {kind} in {where}: the {what} is {kind}"
     elif what:
         message = f"{stage} became {kind} in {where}: the {what} hold {kind}"

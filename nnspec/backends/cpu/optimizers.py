@@ -53,7 +53,7 @@ def sum_squares(g):  # type: ignore[no-untyped-def]
     """sum g^2 in float64: finite iff every g is finite (no overflow below 1e154)."""
     s = 0.0
     for i in range(g.shape[0]):
-        x = float(g[i])
+        x = np.float64(g[i])
         s += x * x
     return s
 

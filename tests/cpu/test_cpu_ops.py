@@ -1,0 +1,211 @@
+"""CPU kernels one op at a time against backends/reference (the oracle), including extreme
+inputs, the float32 approximations and NaN propagation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from cpu_nets import OPTIMIZERS_CASES
+
+from nnspec.backends.cpu import activations, approx, dropout, losses, optimizers
+from nnspec.backends.reference import activations as ref_act
+from nnspec.backends.reference import dropout as ref_dropout
+from nnspec.backends.reference import losses as ref_loss
+from nnspec.backends.reference import optimizers as ref_opt
+from nnspec.lower.lower import _optimizer
+from nnspec.lower.plan import (
+    ACT_CODES,
+    FUSED_LOG_SOFTMAX_CCE,
+    FUSED_NONE,
+    FUSED_SIGMOID_BCE,
+    FUSED_SOFTMAX_CCE,
+    LOSS_CODES,
+)
+from nnspec.ops.activations import ACTIVATIONS
+from nnspec.ops.losses import LOSSES
+
+B, F = 6, 5
+ACT_CASES = [ACTIVATIONS[k]() for k in ACTIVATIONS] + [
+    ACTIVATIONS["leaky_relu"](alpha=0.2), ACTIVATIONS["elu"](alpha=0.5),
+    ACTIVATIONS["gelu"](approximate="tanh"), ACTIVATIONS["softplus"](beta=3.0, threshold=4.0)]
+
+
+def _params(op):
+    if op.kind in ("leaky_relu", "elu"):
+        return op.alpha, 0.0
+    if op.kind == "gelu":
+        return (1.0 if op.approximate == "tanh" else 0.0), 0.0
+    if op.kind == "softplus":
+        return op.beta, op.threshold
+    return 0.0, 0.0
+
+
+def _z(dtype):
+    r = np.random.default_rng(1)
+    z = r.normal(scale=3.0, size=(B, F))
+    z[0] = [-60.0, -20.0, 0.0, 20.0, 60.0]  # saturation and overflow territory
+    return z.astype(dtype)
+
+
+def _cpu_act(op, z, g, fast):
+    code = ACT_CODES[op.kind]
+    p0, p1 = _params(op)
+    zf = z.ravel().copy()
+    a = np.empty_like(zf)
+    activations.forward(code, p0, p1, zf, a, F, fast)
+    gf = g.ravel().astype(z.dtype)
+    activations.backward(code, p0, p1, zf, a, gf, F)
+    return a.reshape(B, F), gf.reshape(B, F)
+
+
+@pytest.mark.parametrize("op", ACT_CASES, ids=lambda op: repr(op))
+def test_activation_float64_matches_reference(op):
+    z = _z(np.float64)
+    g = np.random.default_rng(2).normal(size=(B, F))
+    a, gz = _cpu_act(op, z, g, False)
+    ra = ref_act.forward(op, z)
+    np.testing.assert_allclose(a, ra, rtol=1e-13, atol=1e-15)
+    np.testing.assert_allclose(gz, ref_act.backward(op, z, ra, g), rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("op", ACT_CASES, ids=lambda op: repr(op))
+def test_activation_float32_within_tolerance(op):
+    """float32 (with the fast tanh/sigmoid): within 1e-6 relative or 1e-6 absolute."""
+    z = _z(np.float32)
+    g = np.random.default_rng(2).normal(size=(B, F))
+    a, gz = _cpu_act(op, z, g, True)
+    ra = ref_act.forward(op, z.astype(np.float64))
+    np.testing.assert_allclose(a, ra, rtol=2e-6, atol=1e-6)
+    rg = ref_act.backward(op, z.astype(np.float64), ra, g)
+    np.testing.assert_allclose(gz, rg, rtol=2e-5, atol=2e-6 * np.abs(g).max())
+
+
+def test_fast_tanh_and_sigmoid_error_bound():
+    x = np.linspace(-12, 12, 200_001).astype(np.float32)
+    t = np.array([approx.tanh32(v) for v in x[::50]], dtype=np.float64)
+    s = np.array([approx.sigmoid32(v) for v in x[::50]], dtype=np.float64)
+    xs = x[::50].astype(np.float64)
+    assert np.abs(t - np.tanh(xs)).max() < 4e-7
+    assert np.abs(s - ref_act.sigmoid(xs)).max() < 2.5e-7
+    assert np.abs(t).max() <= 1.0
+
+
+@pytest.mark.parametrize("name", ["tanh", "sigmoid", "relu", "softmax", "gelu", "elu"])
+@pytest.mark.parametrize("fast", [True, False])
+def test_nan_and_inf_propagate(name, fast):
+    """fastmath must not hide NaN: non-finite detection depends on it."""
+    op = ACTIVATIONS[name]()
+    z = np.full((1, F), 0.5, dtype=np.float32)
+    z[0, 1] = np.nan
+    code = ACT_CODES[name]
+    a = np.empty(F, dtype=np.float32)
+    activations.forward(code, *_params(op), z.ravel(), a, F, fast)
+    assert np.isnan(a[1])
+
+
+LOSS_CASES = [
+    ("mse", {}, FUSED_NONE), ("rmse", {}, FUSED_NONE), ("mae", {}, FUSED_NONE),
+    ("huber", {"delta": 0.7}, FUSED_NONE),
+    ("binary_crossentropy", {}, FUSED_NONE),
+    ("binary_crossentropy", {"label_smoothing": 0.2}, FUSED_NONE),
+    ("binary_crossentropy", {}, FUSED_SIGMOID_BCE),
+    ("binary_crossentropy", {"label_smoothing": 0.1}, FUSED_SIGMOID_BCE),
+    ("categorical_crossentropy", {}, FUSED_NONE),
+    ("categorical_crossentropy", {"label_smoothing": 0.1}, FUSED_SOFTMAX_CCE),
+    ("categorical_crossentropy", {}, FUSED_SOFTMAX_CCE),
+    ("categorical_crossentropy", {"label_smoothing": 0.3}, FUSED_LOG_SOFTMAX_CCE),
+]
+
+
+def _loss_inputs(kind, fused, extreme):
+    r = np.random.default_rng(3)
+    z = r.normal(scale=2.0, size=(B, F))
+    if extreme:
+        z[0] = [-80.0, -30.0, 0.0, 30.0, 80.0]
+    if kind == "categorical_crossentropy":
+        y = np.eye(F)[r.integers(0, F, size=B)]
+        a = ref_act.log_softmax(z) if fused == FUSED_LOG_SOFTMAX_CCE else ref_act.softmax(z)
+    elif kind == "binary_crossentropy":
+        y = (r.random((B, F)) < 0.5).astype(float)
+        a = ref_act.sigmoid(z)
+    else:
+        y = r.normal(size=(B, F))
+        a = z
+    return z, a, y
+
+
+@pytest.mark.parametrize("kind, opts, fused", LOSS_CASES,
+                         ids=[f"{k}-{o}-{f}" for k, o, f in LOSS_CASES])
+@pytest.mark.parametrize("extreme", [False, True])
+def test_loss_matches_reference(kind, opts, fused, extreme):
+    op = LOSSES[kind](**opts)
+    code = LOSS_CODES[kind]
+    param = float(opts.get("delta", opts.get("label_smoothing", 0.0)))
+    z, a, y = _loss_inputs(kind, fused, extreme)
+    s = losses.loss_sum(code, param, fused, z.ravel(), a.ravel(), y.ravel(), B, F)
+    value = losses.finish(code, s, B, F)
+    g = np.empty(B * F)
+    losses.loss_grad(code, param, fused, a.ravel(), y.ravel(), g, B, F, value)
+    if fused == FUSED_NONE:
+        log_probs = False
+        rv, rg = ref_loss.value(op, a, y, log_probs), ref_loss.grad(op, a, y, log_probs)
+    else:
+        act = {FUSED_SIGMOID_BCE: "sigmoid", FUSED_SOFTMAX_CCE: "softmax",
+               FUSED_LOG_SOFTMAX_CCE: "log_softmax"}[fused]
+        rv, rg = ref_loss.fused_value_grad(op, act, z, y)
+    assert np.isfinite(value)
+    assert value == pytest.approx(rv, rel=1e-12)
+    np.testing.assert_allclose(g.reshape(B, F), rg, rtol=1e-10, atol=1e-15)
+
+
+def test_rmse_gradient_is_zero_at_zero_loss():
+    y = np.ones(4)
+    g = np.full(4, 9.0)
+    code = LOSS_CODES["rmse"]
+    value = losses.finish(code, losses.loss_sum(code, 0.0, 0, y, y, y, 4, 1), 4, 1)
+    losses.loss_grad(code, 0.0, 0, y, y, g, 4, 1, value)
+    assert value == 0.0 and not g.any()
+
+
+@pytest.mark.parametrize("rate", [0.0, 0.25, 0.9])
+def test_dropout_mask_is_the_reference_mask(rate):
+    x = np.random.default_rng(0).normal(size=(7, 9))
+    mask, y = np.empty(63), np.empty(63)
+    r1, r2 = np.random.default_rng(5), np.random.default_rng(5)
+    dropout.forward(x.ravel(), rate, r1, mask, y)
+    keep = ref_dropout.make_mask(r2, (7, 9), rate)
+    np.testing.assert_allclose(y.reshape(7, 9), ref_dropout.forward(x, keep, rate), rtol=1e-15)
+    assert r1.random() == r2.random()  # both generators advanced by the same draws
+
+
+@pytest.mark.parametrize("opt_name", ["sgd", "rmsprop", "adam", "adagrad"])
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_optimizer_step_matches_reference(opt_name, dtype):
+    for key, op in OPTIMIZERS_CASES.items():
+        if not key.startswith(opt_name):
+            continue
+        plan_opt = _optimizer(op)
+        r = np.random.default_rng(0)
+        w = r.normal(size=50)
+        w_ref = w.copy()
+        state = optimizers.init_state(plan_opt, 50, dtype)
+        state_ref = ref_opt.init_state(plan_opt, 50)
+        wc = w.astype(dtype)
+        for t in range(1, 5):
+            g = r.normal(size=50)
+            optimizers.step(plan_opt.code, wc, g.astype(dtype), state,
+                            optimizers.hyper_array(plan_opt), 0.05, t)
+            ref_opt.step(plan_opt, w_ref, g, state_ref, 0.05, t)
+        tol = dict(rtol=1e-12, atol=1e-14) if dtype == "float64" else dict(rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(wc, w_ref, **tol, err_msg=key)
+        np.testing.assert_allclose(state, state_ref, **tol, err_msg=key)
+
+
+@pytest.mark.parametrize("value, norm", [(0.0, 1.0), (0.3, 0.0), (0.3, 0.5), (0.0, 100.0)])
+def test_clip_matches_reference(value, norm):
+    g = np.random.default_rng(0).normal(size=40)
+    mine, ref = g.copy(), g.copy()
+    optimizers.clip(mine, value, norm)
+    ref_opt.clip_gradients(ref, norm or None, value or None)
+    np.testing.assert_allclose(mine, ref, rtol=1e-14)
+    assert optimizers.sum_squares(g) == pytest.approx(float(g @ g), rel=1e-13)
