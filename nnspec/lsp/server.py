@@ -17,8 +17,10 @@ import traceback
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+import attrs
 from lsprotocol import types
 from pygls import uris
+from pygls.capabilities import get_capability
 from pygls.lsp.server import LanguageServer
 
 from nnspec.lsp import complete as complete_mod
@@ -67,6 +69,15 @@ class NnspecServer(LanguageServer):
         except (OSError, UnicodeDecodeError):
             text = ""  # nothing there to check, complete or hover
         return text, path
+
+    def markdown(self, field: str) -> bool:
+        """Whether the client renders Markdown in `field` (a ClientCapabilities path that
+        lists content formats); docs are sent as plain text otherwise, as LSP asks."""
+        try:
+            formats = get_capability(self.client_capabilities, field, None)  # type: ignore
+        except Exception:
+            return False
+        return formats is not None and types.MarkupKind.Markdown in formats
 
     def report_internal(self, what: str) -> None:
         """Log the exception being handled; the test suite asserts this never happens."""
@@ -169,7 +180,16 @@ def completion(ls: NnspecServer, params: types.CompletionParams) -> types.Comple
     text, _ = ls.document(params.text_document.uri)
     offset = position_to_offset(text, params.position, ls.encoding)
     items = complete_mod.complete(text, offset, ls.encoding)
+    if not ls.markdown("text_document.completion.completion_item.documentation_format"):
+        # A plain string: what a client that declares no documentation format reads.
+        items = [attrs.evolve(i, documentation=_plain(i.documentation).value
+                              if i.documentation is not None else None) for i in items]
     return types.CompletionList(is_incomplete=False, items=items)
+
+
+def _plain(doc: Any) -> types.MarkupContent:
+    value = doc.value if isinstance(doc, types.MarkupContent) else str(doc)
+    return types.MarkupContent(kind=types.MarkupKind.PlainText, value=value)
 
 
 @server.feature(types.TEXT_DOCUMENT_HOVER)
@@ -179,7 +199,10 @@ def hover(ls: NnspecServer, params: types.HoverParams) -> types.Hover | None:
     text, path = ls.document(uri)
     analysis = ls.cache.get(uri, text, path)
     offset = position_to_offset(text, params.position, ls.encoding)
-    return hover_mod.hover(text, offset, analysis.spec, ls.encoding, analysis.tokens)
+    result = hover_mod.hover(text, offset, analysis.spec, ls.encoding, analysis.tokens)
+    if result is not None and not ls.markdown("text_document.hover.content_format"):
+        result = attrs.evolve(result, contents=_plain(result.contents))
+    return result
 
 
 @server.feature(types.TEXT_DOCUMENT_FORMATTING)

@@ -27,8 +27,15 @@ SERVER = [sys.executable, "-m", "nnspec.cli", "lsp", "--stdio"]
 
 @pytest_lsp.fixture(config=ClientServerConfig(server_command=SERVER), scope="module")
 async def client(lsp_client: LanguageClient):
+    # What VS Code declares for these features: Markdown docs.
+    markdown = [types.MarkupKind.Markdown, types.MarkupKind.PlainText]
     await lsp_client.initialize_session(types.InitializeParams(
-        capabilities=types.ClientCapabilities(), root_uri=ROOT.as_uri()))
+        capabilities=types.ClientCapabilities(text_document=types.TextDocumentClientCapabilities(
+            completion=types.CompletionClientCapabilities(
+                completion_item=types.ClientCompletionItemOptions(
+                    documentation_format=markdown)),
+            hover=types.HoverClientCapabilities(content_format=markdown))),
+        root_uri=ROOT.as_uri()))
     yield
     await lsp_client.shutdown_session()
 
@@ -244,9 +251,11 @@ async def test_hover_shapes_and_docs(client: LanguageClient, tmp_path: Path) -> 
             text_document=types.TextDocumentIdentifier(uri=uri),
             position=types.Position(line=line, character=char)))
         assert h is not None
+        assert h.contents.kind == types.MarkupKind.Markdown  # type: ignore[union-attr]
         return h.contents.value  # type: ignore[union-attr]
 
     text_dense = await hover_at(row, lines[row].index("dense") + 1)
+    assert "**dense**" in text_dense
     assert "Layer 1 of 2 (`dense`): input (4,) -> output (32,), 160 parameters" in text_dense
     text_he = await hover_at(row, lines[row].index("he_normal") + 2)
     assert "**he_normal** (initializer)" in text_he
@@ -312,3 +321,36 @@ async def test_requests_on_unknown_documents_are_empty(client: LanguageClient) -
         types.DocumentSymbolParams(text_document=doc))
     assert not syms
     assert not [m for m in client.log_messages if m.type == types.MessageType.Error]
+
+
+@pytest_lsp.fixture(config=ClientServerConfig(server_command=SERVER), scope="module")
+async def utf8_client(lsp_client: LanguageClient):
+    """A client that prefers UTF-8 positions (LSP 3.17 position encodings)."""
+    result = await lsp_client.initialize_session(types.InitializeParams(
+        capabilities=types.ClientCapabilities(general=types.GeneralClientCapabilities(
+            position_encodings=[types.PositionEncodingKind.Utf8,
+                                types.PositionEncodingKind.Utf16]))))
+    assert result.capabilities.position_encoding == types.PositionEncodingKind.Utf8
+    yield
+    await lsp_client.shutdown_session()
+
+
+async def test_utf8_position_encoding(utf8_client: LanguageClient, tmp_path: Path) -> None:
+    uri = (tmp_path / "broken.nn").as_uri()
+    got = await published(utf8_client, uri, lambda: open_doc(utf8_client, uri, BROKEN))
+    bogus = next(d for d in got if d.code == "E211")
+    line = BROKEN.split("\n")[6]
+    assert bogus.range.start.character == len(line[: line.index("bogsu")].encode("utf-8"))
+    # Completion at a UTF-8 column after the emoji.
+    text = 'data {\n    source csv("😀", )\n}\n'
+    await published(utf8_client, uri, lambda: change_doc(utf8_client, uri, text, 2))
+    col = len('    source csv("😀", '.encode())
+    result = await utf8_client.text_document_completion_async(types.CompletionParams(
+        text_document=types.TextDocumentIdentifier(uri=uri),
+        position=types.Position(line=1, character=col)))
+    assert isinstance(result, types.CompletionList)
+    assert "target=" in {i.label for i in result.items}
+    edit = result.items[0].text_edit
+    assert isinstance(edit, types.TextEdit) and edit.range.start.character == col
+    # This client did not say it renders Markdown: docs come as plain strings.
+    assert all(isinstance(i.documentation, str) for i in result.items)
