@@ -354,3 +354,10 @@ async def test_utf8_position_encoding(utf8_client: LanguageClient, tmp_path: Pat
     assert isinstance(edit, types.TextEdit) and edit.range.start.character == col
     # This client did not say it renders Markdown: docs come as plain strings.
     assert all(isinstance(i.documentation, str) for i in result.items)
+
+
+async def test_untitled_documents_are_checked(client: LanguageClient) -> None:
+    uri = "untitled:Untitled-1"
+    got = await published(client, uri, lambda: open_doc(client, uri, BROKEN))
+    assert sorted(got_ranges(got)) == sorted(expected_ranges(BROKEN))
+    assert not internal_errors(client)
