@@ -94,8 +94,9 @@ def locate(exe: Executable, x: np.ndarray, y: np.ndarray, order: np.ndarray,
                                                     rows, k), rows, k)
     if not math.isfinite(loss):
         biggest = float(np.abs(out).max()) if out.size else 0.0
-        return f"loss (the largest output is {biggest:.3g})", \
-            "NaN" if math.isnan(loss) else "inf", -1
+        kind = "NaN" if math.isnan(loss) else "inf"
+        return (f"the outputs are finite (largest magnitude {biggest:.3g}) but the loss is "
+                f"{kind}", kind, -1)
     grad = np.zeros(plan.n_params, dtype=dtype)
     losses.loss_grad(plan.loss, plan.loss_param, plan.fused, out, ys, work.g1[:rows * k], rows,
                      k, loss)
@@ -131,7 +132,7 @@ def nonfinite_error(exe: Executable, x: np.ndarray, y: np.ndarray, order: np.nda
         span, label = plan.loss_span, f"{kind} here"
         if span is None and plan.layers:
             span = plan.layers[-1].span
-        message = f"{stage} became {kind} in {where}: the {what} is {kind}"
+        message = f"{stage} became {kind} in {where}: {what}"
     elif what:
         message = f"{stage} became {kind} in {where}: the {what} hold {kind}"
     else:
