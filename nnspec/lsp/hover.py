@@ -74,13 +74,28 @@ def _layer_statements(tokens: list[Token]) -> list[tuple[int, Token]]:
     return out
 
 
-def layer_info(spec: Any, tokens: list[Token], keyword: Token) -> str:
-    """`layer 2 of 3 (dense): 16 -> 16 features, 272 parameters`."""
-    layers = _layer_statements(tokens)
-    index = next((i for i, (_, t) in enumerate(layers) if t.start == keyword.start), None)
-    if index is None:
-        return ""
-    if spec is None or index >= len(spec.model.layers):
+def _layer_index(spec: Any, text: str, keyword: Token) -> int | None:
+    """The IR layer written at `keyword`, by the span the checker gave it."""
+    line = text.count("\n", 0, keyword.start) + 1
+    col = keyword.start - (text.rfind("\n", 0, keyword.start) + 1) + 1
+    for i, layer in enumerate(spec.model.layers):
+        if layer.span is not None and (layer.span.line, layer.span.col) == (line, col):
+            return i
+    return None
+
+
+def layer_info(spec: Any, tokens: list[Token], keyword: Token, text: str = "") -> str:
+    """`Layer 2 of 3 (dense): input (16,) -> output (16,), 272 parameters (model total ...)`."""
+    counted = next((i for i, (_, t) in enumerate(_layer_statements(tokens))
+                    if t.start == keyword.start), None)
+    if counted is None:
+        return ""  # not a layer statement of the model block
+    if spec is None:
+        return NO_SHAPE
+    # The checker's spans say which IR layer this is; counting layer lines is the fallback.
+    index = _layer_index(spec, text, keyword) if text else None
+    index = counted if index is None else index
+    if index >= len(spec.model.layers):
         return NO_SHAPE
     from nnspec.ir import layer_shapes, param_count
 
@@ -107,7 +122,7 @@ def hover(text: str, offset: int, spec: Any = None, encoding: str = UTF16,
     if ctx.block == "model":
         keyword = tok if ctx.where == "keyword" else (ctx.tokens[0] if ctx.tokens else None)
         if keyword is not None and keyword.text in vocab.LAYERS:
-            if info := layer_info(spec, tokens, keyword):
+            if info := layer_info(spec, tokens, keyword, text):
                 parts.append(info)
         if keyword is not None and keyword.text == "input" and spec is not None:
             parts.append(f"Input: ({spec.model.input},) features per sample")

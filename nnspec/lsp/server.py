@@ -26,7 +26,7 @@ from pygls.lsp.server import LanguageServer
 from nnspec.lsp import complete as complete_mod
 from nnspec.lsp import hover as hover_mod
 from nnspec.lsp import navigate, publish
-from nnspec.lsp.analysis import Cache
+from nnspec.lsp.analysis import Cache, FrontEndError
 from nnspec.lsp.formatting import format_edits
 from nnspec.lsp.positions import UTF16, position_to_offset
 
@@ -124,8 +124,18 @@ def _safe(default: Callable[[], Any]) -> Callable[[F], F]:
 
 def _publish(ls: NnspecServer, uri: str, version: int | None) -> None:
     text, path = ls.document(uri)
-    analysis = ls.cache.get(uri, text, path)
-    diagnostics = publish.convert(analysis.diagnostics, text, path, ls.encoding)
+    try:
+        analysis = ls.cache.get(uri, text, path)
+        diagnostics = publish.convert(analysis.diagnostics, text, path, ls.encoding)
+    except FrontEndError as exc:
+        # A bug in nnspec, not in the spec: say so in the editor (as `nnspec check` does with
+        # E502) rather than leave the previous diagnostics standing.
+        ls.report_internal("diagnose")
+        diagnostics = [types.Diagnostic(
+            range=types.Range(start=types.Position(line=0, character=0),
+                              end=types.Position(line=0, character=0)),
+            message=f"internal error in nnspec ({exc.__cause__!r}); please report this file",
+            severity=types.DiagnosticSeverity.Error, code="E502", source=publish.SOURCE)]
     ls.text_document_publish_diagnostics(
         types.PublishDiagnosticsParams(uri=uri, diagnostics=diagnostics, version=version))
 

@@ -197,3 +197,29 @@ def test_a_failing_handler_answers_empty_and_reports(default: Any, expected: Any
     fake = _FakeServer()
     assert _safe(default)(broken)(fake, None) == expected
     assert fake.reported == ["broken"]
+
+
+def test_a_front_end_bug_is_shown_as_e502_not_stale_diagnostics() -> None:
+    from nnspec.lsp.analysis import FrontEndError
+    from nnspec.lsp.server import _publish
+
+    class Failing:
+        def get(self, uri: str, text: str, path: str | None) -> Any:
+            raise FrontEndError("diagnose() failed") from ZeroDivisionError("bug")
+
+    class Fake(_FakeServer):
+        cache, encoding = Failing(), "utf-16"
+        sent: list[types.PublishDiagnosticsParams] = []
+
+        def document(self, uri: str) -> tuple[str, None]:
+            return "model m {}", None
+
+        def text_document_publish_diagnostics(self, p: types.PublishDiagnosticsParams) -> None:
+            self.sent.append(p)
+
+    fake = Fake()
+    _publish(fake, "file:///x.nn", 3)  # type: ignore[arg-type]
+    (params,) = fake.sent
+    assert [d.code for d in params.diagnostics] == ["E502"]
+    assert "ZeroDivisionError" in params.diagnostics[0].message and params.version == 3
+    assert fake.reported == ["diagnose"]
