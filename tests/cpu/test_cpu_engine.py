@@ -184,3 +184,21 @@ def test_nonfinite_parameter_is_named_with_its_layer():
     assert not chunk.ok and chunk.bad_batch == 0
     (d,) = base_nonfinite_error(exe, x, y, order(N), 0, chunk, 0.01).diagnostics
     assert "`layers.0.weight`" in d.message and d.span == SPAN
+
+
+def test_denormals_are_flushed_inside_a_chunk_only():
+    """fpu.py: flush-to-zero while training (denormals are 10-100x slower), IEEE outside."""
+    from nnspec.backends.cpu import fpu
+
+    plan = make_plan([dense(2)], LOSS["mse"](), batch=BATCH, dtype="float32")
+    exe = cpu.compile(plan)
+    x, y = data(plan, N)
+    exe.train_epoch(x, y, order(N), 0.01, 0, 99, dropout_rng(0))
+    tiny = np.array([1e-39], dtype=np.float32)
+    assert (tiny * np.float32(0.5))[0] != 0  # the caller's floating-point mode is restored
+    if fpu.X86:
+        p = exe.get_params()
+        p[:] = 1e-39  # denormal weights: w - lr*g reads them as 0 and writes 0
+        exe.set_params(p)
+        exe.train_epoch(x, y, order(N), 1e-40, 0, 1, dropout_rng(0))  # lr denormal too
+        assert not np.any(exe.get_params())

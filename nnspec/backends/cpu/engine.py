@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 
-from nnspec.backends.cpu import activations, batchnorm, dense, dropout, losses, optimizers
+from nnspec.backends.cpu import activations, batchnorm, dense, dropout, fpu, losses, optimizers
 from nnspec.backends.cpu.jit import kernel
 from nnspec.backends.cpu.layout import (
     A_OFF,
@@ -167,7 +167,20 @@ def train_chunk(x, y, order, start, end, batch, itab, ftab, params, grad, buffer
                 hyper, opt_code, lr, t, clip_value, clip_norm, loss_code, loss_param, fused,
                 ws, y_off, out_off, g1, g2, rng, fast):  # type: ignore[no-untyped-def]
     """Batches [start, end) of the epoch; returns (loss_sum, samples, batches done, status,
-    bad batch, step t after the last update)."""
+    bad batch, step t after the last update). Denormals are flushed meanwhile (fpu.py)."""
+    saved = fpu.get_mxcsr()
+    fpu.set_mxcsr(saved | fpu.FTZ_DAZ)
+    result = _train_batches(x, y, order, start, end, batch, itab, ftab, params, grad, buffers,
+                            state, hyper, opt_code, lr, t, clip_value, clip_norm, loss_code,
+                            loss_param, fused, ws, y_off, out_off, g1, g2, rng, fast)
+    fpu.set_mxcsr(saved)
+    return result
+
+
+@kernel
+def _train_batches(x, y, order, start, end, batch, itab, ftab, params, grad, buffers, state,
+                   hyper, opt_code, lr, t, clip_value, clip_norm, loss_code, loss_param, fused,
+                   ws, y_off, out_off, g1, g2, rng, fast):  # type: ignore[no-untyped-def]
     n_total = x.shape[0]
     k = y.shape[1]
     last = itab.shape[0] - 1
