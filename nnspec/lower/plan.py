@@ -1,4 +1,4 @@
-"""lower.plan: the Plan type: what a backend needs to build and train a model, as plain data.
+"""lower.plan: ir.Spec -> Plan, the type: what a backend needs to build and train a model.
 
 A Plan is a frozen dataclass of ints, floats, strings and tuples (no pydantic, no Lark), so a
 backend can turn it into int/float arrays for compiled code without looking at the IR. Op

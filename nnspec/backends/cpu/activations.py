@@ -140,13 +140,17 @@ def forward(code, p0, p1, z, a, n, fast):  # type: ignore[no-untyped-def]
             for j in range(1, n):
                 m = max(m, z[base + j])
             s = zero
-            for j in range(n):
-                s += math.exp(z[base + j] - m)
-            if code == A_SOFTMAX:
+            if code == A_SOFTMAX:  # one exp per element: keep exp(z - m) in a, then scale
+                for j in range(n):
+                    e = math.exp(z[base + j] - m)
+                    a[base + j] = e
+                    s += e
                 inv = one / s
                 for j in range(n):
-                    a[base + j] = math.exp(z[base + j] - m) * inv
+                    a[base + j] = a[base + j] * inv
             else:
+                for j in range(n):
+                    s += math.exp(z[base + j] - m)
                 lse = m + math.log(s)
                 for j in range(n):
                     a[base + j] = z[base + j] - lse

@@ -1,4 +1,4 @@
-"""backends.cpu.approx: float32 approximations of tanh and sigmoid (used for float32 only).
+"""backends.cpu.approx: float32 x -> tanh(x), sigmoid(x), fast approximations (float32 only).
 
 On small networks the transcendental functions dominate the step time (this Numba build has
 no vector math library, so np.tanh is a scalar libm call per element). A branch-free

@@ -1,4 +1,4 @@
-"""backends.cpu.batchnorm: batch normalization over the batch axis (PyTorch BatchNorm1d), Numba.
+"""backends.cpu.batchnorm: x -> normalized y and dL/dy -> dL/dx (PyTorch BatchNorm1d), Numba.
 
 Training, x (B, n):
     mu[j]   = sum_b x[b, j] / B            var[j] = sum_b (x[b, j] - mu[j])^2 / B

@@ -39,7 +39,7 @@ from nnspec.backends.cpu.layout import (
     W_OFF,
     Z_OFF,
 )
-from nnspec.lower.plan import ACTIVATION, BATCHNORM, DENSE, DROPOUT, FUSED_NONE
+from nnspec.lower.plan import A_LINEAR, ACTIVATION, BATCHNORM, DENSE, DROPOUT, FUSED_NONE
 
 STATUS_OK, STATUS_NONFINITE_LOSS, STATUS_NONFINITE_GRAD = 0, 1, 2
 
@@ -64,7 +64,9 @@ def forward(rows, training, itab, ftab, params, buffers, ws, rng, fast):  # type
             z = ws[itab[layer, Z_OFF]:itab[layer, Z_OFF] + rows * n]
             dense.forward(x.reshape((rows, n_in)), w, bias, itab[layer, HAS_BIAS] != 0,
                           z.reshape((rows, n)))
-            activations.forward(itab[layer, ACT], ftab[layer, P0], ftab[layer, P1], z, a, n, fast)
+            if itab[layer, ACT] != A_LINEAR:  # linear: a is z (layout.py)
+                activations.forward(itab[layer, ACT], ftab[layer, P0], ftab[layer, P1], z, a, n,
+                                    fast)
         elif kind == ACTIVATION:
             activations.forward(itab[layer, ACT], ftab[layer, P0], ftab[layer, P1], x, a, n, fast)
         elif kind == DROPOUT:

@@ -1,4 +1,4 @@
-"""backends.cpu.fpu: switch denormal floats off while a chunk trains (x86 MXCSR), Numba.
+"""backends.cpu.fpu: MXCSR -> MXCSR with denormals flushed while a chunk trains (x86), Numba.
 
 Denormal numbers (below ~1.2e-38 in float32) are 10-100x slower to compute with on x86.
 They appear in real training: the Adam moment of a weight whose gradient stays zero (a dead

@@ -1,4 +1,4 @@
-"""backends.cpu.jit: the one set of Numba options every CPU kernel is compiled with.
+"""backends.cpu.jit: Python kernel -> Numba kernel, with the one set of options for all.
 
 - cache=True: compiled code is kept on disk, so a second run does not compile.
 - error_model="numpy": division by zero gives inf/NaN instead of raising, which lets LLVM

@@ -1,4 +1,4 @@
-"""backends.cpu.optimizers: clipping and one optimizer step on the flat buffers, Numba.
+"""backends.cpu.optimizers: (params, grads, moments) -> clipped, updated params and moments.
 
 torch.optim's single-tensor formulas (as backends/reference/optimizers.py), one fused pass
 over all n parameters; w params, g grads, state (n_state, n) moments (layout in
