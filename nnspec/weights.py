@@ -47,7 +47,7 @@ def save(path: str | os.PathLike[str], plan: Plan, params: np.ndarray,
     fd, tmp = tempfile.mkstemp(prefix=".weights-", suffix=".npz.tmp", dir=folder)
     try:
         with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
+            np.savez(f, **arrays)  # type: ignore[arg-type]
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -72,17 +72,17 @@ def load(path: str | os.PathLike[str], plan: Plan, span: Span | None = None
     (each at the span of the layer it concerns; `span`, e.g. the `init from` statement, for
     problems with the file as a whole)."""
     path = os.fspath(path)
-    where = dict(path=plan.spec_path)
+    spec_path = plan.spec_path
     try:
         with np.load(path, allow_pickle=False) as npz:
             arrays = {k: np.asarray(npz[k]) for k in npz.files}
     except FileNotFoundError:
         raise DiagnosticError(error("E410", f"weights file `{path}` not found", span,
-                                    **where)) from None
+                                    path=spec_path)) from None
     except (OSError, ValueError, zipfile.BadZipFile) as exc:
         raise DiagnosticError(error("E410", f"cannot read weights file `{path}`: {exc}", span,
                                     hints=["expected an .npz written by nnspec or numpy.savez"],
-                                    **where)) from None
+                                    path=spec_path)) from None
 
     diags: list[Diagnostic] = []
     params = np.zeros(plan.n_params)
@@ -92,18 +92,18 @@ def load(path: str | os.PathLike[str], plan: Plan, span: Span | None = None
         if slot.key not in arrays:
             diags.append(error(
                 "E410", f"`{path}` has no `{slot.key}` for {layer.label}",
-                layer.span, label=f"needs `{slot.key}` {slot.shape}", **where))
+                layer.span, label=f"needs `{slot.key}` {slot.shape}", path=spec_path))
             continue
         value = arrays.pop(slot.key)
         if value.shape != slot.shape:
             diags.append(error(
                 "E410", f"`{slot.key}` in `{path}` has shape {value.shape}; {layer.label} "
-                f"needs {slot.shape}", layer.span, label=f"expects {slot.shape}", **where,
+                f"needs {slot.shape}", layer.span, label=f"expects {slot.shape}", path=spec_path,
                 notes=["dense weights are stored (out_features, in_features), as PyTorch"]))
             continue
         if not (np.issubdtype(value.dtype, np.floating) or np.issubdtype(value.dtype, np.integer)):
             diags.append(error("E410", f"`{slot.key}` in `{path}` is not numeric "
-                               f"({value.dtype})", layer.span, **where))
+                               f"({value.dtype})", layer.span, path=spec_path))
             continue
         dst = params if slot.buffer == "params" else buffers
         dst[slot.offset:slot.offset + slot.size] = value.astype(np.float64).ravel()
@@ -115,7 +115,7 @@ def load(path: str | os.PathLike[str], plan: Plan, span: Span | None = None
         known = ", ".join(s.key for s in plan.tensors) or "none"
         diags.append(error("E410", f"`{path}` has `{key}`, which the model does not have",
                            _layer_span(plan, layer_index) if layer_index is not None else span,
-                           notes=[f"the model's tensors: {known}"], **where))
+                           notes=[f"the model's tensors: {known}"], path=spec_path))
     if diags:
         raise DiagnosticError(diags)
     return params, buffers

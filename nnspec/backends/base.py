@@ -38,7 +38,7 @@ Checkpoints: state_dict() holds everything besides the data order and the genera
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -77,7 +77,7 @@ class EpochChunk:
     # and the dropout Generator's bit_generator.state when the chunk started (None when the
     # model has no dropout), so the bad batch can be replayed with the same masks.
     start_batch: int = 0
-    rng_state: dict | None = None
+    rng_state: dict[str, Any] | None = None
 
     @property
     def ok(self) -> bool:

@@ -8,6 +8,7 @@ buffer arrays, and turns op names into the int codes of lower/plan.py.
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from nnspec import ir
 from nnspec.lower.plan import (
@@ -111,8 +112,9 @@ def lower(spec: ir.Spec) -> Plan:
 
     shapes = ir.layer_shapes(model)
     for i, (layer, (n_in, n_out)) in enumerate(zip(model.layers, shapes, strict=True)):
-        common = dict(index=i, kind=LAYER_CODES[layer.kind], kind_name=layer.kind, n_in=n_in,
-                      n_out=n_out, span=layer.span)
+        common: dict[str, Any] = dict(index=i, kind=LAYER_CODES[layer.kind],
+                                      kind_name=layer.kind, n_in=n_in, n_out=n_out,
+                                      span=layer.span)
         if isinstance(layer, Dense):
             p0, p1 = _act_params(layer.activation)
             w = param(i, "weight", (n_out, n_in))

@@ -89,7 +89,7 @@ class CpuExecutable:
         lay = work.layout
         opt = plan.optimizer
         # kept for the non-finite locator, which replays the bad batch with the same masks
-        rng_state = rng.bit_generator.state if plan.has_dropout else None
+        rng_state = dict(rng.bit_generator.state) if plan.has_dropout else None
         loss_sum, samples, done, status, bad, t = engine.train_chunk(
             x, y, order, start, end, batch, lay.itab, lay.ftab, self.params, self.grad,
             self.buffers, self.state, self.hyper, opt.code, float(lr), self.step,
