@@ -21,7 +21,8 @@ Batch loss: the mean over the batch as the loss formula states (ops/losses.py), 
   the forward pass BEFORE that batch's update; the loss includes no weight-decay term.
 Epoch loss: sum_k loss_k * B_k / sum_k B_k over the epoch's batches (so batch full gives the
   loss of the whole set). EpochChunk carries loss_sum = sum_k loss_k * B_k and n_samples so a
-  caller adds chunks up; the sums are accumulated in float64.
+  caller adds chunks up; the sums are accumulated in float64. `EpochChunk.add_to(total)` adds
+  the batch terms one by one, so the epoch loss does not depend on how it was chunked.
 Dropout randomness: one Generator (`dropout_rng(seed)`) passed to every train_epoch call; for
   each batch, for each dropout layer with rate > 0 in layer order, u = rng.random((B, n))
   (float64, row-major) and keep[b, i] = u[b, i] >= rate; y = x * keep / (1 - rate).
@@ -78,6 +79,9 @@ class EpochChunk:
     # model has no dropout), so the bad batch can be replayed with the same masks.
     start_batch: int = 0
     rng_state: dict[str, Any] | None = None
+    # batch_loss * batch_size of each completed batch, in order (float64), when the backend
+    # provides them: see add_to().
+    terms: np.ndarray | None = None
 
     @property
     def ok(self) -> bool:
@@ -86,6 +90,16 @@ class EpochChunk:
     @property
     def mean_loss(self) -> float:
         return self.loss_sum / self.n_samples if self.n_samples else float("nan")
+
+    def add_to(self, total: float) -> float:
+        """total + this chunk's batch terms, added one batch at a time: the same float
+        whichever way an epoch was split into chunks (total + loss_sum is not: float addition
+        is not associative, so a resumed run would differ in the last bit)."""
+        if self.terms is None:
+            return total + self.loss_sum
+        for term in self.terms.tolist():
+            total += term
+        return total
 
 
 @runtime_checkable

@@ -25,7 +25,7 @@ def _run(plan, epochs, x, y, chunks=None):
         total = 0.0
         bounds = chunks or [(0, 99)]
         for start, end in bounds:
-            total += exe.train_epoch(x, y, order(N, e), 0.05, start, end, rng).loss_sum
+            total = exe.train_epoch(x, y, order(N, e), 0.05, start, end, rng).add_to(total)
         losses.append(total)
     return exe, losses
 
@@ -48,14 +48,15 @@ def test_same_plan_and_seed_are_bit_identical(name, dtype):
     assert not np.array_equal(cpu.compile(other).get_params(), a.get_params())
 
 
-def test_an_epoch_in_chunks_equals_one_call():
+@pytest.mark.parametrize("seed", [2, 5])  # seeds where total + loss_sum differs in the last bit
+def test_an_epoch_in_chunks_equals_one_call(seed):
     layers, loss, n_in = NETS[DROPNET]
-    plan = make_plan(layers, loss, n_in=n_in, batch=BATCH, dtype="float32")
-    x, y = data(plan, N)
+    plan = make_plan(layers, loss, n_in=n_in, batch=BATCH, dtype="float32", seed=seed)
+    x, y = data(plan, N, seed)
     a, la = _run(plan, 2, x, y)
     b, lb = _run(plan, 2, x, y, chunks=[(0, 1), (1, 3), (3, 99)])
     np.testing.assert_array_equal(a.get_params(), b.get_params())
-    assert la == pytest.approx(lb, rel=1e-15)
+    assert la == lb  # add_to: the epoch loss does not depend on the chunking, to the bit
     assert a.step == b.step == 8
 
 

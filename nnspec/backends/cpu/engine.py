@@ -167,14 +167,15 @@ def _update_running(rows, itab, ftab, ws, buffers):  # type: ignore[no-untyped-d
 @kernel
 def train_chunk(x, y, order, start, end, batch, itab, ftab, params, grad, buffers, state,
                 hyper, opt_code, lr, t, clip_value, clip_norm, loss_code, loss_param, fused,
-                ws, y_off, out_off, g1, g2, rng, fast):  # type: ignore[no-untyped-def]
+                ws, y_off, out_off, g1, g2, rng, fast, terms):  # type: ignore[no-untyped-def]
     """Batches [start, end) of the epoch; returns (loss_sum, samples, batches done, status,
-    bad batch, step t after the last update). Denormals are flushed meanwhile (fpu.py)."""
+    bad batch, step t after the last update); terms[k] = loss * rows of the k-th batch run.
+    Denormals are flushed meanwhile (fpu.py)."""
     saved = fpu.get_mxcsr()
     fpu.set_mxcsr(saved | fpu.FTZ_DAZ)
     result = _train_batches(x, y, order, start, end, batch, itab, ftab, params, grad, buffers,
                             state, hyper, opt_code, lr, t, clip_value, clip_norm, loss_code,
-                            loss_param, fused, ws, y_off, out_off, g1, g2, rng, fast)
+                            loss_param, fused, ws, y_off, out_off, g1, g2, rng, fast, terms)
     fpu.set_mxcsr(saved)
     return result
 
@@ -182,7 +183,7 @@ def train_chunk(x, y, order, start, end, batch, itab, ftab, params, grad, buffer
 @kernel
 def _train_batches(x, y, order, start, end, batch, itab, ftab, params, grad, buffers, state,
                    hyper, opt_code, lr, t, clip_value, clip_norm, loss_code, loss_param, fused,
-                   ws, y_off, out_off, g1, g2, rng, fast):  # type: ignore[no-untyped-def]
+                   ws, y_off, out_off, g1, g2, rng, fast, terms):  # type: ignore[no-untyped-def]
     n_total = x.shape[0]
     k = y.shape[1]
     last = itab.shape[0] - 1
@@ -211,6 +212,7 @@ def _train_batches(x, y, order, start, end, batch, itab, ftab, params, grad, buf
         _update_running(rows, itab, ftab, ws, buffers)
         t += 1
         optimizers.step(opt_code, params, grad, state, hyper, lr, t)
+        terms[done] = loss * rows
         loss_total += loss * rows
         samples += rows
         done += 1

@@ -90,16 +90,17 @@ class CpuExecutable:
         opt = plan.optimizer
         # kept for the non-finite locator, which replays the bad batch with the same masks
         rng_state = dict(rng.bit_generator.state) if plan.has_dropout else None
+        terms = np.zeros(end - start, dtype=np.float64)
         loss_sum, samples, done, status, bad, t = engine.train_chunk(
             x, y, order, start, end, batch, lay.itab, lay.ftab, self.params, self.grad,
             self.buffers, self.state, self.hyper, opt.code, float(lr), self.step,
             plan.clip_value, plan.clip_norm, plan.loss, plan.loss_param, plan.fused, work.ws,
-            lay.y_off, lay.out_off, work.g1, work.g2, rng, self.fast)
+            lay.y_off, lay.out_off, work.g1, work.g2, rng, self.fast, terms)
         self.step = int(t)
         if status != 0:
             return EpochChunk(float(loss_sum), int(samples), int(done), int(status), int(bad),
-                              start, rng_state)
-        return EpochChunk(float(loss_sum), int(samples), int(done))
+                              start, rng_state, terms[:done])
+        return EpochChunk(float(loss_sum), int(samples), int(done), terms=terms)
 
     # evaluation -------------------------------------------------------------------------
     def predict(self, x: np.ndarray) -> np.ndarray:
