@@ -143,6 +143,11 @@ class CudaExecutable:
         self.step += done
         loss_sum, samples = float(acc[slots.LOSS_TOTAL]), int(ctl[slots.SAMPLES])
         if ctl[slots.STATUS] != 0:
+            if width:  # leave rng where the CPU leaves it: after the bad batch's masks
+                rng.bit_generator.state = rng_state
+                bad = int(ctl[slots.BAD])
+                rng.random(sum(min(batch, n - b * batch) for b in range(start, bad + 1))
+                           * width)
             return EpochChunk(loss_sum, samples, done, int(ctl[slots.STATUS]),
                               int(ctl[slots.BAD]), start, rng_state)
         return EpochChunk(loss_sum, samples, done)

@@ -32,11 +32,11 @@ from numba.core import config
 
 SIMULATOR = bool(config.ENABLE_CUDASIM)
 
-BLOCK = 8 if SIMULATOR else 256  # threads per block of the 1-D kernels
+BLOCK = 4 if SIMULATOR else 256  # threads per block of the 1-D kernels
 MAX_BLOCKS = 2 if SIMULATOR else 2048  # grid-stride loops cover the rest
 RED_BLOCKS = 2 if SIMULATOR else 64  # blocks of the partial-sum reductions (power of 2 not needed)
-RED_THREADS = 8 if SIMULATOR else 256  # threads per reduction block (a power of 2)
-TILE = 4 if SIMULATOR else 16  # tiled matmul: TILE x TILE threads, TILE^2 values per tile
+RED_THREADS = 4 if SIMULATOR else 256  # threads per reduction block (a power of 2)
+TILE = 2 if SIMULATOR else 16  # tiled matmul: TILE x TILE threads, TILE^2 values per tile
 
 DTYPE_NAMES = {"float32": "float32", "float64": "float64"}
 

@@ -36,7 +36,6 @@ from nnspec.backends.cpu.optimizers import (
     H_CENTERED,
     H_DAMPENING,
     H_EPS,
-    H_LR_DECAY,
     H_MOMENTUM,
     H_NESTEROV,
     H_WD,

@@ -1,0 +1,174 @@
+"""The CUDA backend against the CPU backend (the next oracle in the chain), op by op through
+whole executables: forward outputs before training, then a few updates (gradients, optimizer
+moments, running statistics, epoch loss sums) and the evaluation after them.
+float64 agrees to summation order; float32 to the tolerance stated in cuda_helpers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from cuda_helpers import ACT, LOSS, OPT, close, data, dense, make_plan, order, pair
+
+from nnspec.backends.base import dropout_rng
+from nnspec.ops.layers import ActivationLayer, BatchNorm, Dropout
+from nnspec.ops.optimizers import Clip
+
+pytestmark = pytest.mark.cuda
+DTYPES = ["float64", "float32"]
+
+
+def run_both(plan, n=8, epochs=1, lr=0.05, x=None, y=None):
+    """Train the same plan on both backends; compare everything a user can observe."""
+    g, c = pair(plan)
+    if x is None:
+        x, y = data(plan, n)
+    dt = plan.dtype
+    close(g.get_params(), c.get_params(), dt, "initial parameters")
+    close(g.predict(x), c.predict(x), dt, "forward before training")
+    rg, rc = dropout_rng(plan.seed), dropout_rng(plan.seed)
+    for e in range(epochs):
+        cg = g.train_epoch(x, y, order(len(x), e), lr, 0, 99, rg)
+        cc = c.train_epoch(x, y, order(len(x), e), lr, 0, 99, rc)
+        assert (cg.n_batches, cg.n_samples, cg.status) == (cc.n_batches, cc.n_samples, cc.status)
+        close(cg.loss_sum, cc.loss_sum, dt, f"epoch {e} loss")
+    assert g.step == c.step
+    close(g.get_params(), c.get_params(), dt, "parameters after training")
+    close(g.get_buffers(), c.get_buffers(), dt, "running statistics")
+    sg, sc = g.state_dict(), c.state_dict()
+    close(sg["opt_state"], sc["opt_state"], dt, "optimizer moments")
+    close(g.predict(x), c.predict(x), dt, "forward after training")
+    close(g.evaluate(x, y), c.evaluate(x, y), dt, "evaluate")
+    return g, c
+
+
+ACTIVATION_CASES = {
+    "linear": "linear", "relu": "relu", "leaky_relu": ACT["leaky_relu"](alpha=0.1),
+    "elu": ACT["elu"](alpha=0.7), "selu": "selu", "gelu": "gelu",
+    "gelu-tanh": ACT["gelu"](approximate="tanh"), "silu": "silu",
+    "softplus": ACT["softplus"](beta=2.0, threshold=1.5), "tanh": "tanh",
+    "sigmoid": "sigmoid", "softmax": "softmax", "log_softmax": "log_softmax",
+}
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name", list(ACTIVATION_CASES))
+def test_every_activation_forward_and_gradient(name, dtype):
+    """Hidden dense activation (fused bias+act forward, act+bias-grad backward) and the same
+    function as an activation layer, under an unfused loss."""
+    act = ACTIVATION_CASES[name]
+    op = ACT[act]() if isinstance(act, str) else act
+    layers = [dense(4, act), ActivationLayer(activation=op), dense(2)]
+    run_both(make_plan(layers, LOSS["mse"](), dtype=dtype), epochs=2)
+
+
+LOSS_CASES = {
+    "mse": ([dense(4, "tanh"), dense(2)], LOSS["mse"]()),
+    "rmse": ([dense(4, "tanh"), dense(2)], LOSS["rmse"]()),
+    "mae": ([dense(4, "tanh"), dense(2)], LOSS["mae"]()),
+    "huber": ([dense(4, "tanh"), dense(2)], LOSS["huber"](delta=0.5)),
+    "bce-fused-sigmoid": ([dense(4, "relu"), dense(2, "sigmoid")],
+                          LOSS["binary_crossentropy"]()),
+    "bce-fused-smoothed": ([dense(4, "relu"), dense(1, "sigmoid")],
+                           LOSS["binary_crossentropy"](label_smoothing=0.2)),
+    "bce-plain": ([dense(2, "sigmoid"), ActivationLayer(activation=ACT["linear"]())],
+                  LOSS["binary_crossentropy"](label_smoothing=0.1)),
+    "cce-fused-softmax": ([dense(4, "tanh"), dense(3, "softmax")],
+                          LOSS["categorical_crossentropy"](label_smoothing=0.1)),
+    "cce-fused-log_softmax": ([dense(4, "elu"), dense(3, "log_softmax")],
+                              LOSS["categorical_crossentropy"]()),
+    "cce-fused-activation-layer": ([dense(3), ActivationLayer(activation=ACT["softmax"]())],
+                                   LOSS["categorical_crossentropy"]()),
+    "cce-plain": ([dense(4, "tanh"), dense(3, "softmax"), Dropout(rate=0.0)],
+                  LOSS["categorical_crossentropy"]()),
+}
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name", list(LOSS_CASES))
+def test_every_loss_and_fused_form(name, dtype):
+    layers, loss = LOSS_CASES[name]
+    plan = make_plan(layers, loss, dtype=dtype)
+    if name.startswith("cce-fused"):
+        assert plan.fused != 0
+    run_both(plan, epochs=2)
+
+
+OPTIMIZER_CASES = {
+    "sgd": OPT["sgd"](lr=0.1),
+    "sgd-wd": OPT["sgd"](lr=0.1, weight_decay=0.01),
+    "sgd-momentum-dampening": OPT["sgd"](lr=0.05, momentum=0.9, dampening=0.3),
+    "sgd-nesterov-wd": OPT["sgd"](lr=0.05, momentum=0.8, nesterov=True, weight_decay=1e-3),
+    "rmsprop": OPT["rmsprop"](lr=0.01),
+    "rmsprop-centered-momentum-wd": OPT["rmsprop"](lr=0.01, centered=True, momentum=0.5,
+                                                   weight_decay=0.01, alpha=0.9),
+    "rmsprop-momentum": OPT["rmsprop"](lr=0.01, momentum=0.9),
+    "adam": OPT["adam"](lr=0.01),
+    "adam-amsgrad-wd": OPT["adam"](lr=0.01, amsgrad=True, weight_decay=0.01, betas=(0.8, 0.95)),
+    "adamw": OPT["adamw"](lr=0.01),
+    "adamw-amsgrad": OPT["adamw"](lr=0.01, amsgrad=True, weight_decay=0.1, eps=1e-6),
+    "adagrad": OPT["adagrad"](lr=0.1),
+    "adagrad-decay-wd-init": OPT["adagrad"](lr=0.1, lr_decay=0.05, weight_decay=0.01,
+                                            initial_accumulator_value=0.1),
+}
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name", list(OPTIMIZER_CASES))
+def test_every_optimizer(name, dtype):
+    """Two epochs of two batches: the first step's special cases and the moments after it."""
+    plan = make_plan([dense(4, "tanh"), dense(2)], LOSS["mse"](),
+                     optimizer=OPTIMIZER_CASES[name], dtype=dtype)
+    run_both(plan, epochs=2, lr=OPTIMIZER_CASES[name].lr)
+
+
+CLIPS = {"norm": Clip(norm=0.05), "value": Clip(value=0.01),
+         "value+norm": Clip(value=0.02, norm=0.03)}
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("opt", ["sgd-momentum-dampening", "adam", "rmsprop-centered-momentum-wd"])
+@pytest.mark.parametrize("clip", list(CLIPS))
+def test_clipping(clip, opt, dtype):
+    plan = make_plan([dense(4, "relu"), dense(2)], LOSS["mse"](), clip=CLIPS[clip],
+                     optimizer=OPTIMIZER_CASES[opt], dtype=dtype)
+    assert plan.clip_norm or plan.clip_value
+    run_both(plan, epochs=2, lr=OPTIMIZER_CASES[opt].lr)
+
+
+LAYER_CASES = {
+    "batchnorm": [dense(5, "relu"), BatchNorm(momentum=0.3), dense(2)],
+    "batchnorm-plain": [dense(4, "selu", bias=False), BatchNorm(affine=False, eps=1e-3),
+                        dense(2)],
+    "dropout": [dense(6, "relu"), Dropout(rate=0.5), dense(4, "tanh"), Dropout(rate=0.25),
+                dense(2)],
+    "batchnorm-dropout-softmax": [dense(5, "relu"), BatchNorm(), Dropout(rate=0.3),
+                                  dense(3, "softmax")],
+}
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name", list(LAYER_CASES))
+def test_dropout_and_batchnorm(name, dtype):
+    """10 samples in batches of 4 (a short last batch), three epochs: the same dropout masks
+    (drawn from the same generator), batch statistics and running statistics."""
+    loss = LOSS["categorical_crossentropy"]() if "softmax" in name else LOSS["mse"]()
+    plan = make_plan(LAYER_CASES[name], loss, dtype=dtype, seed=5)
+    run_both(plan, n=10, epochs=3)
+
+
+@pytest.mark.parametrize("batch", ["full", 3])
+@pytest.mark.parametrize("drop_last", [False, True])
+def test_batch_sizes(batch, drop_last):
+    plan = make_plan([dense(4, "tanh"), dense(2, "sigmoid")], LOSS["binary_crossentropy"](),
+                     batch=batch, drop_last=drop_last, optimizer=OPT["adam"](lr=0.05))
+    g, c = run_both(plan, n=7, epochs=2)
+    assert g.step == 2 * plan.n_batches(7)
+
+
+def test_one_hot_targets_equal_class_indices():
+    plan = make_plan([dense(3, "softmax")], LOSS["categorical_crossentropy"]())
+    x, y = data(plan, 8)
+    onehot = np.eye(3)[y]
+    g1, _ = run_both(plan, x=x, y=y)
+    g2, _ = run_both(plan, x=x, y=onehot)
+    np.testing.assert_array_equal(g1.get_params(), g2.get_params())
