@@ -199,7 +199,9 @@ class Trainer:
             dt = time.perf_counter() - t0
             s.epoch_time += dt
             self.sizer.observe(max(chunk.n_batches, 1), dt)
-            s.loss_sum += chunk.loss_sum
+            # batch by batch, so the epoch loss is the same however the epoch was chunked
+            # (a resumed run must reproduce an uninterrupted one bit for bit)
+            s.loss_sum = chunk.add_to(s.loss_sum)
             s.n_samples += chunk.n_samples
             s.batch += chunk.n_batches
             if not chunk.ok:
