@@ -206,9 +206,10 @@ def _train_batches(x, y, order, start, end, batch, itab, ftab, params, grad, buf
         g = g1[:rows * k]
         losses.loss_grad(loss_code, loss_param, fused, out, yb, g, rows, k, loss)
         backward(rows, fused, itab, ftab, params, grad, ws, g1, g2)
-        if not math.isfinite(optimizers.sum_squares(grad)):
+        squares = optimizers.sum_squares(grad)
+        if not math.isfinite(squares):
             return loss_total, samples, done, STATUS_NONFINITE_GRAD, b, t
-        optimizers.clip(grad, clip_value, clip_norm)
+        optimizers.clip(grad, clip_value, clip_norm, squares)
         _update_running(rows, itab, ftab, ws, buffers)
         t += 1
         optimizers.step(opt_code, params, grad, state, hyper, lr, t)

@@ -59,14 +59,16 @@ def sum_squares(g):  # type: ignore[no-untyped-def]
 
 
 @kernel
-def clip(g, value, norm):  # type: ignore[no-untyped-def]
-    """Clip in place: by value, then by global L2 norm (0 = off)."""
+def clip(g, value, norm, squares):  # type: ignore[no-untyped-def]
+    """Clip in place: by value, then by global L2 norm (0 = off). squares: sum_squares(g)
+    before clipping (saves a pass when only the norm is clipped)."""
     if value > 0:
         v = g.dtype.type(value)
         for i in range(g.shape[0]):
             g[i] = min(max(g[i], -v), v)
+        squares = sum_squares(g)
     if norm > 0:
-        total = math.sqrt(sum_squares(g))
+        total = math.sqrt(squares)
         coef = norm / (total + 1e-6)
         if coef < 1.0:
             c = g.dtype.type(coef)
