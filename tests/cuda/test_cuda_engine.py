@@ -68,6 +68,10 @@ def test_an_epoch_in_chunks_equals_one_call():
                  ((0, 1), (1, 3), (3, 99))]
         assert whole.n_batches == sum(p.n_batches for p in parts) == 4
         assert whole.loss_sum == pytest.approx(sum(p.loss_sum for p in parts), rel=1e-6)
+        total = 0.0
+        for p in parts:
+            total = p.add_to(total)
+        assert total == whole.add_to(0.0)  # bit-identical whatever the chunking
     np.testing.assert_array_equal(a.get_params(), b.get_params())
     np.testing.assert_array_equal(a.get_buffers(), b.get_buffers())
     assert a.step == b.step == 8

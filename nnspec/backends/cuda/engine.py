@@ -238,7 +238,7 @@ class Engine:
     def batch(self, w: Work, x: Any, y: Any, order: Any, b: int, r0: int, rows: int,
               lr: float, t: int, s: Any, keep: Any, keep_base: int) -> None:
         """Everything of batch b (rows order[r0:r0+rows]); `s` holds the executable's device
-        buffers (params, grad, buffers, state, hyper, acc, ctl)."""
+        buffers (params, grad, buffers, state, hyper, acc, ctl, terms)."""
         plan, k = self.plan, self.k
         lay = w.layout
         n_out = plan.n_outputs
@@ -254,7 +254,7 @@ class Engine:
         s0, s1, s2 = optimizers.step_scalars(plan.optimizer, lr, t)
         self.step_kernel[grid(n), BLOCK](s.params, s.grad, s.state, n, s.hyper, s0, s1, s2,
                                          plan.clip_value, plan.clip_norm, b, rows, s.acc,
-                                         s.ctl)
+                                         s.ctl, s.terms)
         for la in w.layers:
             if la.kind == BATCHNORM:
                 k.bn.update_running[grid(la.n), BLOCK](w.ws, la.stat_off, rows, la.n,

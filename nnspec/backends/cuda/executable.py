@@ -46,7 +46,8 @@ class CudaExecutable:
             state=self._upload(self._padded(state, max(1, state.size))),
             hyper=cuda.to_device(optimizers.device_hyper(opt)),
             acc=cuda.to_device(np.zeros(slots.N_ACC, dtype=np.float64)),
-            ctl=cuda.to_device(np.zeros(slots.N_CTL, dtype=np.int64)))
+            ctl=cuda.to_device(np.zeros(slots.N_CTL, dtype=np.int64)),
+            terms=cuda.to_device(np.zeros(1, dtype=np.float64)))
         self.step = 0
         self._work: dict[int, Work] = {}
         self._arrays: OrderedDict[int, tuple[np.ndarray, Any]] = OrderedDict()
@@ -126,6 +127,8 @@ class CudaExecutable:
         width = keep_width(plan)
         per_upload = max(1, MASK_BYTES // max(1, batch * width))
         self._reset_books()
+        if self.s.terms.shape[0] < end - start:
+            self.s.terms = cuda.to_device(np.zeros(end - start, dtype=np.float64))
         keep: Any = None
         for c0 in range(start, end, per_upload):
             c1 = min(end, c0 + per_upload)
@@ -142,6 +145,7 @@ class CudaExecutable:
         done = int(ctl[slots.DONE])
         self.step += done
         loss_sum, samples = float(acc[slots.LOSS_TOTAL]), int(ctl[slots.SAMPLES])
+        terms = self.s.terms.copy_to_host()[:done]
         if ctl[slots.STATUS] != 0:
             if width:  # leave rng where the CPU leaves it: after the bad batch's masks
                 rng.bit_generator.state = rng_state
@@ -149,8 +153,8 @@ class CudaExecutable:
                 rng.random(sum(min(batch, n - b * batch) for b in range(start, bad + 1))
                            * width)
             return EpochChunk(loss_sum, samples, done, int(ctl[slots.STATUS]),
-                              int(ctl[slots.BAD]), start, rng_state)
-        return EpochChunk(loss_sum, samples, done)
+                              int(ctl[slots.BAD]), start, rng_state, terms)
+        return EpochChunk(loss_sum, samples, done, terms=terms)
 
     # evaluation -------------------------------------------------------------------------
     def predict(self, x: np.ndarray) -> np.ndarray:

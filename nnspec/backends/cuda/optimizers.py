@@ -76,12 +76,13 @@ def step_scalars(opt: OptimizerPlan, lr: float, t: int) -> tuple[float, float, f
 
 
 STEP_SIG = ("void(T[::1], T[::1], T[::1], int64, float64[::1], float64, float64, float64, "
-            "float64, float64, int64, int64, float64[::1], int64[::1])")
+            "float64, float64, int64, int64, float64[::1], int64[::1], float64[::1])")
 
 
 @device
-def prologue(sh, acc, ctl, clip_norm, batch, rows):  # type: ignore[no-untyped-def]
-    """The clip coefficient (1.0 = none) of this batch, or -1.0 when the update is skipped."""
+def prologue(sh, acc, ctl, terms, clip_norm, batch, rows):  # type: ignore[no-untyped-def]
+    """The clip coefficient (1.0 = none) of this batch, or -1.0 when the update is skipped.
+    Block 0 books an applied batch: terms[k] = loss * rows of the chunk's k-th batch."""
     tid = cuda.threadIdx.x
     if tid == 0:
         s1 = 0.0
@@ -103,7 +104,9 @@ def prologue(sh, acc, ctl, clip_norm, batch, rows):  # type: ignore[no-untyped-d
             ctl[slots.BAD] = batch
         return -1.0
     if first:
-        acc[slots.LOSS_TOTAL] += acc[slots.LOSS] * rows
+        term = acc[slots.LOSS] * rows
+        acc[slots.LOSS_TOTAL] += term
+        terms[ctl[slots.DONE]] = term
         ctl[slots.DONE] += 1
         ctl[slots.SAMPLES] += rows
     if clip_norm > 0:
@@ -149,10 +152,10 @@ def build(dtype: str) -> SimpleNamespace:
             acc[slots.PART + 2 * cuda.blockIdx.x + 1] = t2
 
     @kernel(STEP_SIG, dtype)
-    def sgd(w, g, state, n, h, s0, s1, s2, value, norm, batch, rows, acc, ctl):  # type: ignore[no-untyped-def]
+    def sgd(w, g, state, n, h, s0, s1, s2, value, norm, batch, rows, acc, ctl, terms):  # type: ignore[no-untyped-def]
         """v = g' (first step) | mom v + (1 - damp) g';  w -= lr (g' + mom v | v)."""
         sh = cuda.shared.array(2, float64)
-        coef = prologue(sh, acc, ctl, norm, batch, rows)
+        coef = prologue(sh, acc, ctl, terms, norm, batch, rows)
         if coef < 0:
             return
         wd = dt(h[H_WD])
@@ -175,10 +178,10 @@ def build(dtype: str) -> SimpleNamespace:
                 w[i] -= lr_ * (gi + mom * vi if nesterov else vi)
 
     @kernel(STEP_SIG, dtype)
-    def rmsprop(w, g, state, n, h, s0, s1, s2, value, norm, batch, rows, acc, ctl):  # type: ignore[no-untyped-def]
+    def rmsprop(w, g, state, n, h, s0, s1, s2, value, norm, batch, rows, acc, ctl, terms):  # type: ignore[no-untyped-def]
         """s = alpha s + (1-alpha) g'^2; centered c; momentum buffer b (state rows 0, 1, 2)."""
         sh = cuda.shared.array(2, float64)
-        coef = prologue(sh, acc, ctl, norm, batch, rows)
+        coef = prologue(sh, acc, ctl, terms, norm, batch, rows)
         if coef < 0:
             return
         wd = dt(h[H_WD])
@@ -210,10 +213,10 @@ def build(dtype: str) -> SimpleNamespace:
                 w[i] -= lr_ * (gi / d)
 
     @kernel(STEP_SIG, dtype)
-    def adam(w, g, state, n, h, s0, s1, s2, value, norm, batch, rows, acc, ctl):  # type: ignore[no-untyped-def]
+    def adam(w, g, state, n, h, s0, s1, s2, value, norm, batch, rows, acc, ctl, terms):  # type: ignore[no-untyped-def]
         """m, v, vmax (state rows 0, 1, 2); adamw decays w by s2 = 1 - lr wd first."""
         sh = cuda.shared.array(2, float64)
-        coef = prologue(sh, acc, ctl, norm, batch, rows)
+        coef = prologue(sh, acc, ctl, terms, norm, batch, rows)
         if coef < 0:
             return
         wd = dt(h[H_WD])
@@ -245,10 +248,10 @@ def build(dtype: str) -> SimpleNamespace:
             w[i] = wi - step_size * (mi / (math.sqrt(vi) * inv_bc2 + eps))
 
     @kernel(STEP_SIG, dtype)
-    def adagrad(w, g, state, n, h, s0, s1, s2, value, norm, batch, rows, acc, ctl):  # type: ignore[no-untyped-def]
+    def adagrad(w, g, state, n, h, s0, s1, s2, value, norm, batch, rows, acc, ctl, terms):  # type: ignore[no-untyped-def]
         """s += g'^2;  w -= clr g'/(sqrt(s) + eps)."""
         sh = cuda.shared.array(2, float64)
-        coef = prologue(sh, acc, ctl, norm, batch, rows)
+        coef = prologue(sh, acc, ctl, terms, norm, batch, rows)
         if coef < 0:
             return
         wd = dt(h[H_WD])
