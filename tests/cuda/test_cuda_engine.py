@@ -5,6 +5,8 @@ loop."""
 
 from __future__ import annotations
 
+import os
+import sys
 from types import SimpleNamespace
 
 import numpy as np
@@ -206,3 +208,32 @@ def test_training_loop_end_to_end_matches_cpu(dtype):
     g_loss = [row["loss"] for row in results[0].history]
     c_loss = [row["loss"] for row in results[1].history]
     close(g_loss, c_loss, dtype, "epoch losses")
+
+
+def test_gpu_benchmark_runs_its_nnspec_side_on_a_toy_case():
+    """benchmarks/bench_gpu.py can only be measured on a GPU; its nnspec side is the training
+    loop on this backend, exercised here on a toy case so the script cannot rot unnoticed."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_gpu.py"
+    spec = importlib.util.spec_from_file_location("bench_gpu", path)
+    assert spec is not None and spec.loader is not None
+    bench = importlib.util.module_from_spec(spec)
+    # the CPU benchmark it imports pins thread counts in os.environ; keep them out of this
+    # process (Numba refuses a changed NUMBA_NUM_THREADS once its threads run)
+    saved_env, saved_path = dict(os.environ), list(sys.path)
+    try:
+        spec.loader.exec_module(bench)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved_env)
+        sys.path[:] = saved_path
+    assert set(bench.CASES) == {"tiny", "small", "large", "wide"}
+    assert bench.CASES["wide"].sizes == (784, 2048, 2048, 10)
+    toy = bench.Case("toy", (2, 3, 3), "relu", "categorical_crossentropy", "adam(lr=0.01)",
+                     4, 1, 0.0)
+    rng = np.random.default_rng(0)
+    sps, path_used = bench.bench_nnspec(toy, rng.standard_normal((8, 2)).astype(np.float32),
+                                        rng.integers(0, 3, 8), 2)
+    assert sps > 0 and "matmul" in path_used
