@@ -66,7 +66,7 @@ def _check(ctx: Ctx, doc: Document) -> ir.Spec | None:
                       hints=[f"add `{kind} {{ ... }}`: " + _EXAMPLE[kind]])
     model = check_model(ctx, blocks["model"]) if "model" in blocks else None
     data = check_data(ctx, blocks["data"]) if "data" in blocks else None
-    train = check_train(ctx, blocks["train"]) if "train" in blocks else None
+    train, train_failed = check_train(ctx, blocks["train"]) if "train" in blocks else (None, set())
     output = check_output(ctx, blocks["output"]) if "output" in blocks else ir.Output()
     if model is not None:
         model_rules(ctx, model)
@@ -74,7 +74,8 @@ def _check(ctx: Ctx, doc: Document) -> ir.Spec | None:
             shape_rules(ctx, model, data, blocks)
     if train is not None:
         loss_rules(ctx, model, data, train, blocks)
-        train = train_rules(ctx, train, data, blocks)
+        # with a failed `metrics` statement every monitor check would be a follow-on error
+        train = train_rules(ctx, train, data, blocks, monitors="metrics" not in train_failed)
         if data is not None:
             data_train_rules(ctx, data, train, blocks)
     if output is not None and "output" in blocks:

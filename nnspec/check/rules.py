@@ -168,8 +168,9 @@ def _metric_span(blocks: dict[str, Block], kind: str) -> Span | None:
 
 
 def train_rules(ctx: Ctx, train: ir.Train, data: ir.Data | None,
-                blocks: dict[str, Block]) -> ir.Train:
-    """Warnings and limits on the train block; returns it with its monitors resolved."""
+                blocks: dict[str, Block], *, monitors: bool = True) -> ir.Train:
+    """Warnings and limits on the train block; returns it with its monitors resolved
+    (monitors=False skips the monitor checks, when the metrics they may name are unknown)."""
     opt_st = find(blocks.get("train"), "optimizer")
     opt_args = all_args(opt_st) if opt_st else ()
     lr = getattr(train.optimizer, "lr", 0.0)
@@ -186,7 +187,7 @@ def train_rules(ctx: Ctx, train: ir.Train, data: ir.Data | None,
         ctx.error("E408", f"warmup lasts {train.warmup.epochs} epochs but training has only "
                   f"{train.epochs}", train.warmup.span, label="too long",
                   hints=[f"use fewer warmup epochs or more than {train.warmup.epochs} epochs"])
-    return _monitors(ctx, train, data, blocks)
+    return _monitors(ctx, train, data, blocks) if monitors else train
 
 
 def _monitors(ctx: Ctx, train: ir.Train, data: ir.Data | None,

@@ -19,7 +19,13 @@ _SCALARS = {"epochs": "a number of epochs", "batch": "a batch size or `full`",
             "dtype": "`float32` or `float64`", "seed": "a seed", "device": "cpu, cuda or auto"}
 
 
-def check_train(ctx: Ctx, block: Block) -> ir.Train | None:
+def check_train(ctx: Ctx, block: Block) -> tuple[ir.Train | None, set[str]]:
+    """-> (train, names of the statements that failed).
+
+    A statement that failed (already reported) falls back to its default, so that the rules
+    that span blocks still run and every mistake is reported in one pass; the caller must not
+    turn such a partial Train into a Spec (ctx.failed is set).
+    """
     seen = Seen(ctx, "train")
     given: dict = {}
     failed: set[str] = set()
@@ -68,7 +74,7 @@ def check_train(ctx: Ctx, block: Block) -> ir.Train | None:
 
     train = validate(ctx, ir.Train, given, block.span, title="train", failed=failed,
                      on_missing=missing)
-    return None if failed else train  # type: ignore[return-value]
+    return train, failed  # type: ignore[return-value]
 
 
 def _schedule(ctx: Ctx, st: Statement):

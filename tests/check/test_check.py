@@ -139,6 +139,18 @@ def test_all_errors_reported_at_once_sorted() -> None:
     assert starts == sorted(starts)
 
 
+def test_rules_across_blocks_still_run_after_a_failed_statement() -> None:
+    """A bad optimizer must not hide a bad early_stop monitor (one pass, every mistake);
+    an unknown metric must not make its monitor a second, follow-on error."""
+    _, diags = spec_of("dense 1 sigmoid", train="optimizer sgd(lr=-0.1)\n"
+                       " early_stop(monitor=val_acuracy)\n metrics accuracy",
+                       data="data {\n source moons()\n split validation=0.2\n}")
+    assert codes(diags) == ["E302", "E215"]
+    _, diags = spec_of("dense 1 sigmoid", train="early_stop(monitor=val_accurcy)\n"
+                       " metrics accurcy", data="data {\n source moons()\n split validation=0.2\n}")
+    assert codes(diags) == ["E209"]
+
+
 def test_data_block_required_only_by_run() -> None:
     text = BASE.format(layers="dense 1 sigmoid", data="", train="")
     spec, diags = diagnose(text)
