@@ -13,8 +13,10 @@ present; `matmul` below is the fallback, and the only path under the simulator.
 matmul thread mapping: a TILE x TILE block computes the C tile (blockIdx.y, blockIdx.x);
 thread (ty, tx) owns C[by*TILE + ty, bx*TILE + tx] and, per step over k, loads one element of
 the A tile and one of the B tile into shared memory (zero outside the matrix, so any shape
-works). bias_grad: one thread per output column o, looping over the batch rows (adjacent
-threads read adjacent addresses: coalesced).
+works). bias_grad: a BIAS_ROWS x BIAS_COLS block owns BIAS_COLS output columns; thread
+(ty, tx) takes column bx*BIAS_COLS + tx and rows ty, ty + BIAS_ROWS, ... (adjacent threads
+read adjacent addresses: coalesced), and the BIAS_ROWS partial sums of a column meet in shared
+memory.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import numpy as np
 from numba import float32, float64
 
 from nnspec.backends.cuda import activations
-from nnspec.backends.cuda.jit import TILE, cuda, kernel
+from nnspec.backends.cuda.jit import BIAS_COLS, BIAS_ROWS, TILE, cuda, kernel
 
 
 @functools.cache
@@ -35,6 +37,8 @@ def build(dtype: str) -> SimpleNamespace:
     zero = dt(0.0)
     tile = TILE
     tile_type = float32 if dtype == "float32" else float64
+    sum_type = tile_type
+    bg_rows, bg_cols = BIAS_ROWS, BIAS_COLS
     grad = activations.build(dtype).grad
 
     @kernel("void(T[::1], int64, int64, int64, T[::1], int64, int64, int64, T[::1], int64, "
@@ -70,17 +74,30 @@ def build(dtype: str) -> SimpleNamespace:
             "int64, int64)", dtype)
     def bias_grad(code, p0, p1, ws, z_off, a_off, g, grad_buf, b_off, has_bias, rows, n):  # type: ignore[no-untyped-def]
         """g <- g * f'(z) in place (elementwise f; linear: unchanged); gbias = column sums."""
-        for o in range(cuda.grid(1), n, cuda.gridsize(1)):
-            s = zero
-            for r in range(rows):
+        part = cuda.shared.array((bg_rows, bg_cols), sum_type)
+        tx = cuda.threadIdx.x
+        ty = cuda.threadIdx.y
+        o = cuda.blockIdx.x * bg_cols + tx
+        s = zero
+        if o < n:
+            for r in range(ty, rows, bg_rows):
                 i = r * n + o
-                gv = grad(code, p0, p1, ws[z_off + i], ws[a_off + i], g[i])
-                g[i] = gv
+                g[i] = grad(code, p0, p1, ws[z_off + i], ws[a_off + i], g[i])
                 s += g[i]
-            if has_bias != 0:
-                grad_buf[b_off + o] = s
+        part[ty, tx] = s
+        cuda.syncthreads()
+        if ty == 0 and o < n and has_bias != 0:
+            for q in range(1, bg_rows):
+                s += part[q, tx]
+            grad_buf[b_off + o] = s
 
     return SimpleNamespace(matmul=matmul, bias_grad=bias_grad)
+
+
+def launch_bias_grad(k: SimpleNamespace, code, p0, p1, ws, z_off, a_off, g, grad_buf, b_off,  # type: ignore[no-untyped-def]
+                     has_bias, rows, n):
+    k.bias_grad[-(-n // BIAS_COLS), (BIAS_COLS, BIAS_ROWS)](code, p0, p1, ws, z_off, a_off, g,
+                                                            grad_buf, b_off, has_bias, rows, n)
 
 
 def launch_matmul(k: SimpleNamespace, a, a_off, a_rs, a_cs, b, b_off, b_rs, b_cs, c, c_off,  # type: ignore[no-untyped-def]

@@ -211,9 +211,8 @@ class Engine:
                                                       la.a_off, cur, rows, n)
                     code = A_LINEAR
                 if code != A_LINEAR or la.has_bias:
-                    k.dense.bias_grad[grid(n), BLOCK](code, la.p0, la.p1, ws, la.z_off,
-                                                      la.a_off, cur, grad, la.b_off,
-                                                      la.has_bias, rows, n)
+                    dense.launch_bias_grad(k.dense, code, la.p0, la.p1, ws, la.z_off,
+                                           la.a_off, cur, grad, la.b_off, la.has_bias, rows, n)
                 # gw = gz.T @ x: A(o, r) = gz[r, o], B = x (rows, n_in)
                 self.gemm(cur, 0, 1, n, ws, la.in_off, la.n_in, 1, grad, la.w_off, la.n_in,
                           n, la.n_in, rows)

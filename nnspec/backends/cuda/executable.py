@@ -123,7 +123,7 @@ class CudaExecutable:
         od = self._device(order, lambda a: np.asarray(a, dtype=np.int64))
         batch = plan.batch_size(n)
         work = self._get_work(batch)
-        rng_state = rng.bit_generator.state if plan.has_dropout else None
+        rng_state = dict(rng.bit_generator.state) if plan.has_dropout else None
         width = keep_width(plan)
         per_upload = max(1, MASK_BYTES // max(1, batch * width))
         self._reset_books()
@@ -148,7 +148,7 @@ class CudaExecutable:
         terms = self.s.terms.copy_to_host()[:done]
         if ctl[slots.STATUS] != 0:
             if width:  # leave rng where the CPU leaves it: after the bad batch's masks
-                rng.bit_generator.state = rng_state
+                rng.bit_generator.state = dict(rng_state or {})
                 bad = int(ctl[slots.BAD])
                 rng.random(sum(min(batch, n - b * batch) for b in range(start, bad + 1))
                            * width)

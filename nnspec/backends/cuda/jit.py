@@ -30,13 +30,15 @@ from typing import Any
 from numba import cuda  # noqa: F401 - the backend's single numba.cuda import
 from numba.core import config
 
-SIMULATOR = bool(config.ENABLE_CUDASIM)
+SIMULATOR = bool(getattr(config, "ENABLE_CUDASIM", 0))
 
 BLOCK = 4 if SIMULATOR else 256  # threads per block of the 1-D kernels
 MAX_BLOCKS = 2 if SIMULATOR else 2048  # grid-stride loops cover the rest
 RED_BLOCKS = 2 if SIMULATOR else 64  # blocks of the partial-sum reductions (power of 2 not needed)
 RED_THREADS = 4 if SIMULATOR else 256  # threads per reduction block (a power of 2)
 TILE = 2 if SIMULATOR else 16  # tiled matmul: TILE x TILE threads, TILE^2 values per tile
+BIAS_COLS = 2 if SIMULATOR else 32  # bias gradient: columns per block (threadIdx.x)
+BIAS_ROWS = 2 if SIMULATOR else 8  # and row groups summed in shared memory (threadIdx.y)
 
 DTYPE_NAMES = {"float32": "float32", "float64": "float64"}
 

@@ -200,5 +200,5 @@ def finish_host(code: int, s: float, rows: int, k: int) -> float:
     if code == L_CCE:
         return s / rows
     if code == L_RMSE:
-        return math.sqrt(s / (rows * k)) if s >= 0 or math.isnan(s) else float("nan")
+        return math.sqrt(s / (rows * k))  # s >= 0 (a sum of squares), NaN, or inf
     return s / (rows * k)

@@ -24,7 +24,7 @@ INSTALL_HINT = "install the GPU extra: pip install 'nnspec[cuda]'"
 def simulator_requested() -> bool:
     """True when numba.cuda is (or will be) the simulator."""
     mod = sys.modules.get("numba.core.config")
-    if mod is not None and getattr(mod, "ENABLE_CUDASIM", 0):
+    if mod is not None and getattr(mod, "ENABLE_CUDASIM", False):
         return True
     return os.environ.get("NUMBA_ENABLE_CUDASIM", "0") not in ("", "0")
 
