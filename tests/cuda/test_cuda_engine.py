@@ -237,3 +237,24 @@ def test_gpu_benchmark_runs_its_nnspec_side_on_a_toy_case():
     sps, path_used = bench.bench_nnspec(toy, rng.standard_normal((8, 2)).astype(np.float32),
                                         rng.integers(0, 3, 8), 2)
     assert sps > 0 and "matmul" in path_used
+
+
+def test_small_eval_chunks_and_mask_uploads_change_nothing(monkeypatch):
+    """predict/evaluate in chunks of 3 rows and dropout masks uploaded one batch at a time
+    (as large models and data sets run) give what the CPU backend gives."""
+    from nnspec.backends.cuda import executable
+
+    monkeypatch.setattr(executable, "EVAL_ROWS", 3)
+    monkeypatch.setattr(executable, "MASK_BYTES", 1)
+    plan = make_plan(DROPNET, LOSS["categorical_crossentropy"](), seed=9)
+    x, y = data(plan, 10)
+    g, c = pair(plan)
+    rg, rc = dropout_rng(9), dropout_rng(9)
+    for e in range(2):
+        cg = g.train_epoch(x, y, order(10, e), 0.05, 0, 99, rg)
+        cc = c.train_epoch(x, y, order(10, e), 0.05, 0, 99, rc)
+        close(cg.terms, cc.terms, "float64")
+    close(g.get_params(), c.get_params(), "float64")
+    close(g.predict(x), c.predict(x), "float64")
+    close(g.evaluate(x, y), c.evaluate(x, y), "float64")
+    assert rg.random() == rc.random()
