@@ -103,9 +103,13 @@ def cli_overrides(opts: RunOptions) -> list[str]:
     return sets
 
 
-def resolve_device(requested: str, forced_backend: str | None = None) -> tuple[str, str]:
+def resolve_device(requested: str, forced_backend: str | None = None, *,
+                   spec_path: str | None = None, source: str | None = None
+                   ) -> tuple[str, str]:
     """(device, backend): auto -> cuda when a GPU is usable, else cpu; cuda without one is
-    E501. The CUDA backend is imported only here and only when asked about."""
+    E501, pointing at the spec's `device` statement when the request came from the spec
+    (spec_path and its source text given), else at `--device`. The CUDA backend is imported
+    only here and only when asked about."""
     if forced_backend is not None:
         return ("cuda" if forced_backend == "cuda" else "cpu"), forced_backend
     if requested == "cpu":
@@ -114,11 +118,27 @@ def resolve_device(requested: str, forced_backend: str | None = None) -> tuple[s
     if usable:
         return "cuda", "cuda"
     if requested == "cuda":
+        span = _statement_span(source, "train", "device") if source is not None else None
+        where = spec_path if span is not None else "--device"
+        hint = ("write `device auto` (or `device cpu`) to train on the CPU" if span is not None
+                else "use `--device cpu` (or `device auto` in the spec) to train on the CPU")
         raise DiagnosticError(error(
-            "E501", "device cuda requested but no usable GPU was found", path="--device",
-            notes=[why], hints=["use `--device cpu` (or `device auto` in the spec) to train "
-                                "on the CPU"]))
+            "E501", "device cuda requested but no usable GPU was found", span, path=where,
+            label="needs a GPU" if span is not None else None, notes=[why], hints=[hint]))
     return "cpu", "cpu"
+
+
+def _statement_span(source: str, block: str, keyword: str):
+    """The span of `keyword` in `block` of a spec's source text, or None."""
+    from nnspec.parse import parse
+
+    doc, _ = parse(source)
+    for b in doc.blocks:
+        if b.kind.value == block:
+            for st in b.statements:
+                if st.keyword.value == keyword:
+                    return st.span
+    return None
 
 
 def _gpu_usable() -> tuple[bool, str]:
@@ -202,7 +222,9 @@ def run_spec(path: str | os.PathLike[str], opts: RunOptions, *, sources: dict[st
     t0 = time.perf_counter()
     loaded = load(path, sources)
     spec = override(loaded.spec, cli_overrides(opts), sources)
-    device, backend = resolve_device(opts.device or spec.train.device, opts.backend)
+    device, backend = resolve_device(opts.device or spec.train.device, opts.backend,
+                                     spec_path=str(path),
+                                     source=None if opts.device else loaded.text)
     data = load_spec_data(spec)
     exe = _compile(spec, backend)
     schedule = make_schedule(spec)
