@@ -196,32 +196,44 @@ def _timed(fn) -> float:  # type: ignore[no-untyped-def]
 # -- time to first epoch --------------------------------------------------------------------
 
 FIRST_EPOCH = r"""
-import json, sys, time
-from types import SimpleNamespace
+import time
+marks = [("start", time.time())]
+import json, sys
 import numpy as np
+marks.append(("import numpy", time.time()))
+import numba
+marks.append(("import numba", time.time()))
 from nnspec.pipeline import diagnose
 from nnspec.lower import lower
 from nnspec.backends import cpu
 from nnspec.train.loop import train
 from nnspec.train.progress import Reporter
-text = sys.argv[1]
 from nnspec.data import load_spec_data
-spec, _ = diagnose(text + 'data {\n    source moons(samples=1000, noise=0.2)\n}\n')
+marks.append(("import nnspec", time.time()))
+spec, _ = diagnose(sys.argv[1] + 'data {\n    source moons(samples=1000, noise=0.2)\n}\n')
+marks.append(("parse + check", time.time()))
 data = load_spec_data(spec, spec_dir='.')
+marks.append(("data", time.time()))
+exe = cpu.compile(lower(spec))
+marks.append(("lower + compile()", time.time()))
 class First(Reporter):
     def epoch(self, row, sps):
-        print(json.dumps({"first_epoch_end": time.time()}), flush=True)
-train(spec, data, cpu.compile(lower(spec)), reporter=First())
+        marks.append(("first epoch (engine load or JIT)", time.time()))
+        print(json.dumps(marks), flush=True)
+train(spec, data, exe, reporter=First())
 """
 
 
-def first_epoch(cache_dir: str, text: str) -> float:
-    """Seconds from process start to the end of epoch 1 (a fresh interpreter)."""
+def first_epoch(cache_dir: str, text: str) -> tuple[float, list[tuple[str, float]]]:
+    """Seconds from process start to the end of epoch 1 (a fresh interpreter), and the
+    seconds each stage took inside the child."""
     env = dict(os.environ, NUMBA_CACHE_DIR=cache_dir, PYTHONPATH=str(ROOT))
     t0 = time.time()
     out = subprocess.run([sys.executable, "-c", FIRST_EPOCH, text], env=env, cwd=ROOT,
                          capture_output=True, text=True, check=True).stdout
-    return json.loads(out.strip().splitlines()[-1])["first_epoch_end"] - t0
+    marks = json.loads(out.strip().splitlines()[-1])
+    stages = [(name, t - marks[i][1]) for i, (name, t) in enumerate(marks[1:])]
+    return marks[-1][1] - t0, stages
 
 
 def python_startup(repeats: int = 5) -> float:
@@ -298,13 +310,16 @@ def main(argv: list[str] | None = None) -> None:
         text = CASES["tiny"].spec_text(1)
         start = python_startup()
         with tempfile.TemporaryDirectory(prefix="nnspec-numba-") as cache:
-            cold = first_epoch(cache, text)
-            cached = min(first_epoch(cache, text) for _ in range(3))
+            cold, cold_stages = first_epoch(cache, text)
+            cached, stages = min(first_epoch(cache, text) for _ in range(3))
         met = "yes" if cached - start < CACHED_FIRST_EPOCH_TARGET else "NO"
         print(f"python -c pass: {start:.2f} s")
         print(f"first epoch of a new spec (tiny, 1,000 moons), beyond start-up: cold "
               f"(empty Numba cache) {cold - start:.2f} s, cached {cached - start:.2f} s "
               f"(target < {CACHED_FIRST_EPOCH_TARGET:.0f} s: {met})")
+        print("  stages (cold | cached): " + ", ".join(
+            f"{name} {c:.2f} | {w:.2f}" for (name, c), (_, w) in zip(cold_stages, stages,
+                                                                     strict=True)))
     load = os.getloadavg()
     print(f"\nload average at the end: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
 

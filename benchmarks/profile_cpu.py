@@ -1,10 +1,12 @@
-"""benchmarks.profile_cpu: a bench_cpu case -> time per batch of each engine kernel.
+"""benchmarks.profile_cpu: a bench_cpu case -> time per batch of each cpu engine kernel.
 
-Calls the cpu backend's jitted kernels one by one on the shapes of one training step of a
-case (best of several repeats) and compares their sum with the engine's measured time per
-batch, so a missed target can be pinned on a kernel.
+Runs every kernel of one training step of a case on that case's shapes, each repeated
+inside compiled code (a jitted loop, so the microsecond kernels of the tiny case are not
+drowned by Python's call overhead), best of several runs, and compares them with the
+engine's own time per batch (engine.train_chunk over a whole epoch), so a missed target
+can be pinned on a kernel. The `numpy` rows time the same gemms through numpy, for scale.
 
-    .venv/bin/python benchmarks/profile_cpu.py large
+    .venv/bin/python benchmarks/profile_cpu.py large     # or tiny, small
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
+from numba import njit  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -30,18 +33,97 @@ from nnspec.backends import cpu  # noqa: E402
 from nnspec.backends.base import as_inputs, as_targets, dropout_rng  # noqa: E402
 from nnspec.backends.cpu import activations, dense, engine, losses, optimizers  # noqa: E402
 from nnspec.lower import lower  # noqa: E402
-from nnspec.lower.plan import A_RELU, DENSE  # noqa: E402
+from nnspec.lower.plan import A_LINEAR, DENSE  # noqa: E402
 from nnspec.pipeline import diagnose  # noqa: E402
 
+# Repetition loops: compiled, so one Python call runs a kernel `r` times.
 
-def best(fn, repeats: int = 20) -> float:  # type: ignore[no-untyped-def]
-    fn()
-    times = []
-    for _ in range(repeats):
+
+@njit(cache=True)
+def _dense_fwd(r, x, w, bias, z):  # type: ignore[no-untyped-def]
+    for _ in range(r):
+        dense.forward(x, w, bias, True, z)
+
+
+@njit(cache=True)
+def _dense_bwd(r, x, w, gz, gw, gb, gx, need_gx):  # type: ignore[no-untyped-def]
+    for _ in range(r):
+        dense.backward(x, w, gz, gw, gb, True, gx, need_gx)
+
+
+@njit(cache=True)
+def _act(r, code, z, a, g0, g, n, fast):  # type: ignore[no-untyped-def]
+    for _ in range(r):
+        activations.forward(code, 0.0, 0.0, z, a, n, fast)
+        g[:] = g0  # else g shrinks to denormals over the repetitions, which are slow
+        activations.backward(code, 0.0, 0.0, z, a, g, n)
+
+
+@njit(cache=True)
+def _step(r, code, w, g, state, hyper):  # type: ignore[no-untyped-def]
+    for _ in range(r):
+        optimizers.step(code, w, g, state, hyper, 1e-9, 5)
+
+
+@njit(cache=True)
+def _finite(r, g, value, norm):  # type: ignore[no-untyped-def]
+    s = 0.0
+    for _ in range(r):
+        s += optimizers.sum_squares(g)
+        optimizers.clip(g, value, norm, s)
+    return s
+
+
+@njit(cache=True)
+def _loss(r, code, param, fused, z, y, g, rows, k):  # type: ignore[no-untyped-def]
+    for _ in range(r):
+        s = losses.loss_sum(code, param, fused, z, z, y, rows, k)
+        losses.loss_grad(code, param, fused, z, y, g, rows, k,
+                         losses.finish(code, s, rows, k))
+
+
+@njit(cache=True)
+def _gather(r, x, y, order, rows, ws, y_off):  # type: ignore[no-untyped-def]
+    for _ in range(r):
+        engine._gather(x, y, order, 0, rows, ws, y_off)
+
+
+@njit(cache=True)
+def _forward(r, rows, itab, ftab, params, buffers, ws, rng, fast):  # type: ignore[no-untyped-def]
+    for _ in range(r):
+        engine.forward(rows, True, itab, ftab, params, buffers, ws, rng, fast)
+
+
+@njit(cache=True)
+def _backward(r, rows, fused, itab, ftab, params, grad, ws, g1, g2):  # type: ignore[no-untyped-def]
+    for _ in range(r):
+        engine.backward(rows, fused, itab, ftab, params, grad, ws, g1, g2)
+
+
+def per_call(fn, *args, target_s: float = 0.05, runs: int = 5) -> float:  # type: ignore[no-untyped-def]
+    """Seconds per repetition of fn(r, *args), best of `runs`, r sized to ~target_s."""
+    fn(1, *args)
+    r = 1
+    while True:
         t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
+        fn(r, *args)
+        dt = time.perf_counter() - t0
+        if dt > target_s / 4 or r > 1 << 22:
+            break
+        r *= 4
+    best = dt / r
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        fn(r, *args)
+        best = min(best, (time.perf_counter() - t0) / r)
+    return best
+
+
+def numpy_rep(thunk):  # type: ignore[no-untyped-def]
+    def fn(r):  # type: ignore[no-untyped-def]
+        for _ in range(r):
+            thunk()
+    return fn
 
 
 def main(name: str) -> None:
@@ -50,13 +132,17 @@ def main(name: str) -> None:
     plan = lower(spec)
     x, y = make_data(name)
     xs, ys = as_inputs(plan, x), as_targets(plan, y)
-    b = plan.batch_size(len(xs))
+    n = len(xs)
+    b = plan.batch_size(n)
+    nb = plan.n_batches(n)
     exe = cpu.compile(plan)
-    order = np.arange(len(xs))
-    nb = min(plan.n_batches(len(xs)), 100)
-    exe.train_epoch(xs, ys, order, 1e-3, 0, 2, dropout_rng(0))
-    per_batch = min(best(lambda: exe.train_epoch(xs, ys, order, 1e-3, 0, nb, dropout_rng(0)),
-                         3) / nb for _ in range(1))
+    order = np.arange(n)
+    rng_d = dropout_rng(0)
+    exe.train_epoch(xs, ys, order, 1e-9, 0, 2, rng_d)
+    epoch = min(_time(lambda: exe.train_epoch(xs, ys, order, 1e-9, 0, nb, rng_d))
+                for _ in range(5))
+    # The short last batch makes an epoch slightly cheaper than nb full batches.
+    batch_t = epoch / (n / b)
     dt = xs.dtype
     rng = np.random.default_rng(0)
     rows: list[tuple[str, float]] = []
@@ -71,60 +157,57 @@ def main(name: str) -> None:
         gw, gx = np.empty_like(w), np.empty_like(xin)
         first = layer.index == 0
         shape = f"{layer.n_in}->{layer.n_out}"
-        rows.append((f"dense.forward {shape}", best(
-            lambda xin=xin, w=w, bias=bias, z=z: dense.forward(xin, w, bias, True, z))))
-        rows.append((f"dense.backward {shape}{' (no dx)' if first else ''}", best(
-            lambda xin=xin, w=w, gz=gz, gw=gw, bias=bias, gx=gx, first=first:
-            dense.backward(xin, w, gz, gw, bias, True, gx, not first))))
-        rows.append((f"  numpy gemms of that layer (x@w.T, gz.T@x{'' if first else ', gz@w'})",
-                     best(lambda xin=xin, w=w, gz=gz, first=first: (
-                         xin @ w.T, gz.T @ xin, None if first else gz @ w))))
-        if layer.act == A_RELU:
-            zf, af, gf = z.ravel(), np.empty(z.size, dt), gz.ravel().copy()
-            rows.append((f"activations relu fwd+bwd {shape}", best(
-                lambda zf=zf, af=af, gf=gf, n=layer.n_out: (
-                    activations.forward(A_RELU, 0.0, 0.0, zf, af, n, True),
-                    activations.backward(A_RELU, 0.0, 0.0, zf, af, gf, n)))))
-    n = plan.n_params
-    w = rng.standard_normal(n).astype(dt)
-    g = rng.standard_normal(n).astype(dt) * dt.type(1e-3)
-    state = optimizers.init_state(plan.optimizer, n, plan.dtype)
-    hyper = optimizers.hyper_array(plan.optimizer)
-    rows.append((f"optimizers.step {plan.optimizer.name} ({n:,} params)", best(
-        lambda: optimizers.step(plan.optimizer.code, w, g, state, hyper, 1e-3, 5))))
-    rows.append(("optimizers.sum_squares (finite check)", best(
-        lambda: optimizers.sum_squares(g))))
+        rows.append((f"dense.forward {shape}", per_call(_dense_fwd, xin, w, bias, z)))
+        rows.append((f"dense.backward {shape}{' (no dx)' if first else ''}",
+                     per_call(_dense_bwd, xin, w, gz, gw, bias, gx, not first)))
+        rows.append((f"  (numpy, same gemms: {'2' if first else '3'} calls)", per_call(
+            numpy_rep(lambda xin=xin, w=w, gz=gz, first=first: (
+                xin @ w.T, gz.T @ xin, None if first else gz @ w)))))
+        if layer.act != A_LINEAR and layer.index != plan.layers[-1].index:
+            zf, af, gf = gz.ravel().copy(), np.empty(z.size, dt), np.empty(z.size, dt)
+            rows.append((f"activations {layer.act_name} fwd+bwd {shape}",
+                         per_call(_act, layer.act, zf, af, zf, gf, layer.n_out, exe.fast)))
     k = plan.n_outputs
     zz = rng.standard_normal(b * k).astype(dt)
-    yy = ys[:b].ravel().copy()
-    gg = np.empty_like(zz)
-    rows.append(("losses.loss_sum + loss_grad", best(lambda: (
-        losses.loss_sum(plan.loss, plan.loss_param, plan.fused, zz, zz, yy, b, k),
-        losses.loss_grad(plan.loss, plan.loss_param, plan.fused, zz, yy, gg, b, k, 1.0)))))
+    rows.append(("losses (output activation + loss + gradient)", per_call(
+        _loss, plan.loss, plan.loss_param, plan.fused, zz, ys[:b].ravel().copy(),
+        np.empty_like(zz), b, k)))
+    g = (rng.standard_normal(plan.n_params) * 1e-3).astype(dt)
+    w = rng.standard_normal(plan.n_params).astype(dt)
+    state = optimizers.init_state(plan.optimizer, plan.n_params, plan.dtype)
+    rows.append((f"optimizers.step {plan.optimizer.name} ({plan.n_params:,} params)",
+                 per_call(_step, plan.optimizer.code, w, g, state, exe.hyper)))
+    rows.append(("finite check + clip (sum_squares)", per_call(_finite, g, 0.0, 0.0)))
     ws = np.empty(b * (xs.shape[1] + ys.shape[1]), dt)
-    rows.append(("engine._gather (batch rows)", best(
-        lambda: engine._gather(xs, ys, order, 0, b, ws, b * xs.shape[1]))))
+    rows.append(("engine._gather (the batch's rows)",
+                 per_call(_gather, xs, ys, order, b, ws, b * xs.shape[1])))
     work = exe._get_work(b)
-    lay, rng_d = work.layout, dropout_rng(0)
-    engine_rows = [
-        ("engine.forward (whole network, in the workspace)", best(lambda: engine.forward(
-            b, True, lay.itab, lay.ftab, exe.params, exe.buffers, work.ws, rng_d, exe.fast))),
-        ("engine.backward (whole network)", best(lambda: engine.backward(
-            b, plan.fused, lay.itab, lay.ftab, exe.params, exe.grad, work.ws, work.g1,
-            work.g2))),
-        ("optimizers.step on the executable's buffers", best(lambda: optimizers.step(
-            plan.optimizer.code, exe.params, exe.grad, exe.state, exe.hyper, 1e-3, 5))),
+    lay = work.layout
+    whole = [
+        ("engine.forward, whole network", per_call(
+            _forward, b, lay.itab, lay.ftab, exe.params, exe.buffers, work.ws, rng_d, exe.fast)),
+        ("engine.backward, whole network", per_call(
+            _backward, b, plan.fused, lay.itab, lay.ftab, exe.params, exe.grad, work.ws,
+            work.g1, work.g2)),
     ]
-    print(f"{name}: batch {b}, {THREADS} threads; engine {per_batch * 1e3:.3f} ms per batch "
-          f"(best of 3 runs of {nb} batches)")
+    call = min(_time(lambda: exe.train_epoch(xs, ys, order, 1e-9, 0, 1, rng_d))
+               for _ in range(20))
+    print(f"{name}: batch {b}, {nb} batches per epoch, {THREADS} threads")
+    print(f"engine: {batch_t * 1e6:.2f} us per batch ({epoch * 1e3:.3f} ms per epoch, one "
+          f"train_epoch call; a call of one batch from Python: {call * 1e6:.1f} us)")
     total = sum(t for label, t in rows if not label.startswith("  "))
     for label, t in rows:
-        print(f"  {label:58} {t * 1e3:8.3f} ms  {100 * t / per_batch:5.1f}%")
-    print(f"  {'sum of the kernels above':58} {total * 1e3:8.3f} ms  "
-          f"{100 * total / per_batch:5.1f}%")
-    print("in the engine's own buffers:")
-    for label, t in engine_rows:
-        print(f"  {label:58} {t * 1e3:8.3f} ms  {100 * t / per_batch:5.1f}%")
+        print(f"  {label:52} {t * 1e6:9.2f} us {100 * t / batch_t:6.1f}%")
+    print(f"  {'sum of the kernels (without the numpy rows)':52} {total * 1e6:9.2f} us "
+          f"{100 * total / batch_t:6.1f}%")
+    for label, t in whole:
+        print(f"  {label:52} {t * 1e6:9.2f} us {100 * t / batch_t:6.1f}%")
+
+
+def _time(fn) -> float:  # type: ignore[no-untyped-def]
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
 
 
 if __name__ == "__main__":
