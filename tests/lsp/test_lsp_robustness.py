@@ -26,7 +26,7 @@ from nnspec.diagnostics import CODES  # noqa: E402
 from nnspec.lsp.server import _safe  # noqa: E402
 
 SERVER = [sys.executable, "-m", "nnspec.cli", "lsp", "--stdio"]
-SEQUENCES, EDITS = 200, 3  # 600 edits
+SEQUENCES, EDITS = 300, 3  # 900 edits
 
 SNIPPETS = [
     "dense", " 16", " relu", " rleu", "(", ")", "{", "}", "[", "]", "=", ",", ";", '"', "#",
