@@ -154,3 +154,17 @@ def test_summary(capsys: pytest.CaptureFixture[str]) -> None:
         assert any(all(cell in line for cell in row) for line in out.splitlines()), row
     assert main(["summary", BAD]) == 1
     assert main(["summary", "nope.nn"]) == 2
+
+
+def test_closed_pipe_is_not_an_internal_error() -> None:
+    """`nnspec schema | head -c 10`: the reader leaves early; nnspec must exit quietly."""
+    proc = subprocess.Popen([sys.executable, "-m", "nnspec.cli", "schema"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            cwd=Path(__file__).resolve().parents[2])
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.read(10)
+    proc.stdout.close()  # the pipe's reader is gone
+    err = proc.stderr.read().decode()
+    rc = proc.wait(timeout=60)
+    assert "E502" not in err and "Traceback" not in err, err
+    assert rc in (0, 141)
