@@ -42,8 +42,8 @@ class CpuExecutable:
         self.state = optimizers.init_state(plan.optimizer, plan.n_params, plan.dtype)
         self.hyper = optimizers.hyper_array(plan.optimizer)
         self.step = 0
+        self._draws = plan.has_dropout  # else the engine gets rng=None (see engine.forward)
         self._work: dict[int, _Work] = {}
-        self._eval_rng = np.random.default_rng(0)  # typed argument only: eval draws nothing
 
     def _get_work(self, rows: int) -> _Work:
         work = self._work.get(rows)
@@ -89,13 +89,14 @@ class CpuExecutable:
         lay = work.layout
         opt = plan.optimizer
         # kept for the non-finite locator, which replays the bad batch with the same masks
-        rng_state = dict(rng.bit_generator.state) if plan.has_dropout else None
+        rng_state = dict(rng.bit_generator.state) if self._draws else None
         terms = np.zeros(end - start, dtype=np.float64)
         loss_sum, samples, done, status, bad, t = engine.train_chunk(
             x, y, order, start, end, batch, lay.itab, lay.ftab, self.params, self.grad,
             self.buffers, self.state, self.hyper, opt.code, float(lr), self.step,
             plan.clip_value, plan.clip_norm, plan.loss, plan.loss_param, plan.fused, work.ws,
-            lay.y_off, lay.out_off, work.g1, work.g2, rng, self.fast, terms)
+            lay.y_off, lay.out_off, work.g1, work.g2, rng if self._draws else None,
+            self.fast, terms)
         self.step = int(t)
         if status != 0:
             return EpochChunk(float(loss_sum), int(samples), int(done), int(status), int(bad),
@@ -110,7 +111,7 @@ class CpuExecutable:
             return out
         work = self._get_work(min(EVAL_ROWS, x.shape[0]))
         engine.predict(x, work.layout.rows, work.layout.itab, work.layout.ftab, self.params,
-                       self.buffers, work.ws, work.layout.out_off, self._eval_rng, self.fast, out)
+                       self.buffers, work.ws, work.layout.out_off, None, self.fast, out)
         return out
 
     def evaluate(self, x: np.ndarray, y: np.ndarray) -> float:
@@ -121,8 +122,8 @@ class CpuExecutable:
         work = self._get_work(min(EVAL_ROWS, x.shape[0]))
         lay = work.layout
         return float(engine.evaluate(x, y, lay.rows, lay.itab, lay.ftab, self.params,
-                                     self.buffers, work.ws, lay.y_off, lay.out_off,
-                                     self._eval_rng, self.fast, plan.loss, plan.loss_param,
+                                     self.buffers, work.ws, lay.y_off, lay.out_off, None,
+                                     self.fast, plan.loss, plan.loss_param,
                                      plan.fused))
 
     # checkpoints ------------------------------------------------------------------------
