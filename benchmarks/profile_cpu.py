@@ -32,6 +32,7 @@ from bench_cpu import CASES, make_data  # noqa: E402
 from nnspec.backends import cpu  # noqa: E402
 from nnspec.backends.base import as_inputs, as_targets, dropout_rng  # noqa: E402
 from nnspec.backends.cpu import activations, dense, engine, losses, optimizers  # noqa: E402
+from nnspec.backends.cpu.layout import transposed_forward  # noqa: E402
 from nnspec.lower import lower  # noqa: E402
 from nnspec.lower.plan import A_LINEAR, DENSE  # noqa: E402
 from nnspec.pipeline import diagnose  # noqa: E402
@@ -40,9 +41,9 @@ from nnspec.pipeline import diagnose  # noqa: E402
 
 
 @njit(cache=True)
-def _dense_fwd(r, x, w, bias, z):  # type: ignore[no-untyped-def]
+def _dense_fwd(r, x, w, bias, z, wt):  # type: ignore[no-untyped-def]
     for _ in range(r):
-        dense.forward(x, w, bias, True, z)
+        dense.forward(x, w, bias, True, z, wt)
 
 
 @njit(cache=True)
@@ -157,7 +158,11 @@ def main(name: str) -> None:
         gw, gx = np.empty_like(w), np.empty_like(xin)
         first = layer.index == 0
         shape = f"{layer.n_in}->{layer.n_out}"
-        rows.append((f"dense.forward {shape}", per_call(_dense_fwd, xin, w, bias, z)))
+        # the transposed copy of w where the engine uses one (layout.transposed_forward)
+        wt = np.empty((layer.n_in, layer.n_out) if transposed_forward(layer.n_in, layer.n_out)
+                      else (0, layer.n_out), dt)
+        rows.append((f"dense.forward {shape}{' (via w.T copy)' if wt.size else ''}",
+                     per_call(_dense_fwd, xin, w, bias, z, wt)))
         rows.append((f"dense.backward {shape}{' (no dx)' if first else ''}",
                      per_call(_dense_bwd, xin, w, gz, gw, bias, gx, not first)))
         rows.append((f"  (numpy, same gemms: {'2' if first else '3'} calls)", per_call(

@@ -51,6 +51,9 @@ NETS = {
     "sigmoid-relu-bn-multilabel": ([dense(4, "sigmoid"), BatchNorm(momentum=0.3),
                                     ActivationLayer(activation=ACT["relu"]()),
                                     dense(2, "sigmoid")], LOSS["binary_crossentropy"](), 3),
+    # wide enough for the forward through a transposed copy of w (layout.transposed_forward)
+    "wide-tanh-relu-bce": ([dense(16, "tanh"), dense(20, "relu"), dense(1, "sigmoid")],
+                           LOSS["binary_crossentropy"](), 3),
     "no-parameters": ([ActivationLayer(activation=ACT["tanh"]()), Dropout(rate=0.5)],
                       LOSS["mse"](), 3),
     "batchnorm-only": ([BatchNorm(eps=1e-2)], LOSS["huber"](), 3),

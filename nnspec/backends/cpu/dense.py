@@ -1,6 +1,7 @@
 """backends.cpu.dense: (x, w, bias) -> z and dL/dz -> (dL/dx, dL/dw, dL/dbias), Numba + BLAS.
 
     z[b, o]    = sum_i x[b, i] * w[o, i] + bias[o]          x (B, in), w (out, in)
+                 (x @ w.T, or x @ wt with wt[i, o] = w[o, i] copied: small weights)
     gw[o, i]   = sum_b gz[b, o] * x[b, i]                    (BLAS gemm, gz transposed)
     gbias[o]   = sum_b gz[b, o]
     gx[b, i]   = sum_o gz[b, o] * w[o, i]                    (skipped for the first layer)
@@ -17,9 +18,17 @@ from nnspec.backends.cpu.jit import kernel
 
 
 @kernel
-def forward(x, w, bias, has_bias, z):  # type: ignore[no-untyped-def]
-    """z = x @ w.T (+ bias)."""
-    np.dot(x, w.T, z)
+def forward(x, w, bias, has_bias, z, wt):  # type: ignore[no-untyped-def]
+    """z = x @ w.T (+ bias); when wt (in, out) is not empty, through wt = w.T copied first
+    (faster on small weights: layout.transposed_forward)."""
+    if wt.shape[0] == 0:
+        np.dot(x, w.T, z)
+    else:
+        n_out, n_in = w.shape
+        for i in range(n_in):
+            for o in range(n_out):
+                wt[i, o] = w[o, i]
+        np.dot(x, wt, z)
     if has_bias:
         rows, cols = z.shape
         for r in range(rows):

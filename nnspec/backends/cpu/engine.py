@@ -37,6 +37,7 @@ from nnspec.backends.cpu.layout import (
     RV_OFF,
     STAT_OFF,
     W_OFF,
+    WT_OFF,
     Z_OFF,
 )
 from nnspec.lower.plan import A_LINEAR, ACTIVATION, BATCHNORM, DENSE, DROPOUT, FUSED_NONE
@@ -62,8 +63,10 @@ def forward(rows, training, itab, ftab, params, buffers, ws, rng, fast):  # type
             w = _mat(params, itab[layer, W_OFF], n, n_in)
             bias = params[itab[layer, B_OFF]:itab[layer, B_OFF] + n]
             z = ws[itab[layer, Z_OFF]:itab[layer, Z_OFF] + rows * n]
+            wt_off = itab[layer, WT_OFF]
+            wt = _mat(ws, wt_off, n_in, n) if wt_off >= 0 else _mat(ws, 0, 0, n)
             dense.forward(x.reshape((rows, n_in)), w, bias, itab[layer, HAS_BIAS] != 0,
-                          z.reshape((rows, n)))
+                          z.reshape((rows, n)), wt)
             if itab[layer, ACT] != A_LINEAR:  # linear: a is z (layout.py)
                 activations.forward(itab[layer, ACT], ftab[layer, P0], ftab[layer, P1], z, a, n,
                                     fast)
