@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 from cpu_nets import OPTIMIZERS_CASES
 
-from nnspec.backends.cpu import activations, approx, dropout, losses, optimizers
+from nnspec.backends.cpu import activations, approx, dense, dropout, losses, optimizers
+from nnspec.backends.cpu.layout import transposed_forward
 from nnspec.backends.reference import activations as ref_act
 from nnspec.backends.reference import dropout as ref_dropout
 from nnspec.backends.reference import losses as ref_loss
@@ -209,3 +210,49 @@ def test_clip_matches_reference(value, norm):
     ref_opt.clip_gradients(ref, norm or None, value or None)
     np.testing.assert_allclose(mine, ref, rtol=1e-14)
     assert optimizers.sum_squares(g) == pytest.approx(float(g @ g), rel=1e-13)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("squares", [False, True])
+@pytest.mark.parametrize("bad", [None, np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("where", [0, 77, 999])
+def test_check_is_finite_iff_every_gradient_is(dtype, squares, bad, where):
+    g = (np.random.default_rng(where).normal(size=1000) * 1e30).astype(dtype)  # big, finite
+    if bad is not None:
+        g[where] = bad
+    value = optimizers.check(g, squares)
+    assert np.isfinite(value) == (bad is None)
+    if bad is None:
+        expected = float(np.sum(g.astype(np.float64) ** 2)) if squares else 0.0
+        assert value == pytest.approx(expected, rel=1e-12)
+
+
+@pytest.mark.parametrize("rows, n_in, n_out", [(32, 2, 16), (5, 16, 16), (7, 64, 128),
+                                               (3, 16, 1), (4, 64, 10)])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_dense_forward_and_backward_against_numpy(rows, n_in, n_out, dtype):
+    """Both forward paths (x @ w.T, and x @ wt through a transposed copy) and the backward's
+    returned check, against numpy in float64."""
+    r = np.random.default_rng(n_in)
+    x, w = r.normal(size=(rows, n_in)), r.normal(size=(n_out, n_in))
+    bias, gz = r.normal(size=n_out), r.normal(size=(rows, n_out))
+    expected = x @ w.T + bias
+    tol = dict(rtol=1e-12, atol=1e-12) if dtype == "float64" else dict(rtol=1e-5, atol=1e-5)
+    xd, wd, bd, gzd = (a.astype(dtype) for a in (x, w, bias, gz))
+    for wt in (np.empty((0, n_out), dtype), np.zeros((n_in, n_out), dtype)):
+        z = np.empty((rows, n_out), dtype)
+        dense.forward(xd, wd, bd, True, z, wt)
+        np.testing.assert_allclose(z, expected, **tol)
+        if wt.size:
+            np.testing.assert_array_equal(wt, wd.T)
+    assert transposed_forward(n_in, n_out) == (n_out >= 16 and n_in * n_out <= 16384)
+    gw, gb, gx = np.empty_like(wd), np.empty_like(bd), np.empty_like(xd)
+    for squares in (False, True):
+        got = dense.backward(xd, wd, gzd, gw, gb, True, gx, True, squares)
+        np.testing.assert_allclose(gw, gz.T @ x, **tol)
+        np.testing.assert_allclose(gb, gz.sum(0), **tol)
+        np.testing.assert_allclose(gx, gz @ w, **tol)
+        want = float(np.sum(gw.astype(np.float64) ** 2) + np.sum(gb.astype(np.float64) ** 2))
+        assert got == pytest.approx(want if squares else 0.0, rel=1e-12)
+    gzd[rows - 1, n_out - 1] = np.nan
+    assert np.isnan(dense.backward(xd, wd, gzd, gw, gb, True, gx, False, False))

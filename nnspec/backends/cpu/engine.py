@@ -100,8 +100,12 @@ def forward(rows, training, itab, ftab, params, buffers, ws, rng, fast):  # type
 
 
 @kernel
-def backward(rows, fused, itab, ftab, params, grad, ws, g1, g2):  # type: ignore[no-untyped-def]
-    """dL/d(params) into grad, given dL/d(output) (dL/dz if fused) in g1."""
+def backward(rows, fused, itab, ftab, params, grad, ws, g1, g2, squares):  # type: ignore[no-untyped-def]
+    """dL/d(params) into grad, given dL/d(output) (dL/dz if fused) in g1. Returns a float64
+    that is finite iff every gradient is (the engine's non-finite check), and is the sum of
+    squares of all of grad when `squares` (the clip norm): optimizers.check of each layer's
+    gradients, taken while they are in cache."""
+    checked = 0.0
     cur, other = g1, g2
     last = itab.shape[0] - 1
     for layer in range(last, -1, -1):
@@ -122,9 +126,9 @@ def backward(rows, fused, itab, ftab, params, grad, ws, g1, g2):  # type: ignore
             has_bias = itab[layer, HAS_BIAS] != 0
             gb = grad[b_off:b_off + n] if has_bias else grad[:0]
             gx = other[:rows * n_in]
-            dense.backward(x.reshape((rows, n_in)), _mat(params, w_off, n, n_in),
-                           g.reshape((rows, n)), _mat(grad, w_off, n, n_in), gb, has_bias,
-                           gx.reshape((rows, n_in)), layer > 0)
+            checked += dense.backward(x.reshape((rows, n_in)), _mat(params, w_off, n, n_in),
+                                      g.reshape((rows, n)), _mat(grad, w_off, n, n_in), gb,
+                                      has_bias, gx.reshape((rows, n_in)), layer > 0, squares)
             cur, other = other, cur
         elif kind == ACTIVATION:
             if not skip_act:
@@ -146,6 +150,8 @@ def backward(rows, fused, itab, ftab, params, grad, ws, g1, g2):  # type: ignore
                                ws[itab[layer, AUX_OFF]:itab[layer, AUX_OFF] + rows * n],
                                ws[itab[layer, STAT_OFF]:itab[layer, STAT_OFF] + 3 * n], ggamma,
                                gbeta)
+            checked += optimizers.check(ggamma, squares) + optimizers.check(gbeta, squares)
+    return checked
 
 
 @kernel
@@ -212,8 +218,9 @@ def _train_batches(x, y, order, start, end, batch, itab, ftab, params, grad, buf
             return loss_total, samples, done, STATUS_NONFINITE_LOSS, b, t
         g = g1[:rows * k]
         losses.loss_grad(loss_code, loss_param, fused, out, yb, g, rows, k, loss)
-        backward(rows, fused, itab, ftab, params, grad, ws, g1, g2)
-        squares = optimizers.sum_squares(grad)
+        # only clipping by norm alone uses the sum of squares (clip by value recomputes it)
+        squares = backward(rows, fused, itab, ftab, params, grad, ws, g1, g2,
+                           clip_norm > 0 and clip_value <= 0)
         if not math.isfinite(squares):
             return loss_total, samples, done, STATUS_NONFINITE_GRAD, b, t
         optimizers.clip(grad, clip_value, clip_norm, squares)

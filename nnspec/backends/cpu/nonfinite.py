@@ -103,7 +103,7 @@ def locate(exe: Executable, x: np.ndarray, y: np.ndarray, order: np.ndarray,
     if kind := _bad(work.g1[:rows * k]):
         return "gradient of the loss", kind, -1
     engine.backward(rows, plan.fused, lay.itab, lay.ftab, params, grad, work.ws, work.g1,
-                    work.g2)
+                    work.g2, False)
     for slot in reversed(plan.tensors):
         if slot.buffer == "params":
             if kind := _bad(grad[slot.offset:slot.offset + slot.size]):

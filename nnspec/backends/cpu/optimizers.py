@@ -59,6 +59,22 @@ def sum_squares(g):  # type: ignore[no-untyped-def]
 
 
 @kernel
+def check(g, squares):  # type: ignore[no-untyped-def]
+    """sum_squares(g) when `squares` (the clip norm needs it), else sum g*0: 0.0 when every g
+    is finite, NaN when one is NaN or inf (inf*0 is NaN). Either is finite iff g is. The
+    float64 sum of squares runs at ~2.5 values per cycle (the float32 -> float64 conversion
+    and the adds); g*0 summed in the plan dtype vectorises ~4x faster, which matters on large
+    models (0.09 ms per step of 670k parameters)."""
+    if squares:
+        return sum_squares(g)
+    zero = g.dtype.type(0.0)
+    acc = zero
+    for i in range(g.shape[0]):
+        acc += g[i] * zero  # not folded to 0: the JIT options allow NaN/inf (jit.py)
+    return np.float64(acc)
+
+
+@kernel
 def clip(g, value, norm, squares):  # type: ignore[no-untyped-def]
     """Clip in place: by value, then by global L2 norm (0 = off). squares: sum_squares(g)
     before clipping (saves a pass when only the norm is clipped)."""
