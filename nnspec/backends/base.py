@@ -181,6 +181,66 @@ def as_targets(plan: Plan, y: np.ndarray) -> np.ndarray:
     return y
 
 
+def checked_flat(plan: Plan, flat: np.ndarray, what: str) -> np.ndarray:
+    """`flat` as an array after checking it holds the plan's n_params (what="params") or
+    n_buffers (what="buffers") values: the one shape check behind every backend's
+    set_params/set_buffers."""
+    flat = np.asarray(flat)
+    if what == "params":
+        n, words = plan.n_params, "parameters"
+    else:
+        n, words = plan.n_buffers, "buffer values"
+    if flat.shape != (n,):
+        raise ValueError(f"expected {n} {words}, got {flat.shape}")
+    return flat
+
+
+def check_state(plan: Plan, state: dict[str, np.ndarray]) -> None:
+    """Raise ValueError unless a checkpoint's arrays have this plan's shapes (params,
+    buffers, optimizer state (n_state, n_params))."""
+    shapes = {"params": (plan.n_params,), "buffers": (plan.n_buffers,),
+              "opt_state": (plan.optimizer.n_state, plan.n_params)}
+    for key, shape in shapes.items():
+        value = np.asarray(state[key])
+        if value.shape != shape:
+            raise ValueError(f"checkpoint `{key}` has shape {value.shape}, the model "
+                             f"needs {shape}")
+
+
+class HostState:
+    """Parameter and checkpoint methods of an executable whose state lives in host NumPy
+    arrays (reference, cpu): self.plan, self.params (n_params,), self.buffers (n_buffers,),
+    self.state (n_state, n_params) and self.step. Assignment casts to the arrays' dtype."""
+
+    plan: Plan
+    params: np.ndarray
+    buffers: np.ndarray
+    state: np.ndarray
+    step: int
+
+    def get_params(self) -> np.ndarray:
+        return self.params.copy()
+
+    def set_params(self, flat: np.ndarray) -> None:
+        self.params[:] = checked_flat(self.plan, flat, "params")
+
+    def get_buffers(self) -> np.ndarray:
+        return self.buffers.copy()
+
+    def set_buffers(self, flat: np.ndarray) -> None:
+        self.buffers[:] = checked_flat(self.plan, flat, "buffers")
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        return {"params": self.params.copy(), "buffers": self.buffers.copy(),
+                "opt_state": self.state.copy(), "step": np.array(self.step, dtype=np.int64)}
+
+    def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
+        check_state(self.plan, state)
+        self.params[:] = state["params"]
+        self.buffers[:] = state["buffers"]
+        self.state[:] = state["opt_state"]
+        self.step = int(state["step"])
+
 def nonfinite_error(exe: Executable, x: np.ndarray, y: np.ndarray, order: np.ndarray,
                     epoch: int, chunk: EpochChunk, lr: float, path: str | None = None
                     ) -> DiagnosticError:

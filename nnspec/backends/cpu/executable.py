@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from nnspec.backends.base import EpochChunk, as_inputs, as_targets, init_rng
+from nnspec.backends.base import EpochChunk, HostState, as_inputs, as_targets, init_rng
 from nnspec.backends.cpu import engine, optimizers
 from nnspec.backends.cpu.layout import Layout, layout
 from nnspec.lower.init import init_buffers, init_params
@@ -28,7 +28,7 @@ class _Work:
         self.g2 = np.zeros(self.layout.g_size, dtype=plan.dtype)
 
 
-class CpuExecutable:
+class CpuExecutable(HostState):
     """A Plan compiled for the CPU (Numba); see backends/base.Executable."""
 
     def __init__(self, plan: Plan):
@@ -50,25 +50,6 @@ class CpuExecutable:
         if work is None:
             work = self._work[rows] = _Work(self.plan, rows)
         return work
-
-    # parameters -------------------------------------------------------------------------
-    def get_params(self) -> np.ndarray:
-        return self.params.copy()
-
-    def set_params(self, flat: np.ndarray) -> None:
-        flat = np.asarray(flat)
-        if flat.shape != (self.plan.n_params,):
-            raise ValueError(f"expected {self.plan.n_params} parameters, got {flat.shape}")
-        self.params[:] = flat
-
-    def get_buffers(self) -> np.ndarray:
-        return self.buffers.copy()
-
-    def set_buffers(self, flat: np.ndarray) -> None:
-        flat = np.asarray(flat)
-        if flat.shape != (self.plan.n_buffers,):
-            raise ValueError(f"expected {self.plan.n_buffers} buffer values, got {flat.shape}")
-        self.buffers[:] = flat
 
     # training ---------------------------------------------------------------------------
     def train_epoch(self, x: np.ndarray, y: np.ndarray, order: np.ndarray, lr: float,
@@ -126,22 +107,6 @@ class CpuExecutable:
                                      self.fast, plan.loss, plan.loss_param,
                                      plan.fused))
 
-    # checkpoints ------------------------------------------------------------------------
-    def state_dict(self) -> dict[str, np.ndarray]:
-        return {"params": self.params.copy(), "buffers": self.buffers.copy(),
-                "opt_state": self.state.copy(), "step": np.array(self.step, dtype=np.int64)}
-
-    def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
-        for key, mine in (("params", self.params), ("buffers", self.buffers),
-                          ("opt_state", self.state)):
-            value = np.asarray(state[key])
-            if value.shape != mine.shape:
-                raise ValueError(f"checkpoint `{key}` has shape {value.shape}, the model "
-                                 f"needs {mine.shape}")
-        self.params[:] = state["params"]
-        self.buffers[:] = state["buffers"]
-        self.state[:] = state["opt_state"]
-        self.step = int(state["step"])
 
 
 def compile(plan: Plan) -> CpuExecutable:  # noqa: A001 - the stage verb

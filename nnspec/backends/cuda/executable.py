@@ -16,7 +16,14 @@ from typing import Any
 
 import numpy as np
 
-from nnspec.backends.base import EpochChunk, as_inputs, as_targets, init_rng
+from nnspec.backends.base import (
+    EpochChunk,
+    as_inputs,
+    as_targets,
+    check_state,
+    checked_flat,
+    init_rng,
+)
 from nnspec.backends.cuda import cublas, losses, optimizers, slots
 from nnspec.backends.cuda.engine import Engine, Work, draw_masks, keep_width
 from nnspec.backends.cuda.jit import BLOCK, RED_THREADS, cuda, grid
@@ -89,9 +96,7 @@ class CudaExecutable:
         return self.s.params.copy_to_host()[:self.plan.n_params].copy()
 
     def set_params(self, flat: np.ndarray) -> None:
-        flat = np.asarray(flat)
-        if flat.shape != (self.plan.n_params,):
-            raise ValueError(f"expected {self.plan.n_params} parameters, got {flat.shape}")
+        flat = checked_flat(self.plan, flat, "params")
         self.s.params.copy_to_device(self._padded(flat.astype(self.dtype),
                                                   self.s.params.shape[0]))
 
@@ -99,9 +104,7 @@ class CudaExecutable:
         return self.s.buffers.copy_to_host()[:self.plan.n_buffers].copy()
 
     def set_buffers(self, flat: np.ndarray) -> None:
-        flat = np.asarray(flat)
-        if flat.shape != (self.plan.n_buffers,):
-            raise ValueError(f"expected {self.plan.n_buffers} buffer values, got {flat.shape}")
+        flat = checked_flat(self.plan, flat, "buffers")
         self.s.buffers.copy_to_device(self._padded(flat.astype(self.dtype),
                                                    self.s.buffers.shape[0]))
 
@@ -207,13 +210,7 @@ class CudaExecutable:
                 "step": np.array(self.step, dtype=np.int64)}
 
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
-        mine = {"params": (self.plan.n_params,), "buffers": (self.plan.n_buffers,),
-                "opt_state": (self.plan.optimizer.n_state, self.plan.n_params)}
-        for key, shape in mine.items():
-            value = np.asarray(state[key])
-            if value.shape != shape:
-                raise ValueError(f"checkpoint `{key}` has shape {value.shape}, the model "
-                                 f"needs {shape}")
+        check_state(self.plan, state)
         self.set_params(np.asarray(state["params"]))
         self.set_buffers(np.asarray(state["buffers"]))
         flat = np.asarray(state["opt_state"], dtype=self.dtype).ravel()

@@ -16,6 +16,7 @@ from nnspec.backends.base import (
     STATUS_NONFINITE_GRAD,
     STATUS_NONFINITE_LOSS,
     EpochChunk,
+    HostState,
     as_inputs,
     as_targets,
     init_rng,
@@ -29,7 +30,7 @@ def _f64(a: np.ndarray) -> np.ndarray:
     return np.asarray(a, dtype=np.float64)
 
 
-class ReferenceExecutable:
+class ReferenceExecutable(HostState):
     """A Plan run in NumPy float64; see backends/base.Executable."""
 
     def __init__(self, plan: Plan):
@@ -38,25 +39,6 @@ class ReferenceExecutable:
         self.buffers = init_buffers(plan)
         self.state = optimizers.init_state(plan.optimizer, plan.n_params)
         self.step = 0
-
-    # parameters -------------------------------------------------------------------------
-    def get_params(self) -> np.ndarray:
-        return self.params.copy()
-
-    def set_params(self, flat: np.ndarray) -> None:
-        flat = _f64(flat)
-        if flat.shape != (self.plan.n_params,):
-            raise ValueError(f"expected {self.plan.n_params} parameters, got {flat.shape}")
-        self.params[:] = flat
-
-    def get_buffers(self) -> np.ndarray:
-        return self.buffers.copy()
-
-    def set_buffers(self, flat: np.ndarray) -> None:
-        flat = _f64(flat)
-        if flat.shape != (self.plan.n_buffers,):
-            raise ValueError(f"expected {self.plan.n_buffers} buffer values, got {flat.shape}")
-        self.buffers[:] = flat
 
     # training ---------------------------------------------------------------------------
     def train_batch(self, xb: np.ndarray, yb: np.ndarray, lr: float,
@@ -115,20 +97,3 @@ class ReferenceExecutable:
         with np.errstate(all="ignore"):  # NaN/inf are returned, not raised
             f = network.forward(plan, self.params, self.buffers, x, False)
             return float(network.loss_and_output_grad(plan, f, y)[0])
-
-    # checkpoints ------------------------------------------------------------------------
-    def state_dict(self) -> dict[str, np.ndarray]:
-        return {"params": self.params.copy(), "buffers": self.buffers.copy(),
-                "opt_state": self.state.copy(), "step": np.array(self.step, dtype=np.int64)}
-
-    def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
-        for key, mine in (("params", self.params), ("buffers", self.buffers),
-                          ("opt_state", self.state)):
-            value = np.asarray(state[key])
-            if value.shape != mine.shape:
-                raise ValueError(f"checkpoint `{key}` has shape {value.shape}, the model "
-                                 f"needs {mine.shape}")
-        self.params[:] = state["params"]
-        self.buffers[:] = state["buffers"]
-        self.state[:] = state["opt_state"]
-        self.step = int(state["step"])
