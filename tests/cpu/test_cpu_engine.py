@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from cpu_nets import LOSS, NETS, OPT, data, dense, make_plan, order
+from cpu_nets import NETS
+from plan_nets import LOSS, OPT, data, dense, make_plan, order
 
 from nnspec.backends import cpu
 from nnspec.backends.base import STATUS_NONFINITE_GRAD, STATUS_NONFINITE_LOSS, dropout_rng

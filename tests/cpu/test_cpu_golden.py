@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from cpu_nets import order
+from plan_nets import order
 
 from nnspec import weights
 from nnspec.backends import cpu

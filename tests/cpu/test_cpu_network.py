@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from cpu_nets import NETS, OPT, OPTIMIZERS_CASES, data, make_plan, order
+from cpu_nets import NETS
+from plan_nets import OPT, OPTIMIZER_CASES, data, make_plan, order
 
 from nnspec.backends import compile as compile_backend
 from nnspec.backends import cpu, reference
@@ -71,12 +72,12 @@ def test_training_matches_reference_float64(name):
     assert c.evaluate(x, y) == pytest.approx(r.evaluate(x, y), rel=1e-10)
 
 
-@pytest.mark.parametrize("opt", list(OPTIMIZERS_CASES))
+@pytest.mark.parametrize("opt", list(OPTIMIZER_CASES))
 @pytest.mark.parametrize("clip", [None, Clip(norm=0.05), Clip(value=0.01, norm=0.5)],
                          ids=["noclip", "norm", "value+norm"])
 def test_every_optimizer_and_clip_matches_reference(opt, clip):
     layers, loss, n_in = NETS["softplus-leaky-mse"]
-    plan = make_plan(layers, loss, n_in=n_in, batch=BATCH, optimizer=OPTIMIZERS_CASES[opt],
+    plan = make_plan(layers, loss, n_in=n_in, batch=BATCH, optimizer=OPTIMIZER_CASES[opt],
                      clip=clip)
     x, y = data(plan, N)
     c, r = pair(plan)

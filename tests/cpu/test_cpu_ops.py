@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from cpu_nets import OPTIMIZERS_CASES
+from plan_nets import OPTIMIZER_CASES
 
 from nnspec.backends.cpu import activations, approx, dense, dropout, losses, optimizers
 from nnspec.backends.cpu.layout import transposed_forward
@@ -182,7 +182,7 @@ def test_dropout_mask_is_the_reference_mask(rate):
 @pytest.mark.parametrize("opt_name", ["sgd", "rmsprop", "adam", "adagrad"])
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_optimizer_step_matches_reference(opt_name, dtype):
-    for key, op in OPTIMIZERS_CASES.items():
+    for key, op in OPTIMIZER_CASES.items():
         if not key.startswith(opt_name):
             continue
         plan_opt = _optimizer(op)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from cpu_nets import LOSS, data, dense, make_plan, order
+from plan_nets import LOSS, data, dense, make_plan, order
 
 from nnspec import ir, weights
 from nnspec.backends import cpu

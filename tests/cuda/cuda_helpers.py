@@ -29,17 +29,13 @@ if "numba.cuda" in sys.modules and not config.ENABLE_CUDASIM:
         pytest.skip("numba.cuda was imported without the simulator and there is no GPU",
                     allow_module_level=True)
 
-from nnspec import ir  # noqa: E402
+import plan_nets  # noqa: E402
+from plan_nets import ACT, LOSS, OPT, OPTIMIZER_CASES, data, dense, order  # noqa: E402, F401
+
 from nnspec.backends import cpu  # noqa: E402
 from nnspec.backends import cuda as gpu  # noqa: E402
-from nnspec.lower import lower  # noqa: E402
 from nnspec.lower.plan import Plan  # noqa: E402
-from nnspec.ops.activations import ACTIVATIONS  # noqa: E402
-from nnspec.ops.layers import Dense  # noqa: E402
-from nnspec.ops.losses import LOSSES  # noqa: E402
-from nnspec.ops.optimizers import OPTIMIZERS  # noqa: E402
 
-ACT, LOSS, OPT = ACTIVATIONS, LOSSES, OPTIMIZERS
 SIMULATED = bool(config.ENABLE_CUDASIM)
 F64_RTOL, F64_ATOL = 1e-11, 1e-13
 F32_RTOL, F32_ATOL = 2e-4, 2e-5
@@ -51,32 +47,10 @@ def tol(dtype: str) -> dict[str, float]:
     return {"rtol": F32_RTOL, "atol": F32_ATOL}
 
 
-def dense(units, act="linear", **kw):
-    return Dense(units=units, activation=ACT[act]() if isinstance(act, str) else act, **kw)
-
-
-def make_plan(layers, loss, *, n_in=3, optimizer=None, **train) -> Plan:
-    train.setdefault("dtype", "float64")
+def make_plan(layers, loss, **train) -> Plan:
+    """plan_nets.make_plan with batches of 4 (simulator launches stay small)."""
     train.setdefault("batch", 4)
-    spec = ir.Spec(model=ir.Model(input=n_in, layers=tuple(layers)),
-                   train=ir.Train(loss=loss, optimizer=optimizer or OPT["sgd"](lr=0.1), **train))
-    return lower(spec)
-
-
-def data(plan: Plan, n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Inputs and targets that fit the plan's loss (class indices for categorical)."""
-    r = np.random.default_rng(seed)
-    x = r.normal(size=(n, plan.n_inputs))
-    k = plan.n_outputs
-    if plan.loss_name == "categorical_crossentropy":
-        return x, r.integers(0, k, size=n)
-    if plan.loss_name == "binary_crossentropy":
-        return x, (r.random((n, k)) < 0.5).astype(float)
-    return x, r.normal(size=(n, k))
-
-
-def order(n: int, seed: int = 0) -> np.ndarray:
-    return np.random.default_rng(seed).permutation(n).astype(np.int64)
+    return plan_nets.make_plan(layers, loss, **train)
 
 
 def pair(plan: Plan):

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from cuda_helpers import ACT, LOSS, OPT, close, data, dense, make_plan, order, pair
+from cuda_helpers import ACT, LOSS, OPT, OPTIMIZER_CASES, close, data, dense, make_plan, order, pair
 
 from nnspec.backends.base import dropout_rng
 from nnspec.ops.layers import ActivationLayer, BatchNorm, Dropout
@@ -92,25 +92,6 @@ def test_every_loss_and_fused_form(name, dtype):
     if name.startswith("cce-fused"):
         assert plan.fused != 0
     run_both(plan, epochs=2)
-
-
-OPTIMIZER_CASES = {
-    "sgd": OPT["sgd"](lr=0.1),
-    "sgd-wd": OPT["sgd"](lr=0.1, weight_decay=0.01),
-    "sgd-momentum-dampening": OPT["sgd"](lr=0.05, momentum=0.9, dampening=0.3),
-    "sgd-nesterov-wd": OPT["sgd"](lr=0.05, momentum=0.8, nesterov=True, weight_decay=1e-3),
-    "rmsprop": OPT["rmsprop"](lr=0.01),
-    "rmsprop-centered-momentum-wd": OPT["rmsprop"](lr=0.01, centered=True, momentum=0.5,
-                                                   weight_decay=0.01, alpha=0.9),
-    "rmsprop-momentum": OPT["rmsprop"](lr=0.01, momentum=0.9),
-    "adam": OPT["adam"](lr=0.01),
-    "adam-amsgrad-wd": OPT["adam"](lr=0.01, amsgrad=True, weight_decay=0.01, betas=(0.8, 0.95)),
-    "adamw": OPT["adamw"](lr=0.01),
-    "adamw-amsgrad": OPT["adamw"](lr=0.01, amsgrad=True, weight_decay=0.1, eps=1e-6),
-    "adagrad": OPT["adagrad"](lr=0.1),
-    "adagrad-decay-wd-init": OPT["adagrad"](lr=0.1, lr_decay=0.05, weight_decay=0.01,
-                                            initial_accumulator_value=0.1),
-}
 
 
 # float32 for the cases that exercise every option's dtype handling (keeps the folder fast)

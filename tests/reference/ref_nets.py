@@ -1,30 +1,11 @@
-"""Small networks as Plans, built from the IR directly (no parser), for tests/reference."""
+"""Small networks as Plans, built from the IR directly (no parser), for tests/reference;
+the helpers are shared with the other backend folders (tests/support/plan_nets.py)."""
 
 from __future__ import annotations
 
-import numpy as np
+from plan_nets import ACT, LOSS, dense
 
-from nnspec import ir
-from nnspec.lower import lower
-from nnspec.lower.plan import Plan
-from nnspec.ops.activations import ACTIVATIONS
-from nnspec.ops.layers import ActivationLayer, BatchNorm, Dense, Dropout
-from nnspec.ops.losses import LOSSES
-from nnspec.ops.optimizers import OPTIMIZERS
-
-ACT, LOSS, OPT = ACTIVATIONS, LOSSES, OPTIMIZERS
-
-
-def dense(units, act="linear", **kw):
-    return Dense(units=units, activation=ACT[act]() if isinstance(act, str) else act, **kw)
-
-
-def make_plan(layers, loss, *, n_in=3, optimizer=None, **train) -> Plan:
-    train.setdefault("dtype", "float64")
-    spec = ir.Spec(model=ir.Model(input=n_in, layers=tuple(layers)),
-                   train=ir.Train(loss=loss, optimizer=optimizer or OPT["sgd"](lr=0.1), **train))
-    return lower(spec)
-
+from nnspec.ops.layers import ActivationLayer, BatchNorm, Dropout
 
 # name -> (layers, loss, n_in): every activation, every layer kind, every loss and fused form.
 NETS = {
@@ -48,15 +29,3 @@ NETS = {
     "activation-softmax-cce": ([dense(3), ActivationLayer(activation=ACT["softmax"]())],
                                LOSS["categorical_crossentropy"](), 3),
 }
-
-
-def data(plan: Plan, n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Inputs and targets that fit the plan's loss (class indices for categorical)."""
-    r = np.random.default_rng(seed)
-    x = r.normal(size=(n, plan.n_inputs))
-    k = plan.n_outputs
-    if plan.loss_name == "categorical_crossentropy":
-        return x, r.integers(0, k, size=n)
-    if plan.loss_name == "binary_crossentropy":
-        return x, (r.random((n, k)) < 0.5).astype(float)
-    return x, r.normal(size=(n, k))

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from ref_nets import LOSS, NETS, OPT, data, dense, make_plan
+from plan_nets import LOSS, OPT, data, dense, make_plan
+from ref_nets import NETS
 
 from nnspec.backends import compile as compile_backend
 from nnspec.backends.base import Executable, as_targets, dropout_rng

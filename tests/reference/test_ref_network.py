@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from plan_nets import data, make_plan
 from ref_gradcheck import assert_grad
-from ref_nets import NETS, data, make_plan
+from ref_nets import NETS
 
 from nnspec.backends.base import as_targets, init_rng
 from nnspec.backends.reference import dropout, network
