@@ -8,7 +8,6 @@ come back well-formed. Nothing may be logged as an internal error.
 
 from __future__ import annotations
 
-import asyncio
 import random
 import re
 import sys
@@ -19,6 +18,7 @@ import pytest
 from lsp_helpers import ROOT, SPECS
 
 pytest_lsp = pytest.importorskip("pytest_lsp")
+from lsp_client import change_doc, internal_errors, open_doc, published, utf16  # noqa: E402
 from lsprotocol import types  # noqa: E402
 from pytest_lsp import ClientServerConfig, LanguageClient  # noqa: E402
 
@@ -41,10 +41,6 @@ _BREAK = re.compile(r"\r\n|\r|\n")
 
 def lsp_lines(text: str) -> list[str]:
     return _BREAK.split(text)
-
-
-def utf16(s: str) -> int:
-    return len(s.encode("utf-16-le", "surrogatepass")) // 2
 
 
 def check_position(lines: list[str], p: types.Position) -> None:
@@ -89,39 +85,6 @@ async def client(lsp_client: LanguageClient):
     await lsp_client.shutdown_session()
 
 
-def open_doc(client: LanguageClient, uri: str, text: str) -> None:
-    client.text_document_did_open(types.DidOpenTextDocumentParams(
-        text_document=types.TextDocumentItem(uri=uri, language_id="nnspec", version=0,
-                                             text=text)))
-
-
-def change_doc(client: LanguageClient, uri: str, text: str, version: int) -> None:
-    client.text_document_did_change(types.DidChangeTextDocumentParams(
-        text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=version),
-        content_changes=[types.TextDocumentContentChangeWholeDocument(text=text)]))
-
-
-def internal_errors(client: LanguageClient) -> list[str]:
-    return [m.message for m in client.log_messages if m.type == types.MessageType.Error]
-
-
-async def published(client: LanguageClient, uri: str, send: Any) -> list[types.Diagnostic]:
-    """Send something and return the diagnostics the server publishes for `uri` next.
-
-    Polls the client's store rather than waiting on the notification: two notifications read
-    in one go would resolve only one waiter, and the other would be missed."""
-    client.diagnostics.pop(uri, None)
-    send()
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + 10
-    while uri not in client.diagnostics:
-        if loop.time() > deadline:
-            pytest.fail(f"no diagnostics published for {uri}; server errors: "
-                        f"{internal_errors(client)}")
-        await asyncio.sleep(0.001)
-    return list(client.diagnostics[uri])
-
-
 async def requests(client: LanguageClient, rng: random.Random, uri: str, text: str) -> None:
     lines = lsp_lines(text)
     doc = types.TextDocumentIdentifier(uri=uri)
@@ -163,11 +126,13 @@ async def test_random_edits(client: LanguageClient) -> None:
     for seq in range(SEQUENCES):
         uri = (ROOT / "specs" / f"fuzz{seq}.nn").as_uri()
         text = rng.choice(sources)
-        await published(client, uri, partial(open_doc, client, uri, text))
+        await published(client, uri, partial(open_doc, client, uri, text, version=0),
+                        timeout=10)
         for version in range(1, EDITS + 1):
             text = edit(rng, text)
             diagnostics = await published(client, uri,
-                                          partial(change_doc, client, uri, text, version))
+                                          partial(change_doc, client, uri, text, version),
+                                          timeout=10)
             lines = lsp_lines(text)
             for d in diagnostics:
                 check_range(lines, d.range)

@@ -7,12 +7,12 @@ from __future__ import annotations
 import asyncio
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 from lsp_helpers import FAMILY_NAMES, KEYWORDS, ROOT
 
 pytest_lsp = pytest.importorskip("pytest_lsp")
+from lsp_client import change_doc, internal_errors, open_doc, published, utf16  # noqa: E402
 from lsprotocol import types  # noqa: E402
 from pytest_lsp import ClientServerConfig, LanguageClient  # noqa: E402
 
@@ -38,43 +38,6 @@ async def client(lsp_client: LanguageClient):
         root_uri=ROOT.as_uri()))
     yield
     await lsp_client.shutdown_session()
-
-
-def internal_errors(client: LanguageClient) -> list[str]:
-    return [m.message for m in client.log_messages if m.type == types.MessageType.Error]
-
-
-async def published(client: LanguageClient, uri: str, send: Any) -> list[types.Diagnostic]:
-    """Send something and return the diagnostics the server publishes for `uri` next.
-
-    Polls the client's store rather than waiting on the notification: two notifications read
-    in one go would resolve only one waiter, and the other would be missed."""
-    client.diagnostics.pop(uri, None)
-    send()
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + 20
-    while uri not in client.diagnostics:
-        if loop.time() > deadline:
-            pytest.fail(f"no diagnostics published for {uri}; server errors: "
-                        f"{internal_errors(client)}")
-        await asyncio.sleep(0.001)
-    return list(client.diagnostics[uri])
-
-
-def open_doc(client: LanguageClient, uri: str, text: str, version: int = 1) -> None:
-    client.text_document_did_open(types.DidOpenTextDocumentParams(
-        text_document=types.TextDocumentItem(uri=uri, language_id="nnspec", version=version,
-                                             text=text)))
-
-
-def change_doc(client: LanguageClient, uri: str, text: str, version: int) -> None:
-    client.text_document_did_change(types.DidChangeTextDocumentParams(
-        text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=version),
-        content_changes=[types.TextDocumentContentChangeWholeDocument(text=text)]))
-
-
-def utf16(s: str) -> int:
-    return len(s.encode("utf-16-le")) // 2
 
 
 def expected_ranges(text: str) -> list[tuple]:
