@@ -183,7 +183,9 @@ def optimizer(torch, plan: Plan, params):
     raise AssertionError(o.name)
 
 
-def _main_scheduler(torch, opt, op, epochs: int):
+def main_scheduler(torch, opt, op, epochs: int):
+    """The torch scheduler equivalent to nnspec schedule `op` (not warmup) over `epochs`
+    (also the oracle of tests/schedules)."""
     sched = torch.optim.lr_scheduler
     k = op.kind
     if k == "constant":
@@ -216,11 +218,11 @@ def scheduler(torch, train: ir.Train, opt):
     """The torch scheduler for `train`'s schedule (SequentialLR after a warmup)."""
     w = train.warmup
     if w is None:
-        return _main_scheduler(torch, opt, train.schedule, train.epochs)
+        return main_scheduler(torch, opt, train.schedule, train.epochs)
     sched = torch.optim.lr_scheduler
     warm = sched.LinearLR(opt, start_factor=w.start_factor, end_factor=1.0,
                           total_iters=w.epochs)
-    main = _main_scheduler(torch, opt, train.schedule, train.epochs - w.epochs)
+    main = main_scheduler(torch, opt, train.schedule, train.epochs - w.epochs)
     return sched.SequentialLR(opt, [warm, main], milestones=[w.epochs])
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 
 import pytest
+from torch_oracle import main_scheduler
 
 from nnspec import ir
 from nnspec.ops.losses import Mse
@@ -40,39 +41,15 @@ CLOSED = [
 ]
 
 
-def _torch_main(torch, opt, op, epochs):
-    sched = torch.optim.lr_scheduler
-    k = op.kind
-    if k == "constant":
-        return sched.LambdaLR(opt, lambda e: 1.0)
-    if k == "step":
-        return sched.StepLR(opt, step_size=op.every, gamma=op.gamma)
-    if k == "multistep":
-        return sched.MultiStepLR(opt, milestones=list(op.milestones), gamma=op.gamma)
-    if k == "exponential":
-        return sched.ExponentialLR(opt, gamma=op.gamma)
-    if k == "cosine" and op.restart_every:
-        return sched.CosineAnnealingWarmRestarts(opt, T_0=op.restart_every, T_mult=op.mult,
-                                                 eta_min=op.min_lr)
-    if k == "cosine":
-        return sched.CosineAnnealingLR(opt, T_max=op.period or epochs, eta_min=op.min_lr)
-    if k == "one_cycle":
-        return sched.OneCycleLR(opt, max_lr=op.max_lr, total_steps=epochs,
-                                pct_start=op.pct_start, div_factor=op.div_factor,
-                                final_div_factor=op.final_div_factor, anneal_strategy="cos",
-                                cycle_momentum=False)
-    raise AssertionError(k)
-
-
 def _torch_sequence(main, warmup, epochs=E, lr0=LR0):
     torch = pytest.importorskip("torch")
     opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=lr0)
     if warmup is None:
-        sched = _torch_main(torch, opt, main, epochs)
+        sched = main_scheduler(torch, opt, main, epochs)
     else:
         first = torch.optim.lr_scheduler.LinearLR(opt, start_factor=warmup.start_factor,
                                                   end_factor=1.0, total_iters=warmup.epochs)
-        second = _torch_main(torch, opt, main, epochs - warmup.epochs)
+        second = main_scheduler(torch, opt, main, epochs - warmup.epochs)
         sched = torch.optim.lr_scheduler.SequentialLR(opt, [first, second],
                                                       milestones=[warmup.epochs])
     out = []
