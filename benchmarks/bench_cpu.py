@@ -36,8 +36,12 @@ import time  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
 from pathlib import Path  # noqa: E402
 from types import SimpleNamespace  # noqa: E402
+from typing import TYPE_CHECKING  # noqa: E402
 
 import numpy as np  # noqa: E402
+
+if TYPE_CHECKING:
+    from nnspec.backends.base import Executable
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -101,9 +105,11 @@ def make_data(name: str) -> tuple[np.ndarray, np.ndarray]:
 
 # -- nnspec ---------------------------------------------------------------------------------
 
-def bench_nnspec(case: Case, x: np.ndarray, y: np.ndarray, epochs: int) -> float:
-    """samples/s of nnspec's training loop (cpu backend, float32)."""
-    from nnspec.backends import cpu
+def run_nnspec(case: Case, x: np.ndarray, y: np.ndarray, epochs: int,
+               backend: str = "cpu") -> tuple[float, Executable]:
+    """(samples/s of nnspec's training loop on `backend`, float32; the trained executable).
+    Also used by bench_gpu.py with backend="cuda"."""
+    from nnspec.backends import compile as compile_plan
     from nnspec.backends.base import as_inputs, as_targets, dropout_rng
     from nnspec.lower import lower
     from nnspec.pipeline import diagnose
@@ -113,14 +119,20 @@ def bench_nnspec(case: Case, x: np.ndarray, y: np.ndarray, epochs: int) -> float
     assert spec is not None, diags
     plan = lower(spec)
     xs, ys = as_inputs(plan, x), as_targets(plan, y)
-    # Warm-up on a throwaway executable: loads the engine from the Numba cache.
-    cpu.compile(plan).train_epoch(xs, ys, np.arange(len(xs)), 0.0, 0, 2, dropout_rng(0))
-    exe = cpu.compile(plan)
+    # Warm-up on a throwaway executable: loads (or compiles) the engine, so it is not timed.
+    compile_plan(plan, backend).train_epoch(xs, ys, np.arange(len(xs)), 0.0, 0, 2,
+                                            dropout_rng(0))
+    exe = compile_plan(plan, backend)
     data = SimpleNamespace(train=SimpleNamespace(x=xs, y=ys), val=None, test=None)
     result = train(spec, data, exe)
     assert result.status == "completed" and len(result.history) == epochs
     seconds = sum(row["time"] for row in result.history)
-    return len(xs) * epochs / seconds
+    return len(xs) * epochs / seconds, exe
+
+
+def bench_nnspec(case: Case, x: np.ndarray, y: np.ndarray, epochs: int) -> float:
+    """samples/s of nnspec's training loop (cpu backend, float32)."""
+    return run_nnspec(case, x, y, epochs, "cpu")[0]
 
 
 # -- PyTorch --------------------------------------------------------------------------------

@@ -27,7 +27,6 @@ import argparse
 import sys
 import time
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 
@@ -36,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from bench_cpu import CASES as CPU_CASES  # noqa: E402
-from bench_cpu import Case, make_data  # noqa: E402
+from bench_cpu import Case, make_data, run_nnspec  # noqa: E402
 
 CASES: dict[str, Case] = {
     **{name: CPU_CASES[name] for name in ("tiny", "small", "large")},
@@ -66,24 +65,8 @@ def require_gpu() -> str:
 
 def bench_nnspec(case: Case, x: np.ndarray, y: np.ndarray, epochs: int) -> tuple[float, str]:
     """(samples/s of nnspec's training loop on the cuda backend, float32; the matmul path)."""
-    from nnspec.backends import cuda as gpu
-    from nnspec.backends.base import as_inputs, as_targets, dropout_rng
-    from nnspec.lower import lower
-    from nnspec.pipeline import diagnose
-    from nnspec.train.loop import train
-
-    spec, diags = diagnose(case.spec_text(epochs))
-    assert spec is not None, diags
-    plan = lower(spec)
-    xs, ys = as_inputs(plan, x), as_targets(plan, y)
-    # Warm-up on a throwaway executable: compiles the kernels (or loads them from the cache).
-    gpu.compile(plan).train_epoch(xs, ys, np.arange(len(xs)), 0.0, 0, 2, dropout_rng(0))
-    exe = gpu.compile(plan)
-    data = SimpleNamespace(train=SimpleNamespace(x=xs, y=ys), val=None, test=None)
-    result = train(spec, data, exe)
-    assert result.status == "completed" and len(result.history) == epochs
-    seconds = sum(row["time"] for row in result.history)
-    return len(xs) * epochs / seconds, exe.matmul
+    sps, exe = run_nnspec(case, x, y, epochs, "cuda")
+    return sps, exe.matmul
 
 
 # -- PyTorch --------------------------------------------------------------------------------
