@@ -31,8 +31,9 @@ from bench_cpu import CASES, make_data  # noqa: E402
 
 from nnspec.backends import cpu  # noqa: E402
 from nnspec.backends.base import as_inputs, as_targets, dropout_rng  # noqa: E402
-from nnspec.backends.cpu import activations, dense, engine, losses, optimizers  # noqa: E402
-from nnspec.backends.cpu.layout import transposed_forward  # noqa: E402
+from nnspec.backends.cpu import activations, dense, engine, fpu, losses, optimizers  # noqa: E402
+from nnspec.backends.cpu.executable import one_blas_thread  # noqa: E402
+from nnspec.backends.cpu.layout import layer_parts, transposed_forward  # noqa: E402
 from nnspec.lower import lower  # noqa: E402
 from nnspec.lower.plan import A_LINEAR, DENSE  # noqa: E402
 from nnspec.pipeline import diagnose  # noqa: E402
@@ -40,16 +41,23 @@ from nnspec.pipeline import diagnose  # noqa: E402
 # Repetition loops: compiled, so one Python call runs a kernel `r` times.
 
 
-@njit(cache=True)
-def _dense_fwd(r, x, w, bias, z, wt):  # type: ignore[no-untyped-def]
-    for _ in range(r):
-        dense.forward(x, w, bias, True, z, wt)
+@njit
+def _flush_denormals() -> None:
+    """FTZ/DAZ on this thread from now on, as the engine runs (backends/cpu/fpu.py): the
+    repetitions below feed kernels their own outputs, which drift into denormals."""
+    fpu.set_mxcsr(fpu.get_mxcsr() | fpu.FTZ_DAZ)
 
 
 @njit(cache=True)
-def _dense_bwd(r, x, w, gz, gw, gb, gx, need_gx):  # type: ignore[no-untyped-def]
+def _dense_fwd(r, x, w, bias, z, wt, parts):  # type: ignore[no-untyped-def]
     for _ in range(r):
-        dense.backward(x, w, gz, gw, gb, True, gx, need_gx, False)
+        dense.forward(x, w, bias, True, z, wt, parts)
+
+
+@njit(cache=True)
+def _dense_bwd(r, x, w, gz, gw, gb, gx, need_gx, parts):  # type: ignore[no-untyped-def]
+    for _ in range(r):
+        dense.backward(x, w, gz, gw, gb, True, gx, need_gx, False, parts)
 
 
 @njit(cache=True)
@@ -61,9 +69,12 @@ def _act(r, code, z, a, g0, g, n, fast):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True)
-def _step(r, code, w, g, state, hyper):  # type: ignore[no-untyped-def]
+def _step(r, code, w, g, state, hyper, parts):  # type: ignore[no-untyped-def]
     for _ in range(r):
-        optimizers.step(code, w, g, state, hyper, 1e-9, 5)
+        if parts > 1:
+            optimizers.step_parts(parts, code, w, g, state, hyper, 1e-9, 5)
+        else:
+            optimizers.step(code, w, g, state, hyper, 1e-9, 5)
 
 
 @njit(cache=True)
@@ -128,6 +139,7 @@ def numpy_rep(thunk):  # type: ignore[no-untyped-def]
 
 
 def main(name: str) -> None:
+    _flush_denormals()
     case = CASES[name]
     spec, _ = diagnose(case.spec_text(1))
     plan = lower(spec)
@@ -161,10 +173,13 @@ def main(name: str) -> None:
         # the transposed copy of w where the engine uses one (layout.transposed_forward)
         wt = np.empty((layer.n_in, layer.n_out) if transposed_forward(layer.n_in, layer.n_out)
                       else (0, layer.n_out), dt)
-        rows.append((f"dense.forward {shape}{' (via w.T copy)' if wt.size else ''}",
-                     per_call(_dense_fwd, xin, w, bias, z, wt)))
-        rows.append((f"dense.backward {shape}{' (no dx)' if first else ''}",
-                     per_call(_dense_bwd, xin, w, gz, gw, bias, gx, not first)))
+        parts = layer_parts(b, layer.n_in, layer.n_out)
+        how = " (via w.T copy)" if wt.size else f" ({parts} threads)" if parts else ""
+        with one_blas_thread(parts > 0):
+            rows.append((f"dense.forward {shape}{how}",
+                         per_call(_dense_fwd, xin, w, bias, z, wt, parts)))
+            rows.append((f"dense.backward {shape}{' (no dx)' if first else ''}{how}",
+                         per_call(_dense_bwd, xin, w, gz, gw, bias, gx, not first, parts)))
         rows.append((f"  (numpy, same gemms: {'2' if first else '3'} calls)", per_call(
             numpy_rep(lambda xin=xin, w=w, gz=gz, first=first: (
                 xin @ w.T, gz.T @ xin, None if first else gz @ w)))))
@@ -180,8 +195,11 @@ def main(name: str) -> None:
     g = (rng.standard_normal(plan.n_params) * 1e-3).astype(dt)
     w = rng.standard_normal(plan.n_params).astype(dt)
     state = optimizers.init_state(plan.optimizer, plan.n_params, plan.dtype)
-    rows.append((f"optimizers.step {plan.optimizer.name} ({plan.n_params:,} params)",
-                 per_call(_step, plan.optimizer.code, w, g, state, exe.hyper)))
+    with one_blas_thread(exe.step_parts > 0):
+        rows.append((f"optimizers.step {plan.optimizer.name} ({plan.n_params:,} params"
+                     f"{f', {exe.step_parts} threads' if exe.step_parts else ''})",
+                     per_call(_step, plan.optimizer.code, w, g, state, exe.hyper,
+                              exe.step_parts)))
     # the finite check is now part of dense.backward's time (summed while gw is in cache)
     rows.append(("  (sum_squares over all gradients, as a separate pass)",
                  per_call(_finite, g, 0.0, 0.0)))
@@ -190,13 +208,15 @@ def main(name: str) -> None:
                  per_call(_gather, xs, ys, order, b, ws, b * xs.shape[1])))
     work = exe._get_work(b)
     lay = work.layout
-    whole = [
-        ("engine.forward, whole network", per_call(
-            _forward, b, lay.itab, lay.ftab, exe.params, exe.buffers, work.ws, rng_d, exe.fast)),
-        ("engine.backward, whole network", per_call(
-            _backward, b, plan.fused, lay.itab, lay.ftab, exe.params, exe.grad, work.ws,
-            work.g1, work.g2)),
-    ]
+    with one_blas_thread(lay.split):
+        whole = [
+            ("engine.forward, whole network", per_call(
+                _forward, b, lay.itab, lay.ftab, exe.params, exe.buffers, work.ws, rng_d,
+                exe.fast)),
+            ("engine.backward, whole network", per_call(
+                _backward, b, plan.fused, lay.itab, lay.ftab, exe.params, exe.grad, work.ws,
+                work.g1, work.g2)),
+        ]
     call = min(_time(lambda: exe.train_epoch(xs, ys, order, 1e-9, 0, 1, rng_d))
                for _ in range(20))
     print(f"{name}: batch {b}, {nb} batches per epoch, {THREADS} threads")

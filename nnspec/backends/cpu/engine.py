@@ -35,6 +35,7 @@ from nnspec.backends.cpu.layout import (
     RATE,
     RM_OFF,
     RV_OFF,
+    SPLIT,
     STAT_OFF,
     W_OFF,
     WT_OFF,
@@ -66,7 +67,7 @@ def forward(rows, training, itab, ftab, params, buffers, ws, rng, fast):  # type
             wt_off = itab[layer, WT_OFF]
             wt = _mat(ws, wt_off, n_in, n) if wt_off >= 0 else _mat(ws, 0, 0, n)
             dense.forward(x.reshape((rows, n_in)), w, bias, itab[layer, HAS_BIAS] != 0,
-                          z.reshape((rows, n)), wt)
+                          z.reshape((rows, n)), wt, itab[layer, SPLIT])
             if itab[layer, ACT] != A_LINEAR:  # linear: a is z (layout.py)
                 activations.forward(itab[layer, ACT], ftab[layer, P0], ftab[layer, P1], z, a, n,
                                     fast)
@@ -128,7 +129,8 @@ def backward(rows, fused, itab, ftab, params, grad, ws, g1, g2, squares):  # typ
             gx = other[:rows * n_in]
             checked += dense.backward(x.reshape((rows, n_in)), _mat(params, w_off, n, n_in),
                                       g.reshape((rows, n)), _mat(grad, w_off, n, n_in), gb,
-                                      has_bias, gx.reshape((rows, n_in)), layer > 0, squares)
+                                      has_bias, gx.reshape((rows, n_in)), layer > 0, squares,
+                                      itab[layer, SPLIT])
             cur, other = other, cur
         elif kind == ACTIVATION:
             if not skip_act:
@@ -180,7 +182,7 @@ def _update_running(rows, itab, ftab, ws, buffers):  # type: ignore[no-untyped-d
 @kernel
 def train_chunk(x, y, order, start, end, batch, itab, ftab, params, grad, buffers, state,
                 hyper, opt_code, lr, t, clip_value, clip_norm, loss_code, loss_param, fused,
-                ws, y_off, out_off, g1, g2, rng, fast, terms):  # type: ignore[no-untyped-def]
+                ws, y_off, out_off, g1, g2, rng, fast, terms, step_parts):  # type: ignore[no-untyped-def]
     """Batches [start, end) of the epoch; returns (loss_sum, samples, batches done, status,
     bad batch, step t after the last update); terms[k] = loss * rows of the k-th batch run.
     Denormals are flushed meanwhile (fpu.py)."""
@@ -188,7 +190,8 @@ def train_chunk(x, y, order, start, end, batch, itab, ftab, params, grad, buffer
     fpu.set_mxcsr(saved | fpu.FTZ_DAZ)
     result = _train_batches(x, y, order, start, end, batch, itab, ftab, params, grad, buffers,
                             state, hyper, opt_code, lr, t, clip_value, clip_norm, loss_code,
-                            loss_param, fused, ws, y_off, out_off, g1, g2, rng, fast, terms)
+                            loss_param, fused, ws, y_off, out_off, g1, g2, rng, fast, terms,
+                            step_parts)
     fpu.set_mxcsr(saved)
     return result
 
@@ -196,7 +199,7 @@ def train_chunk(x, y, order, start, end, batch, itab, ftab, params, grad, buffer
 @kernel
 def _train_batches(x, y, order, start, end, batch, itab, ftab, params, grad, buffers, state,
                    hyper, opt_code, lr, t, clip_value, clip_norm, loss_code, loss_param, fused,
-                   ws, y_off, out_off, g1, g2, rng, fast, terms):  # type: ignore[no-untyped-def]
+                   ws, y_off, out_off, g1, g2, rng, fast, terms, step_parts):  # type: ignore[no-untyped-def]
     n_total = x.shape[0]
     k = y.shape[1]
     last = itab.shape[0] - 1
@@ -226,7 +229,10 @@ def _train_batches(x, y, order, start, end, batch, itab, ftab, params, grad, buf
         optimizers.clip(grad, clip_value, clip_norm, squares)
         _update_running(rows, itab, ftab, ws, buffers)
         t += 1
-        optimizers.step(opt_code, params, grad, state, hyper, lr, t)
+        if step_parts > 1:
+            optimizers.step_parts(step_parts, opt_code, params, grad, state, hyper, lr, t)
+        else:
+            optimizers.step(opt_code, params, grad, state, hyper, lr, t)
         terms[done] = loss * rows
         loss_total += loss * rows
         samples += rows

@@ -7,11 +7,14 @@ of work inside backends/cpu/engine.py. The contract is backends/base.py.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 import numpy as np
 
 from nnspec.backends.base import EpochChunk, HostState, as_inputs, as_targets, init_rng
 from nnspec.backends.cpu import engine, optimizers
-from nnspec.backends.cpu.layout import Layout, layout
+from nnspec.backends.cpu.layout import Layout, layout, step_parts
 from nnspec.lower.init import init_buffers, init_params
 from nnspec.lower.plan import Plan
 
@@ -26,6 +29,36 @@ class _Work:
         self.ws = np.zeros(self.layout.ws_size, dtype=plan.dtype)
         self.g1 = np.zeros(self.layout.g_size, dtype=plan.dtype)
         self.g2 = np.zeros(self.layout.g_size, dtype=plan.dtype)
+
+
+_BLAS_LIBS: list | None = None
+
+
+@contextlib.contextmanager
+def one_blas_thread(on: bool) -> Iterator[None]:
+    """BLAS limited to one thread meanwhile (when `on`): the split kernels (backends/cpu/
+    blas.py) call single-threaded gemms from every Numba thread, where a threaded OpenBLAS
+    would start more threads per call; and OpenBLAS's idle threads spin, slowing the Numba
+    threads of optimizers.step_parts. The previous counts are restored after."""
+    global _BLAS_LIBS
+    if not on:
+        yield
+        return
+    if _BLAS_LIBS is None:
+        import threadpoolctl
+
+        # the controller lists the BLAS libraries loaded now: Numba's (scipy's OpenBLAS) is
+        # loaded by the import of backends.cpu (blas.ensure_blas)
+        _BLAS_LIBS = threadpoolctl.ThreadpoolController().select(
+            user_api="blas").lib_controllers
+    saved = [lib.num_threads for lib in _BLAS_LIBS]
+    for lib in _BLAS_LIBS:
+        lib.set_num_threads(1)
+    try:
+        yield
+    finally:
+        for lib, n in zip(_BLAS_LIBS, saved, strict=True):
+            lib.set_num_threads(n)
 
 
 class CpuExecutable(HostState):
@@ -44,6 +77,7 @@ class CpuExecutable(HostState):
         self.step = 0
         self._draws = plan.has_dropout  # else the engine gets rng=None (see engine.forward)
         self._work: dict[int, _Work] = {}
+        self.step_parts = step_parts(plan.n_params)
 
     def _get_work(self, rows: int) -> _Work:
         work = self._work.get(rows)
@@ -72,12 +106,13 @@ class CpuExecutable(HostState):
         # kept for the non-finite locator, which replays the bad batch with the same masks
         rng_state = dict(rng.bit_generator.state) if self._draws else None
         terms = np.zeros(end - start, dtype=np.float64)
-        loss_sum, samples, done, status, bad, t = engine.train_chunk(
-            x, y, order, start, end, batch, lay.itab, lay.ftab, self.params, self.grad,
-            self.buffers, self.state, self.hyper, opt.code, float(lr), self.step,
-            plan.clip_value, plan.clip_norm, plan.loss, plan.loss_param, plan.fused, work.ws,
-            lay.y_off, lay.out_off, work.g1, work.g2, rng if self._draws else None,
-            self.fast, terms)
+        with one_blas_thread(lay.split or self.step_parts > 0):
+            loss_sum, samples, done, status, bad, t = engine.train_chunk(
+                x, y, order, start, end, batch, lay.itab, lay.ftab, self.params, self.grad,
+                self.buffers, self.state, self.hyper, opt.code, float(lr), self.step,
+                plan.clip_value, plan.clip_norm, plan.loss, plan.loss_param, plan.fused,
+                work.ws, lay.y_off, lay.out_off, work.g1, work.g2,
+                rng if self._draws else None, self.fast, terms, self.step_parts)
         self.step = int(t)
         if status != 0:
             return EpochChunk(float(loss_sum), int(samples), int(done), int(status), int(bad),
@@ -91,8 +126,10 @@ class CpuExecutable(HostState):
         if x.shape[0] == 0:
             return out
         work = self._get_work(min(EVAL_ROWS, x.shape[0]))
-        engine.predict(x, work.layout.rows, work.layout.itab, work.layout.ftab, self.params,
-                       self.buffers, work.ws, work.layout.out_off, None, self.fast, out)
+        lay = work.layout
+        with one_blas_thread(lay.split):
+            engine.predict(x, lay.rows, lay.itab, lay.ftab, self.params, self.buffers, work.ws,
+                           lay.out_off, None, self.fast, out)
         return out
 
     def evaluate(self, x: np.ndarray, y: np.ndarray) -> float:
@@ -102,10 +139,10 @@ class CpuExecutable(HostState):
             return float("nan")
         work = self._get_work(min(EVAL_ROWS, x.shape[0]))
         lay = work.layout
-        return float(engine.evaluate(x, y, lay.rows, lay.itab, lay.ftab, self.params,
-                                     self.buffers, work.ws, lay.y_off, lay.out_off, None,
-                                     self.fast, plan.loss, plan.loss_param,
-                                     plan.fused))
+        with one_blas_thread(lay.split):
+            return float(engine.evaluate(x, y, lay.rows, lay.itab, lay.ftab, self.params,
+                                         self.buffers, work.ws, lay.y_off, lay.out_off, None,
+                                         self.fast, plan.loss, plan.loss_param, plan.fused))
 
 
 

@@ -16,8 +16,47 @@ from nnspec.lower.plan import A_LINEAR, ACTIVATION, BATCHNORM, DENSE, DROPOUT, P
 
 # itab columns
 (KIND, N_IN, N_OUT, ACT, HAS_BIAS, W_OFF, B_OFF, RM_OFF, RV_OFF, AFFINE, IN_OFF, Z_OFF, A_OFF,
- AUX_OFF, STAT_OFF, WT_OFF) = range(16)
-N_ICOLS = 16
+ AUX_OFF, STAT_OFF, WT_OFF, SPLIT) = range(17)
+N_ICOLS = 17
+
+# Threads for one layer's gemms (blas.gemm_parts, dense.*_parts) and for the optimizer step
+# (optimizers.step_parts): every Numba thread (NUMBA_NUM_THREADS, default one per core) for a
+# dense layer whose gemms do at least SPLIT_MIN_WORK multiply-adds per batch and for a step
+# over at least STEP_SPLIT_MIN parameters; below that a parallel region's start-up (~2 us
+# with the OpenMP threading layer) costs more than it saves. Only with a threading layer that
+# starts a region in microseconds (omp, tbb): Numba's fallback "workqueue" takes ~100 us.
+SPLIT_MIN_WORK = 1 << 21
+STEP_SPLIT_MIN = 1 << 17
+_THREADS: int | None = None
+
+
+def threads() -> int:
+    """Numba threads usable by the split kernels: 1 when they would not pay off."""
+    global _THREADS
+    if _THREADS is None:
+        import numba
+        from numba.np.ufunc import parallel
+
+        try:
+            parallel._launch_threads()
+            fast = numba.threading_layer() in ("omp", "tbb")
+            _THREADS = numba.get_num_threads() if fast else 1
+        except Exception:  # noqa: BLE001 - no usable threading layer: run serially
+            _THREADS = 1
+    return _THREADS
+
+
+def layer_parts(rows: int, n_in: int, n_out: int) -> int:
+    """Threads for a dense layer's gemms on batches of `rows` (0: BLAS called whole)."""
+    n = threads()
+    return n if n > 1 and rows * n_in * n_out >= SPLIT_MIN_WORK else 0
+
+
+def step_parts(n_params: int) -> int:
+    """Threads for the optimizer step (0: one pass on the calling thread)."""
+    n = threads()
+    return n if n > 1 and n_params >= STEP_SPLIT_MIN else 0
+
 
 # Dense forward through a transposed copy of w (WT_OFF >= 0, see dense.forward): OpenBLAS's
 # small-matrix path is ~2x slower for x @ w.T than for x @ wt on small weights (measured on
@@ -43,6 +82,11 @@ class Layout:
     y_off: int  # where the batch targets start in the workspace
     g_size: int  # values of each of the two backward ping-pong buffers
     out_off: int  # where the network output (rows, n_outputs) starts
+
+    @property
+    def split(self) -> bool:
+        """Whether some layer runs its gemms on several threads (layer_parts)."""
+        return bool((self.itab[:, SPLIT] > 0).any())
 
 
 def layout(plan: Plan, rows: int) -> Layout:
@@ -74,6 +118,7 @@ def layout(plan: Plan, rows: int) -> Layout:
         if layer.kind == DENSE:
             row[Z_OFF] = region(n)
             row[A_OFF] = row[Z_OFF] if layer.act == A_LINEAR else region(n)
+            row[SPLIT] = layer_parts(rows, layer.n_in, n)
             if transposed_forward(layer.n_in, n):
                 row[WT_OFF] = off  # n_in x n_out values, independent of rows
                 off += layer.n_in * n

@@ -18,7 +18,7 @@ import numpy as np
 from nnspec.backends.base import EpochChunk, Executable, as_inputs, as_targets
 from nnspec.backends.cpu import engine, losses
 from nnspec.backends.cpu.executable import _Work
-from nnspec.backends.cpu.layout import A_OFF, IN_OFF, Z_OFF
+from nnspec.backends.cpu.layout import A_OFF, IN_OFF, SPLIT, Z_OFF
 from nnspec.diagnostics import DiagnosticError, Span, error
 from nnspec.lower.plan import DENSE, DROPOUT, Plan
 
@@ -70,6 +70,7 @@ def locate(exe: Executable, x: np.ndarray, y: np.ndarray, order: np.ndarray,
             rng.random(skipped)
     work = _Work(plan, rows)
     lay = work.layout
+    lay.itab[:, SPLIT] = 0  # a one-off replay: serial gemms, no BLAS thread limit needed
     k = plan.n_outputs
     work.ws[:rows * plan.n_inputs] = xb.ravel()
     work.ws[lay.y_off:lay.y_off + rows * k] = yb.ravel()

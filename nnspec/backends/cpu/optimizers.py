@@ -23,8 +23,10 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from numba import njit, prange
 
-from nnspec.backends.cpu.jit import kernel
+from nnspec.backends.cpu import fpu
+from nnspec.backends.cpu.jit import JIT, kernel
 from nnspec.lower.plan import O_ADAGRAD, O_ADAM, O_ADAMW, O_RMSPROP, O_SGD, OptimizerPlan
 
 # Layout of the hyperparameter array passed to `step`.
@@ -93,8 +95,42 @@ def clip(g, value, norm, squares):  # type: ignore[no-untyped-def]
 
 
 @kernel
+def _row(state, j, lo, hi):  # type: ignore[no-untyped-def]
+    """state[j, lo:hi] as a 1-D contiguous view (empty when the optimizer has no row j)."""
+    flat = state.reshape(-1)
+    if j >= state.shape[0]:
+        return flat[:0]
+    n = state.shape[1]
+    return flat[j * n + lo:j * n + hi]
+
+
+@kernel
 def step(code, w, g, state, h, lr, t):  # type: ignore[no-untyped-def]
-    """One update of w (and state) in place for step t >= 1.
+    """One update of w (and state) in place for step t >= 1."""
+    n = w.shape[0]
+    _step(code, w, g, _row(state, 0, 0, n), _row(state, 1, 0, n), _row(state, 2, 0, n), h,
+          lr, t)
+
+
+@njit(parallel=True, **JIT)
+def step_parts(parts, code, w, g, state, h, lr, t):  # type: ignore[no-untyped-def]
+    """step on `parts` threads, each updating a block of the parameters (the same values as
+    step: every parameter's update is independent of the others)."""
+    n = w.shape[0]
+    mxcsr = fpu.get_mxcsr()  # the engine's denormal flushing, on every thread (fpu.py)
+    for p in prange(parts):
+        saved = fpu.get_mxcsr()
+        fpu.set_mxcsr(mxcsr)
+        lo = min(n, (n * p // parts + 15) // 16 * 16)
+        hi = n if p == parts - 1 else min(n, (n * (p + 1) // parts + 15) // 16 * 16)
+        _step(code, w[lo:hi], g[lo:hi], _row(state, 0, lo, hi), _row(state, 1, lo, hi),
+              _row(state, 2, lo, hi), h, lr, t)
+        fpu.set_mxcsr(saved)
+
+
+@kernel
+def _step(code, w, g, s0, s1, s2, h, lr, t):  # type: ignore[no-untyped-def]
+    """The update of w given its optimizer state rows s0, s1, s2 (see init_state).
 
     The loops are branch-free (an option that is off multiplies by 0 or 1, which is exact
     for finite values) or split per option, so LLVM vectorises them: a branch inside the
@@ -109,7 +145,7 @@ def step(code, w, g, state, h, lr, t):  # type: ignore[no-untyped-def]
             for i in range(n):
                 w[i] -= lr_ * (g[i] + l2 * w[i])
         else:
-            v = state[0]
+            v = s0
             first = t == 1
             # v = g at t = 1 (torch), else mom v + (1 - damp) g
             mom_v = dt(0.0 if first else h[H_MOMENTUM])
@@ -128,7 +164,7 @@ def step(code, w, g, state, h, lr, t):  # type: ignore[no-untyped-def]
         c_avg = dt(1.0 - h[H_ALPHA] if h[H_CENTERED] != 0.0 else 0.0)  # grad avg stays 0 if off
         eps = dt(h[H_EPS])
         mom = dt(h[H_MOMENTUM])
-        sq, ga, buf = state[0], state[1], state[2]
+        sq, ga, buf = s0, s1, s2
         if h[H_MOMENTUM] > 0.0:
             for i in range(n):
                 gi = g[i] + l2 * w[i]
@@ -157,7 +193,7 @@ def step(code, w, g, state, h, lr, t):  # type: ignore[no-untyped-def]
         inv_bc2 = dt(1.0 / math.sqrt(1.0 - b2**t))
         eps = dt(h[H_EPS])
         decay = dt(1.0 - lr * h[H_WD] if code == O_ADAMW else 1.0)  # adamw: decoupled decay
-        m, v, vmax = state[0], state[1], state[2]
+        m, v, vmax = s0, s1, s2
         if h[H_AMSGRAD] != 0.0:
             for i in range(n):
                 wi = w[i] * decay
@@ -181,7 +217,7 @@ def step(code, w, g, state, h, lr, t):  # type: ignore[no-untyped-def]
     elif code == O_ADAGRAD:
         clr = dt(lr / (1.0 + (t - 1) * h[H_LR_DECAY]))
         eps = dt(h[H_EPS])
-        s = state[0]
+        s = s0
         for i in range(n):
             gi = g[i] + l2 * w[i]
             si = s[i] + gi * gi

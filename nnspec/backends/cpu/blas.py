@@ -1,0 +1,92 @@
+"""backends.cpu.blas: row-major gemm on flat buffers, whole or split across threads.
+
+    c[m, n] = op(a)[m, k] @ op(b)[k, n]          op(x) = x ('n') or x.T ('t')
+
+a, b, c are flat C-contiguous buffers with an element offset and a leading dimension (the
+row stride), so any row or column block of a matrix is a gemm operand without a copy. The
+call goes to the BLAS that Numba's own np.dot uses (scipy's OpenBLAS, through Numba's
+`numba_xxgemm` helper), as the column-major product c.T = op(b).T @ op(a).T.
+
+Why split ourselves: on the large benchmark's shapes (batch 128, 512-784 wide) OpenBLAS with
+2 threads reaches ~210-240 GFLOP/s, and two single-threaded OpenBLAS calls on two blocks of
+the output, run from a 2-thread Numba parallel region, reach 250-300 (blocks chosen per
+product); more importantly, Numba parallel regions can then also run the optimizer update
+on every core (optimizers.step_parts) without OpenBLAS's spinning threads fighting Numba's:
+mixing the two made the large benchmark's step 3.3 ms instead of 2.5 (measured). The
+caller limits BLAS to one thread while split kernels run (executable.one_blas_thread).
+
+Every output element is computed by one gemm call over the whole k, so a split gives the
+same values whichever thread runs which block. Every parallel kernel (here, in dense.py and
+optimizers.py) runs its blocks under the caller's MXCSR: the engine flushes denormals
+(fpu.py), and Numba's worker threads would otherwise not.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange, types
+from numba.core import cgutils
+from numba.extending import intrinsic
+from numba.np.linalg import ensure_blas
+
+from nnspec.backends.cpu import fpu
+from nnspec.backends.cpu.jit import JIT, kernel
+
+ensure_blas()  # a clear ImportError now rather than a failure inside compiled code
+
+_XXGEMM = types.ExternalFunction("numba_xxgemm", types.intc(
+    types.char, types.char, types.char, types.intp, types.intp, types.intp, types.voidptr,
+    types.voidptr, types.intp, types.voidptr, types.intp, types.voidptr, types.voidptr,
+    types.intp))
+
+NO, TRANS = np.int8(ord("n")), np.int8(ord("t"))
+
+
+@intrinsic
+def _address(typingctx, arr, offset):  # type: ignore[no-untyped-def]
+    """&arr[offset] of a 1-D contiguous array, as a void pointer."""
+    sig = types.voidptr(arr, types.intp)
+
+    def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
+        ary = context.make_array(signature.args[0])(context, builder, args[0])
+        return builder.bitcast(builder.gep(ary.data, [args[1]]), cgutils.voidptr_t)
+
+    return sig, codegen
+
+
+@kernel
+def gemm(ta, tb, m, n, k, a, a_off, lda, b, b_off, ldb, c, c_off, ldc, coef):  # type: ignore[no-untyped-def]
+    """c = coef[0] op(a) @ op(b) + coef[1] c, one BLAS call (coef: a 2-array of c's dtype)."""
+    if m == 0 or n == 0:
+        return
+    kind = np.int8(ord("s")) if c.itemsize == 4 else np.int8(ord("d"))
+    _XXGEMM(kind, tb, ta, n, m, k, _address(coef, 0), _address(b, b_off), ldb,
+            _address(a, a_off), lda, _address(coef, 1), _address(c, c_off), ldc)
+
+
+SPLIT_ALIGN = 16  # block boundaries are multiples of 16 values (64-byte float32 rows)
+
+
+@kernel
+def bound(n, parts, p):  # type: ignore[no-untyped-def]
+    """Where block p of a length-n range cut into `parts` blocks starts (p = parts: n).
+    Interior boundaries are rounded up to SPLIT_ALIGN; a block may be empty."""
+    if p >= parts:
+        return n
+    return min(n, (n * p // parts + SPLIT_ALIGN - 1) // SPLIT_ALIGN * SPLIT_ALIGN)
+
+
+@njit(parallel=True, **JIT)
+def gemm_parts(parts, ta, tb, m, n, k, a, a_off, lda, b, b_off, ldb, c, c_off, ldc, coef):  # type: ignore[no-untyped-def]
+    """gemm with the output cut into `parts` column blocks, one per thread. (Columns suit
+    x @ w.T and gz @ w, k = 512-784: 262 GFLOP/s against 241 for rows on the large
+    benchmark with 2 threads; gz.T @ x, k = batch, prefers rows: dense.weight_grad_parts.)"""
+    mxcsr = fpu.get_mxcsr()
+    for p in prange(parts):
+        saved = fpu.get_mxcsr()
+        fpu.set_mxcsr(mxcsr)
+        n0 = bound(n, parts, p)
+        n1 = bound(n, parts, p + 1)
+        bo = b_off + (n0 if tb == NO else n0 * ldb)
+        gemm(ta, tb, m, n1 - n0, k, a, a_off, lda, b, bo, ldb, c, c_off + n0, ldc, coef)
+        fpu.set_mxcsr(saved)

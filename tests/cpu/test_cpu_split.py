@@ -1,0 +1,173 @@
+"""The multi-threaded path of the CPU engine (backends/cpu/blas.py, dense.*_parts,
+optimizers.step_parts): every gemm against numpy, the split optimizer step bit for bit against
+the one-pass step, and whole training runs with every layer split against the same runs
+without (the engine only splits large layers; the tests force it on small ones)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import threadpoolctl
+from plan_nets import LOSS, OPT, OPTIMIZER_CASES, data, dense, make_plan, order
+
+from nnspec.backends import cpu
+from nnspec.backends.base import dropout_rng
+from nnspec.backends.cpu import blas, layout, optimizers
+from nnspec.backends.cpu import dense as cpu_dense
+from nnspec.backends.cpu.executable import one_blas_thread
+from nnspec.lower.lower import _optimizer as lower_optimizer
+
+N, BATCH = 50, 16
+
+
+def _tol(dtype):
+    return dict(rtol=1e-12, atol=1e-12) if dtype == "float64" else dict(rtol=2e-5, atol=2e-5)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("ta, tb", [("n", "n"), ("n", "t"), ("t", "n"), ("t", "t")])
+@pytest.mark.parametrize("parts", [0, 2, 3])
+def test_gemm_on_submatrices_against_numpy(ta, tb, parts, dtype):
+    """c[2:2+m, 1:1+n] = op(a) @ op(b), operands taken from inside larger matrices (offsets
+    and leading dimensions), the rest of c untouched."""
+    r = np.random.default_rng(len(ta + tb) + parts)
+    m, n, k = 37, 45, 29
+    op_a = r.normal(size=(m, k))
+    op_b = r.normal(size=(k, n))
+    stored_a = op_a if ta == "n" else op_a.T
+    stored_b = op_b if tb == "n" else op_b.T
+    big_a = r.normal(size=(stored_a.shape[0] + 3, stored_a.shape[1] + 5))
+    big_a[3:, 5:] = stored_a
+    big_b = r.normal(size=(stored_b.shape[0] + 1, stored_b.shape[1] + 2))
+    big_b[1:, 2:] = stored_b
+    c = np.full((m + 4, n + 3), 7.0, dtype)
+    a32, b32 = big_a.astype(dtype).ravel(), big_b.astype(dtype).ravel()
+    flag = {"n": blas.NO, "t": blas.TRANS}
+    lda, ldb, ldc = big_a.shape[1], big_b.shape[1], c.shape[1]
+    args = (flag[ta], flag[tb], m, n, k, a32, 3 * lda + 5, lda, b32, ldb + 2, ldb, c.ravel(),
+            2 * ldc + 1, ldc, np.array([1.0, 0.0], dtype))
+    if parts:
+        blas.gemm_parts(parts, *args)
+    else:
+        blas.gemm(*args)
+    np.testing.assert_allclose(c[2:2 + m, 1:1 + n], op_a @ op_b, **_tol(dtype))
+    inner = np.zeros(c.shape, bool)
+    inner[2:2 + m, 1:1 + n] = True
+    assert (c[~inner] == 7.0).all()
+
+
+@pytest.mark.parametrize("n, parts", [(0, 2), (5, 2), (16, 2), (33, 2), (100, 3), (7, 8)])
+def test_blocks_cover_the_range_once(n, parts):
+    cuts = [blas.bound(n, parts, p) for p in range(parts + 1)]
+    assert cuts[0] == 0 and cuts[-1] == n
+    assert all(a <= b for a, b in zip(cuts, cuts[1:], strict=False))
+    assert all(c % blas.SPLIT_ALIGN == 0 for c in cuts[1:-1] if c < n)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("parts", [2, 3])
+def test_dense_parts_against_numpy_and_the_check(parts, dtype):
+    r = np.random.default_rng(parts)
+    rows, n_in, n_out = 9, 40, 50
+    x, w = r.normal(size=(rows, n_in)), r.normal(size=(n_out, n_in))
+    bias, gz = r.normal(size=n_out), r.normal(size=(rows, n_out))
+    xd, wd, bd, gzd = (a.astype(dtype) for a in (x, w, bias, gz))
+    z = np.empty((rows, n_out), dtype)
+    cpu_dense.forward(xd, wd, bd, True, z, np.empty((0, n_out), dtype), parts)
+    np.testing.assert_allclose(z, x @ w.T + bias, **_tol(dtype))
+    gw, gb, gx = np.empty_like(wd), np.empty_like(bd), np.empty_like(xd)
+    for squares in (False, True):
+        got = cpu_dense.backward(xd, wd, gzd, gw, gb, True, gx, True, squares, parts)
+        np.testing.assert_allclose(gw, gz.T @ x, **_tol(dtype))
+        np.testing.assert_allclose(gb, gz.sum(0), **_tol(dtype))
+        np.testing.assert_allclose(gx, gz @ w, **_tol(dtype))
+        want = float(np.sum(gw.astype(np.float64) ** 2) + np.sum(gb.astype(np.float64) ** 2))
+        assert got == pytest.approx(want if squares else 0.0, rel=1e-6)
+    # a non-finite gradient in the last block of gw is seen by the split check
+    xd[rows - 1, n_in - 1] = np.inf
+    assert np.isnan(cpu_dense.backward(xd, wd, gzd, gw, gb, True, gx, False, False, parts))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("parts", [2, 3])
+@pytest.mark.parametrize("key", sorted(OPTIMIZER_CASES))
+def test_step_parts_is_step_to_the_bit(key, parts, dtype):
+    opt = lower_optimizer(OPTIMIZER_CASES[key])
+    n = 1001  # blocks of uneven length, not multiples of 16
+    r = np.random.default_rng(parts)
+    w1 = r.normal(size=n).astype(dtype)
+    w2 = w1.copy()
+    s1 = optimizers.init_state(opt, n, dtype)
+    s2 = s1.copy()
+    hyper = optimizers.hyper_array(opt)
+    for t in range(1, 4):
+        g = r.normal(size=n).astype(dtype)
+        optimizers.step(opt.code, w1, g, s1, hyper, 0.05, t)
+        optimizers.step_parts(parts, opt.code, w2, g, s2, hyper, 0.05, t)
+    np.testing.assert_array_equal(w1, w2)
+    np.testing.assert_array_equal(s1, s2)
+
+
+@pytest.fixture
+def force_split(monkeypatch):
+    """Every dense layer and every optimizer step split into 3 blocks, however small."""
+    monkeypatch.setattr(layout, "SPLIT_MIN_WORK", 0)
+    monkeypatch.setattr(layout, "STEP_SPLIT_MIN", 0)
+    monkeypatch.setattr(layout, "_THREADS", 3)
+
+
+def _train(plan, x, y, epochs=3):
+    exe = cpu.compile(plan)
+    rng = dropout_rng(plan.seed)
+    losses = [exe.train_epoch(x, y, order(N, e), 0.01, 0, 99, rng).add_to(0.0)
+              for e in range(epochs)]
+    return exe, losses
+
+
+NET = [dense(48, "relu"), dense(40, "tanh"), dense(3, "softmax")]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_split_training_matches_serial_training(dtype, monkeypatch, force_split):
+    plan = make_plan(NET, LOSS["categorical_crossentropy"](), n_in=20, batch=BATCH,
+                     dtype=dtype, seed=1, optimizer=OPT["adam"](lr=0.01))
+    x, y = data(plan, N)
+    split_exe, split_losses = _train(plan, x, y)
+    layout_ = split_exe._get_work(BATCH).layout
+    assert (layout_.itab[:, layout.SPLIT] == 3).all() and split_exe.step_parts == 3
+    again, again_losses = _train(plan, x, y)
+    np.testing.assert_array_equal(split_exe.get_params(), again.get_params())
+    assert split_losses == again_losses  # bit-identical runs, split too
+
+    monkeypatch.setattr(layout, "_THREADS", 1)
+    serial_exe, serial_losses = _train(plan, x, y)
+    assert not serial_exe._get_work(BATCH).layout.split and serial_exe.step_parts == 0
+    tol = _tol(dtype)
+    np.testing.assert_allclose(split_exe.get_params(), serial_exe.get_params(), **tol)
+    np.testing.assert_allclose(split_losses, serial_losses, **tol)
+    np.testing.assert_allclose(split_exe.predict(x), serial_exe.predict(x), **tol)
+    assert split_exe.evaluate(x, y) == pytest.approx(serial_exe.evaluate(x, y), rel=1e-5)
+
+
+def test_layer_and_step_parts_follow_the_thresholds(monkeypatch):
+    monkeypatch.setattr(layout, "_THREADS", 2)
+    assert layout.layer_parts(128, 784, 512) == 2  # the large benchmark's layers
+    assert layout.layer_parts(128, 512, 10) == 0
+    assert layout.layer_parts(32, 64, 128) == 0  # the small one's
+    assert layout.step_parts(669_706) == 2 and layout.step_parts(17_000) == 0
+    monkeypatch.setattr(layout, "_THREADS", 1)
+    assert layout.layer_parts(128, 784, 512) == 0 and layout.step_parts(669_706) == 0
+
+
+def test_threads_reports_a_usable_count():
+    assert layout.threads() >= 1
+
+
+def test_one_blas_thread_limits_then_restores():
+    libs = threadpoolctl.ThreadpoolController().select(user_api="blas")
+    before = [lib["num_threads"] for lib in libs.info()]
+    with one_blas_thread(True):
+        assert all(lib["num_threads"] == 1 for lib in libs.info())
+    assert [lib["num_threads"] for lib in libs.info()] == before
+    with one_blas_thread(False):
+        assert [lib["num_threads"] for lib in libs.info()] == before
