@@ -72,7 +72,8 @@ def _act(r, code, z, a, g0, g, n, fast):  # type: ignore[no-untyped-def]
 def _step(r, code, w, g, state, hyper, parts):  # type: ignore[no-untyped-def]
     for _ in range(r):
         if parts > 1:
-            optimizers.step_parts(parts, code, w, g, state, hyper, 1e-9, 5)
+            s0, s1, s2 = optimizers.rows(state)
+            optimizers.step_parts(parts, code, w, g, s0, s1, s2, hyper, 1e-9, 5)
         else:
             optimizers.step(code, w, g, state, hyper, 1e-9, 5)
 

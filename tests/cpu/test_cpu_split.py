@@ -91,7 +91,11 @@ def test_dense_parts_against_numpy_and_the_check(parts, dtype):
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("parts", [2, 3])
 @pytest.mark.parametrize("key", sorted(OPTIMIZER_CASES))
-def test_step_parts_is_step_to_the_bit(key, parts, dtype):
+def test_step_parts_is_step(key, parts, dtype):
+    """The same update, block by block. Not asserted to the bit: step and step_parts are two
+    compiled copies of step_rows, and under the JIT's fastmath (reassoc) LLVM may round a
+    copy differently (seen once in float32, after a recompilation). Within one compiled
+    engine a run is bit-identical (test_split_training_matches_serial_training)."""
     opt = lower_optimizer(OPTIMIZER_CASES[key])
     n = 1001  # blocks of uneven length, not multiples of 16
     r = np.random.default_rng(parts)
@@ -103,9 +107,10 @@ def test_step_parts_is_step_to_the_bit(key, parts, dtype):
     for t in range(1, 4):
         g = r.normal(size=n).astype(dtype)
         optimizers.step(opt.code, w1, g, s1, hyper, 0.05, t)
-        optimizers.step_parts(parts, opt.code, w2, g, s2, hyper, 0.05, t)
-    np.testing.assert_array_equal(w1, w2)
-    np.testing.assert_array_equal(s1, s2)
+        optimizers.step_parts(parts, opt.code, w2, g, *optimizers.rows(s2), hyper, 0.05, t)
+    tol = dict(rtol=1e-14, atol=1e-15) if dtype == "float64" else dict(rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(w2, w1, **tol)
+    np.testing.assert_allclose(s2, s1, **tol)
 
 
 @pytest.fixture

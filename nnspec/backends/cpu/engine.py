@@ -204,6 +204,7 @@ def _train_batches(x, y, order, start, end, batch, itab, ftab, params, grad, buf
     k = y.shape[1]
     last = itab.shape[0] - 1
     z_off = itab[last, Z_OFF] if itab[last, KIND] == DENSE else itab[last, IN_OFF]
+    s0, s1, s2 = optimizers.rows(state)
     loss_total = 0.0
     samples = 0
     done = 0
@@ -230,9 +231,9 @@ def _train_batches(x, y, order, start, end, batch, itab, ftab, params, grad, buf
         _update_running(rows, itab, ftab, ws, buffers)
         t += 1
         if step_parts > 1:
-            optimizers.step_parts(step_parts, opt_code, params, grad, state, hyper, lr, t)
+            optimizers.step_parts(step_parts, opt_code, params, grad, s0, s1, s2, hyper, lr, t)
         else:
-            optimizers.step(opt_code, params, grad, state, hyper, lr, t)
+            optimizers.step_rows(opt_code, params, grad, s0, s1, s2, hyper, lr, t)
         terms[done] = loss * rows
         loss_total += loss * rows
         samples += rows

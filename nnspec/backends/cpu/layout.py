@@ -82,11 +82,7 @@ class Layout:
     y_off: int  # where the batch targets start in the workspace
     g_size: int  # values of each of the two backward ping-pong buffers
     out_off: int  # where the network output (rows, n_outputs) starts
-
-    @property
-    def split(self) -> bool:
-        """Whether some layer runs its gemms on several threads (layer_parts)."""
-        return bool((self.itab[:, SPLIT] > 0).any())
+    split: bool  # some layer runs its gemms on several threads (layer_parts)
 
 
 def layout(plan: Plan, rows: int) -> Layout:
@@ -135,4 +131,4 @@ def layout(plan: Plan, rows: int) -> Layout:
             row[A_OFF] = region(n)
         cur = int(row[A_OFF])
     return Layout(itab=itab, ftab=ftab, rows=rows, ws_size=off, y_off=y_off,
-                  g_size=rows * widest, out_off=cur)
+                  g_size=rows * widest, out_off=cur, split=bool((itab[:, SPLIT] > 0).any()))
