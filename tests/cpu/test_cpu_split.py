@@ -27,7 +27,8 @@ def _tol(dtype):
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("ta, tb", [("n", "n"), ("n", "t"), ("t", "n"), ("t", "t")])
 @pytest.mark.parametrize("parts", [0, 2, 3])
-def test_gemm_on_submatrices_against_numpy(ta, tb, parts, dtype):
+@pytest.mark.parametrize("by_rows", [False, True])
+def test_gemm_on_submatrices_against_numpy(ta, tb, parts, by_rows, dtype):
     """c[2:2+m, 1:1+n] = op(a) @ op(b), operands taken from inside larger matrices (offsets
     and leading dimensions), the rest of c untouched."""
     r = np.random.default_rng(len(ta + tb) + parts)
@@ -47,9 +48,9 @@ def test_gemm_on_submatrices_against_numpy(ta, tb, parts, dtype):
     args = (flag[ta], flag[tb], m, n, k, a32, 3 * lda + 5, lda, b32, ldb + 2, ldb, c.ravel(),
             2 * ldc + 1, ldc, np.array([1.0, 0.0], dtype))
     if parts:
-        blas.gemm_parts(parts, *args)
+        blas.gemm_parts(parts, by_rows, *args)
     else:
-        blas.gemm(*args)
+        blas.matmul(1, by_rows, *args)
     np.testing.assert_allclose(c[2:2 + m, 1:1 + n], op_a @ op_b, **_tol(dtype))
     inner = np.zeros(c.shape, bool)
     inner[2:2 + m, 1:1 + n] = True
@@ -86,6 +87,35 @@ def test_dense_parts_against_numpy_and_the_check(parts, dtype):
     # a non-finite gradient in the last block of gw is seen by the split check
     xd[rows - 1, n_in - 1] = np.inf
     assert np.isnan(cpu_dense.backward(xd, wd, gzd, gw, gb, True, gx, False, False, parts))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("parts", [0, 2, 3])
+@pytest.mark.parametrize("t_in, t_out", [(False, True), (True, True), (True, False),
+                                          (False, False)])
+def test_transposed_dense_against_numpy(t_in, t_out, parts, dtype):
+    """forward_t / backward_t with the input and/or the output stored (features, rows)."""
+    r = np.random.default_rng(parts + 2 * t_in + 4 * t_out)
+    rows, n_in, n_out = 11, 36, 50
+    x, w = r.normal(size=(rows, n_in)), r.normal(size=(n_out, n_in))
+    bias, gz = r.normal(size=n_out), r.normal(size=(rows, n_out))
+    cast = lambda a: np.ascontiguousarray(a.astype(dtype)).ravel()  # noqa: E731
+    xs = cast(x.T if t_in else x)
+    z = np.empty(rows * n_out, dtype)
+    cpu_dense.forward_t(xs, cast(w), cast(bias), True, z, rows, n_in, n_out, t_in, t_out,
+                        parts)
+    want = x @ w.T + bias
+    np.testing.assert_allclose(z.reshape((n_out, rows) if t_out else (rows, n_out)),
+                               want.T if t_out else want, **_tol(dtype))
+    gw, gb, gx = np.empty(n_out * n_in, dtype), np.empty(n_out, dtype), np.empty(rows * n_in, dtype)
+    got = cpu_dense.backward_t(xs, cast(w), cast(gz.T if t_out else gz), gw, gb, True, gx,
+                               True, True, rows, n_in, n_out, t_in, t_out, parts)
+    np.testing.assert_allclose(gw.reshape(n_out, n_in), gz.T @ x, **_tol(dtype))
+    np.testing.assert_allclose(gb, gz.sum(0), **_tol(dtype))
+    np.testing.assert_allclose(gx.reshape((n_in, rows) if t_in else (rows, n_in)),
+                               (gz @ w).T if t_in else gz @ w, **_tol(dtype))
+    want_sq = float(np.sum(gw.astype(np.float64) ** 2) + np.sum(gb.astype(np.float64) ** 2))
+    assert got == pytest.approx(want_sq, rel=1e-6)
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
@@ -138,8 +168,11 @@ def test_split_training_matches_serial_training(dtype, monkeypatch, force_split)
                      dtype=dtype, seed=1, optimizer=OPT["adam"](lr=0.01))
     x, y = data(plan, N)
     split_exe, split_losses = _train(plan, x, y)
-    layout_ = split_exe._get_work(BATCH).layout
-    assert (layout_.itab[:, layout.SPLIT] == 3).all() and split_exe.step_parts == 3
+    itab = split_exe._get_work(BATCH).layout.itab
+    assert (itab[:, layout.SPLIT] == 3).all() and split_exe.step_parts == 3
+    # hidden activations kept transposed between the split layers, not the softmax output
+    assert itab[:, layout.T_OUT].tolist() == [1, 1, 0]
+    assert itab[:, layout.T_IN].tolist() == [0, 1, 1]
     again, again_losses = _train(plan, x, y)
     np.testing.assert_array_equal(split_exe.get_params(), again.get_params())
     assert split_losses == again_losses  # bit-identical runs, split too

@@ -76,17 +76,41 @@ def bound(n, parts, p):  # type: ignore[no-untyped-def]
     return min(n, (n * p // parts + SPLIT_ALIGN - 1) // SPLIT_ALIGN * SPLIT_ALIGN)
 
 
-@njit(parallel=True, **JIT)
-def gemm_parts(parts, ta, tb, m, n, k, a, a_off, lda, b, b_off, ldb, c, c_off, ldc, coef):  # type: ignore[no-untyped-def]
-    """gemm with the output cut into `parts` column blocks, one per thread. (Columns suit
-    x @ w.T and gz @ w, k = 512-784: 262 GFLOP/s against 241 for rows on the large
-    benchmark with 2 threads; gz.T @ x, k = batch, prefers rows: dense.weight_grad_parts.)"""
-    mxcsr = fpu.get_mxcsr()
-    for p in prange(parts):
-        saved = fpu.get_mxcsr()
-        fpu.set_mxcsr(mxcsr)
+@kernel
+def gemm_block(parts, p, by_rows, ta, tb, m, n, k, a, a_off, lda, b, b_off, ldb, c, c_off, ldc,
+               coef):  # type: ignore[no-untyped-def]
+    """The gemm of block p of c cut into `parts` blocks of rows (by_rows) or of columns."""
+    if by_rows:
+        m0 = bound(m, parts, p)
+        m1 = bound(m, parts, p + 1)
+        ao = a_off + (m0 * lda if ta == NO else m0)
+        gemm(ta, tb, m1 - m0, n, k, a, ao, lda, b, b_off, ldb, c, c_off + m0 * ldc, ldc, coef)
+    else:
         n0 = bound(n, parts, p)
         n1 = bound(n, parts, p + 1)
         bo = b_off + (n0 if tb == NO else n0 * ldb)
         gemm(ta, tb, m, n1 - n0, k, a, a_off, lda, b, bo, ldb, c, c_off + n0, ldc, coef)
+
+
+@njit(parallel=True, **JIT)
+def gemm_parts(parts, by_rows, ta, tb, m, n, k, a, a_off, lda, b, b_off, ldb, c, c_off, ldc,
+               coef):  # type: ignore[no-untyped-def]
+    """gemm with c cut into `parts` blocks of rows or of columns, one per thread."""
+    mxcsr = fpu.get_mxcsr()
+    for p in prange(parts):
+        saved = fpu.get_mxcsr()
+        fpu.set_mxcsr(mxcsr)
+        gemm_block(parts, p, by_rows, ta, tb, m, n, k, a, a_off, lda, b, b_off, ldb, c, c_off,
+                   ldc, coef)
         fpu.set_mxcsr(saved)
+
+
+@kernel
+def matmul(parts, by_rows, ta, tb, m, n, k, a, a_off, lda, b, b_off, ldb, c, c_off, ldc,
+           coef):  # type: ignore[no-untyped-def]
+    """gemm_parts when parts > 1, else one gemm on the calling thread."""
+    if parts > 1:
+        gemm_parts(parts, by_rows, ta, tb, m, n, k, a, a_off, lda, b, b_off, ldb, c, c_off,
+                   ldc, coef)
+    else:
+        gemm(ta, tb, m, n, k, a, a_off, lda, b, b_off, ldb, c, c_off, ldc, coef)

@@ -37,8 +37,9 @@ def forward(x, w, bias, has_bias, z, wt, parts):  # type: ignore[no-untyped-def]
     (faster on small weights: layout.transposed_forward); on `parts` threads when > 1."""
     if parts > 1:
         rows, n_in = x.shape
-        blas.gemm_parts(parts, blas.NO, blas.TRANS, rows, w.shape[0], n_in, x, 0, n_in, w, 0,
-                        n_in, z, 0, w.shape[0], _ones_zero(z))
+        blas.gemm_parts(parts, False, blas.NO, blas.TRANS, rows, w.shape[0], n_in,
+                        x.reshape(x.size), 0, n_in, w.reshape(w.size), 0, n_in,
+                        z.reshape(z.size), 0, w.shape[0], _ones_zero(z))
     elif wt.shape[0] == 0:
         np.dot(x, w.T, z)
     else:
@@ -62,7 +63,9 @@ def backward(x, w, gz, gw, gb, has_bias, gx, need_gx, squares, parts):  # type: 
     rows, n_in = x.shape
     n_out = gw.shape[0]
     if parts > 1:
-        checked = weight_grad_parts(parts, gz, x, gw, squares)
+        checked = weight_grad_parts(parts, blas.TRANS, blas.NO, n_out, n_in, rows,
+                                    gz.reshape(gz.size), n_out, x.reshape(x.size), n_in,
+                                    gw.reshape(gw.size), squares)
     else:
         np.dot(gz.T, x, gw)
         checked = check(gw.reshape(gw.size), squares)
@@ -76,8 +79,9 @@ def backward(x, w, gz, gw, gb, has_bias, gx, need_gx, squares, parts):  # type: 
         checked += check(gb, squares)
     if need_gx:
         if parts > 1:
-            blas.gemm_parts(parts, blas.NO, blas.NO, rows, n_in, n_out, gz, 0, n_out, w, 0,
-                            n_in, gx, 0, n_in, _ones_zero(gx))
+            blas.gemm_parts(parts, False, blas.NO, blas.NO, rows, n_in, n_out,
+                            gz.reshape(gz.size), 0, n_out, w.reshape(w.size), 0, n_in,
+                            gx.reshape(gx.size), 0, n_in, _ones_zero(gx))
         else:
             np.dot(gz, w, gx)
     return checked
@@ -85,23 +89,89 @@ def backward(x, w, gz, gw, gb, has_bias, gx, need_gx, squares, parts):  # type: 
 
 
 @njit(parallel=True, **JIT)
-def weight_grad_parts(parts, gz, x, gw, squares):  # type: ignore[no-untyped-def]
-    """gw = gz.T @ x on `parts` threads, each computing (and checking, see backward) a block
-    of rows of gw while it is in that core's cache: with k = batch, row blocks run at ~300
-    GFLOP/s on the large benchmark with 2 threads, column blocks at ~245."""
-    rows, n_in = x.shape
-    n_out = gw.shape[0]
-    flat = gw.reshape(gw.size)
+def weight_grad_parts(parts, ta, tb, n_out, n_in, rows, gz, lda, x, ldb, gw, squares):  # type: ignore[no-untyped-def]
+    """gw (n_out, n_in) = op(gz) @ op(x) on `parts` threads, each computing (and checking,
+    see backward) a block of rows of gw while it is in that core's cache: with k = batch,
+    row blocks run at ~300 GFLOP/s on the large benchmark with 2 threads, column blocks at
+    ~245. gz, x, gw are flat."""
     coef = _ones_zero(gw)
     checked = 0.0
     mxcsr = fpu.get_mxcsr()
     for p in prange(parts):
         saved = fpu.get_mxcsr()
         fpu.set_mxcsr(mxcsr)
+        blas.gemm_block(parts, p, True, ta, tb, n_out, n_in, rows, gz, 0, lda, x, 0, ldb, gw,
+                        0, n_in, coef)
         m0 = blas.bound(n_out, parts, p)
         m1 = blas.bound(n_out, parts, p + 1)
-        blas.gemm(blas.TRANS, blas.NO, m1 - m0, n_in, rows, gz, m0, n_out, x, 0, n_in, gw,
-                  m0 * n_in, n_in, coef)
-        checked += check(flat[m0 * n_in:m1 * n_in], squares)
+        checked += check(gw[m0 * n_in:m1 * n_in], squares)
         fpu.set_mxcsr(saved)
+    return checked
+
+
+# Transposed activations. Between two dense layers whose gemms are split (layout.T_OUT), the
+# engine keeps the activation transposed, (features, rows): BLAS then computes
+# zT = w @ x.T at ~295 GFLOP/s where z = x @ w.T ran at ~260 (large benchmark, 2 threads:
+# OpenBLAS is faster with the batch as the short side of each thread's block). The layer's
+# input is transposed when t_in, its output when t_out; arrays are flat.
+
+
+@kernel
+def forward_t(x, w, bias, has_bias, z, rows, n_in, n_out, t_in, t_out, parts):  # type: ignore[no-untyped-def]
+    """z = x @ w.T (+ bias), x stored (n_in, rows) if t_in, z stored (n_out, rows) if
+    t_out; on `parts` threads when > 1."""
+    coef = _ones_zero(z)
+    if t_out:  # zT = w @ op(x), blocks of rows of zT (output features)
+        blas.matmul(parts, True, blas.NO, blas.NO if t_in else blas.TRANS, n_out, rows, n_in,
+                    w, 0, n_in, x, 0, rows if t_in else n_in, z, 0, rows, coef)
+        if has_bias:
+            for o in range(n_out):
+                b = bias[o]
+                for r in range(o * rows, (o + 1) * rows):
+                    z[r] += b
+    else:  # z = op(x) @ w.T, blocks of columns of z
+        blas.matmul(parts, False, blas.TRANS if t_in else blas.NO, blas.TRANS, rows, n_out,
+                    n_in, x, 0, rows if t_in else n_in, w, 0, n_in, z, 0, n_out, coef)
+        if has_bias:
+            for r in range(rows):
+                for o in range(n_out):
+                    z[r * n_out + o] += bias[o]
+
+
+@kernel
+def backward_t(x, w, gz, gw, gb, has_bias, gx, need_gx, squares, rows, n_in, n_out, t_in,
+               t_out, parts):  # type: ignore[no-untyped-def]
+    """backward of forward_t: gz, and gx when need_gx, in the layouts of z and x."""
+    ta = blas.NO if t_out else blas.TRANS  # op(gz) = gz.T, stored (n_out, rows) or (rows, n_out)
+    lda = rows if t_out else n_out
+    tb = blas.TRANS if t_in else blas.NO  # op(x) = x
+    ldb = rows if t_in else n_in
+    if parts > 1:
+        checked = weight_grad_parts(parts, ta, tb, n_out, n_in, rows, gz, lda, x, ldb, gw,
+                                    squares)
+    else:
+        blas.gemm(ta, tb, n_out, n_in, rows, gz, 0, lda, x, 0, ldb, gw, 0, n_in, _ones_zero(gw))
+        checked = check(gw, squares)
+    if has_bias:
+        for o in range(n_out):
+            gb[o] = 0
+        if t_out:
+            for o in range(n_out):
+                acc = gb[o]
+                for r in range(o * rows, (o + 1) * rows):
+                    acc += gz[r]
+                gb[o] = acc
+        else:
+            for r in range(rows):
+                for o in range(n_out):
+                    gb[o] += gz[r * n_out + o]
+        checked += check(gb, squares)
+    if need_gx:
+        coef = _ones_zero(gx)
+        if t_in:  # gxT = w.T @ op(gz).T, blocks of rows of gxT
+            blas.matmul(parts, True, blas.TRANS, blas.NO if t_out else blas.TRANS, n_in, rows,
+                        n_out, w, 0, n_in, gz, 0, rows if t_out else n_out, gx, 0, rows, coef)
+        else:  # gx = op(gz) @ w, blocks of columns of gx
+            blas.matmul(parts, False, blas.TRANS if t_out else blas.NO, blas.NO, rows, n_in,
+                        n_out, gz, 0, rows if t_out else n_out, w, 0, n_in, gx, 0, n_in, coef)
     return checked

@@ -37,6 +37,8 @@ from nnspec.backends.cpu.layout import (
     RV_OFF,
     SPLIT,
     STAT_OFF,
+    T_IN,
+    T_OUT,
     W_OFF,
     WT_OFF,
     Z_OFF,
@@ -64,10 +66,16 @@ def forward(rows, training, itab, ftab, params, buffers, ws, rng, fast):  # type
             w = _mat(params, itab[layer, W_OFF], n, n_in)
             bias = params[itab[layer, B_OFF]:itab[layer, B_OFF] + n]
             z = ws[itab[layer, Z_OFF]:itab[layer, Z_OFF] + rows * n]
-            wt_off = itab[layer, WT_OFF]
-            wt = _mat(ws, wt_off, n_in, n) if wt_off >= 0 else _mat(ws, 0, 0, n)
-            dense.forward(x.reshape((rows, n_in)), w, bias, itab[layer, HAS_BIAS] != 0,
-                          z.reshape((rows, n)), wt, itab[layer, SPLIT])
+            if itab[layer, T_IN] != 0 or itab[layer, T_OUT] != 0:
+                dense.forward_t(x, params[itab[layer, W_OFF]:itab[layer, W_OFF] + n * n_in],
+                                bias, itab[layer, HAS_BIAS] != 0, z, rows, n_in, n,
+                                itab[layer, T_IN] != 0, itab[layer, T_OUT] != 0,
+                                itab[layer, SPLIT])
+            else:
+                wt_off = itab[layer, WT_OFF]
+                wt = _mat(ws, wt_off, n_in, n) if wt_off >= 0 else _mat(ws, 0, 0, n)
+                dense.forward(x.reshape((rows, n_in)), w, bias, itab[layer, HAS_BIAS] != 0,
+                              z.reshape((rows, n)), wt, itab[layer, SPLIT])
             if itab[layer, ACT] != A_LINEAR:  # linear: a is z (layout.py)
                 activations.forward(itab[layer, ACT], ftab[layer, P0], ftab[layer, P1], z, a, n,
                                     fast)
@@ -127,10 +135,18 @@ def backward(rows, fused, itab, ftab, params, grad, ws, g1, g2, squares):  # typ
             has_bias = itab[layer, HAS_BIAS] != 0
             gb = grad[b_off:b_off + n] if has_bias else grad[:0]
             gx = other[:rows * n_in]
-            checked += dense.backward(x.reshape((rows, n_in)), _mat(params, w_off, n, n_in),
-                                      g.reshape((rows, n)), _mat(grad, w_off, n, n_in), gb,
-                                      has_bias, gx.reshape((rows, n_in)), layer > 0, squares,
-                                      itab[layer, SPLIT])
+            if itab[layer, T_IN] != 0 or itab[layer, T_OUT] != 0:
+                checked += dense.backward_t(x, params[w_off:w_off + n * n_in], g,
+                                            grad[w_off:w_off + n * n_in], gb, has_bias, gx,
+                                            layer > 0, squares, rows, n_in, n,
+                                            itab[layer, T_IN] != 0, itab[layer, T_OUT] != 0,
+                                            itab[layer, SPLIT])
+            else:
+                checked += dense.backward(x.reshape((rows, n_in)),
+                                          _mat(params, w_off, n, n_in), g.reshape((rows, n)),
+                                          _mat(grad, w_off, n, n_in), gb, has_bias,
+                                          gx.reshape((rows, n_in)), layer > 0, squares,
+                                          itab[layer, SPLIT])
             cur, other = other, cur
         elif kind == ACTIVATION:
             if not skip_act:

@@ -12,12 +12,21 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from nnspec.lower.plan import A_LINEAR, ACTIVATION, BATCHNORM, DENSE, DROPOUT, Plan
+from nnspec.lower.plan import (
+    A_LINEAR,
+    A_LOG_SOFTMAX,
+    A_SOFTMAX,
+    ACTIVATION,
+    BATCHNORM,
+    DENSE,
+    DROPOUT,
+    Plan,
+)
 
 # itab columns
 (KIND, N_IN, N_OUT, ACT, HAS_BIAS, W_OFF, B_OFF, RM_OFF, RV_OFF, AFFINE, IN_OFF, Z_OFF, A_OFF,
- AUX_OFF, STAT_OFF, WT_OFF, SPLIT) = range(17)
-N_ICOLS = 17
+ AUX_OFF, STAT_OFF, WT_OFF, SPLIT, T_IN, T_OUT) = range(19)
+N_ICOLS = 19
 
 # Threads for one layer's gemms (blas.gemm_parts, dense.*_parts) and for the optimizer step
 # (optimizers.step_parts): every Numba thread (NUMBA_NUM_THREADS, default one per core) for a
@@ -130,5 +139,14 @@ def layout(plan: Plan, rows: int) -> Layout:
             off += 3 * n
             row[A_OFF] = region(n)
         cur = int(row[A_OFF])
+    # A split dense layer whose output feeds a dense layer directly through an elementwise
+    # activation keeps that output transposed (dense.forward_t): its gemms, and the next
+    # layer's, then run in the orientation BLAS is faster in.
+    itab[:, T_IN] = itab[:, T_OUT] = 0
+    for i in range(n_layers - 1):
+        a, b = plan.layers[i], plan.layers[i + 1]
+        if (a.kind == DENSE and b.kind == DENSE and itab[i, SPLIT] > 0
+                and a.act not in (A_SOFTMAX, A_LOG_SOFTMAX)):
+            itab[i, T_OUT] = itab[i + 1, T_IN] = 1
     return Layout(itab=itab, ftab=ftab, rows=rows, ws_size=off, y_off=y_off,
                   g_size=rows * widest, out_off=cur, split=bool((itab[:, SPLIT] > 0).any()))
