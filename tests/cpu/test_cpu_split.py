@@ -16,6 +16,7 @@ from nnspec.backends.cpu import blas, layout, optimizers
 from nnspec.backends.cpu import dense as cpu_dense
 from nnspec.backends.cpu.executable import one_blas_thread
 from nnspec.lower.lower import _optimizer as lower_optimizer
+from nnspec.lower.plan import A_LINEAR
 
 N, BATCH = 50, 16
 
@@ -102,14 +103,15 @@ def test_transposed_dense_against_numpy(t_in, t_out, parts, dtype):
     cast = lambda a: np.ascontiguousarray(a.astype(dtype)).ravel()  # noqa: E731
     xs = cast(x.T if t_in else x)
     z = np.empty(rows * n_out, dtype)
-    cpu_dense.forward_t(xs, cast(w), cast(bias), True, z, rows, n_in, n_out, t_in, t_out,
-                        parts)
+    cpu_dense.forward_t(xs, cast(w), cast(bias), True, z, z, rows, n_in, n_out, t_in, t_out,
+                        parts, A_LINEAR, 0.0, 0.0, False)
     want = x @ w.T + bias
     np.testing.assert_allclose(z.reshape((n_out, rows) if t_out else (rows, n_out)),
                                want.T if t_out else want, **_tol(dtype))
     gw, gb, gx = np.empty(n_out * n_in, dtype), np.empty(n_out, dtype), np.empty(rows * n_in, dtype)
     got = cpu_dense.backward_t(xs, cast(w), cast(gz.T if t_out else gz), gw, gb, True, gx,
-                               True, True, rows, n_in, n_out, t_in, t_out, parts)
+                               True, True, rows, n_in, n_out, t_in, t_out, parts, A_LINEAR,
+                               0.0, 0.0, xs)
     np.testing.assert_allclose(gw.reshape(n_out, n_in), gz.T @ x, **_tol(dtype))
     np.testing.assert_allclose(gb, gz.sum(0), **_tol(dtype))
     np.testing.assert_allclose(gx.reshape((n_in, rows) if t_in else (rows, n_in)),

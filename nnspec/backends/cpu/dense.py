@@ -18,9 +18,10 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from nnspec.backends.cpu import blas, fpu
+from nnspec.backends.cpu import activations, blas, fpu
 from nnspec.backends.cpu.jit import JIT, kernel
 from nnspec.backends.cpu.optimizers import check
+from nnspec.lower.plan import A_LINEAR
 
 
 @kernel
@@ -117,18 +118,51 @@ def weight_grad_parts(parts, ta, tb, n_out, n_in, rows, gz, lda, x, ldb, gw, squ
 
 
 @kernel
-def forward_t(x, w, bias, has_bias, z, rows, n_in, n_out, t_in, t_out, parts):  # type: ignore[no-untyped-def]
-    """z = x @ w.T (+ bias), x stored (n_in, rows) if t_in, z stored (n_out, rows) if
-    t_out; on `parts` threads when > 1."""
+def _bias_rows(zt, bias, m0, m1, rows):  # type: ignore[no-untyped-def]
+    """zt[o, :] += bias[o] for o in [m0, m1), zt (n_out, rows) flat."""
+    for o in range(m0, m1):
+        b = bias[o]
+        for r in range(o * rows, (o + 1) * rows):
+            zt[r] += b
+
+
+@njit(parallel=True, **JIT)
+def _forward_t_out_parts(parts, x, w, bias, has_bias, z, a, rows, n_in, n_out, t_in, act, p0,
+                         p1, fast):  # type: ignore[no-untyped-def]
+    """zT = w @ op(x) (+ bias), aT = f(zT) on `parts` threads, each a block of rows of zT
+    (output features: contiguous), bias and activation while the block is in cache."""
     coef = _ones_zero(z)
-    if t_out:  # zT = w @ op(x), blocks of rows of zT (output features)
-        blas.matmul(parts, True, blas.NO, blas.NO if t_in else blas.TRANS, n_out, rows, n_in,
-                    w, 0, n_in, x, 0, rows if t_in else n_in, z, 0, rows, coef)
+    mxcsr = fpu.get_mxcsr()
+    for p in prange(parts):
+        saved = fpu.get_mxcsr()
+        fpu.set_mxcsr(mxcsr)
+        blas.gemm_block(parts, p, True, blas.NO, blas.NO if t_in else blas.TRANS, n_out, rows,
+                        n_in, w, 0, n_in, x, 0, rows if t_in else n_in, z, 0, rows, coef)
+        m0 = blas.bound(n_out, parts, p)
+        m1 = blas.bound(n_out, parts, p + 1)
         if has_bias:
-            for o in range(n_out):
-                b = bias[o]
-                for r in range(o * rows, (o + 1) * rows):
-                    z[r] += b
+            _bias_rows(z, bias, m0, m1, rows)
+        if act != A_LINEAR:
+            activations.forward(act, p0, p1, z[m0 * rows:m1 * rows], a[m0 * rows:m1 * rows],
+                                rows, fast)
+        fpu.set_mxcsr(saved)
+
+
+@kernel
+def forward_t(x, w, bias, has_bias, z, a, rows, n_in, n_out, t_in, t_out, parts, act, p0, p1,
+              fast):  # type: ignore[no-untyped-def]
+    """a = f(z), z = x @ w.T (+ bias), x stored (n_in, rows) if t_in, z and a stored
+    (n_out, rows) if t_out (then f is elementwise: layout.py); on `parts` threads when > 1."""
+    if t_out and parts > 1:
+        _forward_t_out_parts(parts, x, w, bias, has_bias, z, a, rows, n_in, n_out, t_in, act,
+                             p0, p1, fast)
+        return
+    coef = _ones_zero(z)
+    if t_out:  # zT = w @ op(x)
+        blas.gemm(blas.NO, blas.NO if t_in else blas.TRANS, n_out, rows, n_in, w, 0, n_in, x,
+                  0, rows if t_in else n_in, z, 0, rows, coef)
+        if has_bias:
+            _bias_rows(z, bias, 0, n_out, rows)
     else:  # z = op(x) @ w.T, blocks of columns of z
         blas.matmul(parts, False, blas.TRANS if t_in else blas.NO, blas.TRANS, rows, n_out,
                     n_in, x, 0, rows if t_in else n_in, w, 0, n_in, z, 0, n_out, coef)
@@ -136,22 +170,69 @@ def forward_t(x, w, bias, has_bias, z, rows, n_in, n_out, t_in, t_out, parts):  
             for r in range(rows):
                 for o in range(n_out):
                     z[r * n_out + o] += bias[o]
+    if act != A_LINEAR:
+        activations.forward(act, p0, p1, z, a, rows if t_out else n_out, fast)
+
+
+@njit(parallel=True, **JIT)
+def _backward_t_parts(parts, x, w, gz, gw, gx, need_gx, squares, rows, n_in, n_out, t_in,
+                      t_out, act_in, p0_in, p1_in, z_in):  # type: ignore[no-untyped-def]
+    """gw (and its check) and gx of backward_t in one parallel region, each thread a block of
+    rows of gw and of gx (of its columns when x is not transposed), and, when t_in, the
+    derivative of the previous layer's activation on its block of gxT while in cache."""
+    ta = blas.NO if t_out else blas.TRANS
+    lda = rows if t_out else n_out
+    coef = _ones_zero(gw)
+    checked = 0.0
+    mxcsr = fpu.get_mxcsr()
+    for p in prange(parts):
+        saved = fpu.get_mxcsr()
+        fpu.set_mxcsr(mxcsr)
+        blas.gemm_block(parts, p, True, ta, blas.TRANS if t_in else blas.NO, n_out, n_in, rows,
+                        gz, 0, lda, x, 0, rows if t_in else n_in, gw, 0, n_in, coef)
+        m0 = blas.bound(n_out, parts, p)
+        m1 = blas.bound(n_out, parts, p + 1)
+        checked += check(gw[m0 * n_in:m1 * n_in], squares)
+        if need_gx and t_in:
+            blas.gemm_block(parts, p, True, blas.TRANS, blas.NO if t_out else blas.TRANS, n_in,
+                            rows, n_out, w, 0, n_in, gz, 0, lda, gx, 0, rows, coef)
+            if act_in != A_LINEAR:
+                k0 = blas.bound(n_in, parts, p)
+                k1 = blas.bound(n_in, parts, p + 1)
+                activations.backward(act_in, p0_in, p1_in, z_in[k0 * rows:k1 * rows],
+                                     x[k0 * rows:k1 * rows], gx[k0 * rows:k1 * rows], rows)
+        elif need_gx:
+            blas.gemm_block(parts, p, False, blas.TRANS if t_out else blas.NO, blas.NO, rows,
+                            n_in, n_out, gz, 0, lda, w, 0, n_in, gx, 0, n_in, coef)
+        fpu.set_mxcsr(saved)
+    return checked
 
 
 @kernel
 def backward_t(x, w, gz, gw, gb, has_bias, gx, need_gx, squares, rows, n_in, n_out, t_in,
-               t_out, parts):  # type: ignore[no-untyped-def]
-    """backward of forward_t: gz, and gx when need_gx, in the layouts of z and x."""
-    ta = blas.NO if t_out else blas.TRANS  # op(gz) = gz.T, stored (n_out, rows) or (rows, n_out)
-    lda = rows if t_out else n_out
-    tb = blas.TRANS if t_in else blas.NO  # op(x) = x
-    ldb = rows if t_in else n_in
+               t_out, parts, act_in, p0_in, p1_in, z_in):  # type: ignore[no-untyped-def]
+    """backward of forward_t: gz, and gx when need_gx, in the layouts of z and x. When t_in,
+    x is the previous layer's output f(z_in) (transposed, f elementwise: act_in, p0_in,
+    p1_in) and gx comes back as dL/dz_in, that layer's activation derivative applied."""
     if parts > 1:
-        checked = weight_grad_parts(parts, ta, tb, n_out, n_in, rows, gz, lda, x, ldb, gw,
-                                    squares)
+        checked = _backward_t_parts(parts, x, w, gz, gw, gx, need_gx, squares, rows, n_in,
+                                    n_out, t_in, t_out, act_in, p0_in, p1_in, z_in)
     else:
-        blas.gemm(ta, tb, n_out, n_in, rows, gz, 0, lda, x, 0, ldb, gw, 0, n_in, _ones_zero(gw))
+        ta = blas.NO if t_out else blas.TRANS  # op(gz) = gz.T
+        lda = rows if t_out else n_out
+        blas.gemm(ta, blas.TRANS if t_in else blas.NO, n_out, n_in, rows, gz, 0, lda, x, 0,
+                  rows if t_in else n_in, gw, 0, n_in, _ones_zero(gw))
         checked = check(gw, squares)
+        if need_gx:
+            coef = _ones_zero(gx)
+            if t_in:  # gxT = w.T @ op(gz).T
+                blas.gemm(blas.TRANS, blas.NO if t_out else blas.TRANS, n_in, rows, n_out, w, 0,
+                          n_in, gz, 0, lda, gx, 0, rows, coef)
+                if act_in != A_LINEAR:
+                    activations.backward(act_in, p0_in, p1_in, z_in, x, gx, rows)
+            else:  # gx = op(gz) @ w
+                blas.gemm(blas.TRANS if t_out else blas.NO, blas.NO, rows, n_in, n_out, gz, 0,
+                          lda, w, 0, n_in, gx, 0, n_in, coef)
     if has_bias:
         for o in range(n_out):
             gb[o] = 0
@@ -166,12 +247,4 @@ def backward_t(x, w, gz, gw, gb, has_bias, gx, need_gx, squares, rows, n_in, n_o
                 for o in range(n_out):
                     gb[o] += gz[r * n_out + o]
         checked += check(gb, squares)
-    if need_gx:
-        coef = _ones_zero(gx)
-        if t_in:  # gxT = w.T @ op(gz).T, blocks of rows of gxT
-            blas.matmul(parts, True, blas.TRANS, blas.NO if t_out else blas.TRANS, n_in, rows,
-                        n_out, w, 0, n_in, gz, 0, rows if t_out else n_out, gx, 0, rows, coef)
-        else:  # gx = op(gz) @ w, blocks of columns of gx
-            blas.matmul(parts, False, blas.TRANS if t_out else blas.NO, blas.NO, rows, n_in,
-                        n_out, gz, 0, rows if t_out else n_out, w, 0, n_in, gx, 0, n_in, coef)
     return checked

@@ -66,19 +66,20 @@ def forward(rows, training, itab, ftab, params, buffers, ws, rng, fast):  # type
             w = _mat(params, itab[layer, W_OFF], n, n_in)
             bias = params[itab[layer, B_OFF]:itab[layer, B_OFF] + n]
             z = ws[itab[layer, Z_OFF]:itab[layer, Z_OFF] + rows * n]
-            if itab[layer, T_IN] != 0 or itab[layer, T_OUT] != 0:
+            if itab[layer, T_IN] != 0 or itab[layer, T_OUT] != 0:  # activation included
                 dense.forward_t(x, params[itab[layer, W_OFF]:itab[layer, W_OFF] + n * n_in],
-                                bias, itab[layer, HAS_BIAS] != 0, z, rows, n_in, n,
+                                bias, itab[layer, HAS_BIAS] != 0, z, a, rows, n_in, n,
                                 itab[layer, T_IN] != 0, itab[layer, T_OUT] != 0,
-                                itab[layer, SPLIT])
+                                itab[layer, SPLIT], itab[layer, ACT], ftab[layer, P0],
+                                ftab[layer, P1], fast)
             else:
                 wt_off = itab[layer, WT_OFF]
                 wt = _mat(ws, wt_off, n_in, n) if wt_off >= 0 else _mat(ws, 0, 0, n)
                 dense.forward(x.reshape((rows, n_in)), w, bias, itab[layer, HAS_BIAS] != 0,
                               z.reshape((rows, n)), wt, itab[layer, SPLIT])
-            if itab[layer, ACT] != A_LINEAR:  # linear: a is z (layout.py)
-                activations.forward(itab[layer, ACT], ftab[layer, P0], ftab[layer, P1], z, a, n,
-                                    fast)
+                if itab[layer, ACT] != A_LINEAR:  # linear: a is z (layout.py)
+                    activations.forward(itab[layer, ACT], ftab[layer, P0], ftab[layer, P1], z,
+                                        a, n, fast)
         elif kind == ACTIVATION:
             activations.forward(itab[layer, ACT], ftab[layer, P0], ftab[layer, P1], x, a, n, fast)
         elif kind == DROPOUT:
@@ -126,7 +127,8 @@ def backward(rows, fused, itab, ftab, params, grad, ws, g1, g2, squares):  # typ
         if kind == DENSE:
             z = ws[itab[layer, Z_OFF]:itab[layer, Z_OFF] + rows * n]
             a = ws[itab[layer, A_OFF]:itab[layer, A_OFF] + rows * n]
-            if not skip_act:
+            # with T_OUT, the next layer's backward_t applied the derivative already
+            if not skip_act and itab[layer, T_OUT] == 0:
                 activations.backward(itab[layer, ACT], ftab[layer, P0], ftab[layer, P1], z, a, g,
                                      n)
             x = ws[itab[layer, IN_OFF]:itab[layer, IN_OFF] + rows * n_in]
@@ -136,11 +138,13 @@ def backward(rows, fused, itab, ftab, params, grad, ws, g1, g2, squares):  # typ
             gb = grad[b_off:b_off + n] if has_bias else grad[:0]
             gx = other[:rows * n_in]
             if itab[layer, T_IN] != 0 or itab[layer, T_OUT] != 0:
-                checked += dense.backward_t(x, params[w_off:w_off + n * n_in], g,
-                                            grad[w_off:w_off + n * n_in], gb, has_bias, gx,
-                                            layer > 0, squares, rows, n_in, n,
-                                            itab[layer, T_IN] != 0, itab[layer, T_OUT] != 0,
-                                            itab[layer, SPLIT])
+                prev = max(layer - 1, 0)  # with T_IN, the dense layer whose output x is
+                checked += dense.backward_t(
+                    x, params[w_off:w_off + n * n_in], g, grad[w_off:w_off + n * n_in], gb,
+                    has_bias, gx, layer > 0, squares, rows, n_in, n, itab[layer, T_IN] != 0,
+                    itab[layer, T_OUT] != 0, itab[layer, SPLIT],
+                    itab[prev, ACT] if itab[layer, T_IN] != 0 else A_LINEAR, ftab[prev, P0],
+                    ftab[prev, P1], ws[itab[prev, Z_OFF]:itab[prev, Z_OFF] + rows * n_in])
             else:
                 checked += dense.backward(x.reshape((rows, n_in)),
                                           _mat(params, w_off, n, n_in), g.reshape((rows, n)),
