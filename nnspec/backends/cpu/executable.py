@@ -34,16 +34,22 @@ class _Work:
 _BLAS_LIBS: list | None = None
 
 
-@contextlib.contextmanager
-def one_blas_thread(on: bool) -> Iterator[None]:
+_NO_LIMIT = contextlib.nullcontext()
+
+
+
+def one_blas_thread(on: bool) -> contextlib.AbstractContextManager[None]:
     """BLAS limited to one thread meanwhile (when `on`): the split kernels (backends/cpu/
     blas.py) call single-threaded gemms from every Numba thread, where a threaded OpenBLAS
     would start more threads per call; and OpenBLAS's idle threads spin, slowing the Numba
-    threads of optimizers.step_parts. The previous counts are restored after."""
+    threads of optimizers.step_parts. The previous counts are restored after. (When off, a
+    shared null context: this runs on every train_epoch call, ~1 us as a generator.)"""
+    return _one_blas_thread() if on else _NO_LIMIT
+
+
+@contextlib.contextmanager
+def _one_blas_thread() -> Iterator[None]:
     global _BLAS_LIBS
-    if not on:
-        yield
-        return
     if _BLAS_LIBS is None:
         import threadpoolctl
 
@@ -142,7 +148,8 @@ class CpuExecutable(HostState):
         with one_blas_thread(lay.split):
             return float(engine.evaluate(x, y, lay.rows, lay.itab, lay.ftab, self.params,
                                          self.buffers, work.ws, lay.y_off, lay.out_off, None,
-                                         self.fast, plan.loss, plan.loss_param, plan.fused))
+                                         self.fast, plan.loss, plan.loss_param,
+                                         plan.fused))
 
 
 
