@@ -35,8 +35,9 @@ def _ones_zero(like):  # type: ignore[no-untyped-def]
 @kernel
 def forward(x, w, bias, has_bias, z, wt, parts):  # type: ignore[no-untyped-def]
     """z = x @ w.T (+ bias); when wt (in, out) is not empty, through wt = w.T copied first
-    (faster on small weights: layout.transposed_forward); on `parts` threads when > 1."""
-    if parts > 1:
+    (faster on small weights: layout.transposed_forward); on `parts` threads when > 1
+    (None: never, and compiled without that path)."""
+    if parts is not None and parts > 1:
         rows, n_in = x.shape
         blas.gemm_parts(parts, False, blas.NO, blas.TRANS, rows, w.shape[0], n_in,
                         x.reshape(x.size), 0, n_in, w.reshape(w.size), 0, n_in,
@@ -63,7 +64,7 @@ def backward(x, w, gz, gw, gb, has_bias, gx, need_gx, squares, parts):  # type: 
     when `squares`), taken right after the gemm, while gw is still in cache."""
     rows, n_in = x.shape
     n_out = gw.shape[0]
-    if parts > 1:
+    if parts is not None and parts > 1:
         checked = weight_grad_parts(parts, blas.TRANS, blas.NO, n_out, n_in, rows,
                                     gz.reshape(gz.size), n_out, x.reshape(x.size), n_in,
                                     gw.reshape(gw.size), squares)
@@ -79,7 +80,7 @@ def backward(x, w, gz, gw, gb, has_bias, gx, need_gx, squares, parts):  # type: 
                 gb[o] += gz[r, o]
         checked += check(gb, squares)
     if need_gx:
-        if parts > 1:
+        if parts is not None and parts > 1:
             blas.gemm_parts(parts, False, blas.NO, blas.NO, rows, n_in, n_out,
                             gz.reshape(gz.size), 0, n_out, w.reshape(w.size), 0, n_in,
                             gx.reshape(gx.size), 0, n_in, _ones_zero(gx))

@@ -54,8 +54,11 @@ def _mat(buf, off, rows, cols):  # type: ignore[no-untyped-def]
 
 
 @kernel
-def forward(rows, training, itab, ftab, params, buffers, ws, rng, fast):  # type: ignore[no-untyped-def]
-    """All layers on the `rows` samples already gathered at the start of ws."""
+def forward(rows, training, itab, ftab, params, buffers, ws, rng, fast, big):  # type: ignore[no-untyped-def]
+    """All layers on the `rows` samples already gathered at the start of ws. `big` is None
+    when no layer is split (layout.Layout.split): Numba then prunes the multi-threaded and
+    transposed paths before compiling (as for rng = None), and a small net's first run does
+    not compile them (measured on the tiny benchmark spec: 15 s cold instead of 28)."""
     for layer in range(itab.shape[0]):
         kind = itab[layer, KIND]
         n_in = itab[layer, N_IN]
@@ -66,7 +69,8 @@ def forward(rows, training, itab, ftab, params, buffers, ws, rng, fast):  # type
             w = _mat(params, itab[layer, W_OFF], n, n_in)
             bias = params[itab[layer, B_OFF]:itab[layer, B_OFF] + n]
             z = ws[itab[layer, Z_OFF]:itab[layer, Z_OFF] + rows * n]
-            if itab[layer, T_IN] != 0 or itab[layer, T_OUT] != 0:  # activation included
+            if big is not None and (itab[layer, T_IN] != 0 or itab[layer, T_OUT] != 0):
+                # (activation included)
                 dense.forward_t(x, params[itab[layer, W_OFF]:itab[layer, W_OFF] + n * n_in],
                                 bias, itab[layer, HAS_BIAS] != 0, z, a, rows, n_in, n,
                                 itab[layer, T_IN] != 0, itab[layer, T_OUT] != 0,
@@ -75,8 +79,12 @@ def forward(rows, training, itab, ftab, params, buffers, ws, rng, fast):  # type
             else:
                 wt_off = itab[layer, WT_OFF]
                 wt = _mat(ws, wt_off, n_in, n) if wt_off >= 0 else _mat(ws, 0, 0, n)
-                dense.forward(x.reshape((rows, n_in)), w, bias, itab[layer, HAS_BIAS] != 0,
-                              z.reshape((rows, n)), wt, itab[layer, SPLIT])
+                x2, z2 = x.reshape((rows, n_in)), z.reshape((rows, n))
+                if big is None:
+                    dense.forward(x2, w, bias, itab[layer, HAS_BIAS] != 0, z2, wt, None)
+                else:
+                    dense.forward(x2, w, bias, itab[layer, HAS_BIAS] != 0, z2, wt,
+                                  itab[layer, SPLIT])
                 if itab[layer, ACT] != A_LINEAR:  # linear: a is z (layout.py)
                     activations.forward(itab[layer, ACT], ftab[layer, P0], ftab[layer, P1], z,
                                         a, n, fast)
@@ -110,7 +118,7 @@ def forward(rows, training, itab, ftab, params, buffers, ws, rng, fast):  # type
 
 
 @kernel
-def backward(rows, fused, itab, ftab, params, grad, ws, g1, g2, squares):  # type: ignore[no-untyped-def]
+def backward(rows, fused, itab, ftab, params, grad, ws, g1, g2, squares, big):  # type: ignore[no-untyped-def]
     """dL/d(params) into grad, given dL/d(output) (dL/dz if fused) in g1. Returns a float64
     that is finite iff every gradient is (the engine's non-finite check), and is the sum of
     squares of all of grad when `squares` (the clip norm): optimizers.check of each layer's
@@ -128,7 +136,7 @@ def backward(rows, fused, itab, ftab, params, grad, ws, g1, g2, squares):  # typ
             z = ws[itab[layer, Z_OFF]:itab[layer, Z_OFF] + rows * n]
             a = ws[itab[layer, A_OFF]:itab[layer, A_OFF] + rows * n]
             # with T_OUT, the next layer's backward_t applied the derivative already
-            if not skip_act and itab[layer, T_OUT] == 0:
+            if not skip_act and (big is None or itab[layer, T_OUT] == 0):
                 activations.backward(itab[layer, ACT], ftab[layer, P0], ftab[layer, P1], z, a, g,
                                      n)
             x = ws[itab[layer, IN_OFF]:itab[layer, IN_OFF] + rows * n_in]
@@ -137,7 +145,7 @@ def backward(rows, fused, itab, ftab, params, grad, ws, g1, g2, squares):  # typ
             has_bias = itab[layer, HAS_BIAS] != 0
             gb = grad[b_off:b_off + n] if has_bias else grad[:0]
             gx = other[:rows * n_in]
-            if itab[layer, T_IN] != 0 or itab[layer, T_OUT] != 0:
+            if big is not None and (itab[layer, T_IN] != 0 or itab[layer, T_OUT] != 0):
                 prev = max(layer - 1, 0)  # with T_IN, the dense layer whose output x is
                 checked += dense.backward_t(
                     x, params[w_off:w_off + n * n_in], g, grad[w_off:w_off + n * n_in], gb,
@@ -146,11 +154,15 @@ def backward(rows, fused, itab, ftab, params, grad, ws, g1, g2, squares):  # typ
                     itab[prev, ACT] if itab[layer, T_IN] != 0 else A_LINEAR, ftab[prev, P0],
                     ftab[prev, P1], ws[itab[prev, Z_OFF]:itab[prev, Z_OFF] + rows * n_in])
             else:
-                checked += dense.backward(x.reshape((rows, n_in)),
-                                          _mat(params, w_off, n, n_in), g.reshape((rows, n)),
-                                          _mat(grad, w_off, n, n_in), gb, has_bias,
-                                          gx.reshape((rows, n_in)), layer > 0, squares,
-                                          itab[layer, SPLIT])
+                x2, w2 = x.reshape((rows, n_in)), _mat(params, w_off, n, n_in)
+                gz2, gw2, gx2 = g.reshape((rows, n)), _mat(grad, w_off, n, n_in), \
+                    gx.reshape((rows, n_in))
+                if big is None:
+                    checked += dense.backward(x2, w2, gz2, gw2, gb, has_bias, gx2, layer > 0,
+                                              squares, None)
+                else:
+                    checked += dense.backward(x2, w2, gz2, gw2, gb, has_bias, gx2, layer > 0,
+                                              squares, itab[layer, SPLIT])
             cur, other = other, cur
         elif kind == ACTIVATION:
             if not skip_act:
@@ -202,7 +214,7 @@ def _update_running(rows, itab, ftab, ws, buffers):  # type: ignore[no-untyped-d
 @kernel
 def train_chunk(x, y, order, start, end, batch, itab, ftab, params, grad, buffers, state,
                 hyper, opt_code, lr, t, clip_value, clip_norm, loss_code, loss_param, fused,
-                ws, y_off, out_off, g1, g2, rng, fast, terms, step_parts):  # type: ignore[no-untyped-def]
+                ws, y_off, out_off, g1, g2, rng, fast, terms, step_parts, big):  # type: ignore[no-untyped-def]
     """Batches [start, end) of the epoch; returns (loss_sum, samples, batches done, status,
     bad batch, step t after the last update); terms[k] = loss * rows of the k-th batch run.
     Denormals are flushed meanwhile (fpu.py)."""
@@ -211,7 +223,7 @@ def train_chunk(x, y, order, start, end, batch, itab, ftab, params, grad, buffer
     result = _train_batches(x, y, order, start, end, batch, itab, ftab, params, grad, buffers,
                             state, hyper, opt_code, lr, t, clip_value, clip_norm, loss_code,
                             loss_param, fused, ws, y_off, out_off, g1, g2, rng, fast, terms,
-                            step_parts)
+                            step_parts, big)
     fpu.set_mxcsr(saved)
     return result
 
@@ -219,7 +231,7 @@ def train_chunk(x, y, order, start, end, batch, itab, ftab, params, grad, buffer
 @kernel
 def _train_batches(x, y, order, start, end, batch, itab, ftab, params, grad, buffers, state,
                    hyper, opt_code, lr, t, clip_value, clip_norm, loss_code, loss_param, fused,
-                   ws, y_off, out_off, g1, g2, rng, fast, terms, step_parts):  # type: ignore[no-untyped-def]
+                   ws, y_off, out_off, g1, g2, rng, fast, terms, step_parts, big):  # type: ignore[no-untyped-def]
     n_total = x.shape[0]
     k = y.shape[1]
     last = itab.shape[0] - 1
@@ -232,7 +244,7 @@ def _train_batches(x, y, order, start, end, batch, itab, ftab, params, grad, buf
         r0 = b * batch
         rows = min(batch, n_total - r0)
         _gather(x, y, order, r0, rows, ws, y_off)
-        forward(rows, True, itab, ftab, params, buffers, ws, rng, fast)
+        forward(rows, True, itab, ftab, params, buffers, ws, rng, fast, big)
         out = ws[out_off:out_off + rows * k]
         yb = ws[y_off:y_off + rows * k]
         z = ws[z_off:z_off + rows * k]
@@ -244,13 +256,13 @@ def _train_batches(x, y, order, start, end, batch, itab, ftab, params, grad, buf
         losses.loss_grad(loss_code, loss_param, fused, out, yb, g, rows, k, loss)
         # only clipping by norm alone uses the sum of squares (clip by value recomputes it)
         squares = backward(rows, fused, itab, ftab, params, grad, ws, g1, g2,
-                           clip_norm > 0 and clip_value <= 0)
+                           clip_norm > 0 and clip_value <= 0, big)
         if not math.isfinite(squares):
             return loss_total, samples, done, STATUS_NONFINITE_GRAD, b, t
         optimizers.clip(grad, clip_value, clip_norm, squares)
         _update_running(rows, itab, ftab, ws, buffers)
         t += 1
-        if step_parts > 1:
+        if big is not None and step_parts > 1:
             optimizers.step_parts(step_parts, opt_code, params, grad, s0, s1, s2, hyper, lr, t)
         else:
             optimizers.step_rows(opt_code, params, grad, s0, s1, s2, hyper, lr, t)
@@ -275,14 +287,14 @@ def _copy_rows(x, y, r0, rows, ws, y_off):  # type: ignore[no-untyped-def]
 
 
 @kernel
-def predict(x, cap, itab, ftab, params, buffers, ws, out_off, rng, fast, out):  # type: ignore[no-untyped-def]
+def predict(x, cap, itab, ftab, params, buffers, ws, out_off, rng, fast, out, big):  # type: ignore[no-untyped-def]
     """out = the outputs of every row of x in eval mode, `cap` rows at a time."""
     n_total = x.shape[0]
     k = out.shape[1]
     for r0 in range(0, n_total, cap):
         rows = min(cap, n_total - r0)
         _copy_rows(x, out, r0, rows, ws, -1)
-        forward(rows, False, itab, ftab, params, buffers, ws, rng, fast)
+        forward(rows, False, itab, ftab, params, buffers, ws, rng, fast, big)
         for r in range(rows):
             for j in range(k):
                 out[r0 + r, j] = ws[out_off + r * k + j]
@@ -290,7 +302,7 @@ def predict(x, cap, itab, ftab, params, buffers, ws, out_off, rng, fast, out):  
 
 @kernel
 def evaluate(x, y, cap, itab, ftab, params, buffers, ws, y_off, out_off, rng, fast, loss_code,
-             loss_param, fused):  # type: ignore[no-untyped-def]
+             loss_param, fused, big):  # type: ignore[no-untyped-def]
     """The loss of the whole set in eval mode (terms summed chunk by chunk in float64)."""
     n_total = x.shape[0]
     k = y.shape[1]
@@ -300,7 +312,7 @@ def evaluate(x, y, cap, itab, ftab, params, buffers, ws, y_off, out_off, rng, fa
     for r0 in range(0, n_total, cap):
         rows = min(cap, n_total - r0)
         _copy_rows(x, y, r0, rows, ws, y_off)
-        forward(rows, False, itab, ftab, params, buffers, ws, rng, fast)
+        forward(rows, False, itab, ftab, params, buffers, ws, rng, fast, big)
         s += losses.loss_sum(loss_code, loss_param, fused, ws[z_off:z_off + rows * k],
                              ws[out_off:out_off + rows * k], ws[y_off:y_off + rows * k], rows, k)
     return losses.finish(loss_code, s, n_total, k)

@@ -37,6 +37,12 @@ _BLAS_LIBS: list | None = None
 _NO_LIMIT = contextlib.nullcontext()
 
 
+def _big(split: bool) -> bool | None:
+    """The engine's `big` argument: None when nothing is split, so that Numba compiles the
+    engine without its multi-threaded paths (engine.forward)."""
+    return True if split else None
+
+
 
 def one_blas_thread(on: bool) -> contextlib.AbstractContextManager[None]:
     """BLAS limited to one thread meanwhile (when `on`): the split kernels (backends/cpu/
@@ -118,7 +124,8 @@ class CpuExecutable(HostState):
                 self.buffers, self.state, self.hyper, opt.code, float(lr), self.step,
                 plan.clip_value, plan.clip_norm, plan.loss, plan.loss_param, plan.fused,
                 work.ws, lay.y_off, lay.out_off, work.g1, work.g2,
-                rng if self._draws else None, self.fast, terms, self.step_parts)
+                rng if self._draws else None, self.fast, terms, self.step_parts,
+                _big(lay.split or self.step_parts > 0))
         self.step = int(t)
         if status != 0:
             return EpochChunk(float(loss_sum), int(samples), int(done), int(status), int(bad),
@@ -135,7 +142,7 @@ class CpuExecutable(HostState):
         lay = work.layout
         with one_blas_thread(lay.split):
             engine.predict(x, lay.rows, lay.itab, lay.ftab, self.params, self.buffers, work.ws,
-                           lay.out_off, None, self.fast, out)
+                           lay.out_off, None, self.fast, out, _big(lay.split))
         return out
 
     def evaluate(self, x: np.ndarray, y: np.ndarray) -> float:
@@ -149,7 +156,7 @@ class CpuExecutable(HostState):
             return float(engine.evaluate(x, y, lay.rows, lay.itab, lay.ftab, self.params,
                                          self.buffers, work.ws, lay.y_off, lay.out_off, None,
                                          self.fast, plan.loss, plan.loss_param,
-                                         plan.fused))
+                                         plan.fused, _big(lay.split)))
 
 
 

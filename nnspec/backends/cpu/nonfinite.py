@@ -74,8 +74,9 @@ def locate(exe: Executable, x: np.ndarray, y: np.ndarray, order: np.ndarray,
     k = plan.n_outputs
     work.ws[:rows * plan.n_inputs] = xb.ravel()
     work.ws[lay.y_off:lay.y_off + rows * k] = yb.ravel()
+    # big=True: the layout may keep activations transposed (serial gemms: SPLIT is 0)
     engine.forward(rows, True, lay.itab, lay.ftab, params, buffers, work.ws, rng,
-                   dtype == np.float32)
+                   dtype == np.float32, True)
     for i, layer in enumerate(plan.layers):
         n_out = layer.n_out
         if layer.kind == DENSE:
@@ -104,7 +105,7 @@ def locate(exe: Executable, x: np.ndarray, y: np.ndarray, order: np.ndarray,
     if kind := _bad(work.g1[:rows * k]):
         return "gradient of the loss", kind, -1
     engine.backward(rows, plan.fused, lay.itab, lay.ftab, params, grad, work.ws, work.g1,
-                    work.g2, False)
+                    work.g2, False, True)
     for slot in reversed(plan.tensors):
         if slot.buffer == "params":
             if kind := _bad(grad[slot.offset:slot.offset + slot.size]):
