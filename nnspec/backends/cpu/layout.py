@@ -148,5 +148,8 @@ def layout(plan: Plan, rows: int) -> Layout:
         if (a.kind == DENSE and b.kind == DENSE and itab[i, SPLIT] > 0
                 and a.act not in (A_SOFTMAX, A_LOG_SOFTMAX)):
             itab[i, T_OUT] = itab[i + 1, T_IN] = 1
+            # the next layer's backward applies this layer's activation derivative to its
+            # transposed gx: on as many threads, however small that layer is
+            itab[i + 1, SPLIT] = max(itab[i + 1, SPLIT], itab[i, SPLIT])
     return Layout(itab=itab, ftab=ftab, rows=rows, ws_size=off, y_off=y_off,
                   g_size=rows * widest, out_off=cur, split=bool((itab[:, SPLIT] > 0).any()))
