@@ -175,9 +175,19 @@ def forward_t(x, w, bias, has_bias, z, a, rows, n_in, n_out, t_in, t_out, parts,
         activations.forward(act, p0, p1, z, a, rows if t_out else n_out, fast)
 
 
+@kernel
+def _bias_grad_rows(gzt, gb, m0, m1, rows):  # type: ignore[no-untyped-def]
+    """gb[o] = sum_r gzt[o, r] for o in [m0, m1), gzt (n_out, rows) flat."""
+    for o in range(m0, m1):
+        acc = gzt[o * rows]
+        for r in range(o * rows + 1, (o + 1) * rows):
+            acc += gzt[r]
+        gb[o] = acc
+
+
 @njit(parallel=True, **JIT)
-def _backward_t_parts(parts, x, w, gz, gw, gx, need_gx, squares, rows, n_in, n_out, t_in,
-                      t_out, act_in, p0_in, p1_in, z_in):  # type: ignore[no-untyped-def]
+def _backward_t_parts(parts, x, w, gz, gw, gb, bias_here, gx, need_gx, squares, rows, n_in,
+                      n_out, t_in, t_out, act_in, p0_in, p1_in, z_in):  # type: ignore[no-untyped-def]
     """gw (and its check) and gx of backward_t in one parallel region, each thread a block of
     rows of gw and of gx (of its columns when x is not transposed), and, when t_in, the
     derivative of the previous layer's activation on its block of gxT while in cache."""
@@ -194,6 +204,9 @@ def _backward_t_parts(parts, x, w, gz, gw, gx, need_gx, squares, rows, n_in, n_o
         m0 = blas.bound(n_out, parts, p)
         m1 = blas.bound(n_out, parts, p + 1)
         checked += check(gw[m0 * n_in:m1 * n_in], squares)
+        if bias_here:  # t_out: the bias gradients of these features are sums of rows of gzT
+            _bias_grad_rows(gz, gb, m0, m1, rows)
+            checked += check(gb[m0:m1], squares)
         if need_gx and t_in:
             blas.gemm_block(parts, p, True, blas.TRANS, blas.NO if t_out else blas.TRANS, n_in,
                             rows, n_out, w, 0, n_in, gz, 0, lda, gx, 0, rows, coef)
@@ -215,9 +228,11 @@ def backward_t(x, w, gz, gw, gb, has_bias, gx, need_gx, squares, rows, n_in, n_o
     """backward of forward_t: gz, and gx when need_gx, in the layouts of z and x. When t_in,
     x is the previous layer's output f(z_in) (transposed, f elementwise: act_in, p0_in,
     p1_in) and gx comes back as dL/dz_in, that layer's activation derivative applied."""
+    bias_done = False
     if parts > 1:
-        checked = _backward_t_parts(parts, x, w, gz, gw, gx, need_gx, squares, rows, n_in,
-                                    n_out, t_in, t_out, act_in, p0_in, p1_in, z_in)
+        bias_done = has_bias and t_out
+        checked = _backward_t_parts(parts, x, w, gz, gw, gb, bias_done, gx, need_gx, squares,
+                                    rows, n_in, n_out, t_in, t_out, act_in, p0_in, p1_in, z_in)
     else:
         ta = blas.NO if t_out else blas.TRANS  # op(gz) = gz.T
         lda = rows if t_out else n_out
@@ -234,16 +249,12 @@ def backward_t(x, w, gz, gw, gb, has_bias, gx, need_gx, squares, rows, n_in, n_o
             else:  # gx = op(gz) @ w
                 blas.gemm(blas.TRANS if t_out else blas.NO, blas.NO, rows, n_in, n_out, gz, 0,
                           lda, w, 0, n_in, gx, 0, n_in, coef)
-    if has_bias:
-        for o in range(n_out):
-            gb[o] = 0
+    if has_bias and not bias_done:
         if t_out:
-            for o in range(n_out):
-                acc = gb[o]
-                for r in range(o * rows, (o + 1) * rows):
-                    acc += gz[r]
-                gb[o] = acc
+            _bias_grad_rows(gz, gb, 0, n_out, rows)
         else:
+            for o in range(n_out):
+                gb[o] = 0
             for r in range(rows):
                 for o in range(n_out):
                     gb[o] += gz[r * n_out + o]
