@@ -33,7 +33,7 @@ from nnspec.backends import cpu  # noqa: E402
 from nnspec.backends.base import as_inputs, as_targets, dropout_rng  # noqa: E402
 from nnspec.backends.cpu import activations, dense, engine, fpu, losses, optimizers  # noqa: E402
 from nnspec.backends.cpu.executable import one_blas_thread  # noqa: E402
-from nnspec.backends.cpu.layout import layer_parts, transposed_forward  # noqa: E402
+from nnspec.backends.cpu.layout import SPLIT, T_IN, T_OUT, transposed_forward  # noqa: E402
 from nnspec.lower import lower  # noqa: E402
 from nnspec.lower.plan import A_LINEAR, DENSE  # noqa: E402
 from nnspec.pipeline import diagnose  # noqa: E402
@@ -49,15 +49,32 @@ def _flush_denormals() -> None:
 
 
 @njit(cache=True)
-def _dense_fwd(r, x, w, bias, z, wt, parts):  # type: ignore[no-untyped-def]
+def _dense_fwd(r, x, w, bias, z, wt):  # type: ignore[no-untyped-def]
     for _ in range(r):
-        dense.forward(x, w, bias, True, z, wt, parts)
+        dense.forward(x, w, bias, True, z, wt)
 
 
 @njit(cache=True)
-def _dense_bwd(r, x, w, gz, gw, gb, gx, need_gx, parts):  # type: ignore[no-untyped-def]
+def _dense_bwd(r, x, w, gz, gw, gb, gx, need_gx):  # type: ignore[no-untyped-def]
     for _ in range(r):
-        dense.backward(x, w, gz, gw, gb, True, gx, need_gx, False, parts)
+        dense.backward(x, w, gz, gw, gb, True, gx, need_gx, False)
+
+
+@njit(cache=True)
+def _dense_fwd_t(r, x, w, bias, z, t_in, t_out, parts):  # type: ignore[no-untyped-def]
+    rows, n_in, n_out = z.size // w.shape[0], w.shape[1], w.shape[0]
+    for _ in range(r):
+        dense.forward_t(x.ravel(), w.ravel(), bias, True, z.ravel(), z.ravel(), rows, n_in,
+                        n_out, t_in, t_out, parts, A_LINEAR, 0.0, 0.0, False)
+
+
+@njit(cache=True)
+def _dense_bwd_t(r, x, w, gz, gw, gb, gx, need_gx, t_in, t_out, parts):  # type: ignore[no-untyped-def]
+    rows, n_in, n_out = gz.size // w.shape[0], w.shape[1], w.shape[0]
+    for _ in range(r):
+        dense.backward_t(x.ravel(), w.ravel(), gz.ravel(), gw.ravel(), gb, True, gx.ravel(),
+                         need_gx, False, rows, n_in, n_out, t_in, t_out, parts, A_LINEAR, 0.0,
+                         0.0, x.ravel())
 
 
 @njit(cache=True)
@@ -160,6 +177,7 @@ def main(name: str) -> None:
     dt = xs.dtype
     rng = np.random.default_rng(0)
     rows: list[tuple[str, float]] = []
+    itab = exe._get_work(b).layout.itab
     for layer in plan.layers:
         if layer.kind != DENSE:
             continue
@@ -174,13 +192,24 @@ def main(name: str) -> None:
         # the transposed copy of w where the engine uses one (layout.transposed_forward)
         wt = np.empty((layer.n_in, layer.n_out) if transposed_forward(layer.n_in, layer.n_out)
                       else (0, layer.n_out), dt)
-        parts = layer_parts(b, layer.n_in, layer.n_out)
-        how = " (via w.T copy)" if wt.size else f" ({parts} threads)" if parts else ""
-        with one_blas_thread(parts > 0):
+        # the engine's path for this layer: split across threads and / or transposed
+        # activations (dense.forward_t, layout.py), or the plain kernels
+        t_in, t_out = bool(itab[layer.index, T_IN]), bool(itab[layer.index, T_OUT])
+        parts = int(itab[layer.index, SPLIT])
+        no_dx = " (no dx)" if first else ""
+        if parts > 0 or t_in or t_out:
+            how = f" ({parts} thr{', x.T' if t_in else ''}{', z.T' if t_out else ''})"
+            with one_blas_thread(parts > 0):
+                rows.append((f"dense.forward_t {shape}{how}",
+                             per_call(_dense_fwd_t, xin, w, bias, z, t_in, t_out, parts)))
+                rows.append((f"dense.backward_t {shape}{no_dx}{how}", per_call(
+                    _dense_bwd_t, xin, w, gz, gw, bias, gx, not first, t_in, t_out, parts)))
+        else:
+            how = " (via w.T copy)" if wt.size else ""
             rows.append((f"dense.forward {shape}{how}",
-                         per_call(_dense_fwd, xin, w, bias, z, wt, parts)))
-            rows.append((f"dense.backward {shape}{' (no dx)' if first else ''}{how}",
-                         per_call(_dense_bwd, xin, w, gz, gw, bias, gx, not first, parts)))
+                         per_call(_dense_fwd, xin, w, bias, z, wt)))
+            rows.append((f"dense.backward {shape}{no_dx}{how}",
+                         per_call(_dense_bwd, xin, w, gz, gw, bias, gx, not first)))
         rows.append((f"  (numpy, same gemms: {'2' if first else '3'} calls)", per_call(
             numpy_rep(lambda xin=xin, w=w, gz=gz, first=first: (
                 xin @ w.T, gz.T @ xin, None if first else gz @ w)))))

@@ -241,18 +241,18 @@ def test_dense_forward_and_backward_against_numpy(rows, n_in, n_out, dtype):
     xd, wd, bd, gzd = (a.astype(dtype) for a in (x, w, bias, gz))
     for wt in (np.empty((0, n_out), dtype), np.zeros((n_in, n_out), dtype)):
         z = np.empty((rows, n_out), dtype)
-        dense.forward(xd, wd, bd, True, z, wt, 0)
+        dense.forward(xd, wd, bd, True, z, wt)
         np.testing.assert_allclose(z, expected, **tol)
         if wt.size:
             np.testing.assert_array_equal(wt, wd.T)
     assert transposed_forward(n_in, n_out) == (n_out >= 16 and n_in * n_out <= 16384)
     gw, gb, gx = np.empty_like(wd), np.empty_like(bd), np.empty_like(xd)
     for squares in (False, True):
-        got = dense.backward(xd, wd, gzd, gw, gb, True, gx, True, squares, 0)
+        got = dense.backward(xd, wd, gzd, gw, gb, True, gx, True, squares)
         np.testing.assert_allclose(gw, gz.T @ x, **tol)
         np.testing.assert_allclose(gb, gz.sum(0), **tol)
         np.testing.assert_allclose(gx, gz @ w, **tol)
         want = float(np.sum(gw.astype(np.float64) ** 2) + np.sum(gb.astype(np.float64) ** 2))
         assert got == pytest.approx(want if squares else 0.0, rel=1e-12)
     gzd[rows - 1, n_out - 1] = np.nan
-    assert np.isnan(dense.backward(xd, wd, gzd, gw, gb, True, gx, False, False, 0))
+    assert np.isnan(dense.backward(xd, wd, gzd, gw, gb, True, gx, False, False))

@@ -1,5 +1,5 @@
-"""The multi-threaded path of the CPU engine (backends/cpu/blas.py, dense.*_parts,
-optimizers.step_parts): every gemm against numpy, the split optimizer step bit for bit against
+"""The multi-threaded path of the CPU engine (backends/cpu/blas.py, dense.forward_t and
+backward_t, optimizers.step_parts): every gemm against numpy, the split optimizer step against
 the one-pass step, and whole training runs with every layer split against the same runs
 without (the engine only splits large layers; the tests force it on small ones)."""
 
@@ -48,10 +48,8 @@ def test_gemm_on_submatrices_against_numpy(ta, tb, parts, by_rows, dtype):
     lda, ldb, ldc = big_a.shape[1], big_b.shape[1], c.shape[1]
     args = (flag[ta], flag[tb], m, n, k, a32, 3 * lda + 5, lda, b32, ldb + 2, ldb, c.ravel(),
             2 * ldc + 1, ldc, np.array([1.0, 0.0], dtype))
-    if parts:
-        blas.gemm_parts(parts, by_rows, *args)
-    else:
-        blas.matmul(1, by_rows, *args)
+    for p in range(max(parts, 1)):  # the blocks one after the other (0: the whole product)
+        blas.gemm_block(max(parts, 1), p, by_rows, *args)
     np.testing.assert_allclose(c[2:2 + m, 1:1 + n], op_a @ op_b, **_tol(dtype))
     inner = np.zeros(c.shape, bool)
     inner[2:2 + m, 1:1 + n] = True
@@ -69,25 +67,32 @@ def test_blocks_cover_the_range_once(n, parts):
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("parts", [2, 3])
 def test_dense_parts_against_numpy_and_the_check(parts, dtype):
+    """forward_t / backward_t with plain layouts, split: values and the gradient check."""
     r = np.random.default_rng(parts)
     rows, n_in, n_out = 9, 40, 50
     x, w = r.normal(size=(rows, n_in)), r.normal(size=(n_out, n_in))
     bias, gz = r.normal(size=n_out), r.normal(size=(rows, n_out))
-    xd, wd, bd, gzd = (a.astype(dtype) for a in (x, w, bias, gz))
-    z = np.empty((rows, n_out), dtype)
-    cpu_dense.forward(xd, wd, bd, True, z, np.empty((0, n_out), dtype), parts)
-    np.testing.assert_allclose(z, x @ w.T + bias, **_tol(dtype))
+    xd, wd, bd, gzd = (a.astype(dtype).ravel() for a in (x, w, bias, gz))
+    z = np.empty(rows * n_out, dtype)
+    cpu_dense.forward_t(xd, wd, bd, True, z, z, rows, n_in, n_out, False, False, parts,
+                        A_LINEAR, 0.0, 0.0, False)
+    np.testing.assert_allclose(z.reshape(rows, n_out), x @ w.T + bias, **_tol(dtype))
     gw, gb, gx = np.empty_like(wd), np.empty_like(bd), np.empty_like(xd)
+
+    def backward(need_gx, squares):
+        return cpu_dense.backward_t(xd, wd, gzd, gw, gb, True, gx, need_gx, squares, rows,
+                                    n_in, n_out, False, False, parts, A_LINEAR, 0.0, 0.0, xd)
+
     for squares in (False, True):
-        got = cpu_dense.backward(xd, wd, gzd, gw, gb, True, gx, True, squares, parts)
-        np.testing.assert_allclose(gw, gz.T @ x, **_tol(dtype))
+        got = backward(True, squares)
+        np.testing.assert_allclose(gw.reshape(n_out, n_in), gz.T @ x, **_tol(dtype))
         np.testing.assert_allclose(gb, gz.sum(0), **_tol(dtype))
-        np.testing.assert_allclose(gx, gz @ w, **_tol(dtype))
+        np.testing.assert_allclose(gx.reshape(rows, n_in), gz @ w, **_tol(dtype))
         want = float(np.sum(gw.astype(np.float64) ** 2) + np.sum(gb.astype(np.float64) ** 2))
         assert got == pytest.approx(want if squares else 0.0, rel=1e-6)
     # a non-finite gradient in the last block of gw is seen by the split check
-    xd[rows - 1, n_in - 1] = np.inf
-    assert np.isnan(cpu_dense.backward(xd, wd, gzd, gw, gb, True, gx, False, False, parts))
+    xd[rows * n_in - 1] = np.inf
+    assert np.isnan(backward(False, False))
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])

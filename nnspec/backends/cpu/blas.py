@@ -16,21 +16,20 @@ mixing the two made the large benchmark's step 3.3 ms instead of 2.5 (measured).
 caller limits BLAS to one thread while split kernels run (executable.one_blas_thread).
 
 Every output element is computed by one gemm call over the whole k, so a split gives the
-same values whichever thread runs which block. Every parallel kernel (here, in dense.py and
-optimizers.py) runs its blocks under the caller's MXCSR: the engine flushes denormals
-(fpu.py), and Numba's worker threads would otherwise not.
+same values whichever thread runs which block. The parallel regions that call gemm_block
+are in dense.py (and optimizers.step_parts); each runs its blocks under the caller's MXCSR:
+the engine flushes denormals (fpu.py), and Numba's worker threads would otherwise not.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange, types
+from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
 from numba.np.linalg import ensure_blas
 
-from nnspec.backends.cpu import fpu
-from nnspec.backends.cpu.jit import JIT, kernel
+from nnspec.backends.cpu.jit import kernel
 
 ensure_blas()  # a clear ImportError now rather than a failure inside compiled code
 
@@ -90,27 +89,3 @@ def gemm_block(parts, p, by_rows, ta, tb, m, n, k, a, a_off, lda, b, b_off, ldb,
         n1 = bound(n, parts, p + 1)
         bo = b_off + (n0 if tb == NO else n0 * ldb)
         gemm(ta, tb, m, n1 - n0, k, a, a_off, lda, b, bo, ldb, c, c_off + n0, ldc, coef)
-
-
-@njit(parallel=True, **JIT)
-def gemm_parts(parts, by_rows, ta, tb, m, n, k, a, a_off, lda, b, b_off, ldb, c, c_off, ldc,
-               coef):  # type: ignore[no-untyped-def]
-    """gemm with c cut into `parts` blocks of rows or of columns, one per thread."""
-    mxcsr = fpu.get_mxcsr()
-    for p in prange(parts):
-        saved = fpu.get_mxcsr()
-        fpu.set_mxcsr(mxcsr)
-        gemm_block(parts, p, by_rows, ta, tb, m, n, k, a, a_off, lda, b, b_off, ldb, c, c_off,
-                   ldc, coef)
-        fpu.set_mxcsr(saved)
-
-
-@kernel
-def matmul(parts, by_rows, ta, tb, m, n, k, a, a_off, lda, b, b_off, ldb, c, c_off, ldc,
-           coef):  # type: ignore[no-untyped-def]
-    """gemm_parts when parts > 1, else one gemm on the calling thread."""
-    if parts > 1:
-        gemm_parts(parts, by_rows, ta, tb, m, n, k, a, a_off, lda, b, b_off, ldb, c, c_off,
-                   ldc, coef)
-    else:
-        gemm(ta, tb, m, n, k, a, a_off, lda, b, b_off, ldb, c, c_off, ldc, coef)

@@ -54,6 +54,13 @@ def _mat(buf, off, rows, cols):  # type: ignore[no-untyped-def]
 
 
 @kernel
+def _large(itab, layer):  # type: ignore[no-untyped-def]
+    """Whether dense layer `layer` runs through dense.forward_t / backward_t: its gemms are
+    split across threads or its input or output is transposed (layout.py)."""
+    return itab[layer, SPLIT] > 0 or itab[layer, T_IN] != 0 or itab[layer, T_OUT] != 0
+
+
+@kernel
 def forward(rows, training, itab, ftab, params, buffers, ws, rng, fast, big):  # type: ignore[no-untyped-def]
     """All layers on the `rows` samples already gathered at the start of ws. `big` is None
     when no layer is split (layout.Layout.split): Numba then prunes the multi-threaded and
@@ -69,8 +76,7 @@ def forward(rows, training, itab, ftab, params, buffers, ws, rng, fast, big):  #
             w = _mat(params, itab[layer, W_OFF], n, n_in)
             bias = params[itab[layer, B_OFF]:itab[layer, B_OFF] + n]
             z = ws[itab[layer, Z_OFF]:itab[layer, Z_OFF] + rows * n]
-            if big is not None and (itab[layer, T_IN] != 0 or itab[layer, T_OUT] != 0):
-                # (activation included)
+            if big is not None and _large(itab, layer):  # (activation included)
                 dense.forward_t(x, params[itab[layer, W_OFF]:itab[layer, W_OFF] + n * n_in],
                                 bias, itab[layer, HAS_BIAS] != 0, z, a, rows, n_in, n,
                                 itab[layer, T_IN] != 0, itab[layer, T_OUT] != 0,
@@ -79,12 +85,8 @@ def forward(rows, training, itab, ftab, params, buffers, ws, rng, fast, big):  #
             else:
                 wt_off = itab[layer, WT_OFF]
                 wt = _mat(ws, wt_off, n_in, n) if wt_off >= 0 else _mat(ws, 0, 0, n)
-                x2, z2 = x.reshape((rows, n_in)), z.reshape((rows, n))
-                if big is None:
-                    dense.forward(x2, w, bias, itab[layer, HAS_BIAS] != 0, z2, wt, None)
-                else:
-                    dense.forward(x2, w, bias, itab[layer, HAS_BIAS] != 0, z2, wt,
-                                  itab[layer, SPLIT])
+                dense.forward(x.reshape((rows, n_in)), w, bias, itab[layer, HAS_BIAS] != 0,
+                              z.reshape((rows, n)), wt)
                 if itab[layer, ACT] != A_LINEAR:  # linear: a is z (layout.py)
                     activations.forward(itab[layer, ACT], ftab[layer, P0], ftab[layer, P1], z,
                                         a, n, fast)
@@ -145,7 +147,7 @@ def backward(rows, fused, itab, ftab, params, grad, ws, g1, g2, squares, big):  
             has_bias = itab[layer, HAS_BIAS] != 0
             gb = grad[b_off:b_off + n] if has_bias else grad[:0]
             gx = other[:rows * n_in]
-            if big is not None and (itab[layer, T_IN] != 0 or itab[layer, T_OUT] != 0):
+            if big is not None and _large(itab, layer):
                 prev = max(layer - 1, 0)  # with T_IN, the dense layer whose output x is
                 checked += dense.backward_t(
                     x, params[w_off:w_off + n * n_in], g, grad[w_off:w_off + n * n_in], gb,
@@ -154,15 +156,10 @@ def backward(rows, fused, itab, ftab, params, grad, ws, g1, g2, squares, big):  
                     itab[prev, ACT] if itab[layer, T_IN] != 0 else A_LINEAR, ftab[prev, P0],
                     ftab[prev, P1], ws[itab[prev, Z_OFF]:itab[prev, Z_OFF] + rows * n_in])
             else:
-                x2, w2 = x.reshape((rows, n_in)), _mat(params, w_off, n, n_in)
-                gz2, gw2, gx2 = g.reshape((rows, n)), _mat(grad, w_off, n, n_in), \
-                    gx.reshape((rows, n_in))
-                if big is None:
-                    checked += dense.backward(x2, w2, gz2, gw2, gb, has_bias, gx2, layer > 0,
-                                              squares, None)
-                else:
-                    checked += dense.backward(x2, w2, gz2, gw2, gb, has_bias, gx2, layer > 0,
-                                              squares, itab[layer, SPLIT])
+                checked += dense.backward(x.reshape((rows, n_in)),
+                                          _mat(params, w_off, n, n_in), g.reshape((rows, n)),
+                                          _mat(grad, w_off, n, n_in), gb, has_bias,
+                                          gx.reshape((rows, n_in)), layer > 0, squares)
             cur, other = other, cur
         elif kind == ACTIVATION:
             if not skip_act:

@@ -32,8 +32,6 @@ class _Work:
 
 
 _BLAS_LIBS: list | None = None
-
-
 _NO_LIMIT = contextlib.nullcontext()
 
 
@@ -41,7 +39,6 @@ def _big(split: bool) -> bool | None:
     """The engine's `big` argument: None when nothing is split, so that Numba compiles the
     engine without its multi-threaded paths (engine.forward)."""
     return True if split else None
-
 
 
 def one_blas_thread(on: bool) -> contextlib.AbstractContextManager[None]:
@@ -118,14 +115,15 @@ class CpuExecutable(HostState):
         # kept for the non-finite locator, which replays the bad batch with the same masks
         rng_state = dict(rng.bit_generator.state) if self._draws else None
         terms = np.zeros(end - start, dtype=np.float64)
-        with one_blas_thread(lay.split or self.step_parts > 0):
+        threaded = lay.split or self.step_parts > 0
+        with one_blas_thread(threaded):
             loss_sum, samples, done, status, bad, t = engine.train_chunk(
                 x, y, order, start, end, batch, lay.itab, lay.ftab, self.params, self.grad,
                 self.buffers, self.state, self.hyper, opt.code, float(lr), self.step,
                 plan.clip_value, plan.clip_norm, plan.loss, plan.loss_param, plan.fused,
                 work.ws, lay.y_off, lay.out_off, work.g1, work.g2,
                 rng if self._draws else None, self.fast, terms, self.step_parts,
-                _big(lay.split or self.step_parts > 0))
+                _big(threaded))
         self.step = int(t)
         if status != 0:
             return EpochChunk(float(loss_sum), int(samples), int(done), int(status), int(bad),

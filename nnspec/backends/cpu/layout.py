@@ -28,7 +28,7 @@ from nnspec.lower.plan import (
  AUX_OFF, STAT_OFF, WT_OFF, SPLIT, T_IN, T_OUT) = range(19)
 N_ICOLS = 19
 
-# Threads for one layer's gemms (blas.gemm_parts, dense.*_parts) and for the optimizer step
+# Threads for one layer's gemms (dense.forward_t / backward_t) and for the optimizer step
 # (optimizers.step_parts): every Numba thread (NUMBA_NUM_THREADS, default one per core) for a
 # dense layer whose gemms do at least SPLIT_MIN_WORK multiply-adds per batch and for a step
 # over at least STEP_SPLIT_MIN parameters; below that a parallel region's start-up (~2 us

@@ -25,7 +25,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from nnspec.backends.cpu import fpu
+from nnspec.backends.cpu import blas, fpu
 from nnspec.backends.cpu.jit import JIT, kernel
 from nnspec.lower.plan import O_ADAGRAD, O_ADAM, O_ADAMW, O_RMSPROP, O_SGD, OptimizerPlan
 
@@ -111,13 +111,6 @@ def step(code, w, g, state, h, lr, t):  # type: ignore[no-untyped-def]
     step_rows(code, w, g, s0, s1, s2, h, lr, t)
 
 
-@kernel
-def _block(n, parts, p):  # type: ignore[no-untyped-def]
-    if p >= parts:
-        return n
-    return min(n, (n * p // parts + 15) // 16 * 16)
-
-
 @njit(parallel=True, **JIT)
 def step_parts(parts, code, w, g, s0, s1, s2, h, lr, t):  # type: ignore[no-untyped-def]
     """step_rows on `parts` threads, each updating a block of the parameters (every
@@ -127,8 +120,8 @@ def step_parts(parts, code, w, g, s0, s1, s2, h, lr, t):  # type: ignore[no-unty
     for p in prange(parts):
         saved = fpu.get_mxcsr()
         fpu.set_mxcsr(mxcsr)
-        lo = _block(n, parts, p)
-        hi = _block(n, parts, p + 1)
+        lo = blas.bound(n, parts, p)
+        hi = blas.bound(n, parts, p + 1)
         step_rows(code, w[lo:hi], g[lo:hi], s0[lo:hi] if s0.size else s0,
                   s1[lo:hi] if s1.size else s1, s2[lo:hi] if s2.size else s2, h, lr, t)
         fpu.set_mxcsr(saved)
