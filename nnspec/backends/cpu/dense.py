@@ -55,14 +55,12 @@ def _bias_grad(gz, gb):  # type: ignore[no-untyped-def]
 @kernel
 def forward(x, w, bias, has_bias, z, wt):  # type: ignore[no-untyped-def]
     """z = x @ w.T (+ bias); when wt (in, out) is not empty, through wt = w.T copied first
-    (faster on small weights: layout.transposed_forward)."""
+    (by BLAS: blas.transpose; faster on small weights: layout.transposed_forward)."""
     if wt.shape[0] == 0:
         np.dot(x, w.T, z)
     else:
         n_out, n_in = w.shape
-        for i in range(n_in):
-            for o in range(n_out):
-                wt[i, o] = w[o, i]
+        blas.transpose(w.reshape(w.size), 0, n_out, n_in, wt.reshape(wt.size), 0)
         np.dot(x, wt, z)
     if has_bias:
         _add_bias(z, bias)
