@@ -21,6 +21,7 @@ sqrt(S/(B K)) (rmse), S/B (cce). A whole set evaluated chunk by chunk adds the S
       plain term -sum_k t_k max(log a_k, -100)
                                            grad -t_k / max(a_k, 1e-12) / B  (0 where clamped)
       softmax fused   term -sum_k t_k (z_k - logsumexp(z))   grad (a_k sum_j t_j - t_k) / B
+                      (logsumexp(z) = max z - log(a at the max): from the forward's softmax)
       log_softmax fused term -sum_k t_k a_k                 grad (exp(a_k) sum_j t_j - t_k) / B
 """
 
@@ -95,13 +96,15 @@ def loss_sum(code, param, fused, z, a, y, rows, k):  # type: ignore[no-untyped-d
             base = r * k
             lse = 0.0
             if fused == FUSED_SOFTMAX_CCE:
-                m = np.float64(z[base])
+                # logsumexp(z) = m + log(s), s = sum_j exp(z_j - m), m = z_top the row's
+                # maximum; the forward pass left a_top = exp(0) / s = 1 / s, so
+                # lse = m - log(a_top): one log per row instead of k exps (a_top >= 1/k: no
+                # underflow; its rounding adds ~1 ulp of the dtype to lse)
+                top = 0
                 for j in range(1, k):
-                    m = max(m, np.float64(z[base + j]))
-                e = 0.0
-                for j in range(k):
-                    e += math.exp(np.float64(z[base + j]) - m)
-                lse = m + math.log(e)
+                    if z[base + j] > z[base + top]:
+                        top = j
+                lse = np.float64(z[base + top]) - math.log(np.float64(a[base + top]))
             for j in range(k):
                 t = y[base + j] * (1.0 - param) + param / k
                 if fused == FUSED_SOFTMAX_CCE:
