@@ -5,7 +5,7 @@ batch sizes, shuffled every epoch on both sides. Prints, per case: samples/s of 
 of idiomatic eager PyTorch loops (index slicing; the tutorial DataLoader; slicing with
 Adam(fused=True)), nnspec's ratio against each and whether it meets the target against
 each; the machine's float32 matmul peak measured in this run (2-thread sgemm) and the
-large case's achieved GFLOP/s (6 * params FLOPs per sample for forward + backward); the time
+large case's achieved GFLOP/s (the FLOPs a step computes, and the 6 x params convention); the time
 to the end of the first epoch of a new spec in a fresh process, with an empty Numba cache
 (cold) and again with the cache filled (cached), minus the start-up of `python -c pass`.
 Every throughput is the best of --repeats runs, nnspec and torch interleaved.
@@ -199,22 +199,35 @@ def bench_torch(case: Case, x: np.ndarray, y: np.ndarray, epochs: int,
 
 # -- machine peak ---------------------------------------------------------------------------
 
-def sgemm_peak(n: int = 4096, repeats: int = 5) -> dict[str, float]:
-    """GFLOP/s of float32 matmul at n x n x n, best of `repeats`: numpy's BLAS and SciPy's
-    (the BLAS Numba's np.dot calls inside the engine)."""
+def sgemm_peak(sizes: tuple[int, ...] = (2048, 4096), repeats: int = 5) -> dict[str, float]:
+    """GFLOP/s of float32 n x n x n matmul, the best over `sizes` and `repeats`: numpy's BLAS
+    and SciPy's (the BLAS Numba's np.dot calls inside the engine). The peak the benchmark
+    compares with is the larger of the two: a single size or a single run can land below
+    what the engine's own gemms reach (on an AMD EPYC, numpy's 4096^3 alone gave 192
+    GFLOP/s where the large case's gemms ran at ~196)."""
     from scipy.linalg import blas
 
     rng = np.random.default_rng(0)
-    a = rng.standard_normal((n, n), dtype=np.float32)
-    b = rng.standard_normal((n, n), dtype=np.float32)
-    out: dict[str, float] = {}
-    # f2py's sgemm wants Fortran order: give it that up front so no copy is timed.
-    af, bf = np.asfortranarray(a), np.asfortranarray(b)
-    for name, fn in (("numpy", lambda: a @ b), ("scipy", lambda: blas.sgemm(1.0, af, bf))):
-        fn()
-        best = min(_timed(fn) for _ in range(repeats))
-        out[name] = 2.0 * n**3 / best / 1e9
+    out: dict[str, float] = {"numpy": 0.0, "scipy": 0.0}
+    for n in sizes:
+        a = rng.standard_normal((n, n), dtype=np.float32)
+        b = rng.standard_normal((n, n), dtype=np.float32)
+        # f2py's sgemm wants Fortran order: give it that up front so no copy is timed.
+        af, bf = np.asfortranarray(a), np.asfortranarray(b)
+        for name, fn in (("numpy", lambda: a @ b), ("scipy", lambda: blas.sgemm(1.0, af, bf))):
+            fn()
+            best = min(_timed(fn) for _ in range(repeats))
+            out[name] = max(out[name], 2.0 * n**3 / best / 1e9)
     return out
+
+
+def large_flops(case: Case) -> tuple[int, int]:
+    """FLOPs per sample of one training step: (computed, conventional 6 x params). Computed:
+    forward 2 x weights, dL/dw 2 x weights, dL/dx 2 x the weights of every layer but the
+    first (neither nnspec nor torch's autograd computes dL/d(input)); biases and
+    elementwise work left out."""
+    weights = [a * b for a, b in zip(case.sizes[:-1], case.sizes[1:], strict=False)]
+    return 6 * sum(weights) - 2 * weights[0], 6 * case.n_params
 
 
 def _timed(fn) -> float:  # type: ignore[no-untyped-def]
@@ -297,8 +310,10 @@ def main(argv: list[str] | None = None) -> None:
     for pool in threadpoolctl.threadpool_info():
         print(f"  {pool['internal_api']} {pool.get('version')} ({Path(pool['filepath']).name}):"
               f" {pool['num_threads']} threads")
-    print(f"float32 matmul peak (4096^3, 2 threads): numpy {peak['numpy']:.1f} GFLOP/s, "
-          f"scipy (Numba's BLAS) {peak['scipy']:.1f} GFLOP/s")
+    ref = max(peak.values())
+    print(f"float32 matmul peak (best of 2048^3 and 4096^3, 2 threads): numpy "
+          f"{peak['numpy']:.1f} GFLOP/s, scipy (Numba's BLAS) {peak['scipy']:.1f} GFLOP/s; "
+          f"peak = {ref:.1f}")
     print()
     print("torch baselines: slicing = randperm + index slicing; loader = DataLoader("
           "TensorDataset, shuffle=True); fused = slicing with Adam(fused=True)")
@@ -330,18 +345,18 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{name:6} {len(x):>6} {epochs:>4} {case.batch:>5} {ours:>11,.0f} "
               f"{' '.join(cols)} {case.target:>6.1f}x  {'/'.join(met)}")
         if name == "large":
-            large_sps = ours, theirs, case.n_params
+            large_sps = ours, theirs
     if large_sps is not None:
-        ours, theirs, n_params = large_sps
-        flops = 6 * n_params  # forward 2*params, backward 4*params (dL/dx and dL/dw)
-        ref = peak["numpy"]
+        ours, theirs = large_sps
+        computed, convention = large_flops(CASES["large"])
         for who, sps in (("nnspec", ours), ("torch", theirs)):
-            g = sps * flops / 1e9
-            print(f"large, {who}: {g:.1f} GFLOP/s = {100 * g / ref:.0f}% of the numpy sgemm peak"
-                  f" ({flops / 1e6:.2f} MFLOP/sample = 6 x {n_params:,} params)")
-        g = ours * flops / 1e9
-        met = "yes" if g / ref >= PEAK_FRACTION_TARGET else "NO"
-        print(f"target >= {PEAK_FRACTION_TARGET:.0%} of peak: {met}")
+            g = sps * computed / 1e9
+            print(f"large, {who}: {g:.1f} GFLOP/s = {100 * g / ref:.0f}% of the sgemm peak "
+                  f"({computed / 1e6:.2f} MFLOP/sample computed; by the 6 x params "
+                  f"convention, {convention / 1e6:.2f} MFLOP: {sps * convention / 1e9:.1f} "
+                  f"GFLOP/s, {100 * sps * convention / 1e9 / ref:.0f}%)")
+        met = "yes" if ours * computed / 1e9 / ref >= PEAK_FRACTION_TARGET else "NO"
+        print(f"target >= {PEAK_FRACTION_TARGET:.0%} of peak (FLOPs computed): {met}")
 
     if not args.skip_first_epoch:
         print()

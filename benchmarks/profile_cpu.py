@@ -33,10 +33,17 @@ from nnspec.backends import cpu  # noqa: E402
 from nnspec.backends.base import as_inputs, as_targets, dropout_rng  # noqa: E402
 from nnspec.backends.cpu import activations, dense, engine, fpu, losses, optimizers  # noqa: E402
 from nnspec.backends.cpu.executable import one_blas_thread  # noqa: E402
+from nnspec.backends.cpu.jit import drop_stale_cache  # noqa: E402
 from nnspec.backends.cpu.layout import SPLIT, T_IN, T_OUT, transposed_forward  # noqa: E402
 from nnspec.lower import lower  # noqa: E402
 from nnspec.lower.plan import A_LINEAR, DENSE  # noqa: E402
 from nnspec.pipeline import diagnose  # noqa: E402
+
+# The repetition loops below inline engine kernels and are cached on disk; Numba checks only
+# this file's timestamp, so compiled code made from older kernels would be timed. Empty the
+# cache when the engine's sources changed (as the engine's own cache is: jit.py).
+if os.environ.get("NUMBA_CACHE_DIR") is None:
+    drop_stale_cache(Path(__file__).resolve().parent / "__pycache__")
 
 # Repetition loops: compiled, so one Python call runs a kernel `r` times.
 
