@@ -214,14 +214,15 @@ def sgemm_peak(sizes: tuple[int, ...] = (2048, 4096), repeats: int = 5) -> dict[
         b = rng.standard_normal((n, n), dtype=np.float32)
         # f2py's sgemm wants Fortran order: give it that up front so no copy is timed.
         af, bf = np.asfortranarray(a), np.asfortranarray(b)
-        for name, fn in (("numpy", lambda: a @ b), ("scipy", lambda: blas.sgemm(1.0, af, bf))):
+        for name, fn in (("numpy", lambda a=a, b=b: a @ b),
+                         ("scipy", lambda af=af, bf=bf: blas.sgemm(1.0, af, bf))):
             fn()
             best = min(_timed(fn) for _ in range(repeats))
             out[name] = max(out[name], 2.0 * n**3 / best / 1e9)
     return out
 
 
-def large_flops(case: Case) -> tuple[int, int]:
+def step_flops(case: Case) -> tuple[int, int]:
     """FLOPs per sample of one training step: (computed, conventional 6 x params). Computed:
     forward 2 x weights, dL/dw 2 x weights, dL/dx 2 x the weights of every layer but the
     first (neither nnspec nor torch's autograd computes dL/d(input)); biases and
@@ -348,7 +349,7 @@ def main(argv: list[str] | None = None) -> None:
             large_sps = ours, theirs
     if large_sps is not None:
         ours, theirs = large_sps
-        computed, convention = large_flops(CASES["large"])
+        computed, convention = step_flops(CASES["large"])
         for who, sps in (("nnspec", ours), ("torch", theirs)):
             g = sps * computed / 1e9
             print(f"large, {who}: {g:.1f} GFLOP/s = {100 * g / ref:.0f}% of the sgemm peak "

@@ -8,8 +8,9 @@ enough for the GPU to matter. Both sides train in float32 with TF32 OFF (torch:
 allow_tf32 = False for matmul and cuDNN; nnspec: CuPy's default, no CUPY_TF32), with the
 data already on the device and a fresh shuffle every epoch. Prints per case: samples/s of
 nnspec, of an idiomatic eager PyTorch loop (one host sync per epoch) and of the same with
-Adam(fused=True), the ratios; for large and wide the achieved GFLOP/s (6 * params FLOPs per
-sample) against the device's float32 matmul peak measured in this run.
+Adam(fused=True), the ratios; for large and wide the achieved GFLOP/s (the FLOPs a step
+computes, bench_cpu.step_flops; the 6 x params convention beside it) against the device's
+float32 matmul peak measured in this run.
 
     .venv/bin/python benchmarks/bench_gpu.py            # everything
     .venv/bin/python benchmarks/bench_gpu.py --quick    # a tenth of the epochs, a smoke run
@@ -35,7 +36,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from bench_cpu import CASES as CPU_CASES  # noqa: E402
-from bench_cpu import Case, make_data, run_nnspec  # noqa: E402
+from bench_cpu import Case, make_data, run_nnspec, step_flops  # noqa: E402
 
 CASES: dict[str, Case] = {
     **{name: CPU_CASES[name] for name in ("tiny", "small", "large")},
@@ -192,16 +193,17 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{name:6} {len(x):>6} {epochs:>4} {case.batch:>5} {ours:>11,.0f} {t_cols} "
               f"{f_cols}", flush=True)
         if name in ("large", "wide"):
-            flops_rows.append((name, case.n_params, ours, theirs))
+            flops_rows.append((name, case, ours, theirs))
     print(f"\nnnspec matrix products: {matmul_path}")
-    for name, n_params, ours, theirs in flops_rows:
-        flops = 6 * n_params  # forward 2*params, backward 4*params (dL/dx and dL/dw)
+    for name, case, ours, theirs in flops_rows:
+        computed, convention = step_flops(case)  # what a step computes; 6 x params
         for who, sps in (("nnspec", ours), ("torch", theirs)):
             if sps:
-                g = sps * flops / 1e9
+                g = sps * computed / 1e9
                 share = f" = {100 * g / peak:.0f}% of the matmul peak" if peak else ""
-                print(f"{name}, {who}: {g:,.0f} GFLOP/s{share} ({flops / 1e6:.2f} "
-                      f"MFLOP/sample = 6 x {n_params:,} params)")
+                print(f"{name}, {who}: {g:,.0f} GFLOP/s{share} ({computed / 1e6:.2f} "
+                      f"MFLOP/sample computed; {sps * convention / 1e9:,.0f} GFLOP/s by the "
+                      f"6 x {case.n_params:,} params convention)")
 
 
 if __name__ == "__main__":
