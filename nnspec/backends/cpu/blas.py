@@ -130,8 +130,8 @@ _ROW_MAJOR, _TRANS = np.int32(101), np.int32(112)
 
 @kernel
 def transpose(a, a_off, rows, cols, b, b_off):  # type: ignore[no-untyped-def]
-    """b[b_off:] as (cols, rows) = a[a_off:] as (rows, cols), transposed; flat arrays of one
-    dtype."""
+    """b[b_off:] as (cols, rows) = a[a_off:] as (rows, cols), transposed; C-contiguous
+    arrays of one dtype (of any dimensions: their elements in order)."""
     if rows == 0 or cols == 0:
         return
     r, c = np.int32(rows), np.int32(cols)

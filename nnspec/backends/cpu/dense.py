@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from nnspec.backends.cpu import activations, blas, fpu
+from nnspec.backends.cpu import activations, blas, fpu, views
 from nnspec.backends.cpu.jit import JIT, kernel
 from nnspec.backends.cpu.optimizers import check
 from nnspec.lower.plan import A_LINEAR
@@ -60,7 +60,7 @@ def forward(x, w, bias, has_bias, z, wt):  # type: ignore[no-untyped-def]
         np.dot(x, w.T, z)
     else:
         n_out, n_in = w.shape
-        blas.transpose(w.reshape(w.size), 0, n_out, n_in, wt.reshape(wt.size), 0)
+        blas.transpose(w, 0, n_out, n_in, wt, 0)
         np.dot(x, wt, z)
     if has_bias:
         _add_bias(z, bias)
@@ -72,7 +72,7 @@ def backward(x, w, gz, gw, gb, has_bias, gx, need_gx, squares):  # type: ignore[
     Returns optimizers.check(gw) + check(gb) (finite iff they are; their sum of squares
     when `squares`), taken right after the gemm, while gw is still in cache."""
     np.dot(gz.T, x, gw)
-    checked = check(gw.reshape(gw.size), squares)
+    checked = check(views.flat(gw), squares)
     if has_bias:
         _bias_grad(gz, gb)
         checked += check(gb, squares)
@@ -156,7 +156,7 @@ def forward_t(x, w, bias, has_bias, z, a, rows, n_in, n_out, t_in, t_out, parts,
                        p0, p1, fast, coef)
     if not t_out:
         if has_bias:
-            _add_bias(z.reshape((rows, n_out)), bias)
+            _add_bias(views.matrix(z, 0, rows, n_out), bias)
         if act != A_LINEAR:
             activations.forward(act, p0, p1, z, a, n_out, fast)
 
@@ -225,6 +225,6 @@ def backward_t(x, w, gz, gw, gb, has_bias, gx, need_gx, squares, rows, n_in, n_o
                                   rows, n_in, n_out, t_in, t_out, act_in, p0_in, p1_in, z_in,
                                   coef)
     if has_bias and not t_out:
-        _bias_grad(gz.reshape((rows, n_out)), gb)
+        _bias_grad(views.matrix(gz, 0, rows, n_out), gb)
         checked += check(gb, squares)
     return checked

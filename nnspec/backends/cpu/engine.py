@@ -15,7 +15,16 @@ from __future__ import annotations
 
 import math
 
-from nnspec.backends.cpu import activations, batchnorm, dense, dropout, fpu, losses, optimizers
+from nnspec.backends.cpu import (
+    activations,
+    batchnorm,
+    dense,
+    dropout,
+    fpu,
+    losses,
+    optimizers,
+    views,
+)
 from nnspec.backends.cpu.jit import kernel
 from nnspec.backends.cpu.layout import (
     A_OFF,
@@ -50,7 +59,8 @@ STATUS_OK, STATUS_NONFINITE_LOSS, STATUS_NONFINITE_GRAD = 0, 1, 2
 
 @kernel
 def _mat(buf, off, rows, cols):  # type: ignore[no-untyped-def]
-    return buf[off:off + rows * cols].reshape((rows, cols))
+    """buf[off:off + rows * cols] as a (rows, cols) view (views.py: no reshape call)."""
+    return views.matrix(buf, off, rows, cols)
 
 
 @kernel
@@ -85,8 +95,9 @@ def forward(rows, training, itab, ftab, params, buffers, ws, rng, fast, big):  #
             else:
                 wt_off = itab[layer, WT_OFF]
                 wt = _mat(ws, wt_off, n_in, n) if wt_off >= 0 else _mat(ws, 0, 0, n)
-                dense.forward(x.reshape((rows, n_in)), w, bias, itab[layer, HAS_BIAS] != 0,
-                              z.reshape((rows, n)), wt)
+                dense.forward(_mat(ws, itab[layer, IN_OFF], rows, n_in), w, bias,
+                              itab[layer, HAS_BIAS] != 0, _mat(ws, itab[layer, Z_OFF], rows, n),
+                              wt)
                 if itab[layer, ACT] != A_LINEAR:  # linear: a is z (layout.py)
                     activations.forward(itab[layer, ACT], ftab[layer, P0], ftab[layer, P1], z,
                                         a, n, fast)
@@ -156,10 +167,10 @@ def backward(rows, fused, itab, ftab, params, grad, ws, g1, g2, squares, big):  
                     itab[prev, ACT] if itab[layer, T_IN] != 0 else A_LINEAR, ftab[prev, P0],
                     ftab[prev, P1], ws[itab[prev, Z_OFF]:itab[prev, Z_OFF] + rows * n_in])
             else:
-                checked += dense.backward(x.reshape((rows, n_in)),
-                                          _mat(params, w_off, n, n_in), g.reshape((rows, n)),
+                checked += dense.backward(_mat(ws, itab[layer, IN_OFF], rows, n_in),
+                                          _mat(params, w_off, n, n_in), _mat(cur, 0, rows, n),
                                           _mat(grad, w_off, n, n_in), gb, has_bias,
-                                          gx.reshape((rows, n_in)), layer > 0, squares)
+                                          _mat(other, 0, rows, n_in), layer > 0, squares)
             cur, other = other, cur
         elif kind == ACTIVATION:
             if not skip_act:
