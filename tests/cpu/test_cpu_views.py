@@ -3,6 +3,8 @@ without Numba's reshape helper; they must be exactly the views a slice + reshape
 
 from __future__ import annotations
 
+import gc
+
 import numpy as np
 import pytest
 from numba import njit
@@ -56,7 +58,5 @@ def test_a_view_keeps_its_buffer_alive():
         return views.matrix(buf, 2, 3, 4)
 
     m = make(20)
-    import gc
-
     gc.collect()
     np.testing.assert_array_equal(m, np.arange(2.0, 14.0).reshape(3, 4))

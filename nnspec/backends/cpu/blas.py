@@ -84,7 +84,7 @@ def _omat_sig(dtype, pointer=None):  # type: ignore[no-untyped-def]
 
 def _fallback_omatcopy(dtype):  # type: ignore[no-untyped-def]
     """A cfunc with cblas_?omatcopy's signature, for row-major (101) transposes (112) only:
-    the one case _transpose asks for."""
+    the one case `transpose` asks for."""
     @cfunc(_omat_sig(dtype))
     def omatcopy(order, trans, rows, cols, alpha, a, lda, b, ldb):  # type: ignore[no-untyped-def]
         for i in range(cols):
@@ -108,7 +108,7 @@ def _register_omatcopy() -> str:
                                 types.float64)):
         address = None
         for name in names:
-            fn = getattr(lib, name, None) if lib is not None else None
+            fn = getattr(lib, name, None)  # (None when lib is None)
             if fn is not None:
                 address = ctypes.cast(fn, ctypes.c_void_p).value
                 break

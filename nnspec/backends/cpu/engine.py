@@ -95,9 +95,8 @@ def forward(rows, training, itab, ftab, params, buffers, ws, rng, fast, big):  #
             else:
                 wt_off = itab[layer, WT_OFF]
                 wt = _mat(ws, wt_off, n_in, n) if wt_off >= 0 else _mat(ws, 0, 0, n)
-                dense.forward(_mat(ws, itab[layer, IN_OFF], rows, n_in), w, bias,
-                              itab[layer, HAS_BIAS] != 0, _mat(ws, itab[layer, Z_OFF], rows, n),
-                              wt)
+                dense.forward(_mat(x, 0, rows, n_in), w, bias, itab[layer, HAS_BIAS] != 0,
+                              _mat(z, 0, rows, n), wt)
                 if itab[layer, ACT] != A_LINEAR:  # linear: a is z (layout.py)
                     activations.forward(itab[layer, ACT], ftab[layer, P0], ftab[layer, P1], z,
                                         a, n, fast)
@@ -167,10 +166,10 @@ def backward(rows, fused, itab, ftab, params, grad, ws, g1, g2, squares, big):  
                     itab[prev, ACT] if itab[layer, T_IN] != 0 else A_LINEAR, ftab[prev, P0],
                     ftab[prev, P1], ws[itab[prev, Z_OFF]:itab[prev, Z_OFF] + rows * n_in])
             else:
-                checked += dense.backward(_mat(ws, itab[layer, IN_OFF], rows, n_in),
-                                          _mat(params, w_off, n, n_in), _mat(cur, 0, rows, n),
+                checked += dense.backward(_mat(x, 0, rows, n_in),
+                                          _mat(params, w_off, n, n_in), _mat(g, 0, rows, n),
                                           _mat(grad, w_off, n, n_in), gb, has_bias,
-                                          _mat(other, 0, rows, n_in), layer > 0, squares)
+                                          _mat(gx, 0, rows, n_in), layer > 0, squares)
             cur, other = other, cur
         elif kind == ACTIVATION:
             if not skip_act:
