@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from nnspec.ops.base import Op
-from nnspec.ops.layers import AnyLayer, BatchNorm, Dense
+from nnspec.ops.layers import AnyLayer, Shape, shapes, size
 from nnspec.ops.losses import AnyLoss
 from nnspec.ops.metrics import AnyMetric
 from nnspec.ops.optimizers import AnyOptimizer, Clip, Sgd
@@ -26,13 +26,43 @@ class Node(Op):
 
 
 class Model(Node):
-    """`model NAME { input N; [init from "w.npz"]; layers... }`."""
+    """`model NAME { input DIMS...; [init from "w.npz"]; layers... }`."""
 
     name: str = Field("model", description="the model's name (used for the run directory)")
-    input: int = Field(gt=0, description="number of input features per sample")
+    input: tuple[int, ...] = Field(
+        description="the shape of one sample: `input 2` is 2 features, `input 1 28 28` is one "
+        "channel of 28 x 28 (C, H, W, row-major). Integer token ids will be declared with a "
+        "word after the dimensions (`input 3 tokens`), which the grammar already accepts")
     init_from: str | None = Field(None, description="`.npz` of saved weights to start from "
                                   "(keys layers.<i>.weight / .bias), relative to the spec")
     layers: tuple[AnyLayer, ...] = Field(description="the layers, in order")
+
+    @field_validator("input", mode="before")
+    @classmethod
+    def _one_dim(cls, value: object) -> object:
+        return (value,) if isinstance(value, int) and not isinstance(value, bool) else value
+
+    @field_validator("input")
+    @classmethod
+    def _positive(cls, value: tuple[int, ...]) -> tuple[int, ...]:
+        if not value or any(d <= 0 for d in value):
+            raise ValueError("every input dimension must be greater than 0")
+        return value
+
+    @property
+    def features(self) -> int:
+        """Values per sample (the product of the input shape)."""
+        return size(self.input)
+
+    def shapes(self) -> list[tuple[Shape, Shape]]:
+        """(in_shape, out_shape) of every layer (ops.layers.shapes: ShapeError if one
+        cannot take its input; a Model from check() never raises)."""
+        return shapes(self.input, self.layers)
+
+    @property
+    def output_shape(self) -> Shape:
+        found = self.shapes()
+        return found[-1][1] if found else self.input
 
 
 class Split(Node):
@@ -130,18 +160,5 @@ class Spec(Node):
 
 
 def layer_shapes(model: Model) -> list[tuple[int, int]]:
-    """(in_features, out_features) of each layer, in order."""
-    out, n = [], model.input
-    for layer in model.layers:
-        m = layer.units if isinstance(layer, Dense) else n
-        out.append((n, m))
-        n = m
-    return out
-
-
-def param_count(layer: object, n_in: int, n_out: int) -> int:
-    if isinstance(layer, Dense):
-        return n_in * n_out + (n_out if layer.bias else 0)
-    if isinstance(layer, BatchNorm):
-        return 2 * n_out if layer.affine else 0
-    return 0
+    """(values in, values out) per sample of each layer, in order (Model.shapes, flattened)."""
+    return [(size(a), size(b)) for a, b in model.shapes()]

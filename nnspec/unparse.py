@@ -97,7 +97,7 @@ def _block(header: str, lines: list[str]) -> str:
 
 def unparse(spec: ir.Spec) -> str:
     m = spec.model
-    model = [f"input {m.input}"]
+    model = ["input " + " ".join(str(d) for d in m.input)]
     if m.init_from is not None:
         model.append(f"init from {quote(m.init_from)}")
     model += [layer(lay) for lay in m.layers]

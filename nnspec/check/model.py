@@ -3,6 +3,10 @@
 Defaults resolved here: a dense layer without `init=` gets its activation's `default_init`
 (he_normal after relu, lecun_normal after selu, glorot_uniform otherwise), so the IR says
 exactly what will be drawn.
+
+Shapes: `input` gives the shape of one sample; each layer's own shape rule (ops/layers.py)
+gives the shape after it, and a layer that cannot take its input is an E305 at that layer's
+statement, with the rule's hint (`dense` after a 1x28x28 input: "add `flatten`").
 """
 
 from __future__ import annotations
@@ -10,10 +14,10 @@ from __future__ import annotations
 from nnspec import ir
 from nnspec.check.context import Ctx
 from nnspec.check.options import build, validate
-from nnspec.check.statements import Seen, all_args, keywords, scalar
+from nnspec.check.statements import Seen, all_args, keywords
 from nnspec.ops import ACTIVATIONS, INITIALIZERS, LAYERS
-from nnspec.ops.layers import Dense
-from nnspec.syntax import Block, Name, String
+from nnspec.ops.layers import Dense, ShapeError, show_shape
+from nnspec.syntax import Block, Name, Number, Option, String
 
 
 def check_model(ctx: Ctx, block: Block) -> ir.Model | None:
@@ -28,7 +32,7 @@ def check_model(ctx: Ctx, block: Block) -> ir.Model | None:
         if kw == "input":
             if not seen.once(st):
                 continue
-            scalar(ctx, ir.Model, "input", st, given, failed, "the number of input features")
+            _input(ctx, st, given, failed)
         elif kw == "init":
             if seen.once(st):
                 _init_from(ctx, st, given, failed)
@@ -57,7 +61,58 @@ def check_model(ctx: Ctx, block: Block) -> ir.Model | None:
 
     model = validate(ctx, ir.Model, given, block.span, title="model", failed=failed,
                      on_missing=missing, names={"init_from": "init from"})
-    return model if not failed else None  # type: ignore[return-value]
+    if model is None or failed:
+        return None
+    return model if _shapes_fit(ctx, model) else None  # type: ignore[arg-type]
+
+
+def _input(ctx: Ctx, st, given: dict, failed: set[str]) -> None:
+    """`input 2` (features) or `input 1 28 28` (channels, height, width): positive integers."""
+    args = all_args(st)
+    if not args:
+        ctx.error("E303", "`input` needs the shape of one sample", st.keyword.span,
+                  label="expected e.g. `input 2` or `input 1 28 28`",
+                  hints=["write `input N`, N = the number of features per sample"])
+        failed.add("input")
+        return
+    dims: list[int] = []
+    for a in args:
+        if isinstance(a, Option):
+            ctx.error("E211", f"`input` takes no options, found `{a.key.value}=`", a.key.span,
+                      label="unexpected option", hints=["write `input N` or `input C H W`"])
+        elif not isinstance(a, Number) or isinstance(a.value, float):
+            found = f"`{a.value}`" if isinstance(a, (Name, Number)) else "this"
+            ctx.error("E301", f"`input` expects whole numbers (the sample's dimensions), found "
+                      f"{found}", a.span, label="expected a positive integer",
+                      hints=["write `input 2` for 2 features, `input 1 28 28` for a 1x28x28 "
+                             "image"])
+        elif a.value <= 0:
+            ctx.error("E302", f"input dimensions must be greater than 0, found {a.value}",
+                      a.span, label="must be greater than 0")
+        else:
+            dims.append(int(a.value))
+            continue
+        failed.add("input")
+        return
+    given["input"] = (tuple(dims), args[0].span.cover(args[-1].span), args[0])
+
+
+def _shapes_fit(ctx: Ctx, model: ir.Model) -> bool:
+    """Every layer takes the shape before it; an E305 at the first that does not."""
+    try:
+        model.shapes()
+    except ShapeError as exc:
+        layer = model.layers[exc.index]  # type: ignore[attr-defined]
+        ctx.error("E305", exc.message, layer.span, label=exc.label, hints=list(exc.hints))
+        return False
+    out = model.output_shape
+    if len(out) != 1:
+        last = model.layers[-1] if model.layers else model
+        ctx.error("E305", f"the model's output has shape {show_shape(out)}, but a loss takes a "
+                  "flat row of values per sample", last.span, label=f"output {show_shape(out)}",
+                  hints=["end the model with `flatten` and a `dense` layer"])
+        return False
+    return True
 
 
 def _init_from(ctx: Ctx, st, given: dict, failed: set[str]) -> None:

@@ -64,21 +64,23 @@ def model_rules(ctx: Ctx, model: ir.Model) -> None:
 def shape_rules(ctx: Ctx, model: ir.Model, data: ir.Data, blocks: dict[str, Block]) -> None:
     input_st = find(blocks.get("model"), "input")
     input_span = all_args(input_st)[0].span if input_st and all_args(input_st) else model.span
+    declared = "input " + " ".join(str(d) for d in model.input)
     for part in ("source", "validation", "test"):
         src: Source | None = getattr(data, part)
         n = src.declared_features() if src is not None else None
-        if n is None or n == model.input:
+        if n is None or n == model.features:
             continue
         features = f"{n} feature{'s' if n != 1 else ''}"
         if part == "source":
             ctx.error("E305", f"the data has {features} but the model declares "
-                      f"`input {model.input}`", input_span, label=f"expected {n}",
+                      f"`{declared}`", input_span, label=f"expected {n}",
                       notes=[f"`{src.kind}` on {_line(src.span)} generates {features} per "
-                             "sample"], hints=[f"write `input {n}`"])
+                             "sample"], hints=[f"write `input {n}`"] if len(model.input) == 1 else
+                      [f"the input shape {declared[6:]} holds {model.features} values"])
         else:
             ctx.error("E305", f"the {part} data has {features} but the model declares "
-                      f"`input {model.input}`", src.span, label=f"{features}",
-                      notes=[f"`input {model.input}` on {_line(input_span)}"])
+                      f"`{declared}`", src.span, label=f"{features}",
+                      notes=[f"`{declared}` on {_line(input_span)}"])
     target = data.source.declared_target()
     if target is None or not model.layers:
         return

@@ -44,7 +44,7 @@ def task_of(spec: ir.Spec) -> str:
 
 
 def n_outputs_of(model: ir.Model) -> int:
-    return ir.layer_shapes(model)[-1][1] if model.layers else model.input
+    return ir.layer_shapes(model)[-1][1] if model.layers else model.features
 
 
 def load_spec_data(spec: ir.Spec, *, spec_dir: Path | str | None = None,
@@ -60,7 +60,7 @@ def load_spec_data(spec: ir.Spec, *, spec_dir: Path | str | None = None,
     if spec_dir is None:
         spec_dir = Path(path).parent if path else Path(".")
     return load_data(spec.data, spec_dir=spec_dir, seed=spec.train.seed,
-                     n_inputs=spec.model.input, n_outputs=n_outputs_of(spec.model),
+                     n_inputs=spec.model.features, n_outputs=n_outputs_of(spec.model),
                      task=task_of(spec), dtype=dtype or spec.train.dtype, spec_path=path)
 
 

@@ -1,47 +1,35 @@
-"""lower.init: Plan + Generator -> initial flat parameters (float64).
+"""lower.init: Plan + Generator -> initial flat parameters and buffers (float64).
 
-Draws layer by layer in layer order, a dense layer's weight (out, in) before its bias, each
-with one vectorised call on the generator (so the same seed gives the same values whatever
-the backend or dtype; the backend casts). Batchnorm gamma = 1, beta = 0 (no draw); running
-statistics start at mean 0, variance 1 (`init_buffers`). Formulas: nnspec/ops/initializers.py,
-implemented once in backends/reference/initializers.py.
+Draws tensor by tensor in layout order (node by node; a dense layer's weight (out, in)
+before its bias), each with one vectorised call on the generator, so the same seed gives the
+same values whatever the backend or dtype (the backend casts). Each tensor starts as its op
+declared (TensorSlot.init: batchnorm gamma ones, beta zeros, running mean zeros, running
+variance ones); constant initializers draw nothing. Formulas: nnspec/ops/initializers.py.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from nnspec.lower.plan import BATCHNORM, DENSE, Plan
+from nnspec.lower.plan import Plan
+from nnspec.ops.initializers import initialize
+
+
+def _fill(plan: Plan, buffer: str, size: int, rng: np.random.Generator | None) -> np.ndarray:
+    out = np.zeros(size, dtype=np.float64)
+    for t in plan.tensors:
+        if t.buffer == buffer and t.init is not None:
+            values = initialize(t.init, t.shape, t.fan_in, t.fan_out, rng)  # type: ignore[arg-type]
+            out[t.offset:t.offset + t.size] = np.ravel(values)
+    return out
 
 
 def init_params(plan: Plan, rng: np.random.Generator) -> np.ndarray:
     """The initial flat parameter buffer (float64, plan.n_params values)."""
-    # The one implementation of the initializer formulas (imported here: the reference
-    # package imports lower, so a module-level import would be circular).
-    from nnspec.backends.reference.initializers import initialize as draw
-
-    out = np.empty(plan.n_params, dtype=np.float64)
-    for layer in plan.layers:
-        if layer.kind == DENSE:
-            shape = (layer.n_out, layer.n_in)
-            n = layer.n_out * layer.n_in
-            assert layer.w_init is not None
-            w = draw(layer.w_init, shape, layer.n_in, layer.n_out, rng)
-            out[layer.w_offset:layer.w_offset + n] = w.ravel()
-            if layer.bias:
-                assert layer.b_init is not None
-                b = draw(layer.b_init, (layer.n_out,), layer.n_in, layer.n_out, rng)
-                out[layer.b_offset:layer.b_offset + layer.n_out] = b
-        elif layer.kind == BATCHNORM and layer.bn_affine:
-            out[layer.w_offset:layer.w_offset + layer.n_out] = 1.0
-            out[layer.b_offset:layer.b_offset + layer.n_out] = 0.0
-    return out
+    return _fill(plan, "params", plan.n_params, rng)
 
 
 def init_buffers(plan: Plan) -> np.ndarray:
-    """The initial batchnorm running statistics (float64): mean 0, variance 1."""
-    out = np.zeros(plan.n_buffers, dtype=np.float64)
-    for layer in plan.layers:
-        if layer.kind == BATCHNORM:
-            out[layer.rv_offset:layer.rv_offset + layer.n_out] = 1.0
-    return out
+    """The initial non-trained values (float64): running mean 0, running variance 1. Their
+    initializers are constants (no generator needed)."""
+    return _fill(plan, "buffers", plan.n_buffers, None)

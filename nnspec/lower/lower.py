@@ -1,17 +1,20 @@
 """lower: ir.Spec -> Plan.
 
-Resolves every default the backends need (the initializer implied by an activation, the
-fused output+loss form, the task), assigns each tensor its offset in the flat parameter and
-buffer arrays, and turns op names into the int codes of lower/plan.py.
+Generic over op kinds: each layer op states its shape rule, tensors (with initializers and
+fans) and kernel numbers (ops/layers.py), each optimizer its state count, hyperparameters
+and kind of weight decay (ops/optimizers.py); lower only lays them out. It resolves every
+default the backends need (the fused output+loss form, the task), assigns each tensor its
+offset in the flat parameter and buffer arrays, wires every node to its inputs and turns op
+names into the int codes of lower/plan.py.
 """
 
 from __future__ import annotations
 
 import os
-from typing import Any
 
 from nnspec import ir
 from nnspec.lower.plan import (
+    A_LINEAR,
     A_LOG_SOFTMAX,
     A_SIGMOID,
     A_SOFTMAX,
@@ -20,59 +23,33 @@ from nnspec.lower.plan import (
     FUSED_NONE,
     FUSED_SIGMOID_BCE,
     FUSED_SOFTMAX_CCE,
+    INPUT,
     L_BCE,
     L_CCE,
     LAYER_CODES,
     LOSS_CODES,
-    OPT_CODES,
+    RULE_CODES,
     InitPlan,
     LayerPlan,
     OptimizerPlan,
     Plan,
     TensorSlot,
 )
-from nnspec.ops.activations import Activation, Elu, Gelu, LeakyRelu, Softplus
-from nnspec.ops.initializers import INITIALIZERS
-from nnspec.ops.layers import ActivationLayer, BatchNorm, Dense, Dropout
-from nnspec.ops.optimizers import Adagrad, Adam, Rmsprop, Sgd
+from nnspec.ops.layers import Layer
+from nnspec.ops.optimizers import Optimizer
 
 
-def _act_params(act: Activation) -> tuple[float, float]:
-    if isinstance(act, (LeakyRelu, Elu)):
-        return float(act.alpha), 0.0
-    if isinstance(act, Gelu):
-        return (1.0 if act.approximate == "tanh" else 0.0), 0.0
-    if isinstance(act, Softplus):
-        return float(act.beta), float(act.threshold)
-    return 0.0, 0.0
-
-
-def _init_plan(op: object) -> InitPlan:
+def init_plan(op: object) -> InitPlan:
+    """An initializer op as the Plan carries it (name and numeric options)."""
     opts = tuple((k, float(v)) for k, v in op.model_dump(exclude={"kind"}).items())  # type: ignore[attr-defined]
     return InitPlan(kind=op.kind, options=opts)  # type: ignore[attr-defined]
 
 
-def _default_init(act: Activation) -> InitPlan:
-    return _init_plan(INITIALIZERS[type(act).default_init]())
-
-
-def _optimizer(opt: object) -> OptimizerPlan:
-    name = opt.kind  # type: ignore[attr-defined]
-    code = OPT_CODES[name]
-    if isinstance(opt, Sgd):
-        return OptimizerPlan(code, name, opt.lr, momentum=opt.momentum, dampening=opt.dampening,
-                             nesterov=opt.nesterov, weight_decay=opt.weight_decay)
-    if isinstance(opt, Rmsprop):
-        return OptimizerPlan(code, name, opt.lr, momentum=opt.momentum, alpha=opt.alpha,
-                             eps=opt.eps, centered=opt.centered, weight_decay=opt.weight_decay)
-    if isinstance(opt, Adam):  # adamw is a subclass
-        return OptimizerPlan(code, name, opt.lr, beta1=opt.betas[0], beta2=opt.betas[1],
-                             eps=opt.eps, weight_decay=opt.weight_decay, amsgrad=opt.amsgrad)
-    if isinstance(opt, Adagrad):
-        return OptimizerPlan(code, name, opt.lr, lr_decay=opt.lr_decay, eps=opt.eps,
-                             weight_decay=opt.weight_decay,
-                             initial_accumulator_value=opt.initial_accumulator_value)
-    raise AssertionError(f"unknown optimizer {name}")
+def optimizer_plan(opt: Optimizer) -> OptimizerPlan:
+    """An optimizer op as the Plan carries it: what the op states about itself."""
+    return OptimizerPlan(code=RULE_CODES[opt.update_rule()], name=opt.kind, lr=float(opt.lr),  # type: ignore[attr-defined]
+                         n_state=opt.n_state(), decoupled=type(opt).decoupled_decay,
+                         hyper=tuple(opt.hyper().items()))
 
 
 def _fused(layers: list[LayerPlan], loss: int) -> int:
@@ -89,57 +66,47 @@ def _fused(layers: list[LayerPlan], loss: int) -> int:
     return FUSED_NONE
 
 
+class _Buffers:
+    """Offsets handed out in the two flat buffers, in declaration order."""
+
+    def __init__(self) -> None:
+        self.size = {"params": 0, "buffers": 0}
+        self.slots: list[TensorSlot] = []
+
+    def node(self, index: int, layer: Layer, in_shape: tuple[int, ...]) -> tuple[TensorSlot, ...]:
+        mine = []
+        for t in layer.tensors(in_shape):
+            where = "params" if t.trained else "buffers"
+            slot = TensorSlot(f"layers.{index}.{t.name}", index, where, self.size[where],
+                              t.shape, init_plan(t.init), t.fan_in, t.fan_out)
+            self.size[where] += slot.size
+            mine.append(slot)
+        self.slots += mine
+        return tuple(mine)
+
+
+def node_plan(index: int, layer: Layer, inputs: tuple[int, ...], in_shape: tuple[int, ...],
+              out_shape: tuple[int, ...], tensors: tuple[TensorSlot, ...]) -> LayerPlan:
+    """A layer op as a Plan node: generic (no case per kind)."""
+    activation = getattr(layer, "activation", None)
+    act, p0, p1 = A_LINEAR, 0.0, 0.0
+    if activation is not None:
+        act = ACT_CODES[activation.kind]
+        p0, p1 = activation.params()
+    return LayerPlan(index=index, kind=LAYER_CODES[layer.kind], kind_name=layer.kind,  # type: ignore[attr-defined]
+                     inputs=inputs, in_shape=in_shape, out_shape=out_shape,
+                     title=layer.describe(), act=act, act_p0=p0, act_p1=p1,
+                     attrs=tuple(layer.attrs().items()), tensors=tensors, span=layer.span)
+
+
 def lower(spec: ir.Spec) -> Plan:
     """Resolve a checked spec into a Plan (see lower/plan.py for the layouts)."""
     model, train = spec.model, spec.train
+    buffers = _Buffers()
     layers: list[LayerPlan] = []
-    tensors: list[TensorSlot] = []
-    n_params = n_buffers = 0
-
-    def param(i: int, name: str, shape: tuple[int, ...]) -> int:
-        nonlocal n_params
-        slot = TensorSlot(f"layers.{i}.{name}", i, "params", n_params, shape)
-        tensors.append(slot)
-        n_params += slot.size
-        return slot.offset
-
-    def buffer(i: int, name: str, shape: tuple[int, ...]) -> int:
-        nonlocal n_buffers
-        slot = TensorSlot(f"layers.{i}.{name}", i, "buffers", n_buffers, shape)
-        tensors.append(slot)
-        n_buffers += slot.size
-        return slot.offset
-
-    shapes = ir.layer_shapes(model)
-    for i, (layer, (n_in, n_out)) in enumerate(zip(model.layers, shapes, strict=True)):
-        common: dict[str, Any] = dict(index=i, kind=LAYER_CODES[layer.kind],
-                                      kind_name=layer.kind, n_in=n_in, n_out=n_out,
-                                      span=layer.span)
-        if isinstance(layer, Dense):
-            p0, p1 = _act_params(layer.activation)
-            w = param(i, "weight", (n_out, n_in))
-            b = param(i, "bias", (n_out,)) if layer.bias else -1
-            winit = _init_plan(layer.init) if layer.init else _default_init(layer.activation)
-            layers.append(LayerPlan(
-                **common, act=ACT_CODES[layer.activation.kind], act_name=layer.activation.kind,
-                act_p0=p0, act_p1=p1, bias=layer.bias, w_offset=w, b_offset=b, w_init=winit,
-                b_init=_init_plan(layer.bias_init) if layer.bias else None))
-        elif isinstance(layer, ActivationLayer):
-            p0, p1 = _act_params(layer.activation)
-            layers.append(LayerPlan(**common, act=ACT_CODES[layer.activation.kind],
-                                    act_name=layer.activation.kind, act_p0=p0, act_p1=p1))
-        elif isinstance(layer, Dropout):
-            layers.append(LayerPlan(**common, rate=float(layer.rate)))
-        elif isinstance(layer, BatchNorm):
-            w = param(i, "weight", (n_out,)) if layer.affine else -1
-            b = param(i, "bias", (n_out,)) if layer.affine else -1
-            rm = buffer(i, "running_mean", (n_out,))
-            rv = buffer(i, "running_var", (n_out,))
-            layers.append(LayerPlan(**common, w_offset=w, b_offset=b, bn_momentum=layer.momentum,
-                                    bn_eps=layer.eps, bn_affine=layer.affine, rm_offset=rm,
-                                    rv_offset=rv))
-        else:  # pragma: no cover - the IR union is closed
-            raise AssertionError(f"unknown layer {layer.kind}")
+    for i, (layer, (x, y)) in enumerate(zip(model.layers, model.shapes(), strict=True)):
+        inputs = (i - 1,) if i > 0 else (INPUT,)  # a chain: each layer reads the one before
+        layers.append(node_plan(i, layer, inputs, x, y, buffers.node(i, layer, x)))
 
     loss = train.loss
     loss_code = LOSS_CODES[loss.kind]
@@ -152,18 +119,18 @@ def lower(spec: ir.Spec) -> Plan:
 
     return Plan(
         model_name=model.name,
-        n_inputs=model.input,
+        input_shape=model.input,
         layers=tuple(layers),
-        tensors=tuple(tensors),
-        n_params=n_params,
-        n_buffers=n_buffers,
-        n_outputs=layers[-1].n_out if layers else model.input,
+        tensors=tuple(buffers.slots),
+        n_params=buffers.size["params"],
+        n_buffers=buffers.size["buffers"],
+        n_outputs=layers[-1].n_out if layers else model.features,
         task=task,
         loss=loss_code,
         loss_name=loss.kind,
         loss_param=loss_param,
         fused=_fused(layers, loss_code),
-        optimizer=_optimizer(train.optimizer),
+        optimizer=optimizer_plan(train.optimizer),
         clip_norm=float(clip.norm) if clip and clip.norm else 0.0,
         clip_value=float(clip.value) if clip and clip.value else 0.0,
         dtype=train.dtype,
@@ -175,5 +142,5 @@ def lower(spec: ir.Spec) -> Plan:
         init_from=init_from,
         spec_path=spec.path,
         loss_span=loss.span,
+        init_span=model.span,
     )
-

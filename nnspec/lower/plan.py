@@ -2,51 +2,65 @@
 
 A Plan is a frozen dataclass of ints, floats, strings and tuples (no pydantic, no Lark), so a
 backend can turn it into int/float arrays for compiled code without looking at the IR. Op
-names are kept next to their int codes (codes for kernels, names for messages).
+names are kept next to their int codes (codes for kernels, names for messages); the codes
+are derived from the op registries (nnspec/ops/), never listed a second time.
 
-Parameter layout: every trainable value lives in ONE flat buffer of `n_params` values, layer
-by layer; a dense layer stores its weight (out, in) row-major (PyTorch layout), then its bias;
-a batchnorm layer stores gamma (weight) then beta (bias) when affine. Batchnorm running
-statistics are not trained: they live in a second flat buffer of `n_buffers` values
-(running_mean then running_var per batchnorm layer). `tensors` lists every named slot with
-its `.npz` / PyTorch state_dict key `layers.<i>.<name>`, i = position among layer statements.
+The model is a graph of nodes (`Plan.layers`, in an order where every node comes after its
+inputs). A node names its inputs explicitly (`inputs`: node indices, -1 for the model's
+input), its input and output shapes per sample, the numbers its kernels read (`attrs`, from
+the op's `attrs()`, plus the activation code and parameters) and its tensors.
+
+Parameter layout: every trainable value lives in ONE flat buffer of `n_params` values, node
+by node, each node's tensors in the order its op declares them (dense: weight (out, in)
+row-major, PyTorch layout, then bias; batchnorm: gamma (weight) then beta (bias) when
+affine). Values that are not trained (batchnorm running statistics) live in a second flat
+buffer of `n_buffers` values. `tensors` lists every named slot with its `.npz` / PyTorch
+state_dict key `layers.<i>.<name>`, i = position among layer statements.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from nnspec.diagnostics import Span
+from nnspec.ops.activations import ACTIVATIONS
+from nnspec.ops.layers import LAYERS
+from nnspec.ops.losses import LOSSES
+from nnspec.ops.optimizers import HYPER, OPTIMIZERS
 
-# Layer kinds.
-DENSE, DROPOUT, BATCHNORM, ACTIVATION = 0, 1, 2, 3
-LAYER_CODES = {"dense": DENSE, "dropout": DROPOUT, "batchnorm": BATCHNORM,
-               "activation": ACTIVATION}
+# Int codes, in registry order (the kernels compare against the named constants below).
+LAYER_CODES = {kind: code for code, kind in enumerate(LAYERS)}
+DENSE, DROPOUT, BATCHNORM, ACTIVATION, FLATTEN = (
+    LAYER_CODES[k] for k in ("dense", "dropout", "batchnorm", "activation", "flatten"))
 
-# Activations. Parameters (act_p0, act_p1): leaky_relu (alpha, 0), elu (alpha, 0),
-# gelu (0 = erf form | 1 = tanh form, 0), softplus (beta, threshold); others (0, 0).
+# Activations. Parameters (act_p0, act_p1): Activation.params() (ops/activations.py).
+ACT_CODES = {kind: code for code, kind in enumerate(ACTIVATIONS)}
+ACT_NAMES = tuple(ACTIVATIONS)
 (A_LINEAR, A_RELU, A_LEAKY_RELU, A_ELU, A_SELU, A_GELU, A_SILU, A_SOFTPLUS, A_TANH,
- A_SIGMOID, A_SOFTMAX, A_LOG_SOFTMAX) = range(12)
-ACT_CODES = {"linear": A_LINEAR, "relu": A_RELU, "leaky_relu": A_LEAKY_RELU, "elu": A_ELU,
-             "selu": A_SELU, "gelu": A_GELU, "silu": A_SILU, "softplus": A_SOFTPLUS,
-             "tanh": A_TANH, "sigmoid": A_SIGMOID, "softmax": A_SOFTMAX,
-             "log_softmax": A_LOG_SOFTMAX}
+ A_SIGMOID, A_SOFTMAX, A_LOG_SOFTMAX) = (ACT_CODES[k] for k in (
+     "linear", "relu", "leaky_relu", "elu", "selu", "gelu", "silu", "softplus", "tanh",
+     "sigmoid", "softmax", "log_softmax"))
 ROWWISE_ACTS = (A_SOFTMAX, A_LOG_SOFTMAX)
 
 # Losses. loss_param: huber delta, crossentropy label_smoothing, else 0.
-L_MSE, L_RMSE, L_MAE, L_HUBER, L_BCE, L_CCE = range(6)
-LOSS_CODES = {"mse": L_MSE, "rmse": L_RMSE, "mae": L_MAE, "huber": L_HUBER,
-              "binary_crossentropy": L_BCE, "categorical_crossentropy": L_CCE}
+LOSS_CODES = {kind: code for code, kind in enumerate(LOSSES)}
+L_MSE, L_RMSE, L_MAE, L_HUBER, L_BCE, L_CCE = (LOSS_CODES[k] for k in (
+    "mse", "rmse", "mae", "huber", "binary_crossentropy", "categorical_crossentropy"))
 
 # Fused output activation + loss, computed from the logits z of the last layer.
 FUSED_NONE, FUSED_SIGMOID_BCE, FUSED_SOFTMAX_CCE, FUSED_LOG_SOFTMAX_CCE = range(4)
 FUSED_NAMES = ("none", "sigmoid+binary_crossentropy", "softmax+categorical_crossentropy",
                "log_softmax+categorical_crossentropy")
 
-# Optimizers.
-O_SGD, O_RMSPROP, O_ADAM, O_ADAMW, O_ADAGRAD = range(5)
-OPT_CODES = {"sgd": O_SGD, "rmsprop": O_RMSPROP, "adam": O_ADAM, "adamw": O_ADAMW,
-             "adagrad": O_ADAGRAD}
+# Optimizer update rules (OptimizerPlan.code): the distinct `update_rule()`s of the optimizer
+# registry, in registry order (adamw runs adam's rule after its decoupled decay).
+RULE_CODES = {rule: code for code, rule in enumerate(dict.fromkeys(
+    cls.update_rule() for cls in OPTIMIZERS.values()))}
+O_SGD, O_RMSPROP, O_ADAM, O_ADAGRAD = (RULE_CODES[k] for k in (
+    "sgd", "rmsprop", "adam", "adagrad"))
+
+INPUT = -1  # the model's input, in LayerPlan.inputs
 
 
 @dataclass(frozen=True)
@@ -69,88 +83,136 @@ class TensorSlot:
     buffer: str  # "params" (trained) or "buffers" (batchnorm running statistics)
     offset: int  # start in that flat buffer
     shape: tuple[int, ...]
+    init: InitPlan | None = None  # how it starts (lower/init.py); None: zeros
+    fan_in: int = 0
+    fan_out: int = 0
+
+    @property
+    def name(self) -> str:
+        """The op's name for it: weight, bias, running_mean, running_var."""
+        return self.key.rsplit(".", 1)[1]
 
     @property
     def size(self) -> int:
-        n = 1
-        for s in self.shape:
-            n *= s
-        return n
+        return math.prod(self.shape)
 
 
 @dataclass(frozen=True)
 class LayerPlan:
-    """One layer statement. Offsets are -1 where the layer has no such tensor."""
+    """One node of the model graph (a layer statement). What a kernel needs, generically: the
+    kind, the explicit inputs, shapes, the activation, `attrs` (the op's numbers) and the
+    tensors. The properties below read those, for the backends' convenience; offsets are -1
+    where the node has no such tensor."""
 
     index: int  # position among the model's layer statements (npz key layers.<index>.*)
-    kind: int  # DENSE | DROPOUT | BATCHNORM | ACTIVATION
+    kind: int  # LAYER_CODES
     kind_name: str
-    n_in: int
-    n_out: int
-    act: int = A_LINEAR  # activation applied by the layer (dense, activation); linear otherwise
-    act_name: str = "linear"
+    inputs: tuple[int, ...]  # node indices read, in order; INPUT (-1) is the model's input
+    in_shape: tuple[int, ...]  # per sample
+    out_shape: tuple[int, ...]
+    title: str = ""  # the op's description, e.g. `dense 16 relu`
+    act: int = A_LINEAR  # activation applied by the node (dense, activation) else linear
     act_p0: float = 0.0
     act_p1: float = 0.0
-    bias: bool = False  # dense: whether it has a bias
-    w_offset: int = -1  # dense weight (n_out, n_in) | batchnorm gamma (n_out,), in params
-    b_offset: int = -1  # dense bias (n_out,) | batchnorm beta (n_out,), in params
-    w_init: InitPlan | None = None  # dense only
-    b_init: InitPlan | None = None  # dense with bias only
-    rate: float = 0.0  # dropout rate
-    bn_momentum: float = 0.1
-    bn_eps: float = 1e-5
-    bn_affine: bool = True
-    rm_offset: int = -1  # batchnorm running_mean (n_out,), in buffers
-    rv_offset: int = -1  # batchnorm running_var (n_out,), in buffers
+    attrs: tuple[tuple[str, float], ...] = ()
+    tensors: tuple[TensorSlot, ...] = ()  # in layout order (params and buffers)
     span: Span | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def name(self) -> str:
+        return f"layers.{self.index}"
+
+    @property
+    def n_in(self) -> int:
+        return math.prod(self.in_shape)
+
+    @property
+    def n_out(self) -> int:
+        return math.prod(self.out_shape)
+
+    @property
+    def act_name(self) -> str:
+        return ACT_NAMES[self.act]
+
+    def attr(self, name: str, default: float = 0.0) -> float:
+        for key, value in self.attrs:
+            if key == name:
+                return value
+        return default
+
+    def slot(self, name: str) -> TensorSlot | None:
+        for t in self.tensors:
+            if t.name == name:
+                return t
+        return None
+
+    def _offset(self, name: str) -> int:
+        t = self.slot(name)
+        return -1 if t is None else t.offset
+
+    @property
+    def w_offset(self) -> int:
+        """dense weight (n_out, n_in) | batchnorm gamma (n_out,), in params."""
+        return self._offset("weight")
+
+    @property
+    def b_offset(self) -> int:
+        """dense bias (n_out,) | batchnorm beta (n_out,), in params."""
+        return self._offset("bias")
+
+    @property
+    def rm_offset(self) -> int:
+        return self._offset("running_mean")
+
+    @property
+    def rv_offset(self) -> int:
+        return self._offset("running_var")
+
+    @property
+    def bias(self) -> bool:
+        return self.slot("bias") is not None
+
+    @property
+    def rate(self) -> float:
+        return self.attr("rate")
+
+    @property
+    def bn_momentum(self) -> float:
+        return self.attr("momentum", 0.1)
+
+    @property
+    def bn_eps(self) -> float:
+        return self.attr("eps", 1e-5)
+
+    @property
+    def bn_affine(self) -> bool:
+        return bool(self.attr("affine", 1.0))
 
     @property
     def label(self) -> str:
         """How messages name the layer, e.g. `layer 2 (dense 16 relu)`."""
-        if self.kind == DENSE:
-            what = f"dense {self.n_out}" + ("" if self.act == A_LINEAR else f" {self.act_name}")
-        elif self.kind == DROPOUT:
-            what = f"dropout {self.rate:g}"
-        elif self.kind == ACTIVATION:
-            what = f"activation {self.act_name}"
-        else:
-            what = "batchnorm"
-        return f"layer {self.index} ({what})"
+        return f"layer {self.index} ({self.title or self.kind_name})"
 
 
 @dataclass(frozen=True)
 class OptimizerPlan:
-    """Optimizer code and every hyperparameter (unused ones stay at their defaults).
-
-    weight_decay is L2 added to the gradient, except for adamw where it is decoupled.
-    `n_state` is how many flat moment buffers of n_params values the optimizer keeps:
-    sgd: 1 with momentum (velocity) else 0; rmsprop: 3 (square avg, grad avg when centered,
-    momentum buffer); adam/adamw: 3 (m, v, vmax when amsgrad); adagrad: 1 (sum of squares).
-    """
+    """The optimizer as its op states it (ops/optimizers.py): the code of its update rule
+    (RULE_CODES: the kernels to run), its name, base learning rate,
+    how many flat moment buffers of n_params values it keeps (`n_state`), whether its weight
+    decay is decoupled, and every hyperparameter as a number (`hyper`, the names of
+    ops.optimizers.HYPER, also readable as attributes: `opt.beta1`)."""
 
     code: int
     name: str
     lr: float
-    momentum: float = 0.0
-    dampening: float = 0.0
-    nesterov: bool = False
-    weight_decay: float = 0.0
-    alpha: float = 0.99  # rmsprop
-    centered: bool = False  # rmsprop
-    beta1: float = 0.9  # adam
-    beta2: float = 0.999  # adam
-    amsgrad: bool = False  # adam
-    eps: float = 1e-8
-    lr_decay: float = 0.0  # adagrad
-    initial_accumulator_value: float = 0.0  # adagrad
+    n_state: int
+    decoupled: bool = False
+    hyper: tuple[tuple[str, float], ...] = ()
 
-    @property
-    def n_state(self) -> int:
-        if self.code == O_SGD:
-            return 1 if self.momentum > 0 else 0
-        if self.code == O_ADAGRAD:
-            return 1
-        return 3
+    def __getattr__(self, name: str) -> float:
+        if name in HYPER:
+            return dict(self.__dict__.get("hyper", ())).get(name, HYPER[name])
+        raise AttributeError(name)
 
 
 @dataclass(frozen=True)
@@ -158,8 +220,8 @@ class Plan:
     """Everything a backend needs, resolved: see the module docstring for the layouts."""
 
     model_name: str
-    n_inputs: int
-    layers: tuple[LayerPlan, ...]
+    input_shape: tuple[int, ...]  # one sample
+    layers: tuple[LayerPlan, ...]  # the graph's nodes, each after its inputs
     tensors: tuple[TensorSlot, ...]
     n_params: int
     n_buffers: int
@@ -181,6 +243,12 @@ class Plan:
     init_from: str | None = None  # resolved path of an `init from` .npz, if any
     spec_path: str | None = None
     loss_span: Span | None = field(default=None, compare=False, repr=False)
+    init_span: Span | None = field(default=None, compare=False, repr=False)  # the model
+
+    @property
+    def n_inputs(self) -> int:
+        """Values per input sample."""
+        return math.prod(self.input_shape)
 
     def batch_size(self, n: int) -> int:
         """Samples per batch for a training set of n samples (`full` = n)."""

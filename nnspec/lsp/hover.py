@@ -1,9 +1,9 @@
 """lsp.hover: text + cursor (+ the checked Spec) -> Markdown about the word under the cursor.
 
 Docs come from the registry and the IR (op docstrings, Field descriptions, defaults, ranges).
-On a layer line the hover adds the layer's inferred shape and parameter count, computed with
-`nnspec.ir.layer_shapes` / `param_count` on the Spec that diagnose() produced; when the spec
-does not check, it says so instead of guessing.
+On a layer line the hover adds the layer's inferred shapes and parameter count, computed with
+`nnspec.summary.rows` (what `nnspec summary` prints) on the Spec that diagnose() produced;
+when the spec does not check, it says so instead of guessing.
 """
 
 from __future__ import annotations
@@ -97,16 +97,15 @@ def layer_info(spec: Any, tokens: list[Token], keyword: Token, text: str = "") -
     index = counted if index is None else index
     if index >= len(spec.model.layers):
         return NO_SHAPE
-    from nnspec.ir import layer_shapes, param_count
+    from nnspec.ops.layers import show_shape
+    from nnspec.summary import rows
 
-    shapes = layer_shapes(spec.model)
-    layer = spec.model.layers[index]
-    n_in, n_out = shapes[index]
-    params = param_count(layer, n_in, n_out)
-    pairs = zip(spec.model.layers, shapes, strict=True)
-    total = sum(param_count(lay, a, b) for lay, (a, b) in pairs)
-    return (f"Layer {index + 1} of {len(shapes)} (`{layer.kind}`): input ({n_in},) -> "
-            f"output ({n_out},), {params} parameters (model total {total})")
+    table = rows(spec.model)
+    row = table[index]
+    total = sum(r.params for r in table)
+    return (f"Layer {index + 1} of {len(table)} (`{spec.model.layers[index].kind}`): input "
+            f"{show_shape(row.in_shape)} -> output {show_shape(row.shape)}, {row.params} "
+            f"parameters (model total {total})")
 
 
 def hover(text: str, offset: int, spec: Any = None, encoding: str = UTF16,
@@ -125,7 +124,9 @@ def hover(text: str, offset: int, spec: Any = None, encoding: str = UTF16,
             if info := layer_info(spec, tokens, keyword, text):
                 parts.append(info)
         if keyword is not None and keyword.text == "input" and spec is not None:
-            parts.append(f"Input: ({spec.model.input},) features per sample")
+            from nnspec.ops.layers import show_shape
+
+            parts.append(f"Input: {show_shape(spec.model.input)} per sample")
     if not parts:
         return None
     return types.Hover(

@@ -6,17 +6,23 @@ each docstring gives f and dL/dz.
 
 from __future__ import annotations
 
-from typing import Annotated, ClassVar, Literal, Union
+from typing import ClassVar, Literal
 
 from pydantic import Field
 
-from nnspec.ops.base import Op, registry
+from nnspec.ops.base import Op, registry, union
 
 
 class Activation(Op):
     family: ClassVar[str] = "activation"
     # Initializer used for a dense layer with this activation when the spec names none.
     default_init: ClassVar[str] = "glorot_uniform"
+
+    def params(self) -> tuple[float, float]:
+        """The two numbers the kernels read (p0, p1); (0, 0) for activations without options.
+        leaky_relu, elu: (alpha, 0); gelu: (1 for the tanh form else 0, 0); softplus:
+        (beta, threshold)."""
+        return 0.0, 0.0
 
 
 class Linear(Activation):
@@ -39,6 +45,9 @@ class LeakyRelu(Activation):
     alpha: float = Field(0.01, ge=0.0, description="slope for negative inputs")
     default_init: ClassVar[str] = "he_normal"
 
+    def params(self) -> tuple[float, float]:
+        return float(self.alpha), 0.0
+
 
 class Elu(Activation):
     """a = z if z > 0 else alpha*(exp(z)-1);  dL/dz = g * (1 if z > 0 else alpha*exp(z))."""
@@ -46,6 +55,9 @@ class Elu(Activation):
     kind: Literal["elu"] = "elu"
     alpha: float = Field(1.0, gt=0.0, description="saturation value for negative inputs")
     default_init: ClassVar[str] = "he_normal"
+
+    def params(self) -> tuple[float, float]:
+        return float(self.alpha), 0.0
 
 
 class Selu(Activation):
@@ -65,6 +77,9 @@ class Gelu(Activation):
     approximate: Literal["none", "tanh"] = Field("none", description="exact (erf) or tanh form")
     default_init: ClassVar[str] = "he_normal"
 
+    def params(self) -> tuple[float, float]:
+        return (1.0 if self.approximate == "tanh" else 0.0), 0.0
+
 
 class Silu(Activation):
     """a = z*sigmoid(z);  dL/dz = g*(s + z*s*(1-s)), s = sigmoid(z)."""
@@ -81,6 +96,9 @@ class Softplus(Activation):
     beta: float = Field(1.0, gt=0.0, description="sharpness")
     threshold: float = Field(20.0, gt=0.0, description="beta*z above which the output is linear")
     default_init: ClassVar[str] = "he_normal"
+
+    def params(self) -> tuple[float, float]:
+        return float(self.beta), float(self.threshold)
 
 
 class Tanh(Activation):
@@ -109,11 +127,6 @@ class LogSoftmax(Activation):
     kind: Literal["log_softmax"] = "log_softmax"
 
 
-AnyActivation = Annotated[
-    Union[Linear, Relu, LeakyRelu, Elu, Selu, Gelu, Silu, Softplus, Tanh, Sigmoid, Softmax,
-          LogSoftmax],
-    Field(discriminator="kind"),
-]
-
 ACTIVATIONS = registry(Linear, Relu, LeakyRelu, Elu, Selu, Gelu, Silu, Softplus, Tanh, Sigmoid,
                        Softmax, LogSoftmax)
+AnyActivation = union(ACTIVATIONS)

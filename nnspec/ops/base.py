@@ -8,7 +8,7 @@ calls; docs, `nnspec schema`, completion and hover read them. Backends implement
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Annotated, Any, ClassVar, Union
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -39,3 +39,9 @@ def registry(*classes: type[Op]) -> dict[str, type[Op]]:
         assert kind not in out, kind
         out[kind] = cls
     return out
+
+
+def union(ops: dict[str, type[Op]]) -> Any:
+    """The pydantic tagged union of a registry's classes (discriminated by `kind`): derived
+    from the registry, so a new op class is listed once, in its registry."""
+    return Annotated[Union[tuple(ops.values())], Field(discriminator="kind")]  # noqa: UP007

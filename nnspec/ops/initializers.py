@@ -6,11 +6,15 @@ numpy.random.Generator, layer by layer, weight before bias.
 
 from __future__ import annotations
 
-from typing import Annotated, ClassVar, Literal, Union
+import math
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import Field, model_validator
 
-from nnspec.ops.base import Op, registry
+from nnspec.ops.base import Op, registry, union
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 class Initializer(Op):
@@ -91,11 +95,52 @@ class LecunNormal(Initializer):
     kind: Literal["lecun_normal"] = "lecun_normal"
 
 
-AnyInitializer = Annotated[
-    Union[Zeros, Ones, Constant, Uniform, Normal, GlorotUniform, GlorotNormal, HeUniform,
-          HeNormal, LecunNormal],
-    Field(discriminator="kind"),
-]
-
 INITIALIZERS = registry(Zeros, Ones, Constant, Uniform, Normal, GlorotUniform, GlorotNormal,
                         HeUniform, HeNormal, LecunNormal)
+AnyInitializer = union(INITIALIZERS)
+
+
+# The one implementation of the formulas above: lower/init.py calls it to create the initial
+# parameters, so every backend starts from the same numbers. Draws come from the spec-seeded
+# numpy.random.Generator (rng.uniform / rng.normal with the whole shape at once); constant
+# initializers draw nothing, so they do not shift the generator.
+
+
+def _option(op: Any, name: str) -> float:
+    """An option of a registry op, or of the Plan's InitPlan (registry default when absent)."""
+    if isinstance(op, Initializer):
+        return float(getattr(op, name))
+    return float(op.get(name, INITIALIZERS[op.kind].model_fields[name].default))
+
+
+def initialize(op: Any, shape: tuple[int, ...], fan_in: int, fan_out: int,
+               rng: np.random.Generator) -> np.ndarray:
+    """Initial values of the given shape for `op` (a registry initializer or an InitPlan).
+    numpy is imported here, not with the module: `nnspec check` never needs it."""
+    import numpy as np
+
+    kind = op.kind
+    if kind == "zeros":
+        return np.zeros(shape)
+    if kind == "ones":
+        return np.ones(shape)
+    if kind == "constant":
+        return np.full(shape, float(_option(op, "value")))
+    if kind == "uniform":
+        return rng.uniform(_option(op, "low"), _option(op, "high"), size=shape)
+    if kind == "normal":
+        return rng.normal(_option(op, "mean"), _option(op, "std"), size=shape)
+    if kind == "glorot_uniform":
+        a = _option(op, "gain") * math.sqrt(6.0 / (fan_in + fan_out))
+        return rng.uniform(-a, a, size=shape)
+    if kind == "glorot_normal":
+        s = _option(op, "gain") * math.sqrt(2.0 / (fan_in + fan_out))
+        return rng.normal(0.0, s, size=shape)
+    if kind == "he_uniform":
+        a = math.sqrt(6.0 / fan_in)
+        return rng.uniform(-a, a, size=shape)
+    if kind == "he_normal":
+        return rng.normal(0.0, math.sqrt(2.0 / fan_in), size=shape)
+    if kind == "lecun_normal":
+        return rng.normal(0.0, math.sqrt(1.0 / fan_in), size=shape)
+    raise ValueError(f"unknown initializer {kind!r}")

@@ -1,22 +1,97 @@
-"""ops.layers: the layer statements of a `model` block.
+"""ops.layers: the layer statements of a `model` block, each owning its facts.
 
-Shapes are per sample: every layer maps (features,) -> (features,). x is the layer input
-(batch B x in), y its output.
+Shapes are per sample (the batch dimension is never written): `input 2` is (2,), `input 1 28
+28` is (1, 28, 28), stored row-major, so a (C, H, W) sample and its flattened row are the same
+values in the same order. x is the layer input (batch B x in_shape), y its output.
+
+A layer class is its registration (the registry below is derived from the classes). Besides
+its options, it states everything backend-independent about itself:
+- `out_shape(x)`: the shape rule (a `ShapeError` when it cannot take x: check/ turns it into
+  an E305 at the statement, with the error's label and hints);
+- `tensors(x)`: its parameters and buffers, with shapes, fans and initializers, in the order
+  they are laid out and drawn (PyTorch's state_dict names: weight, bias, running_mean, ...);
+- `flops(x)`: one forward pass of one sample at evaluation time (`nnspec summary`);
+- `attrs()`: the numbers its kernels read (lower/ puts them in the Plan); an `activation`
+  field is lowered generically (code and parameters);
+- `describe()`: how messages and `summary` name it.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, ClassVar, Literal, Union
+import math
+from dataclasses import dataclass
+from typing import ClassVar, Literal
 
 from pydantic import Field
 
 from nnspec.ops.activations import AnyActivation, Linear
-from nnspec.ops.base import Op, registry
-from nnspec.ops.initializers import AnyInitializer, Zeros
+from nnspec.ops.base import Op, registry, union
+from nnspec.ops.initializers import AnyInitializer, Initializer, Ones, Zeros
+
+Shape = tuple[int, ...]
+
+
+def size(shape: Shape) -> int:
+    """Values in one sample of this shape."""
+    return math.prod(shape)
+
+
+def show_shape(shape: Shape) -> str:
+    """`(16,)`, `(1, 28, 28)`: as PyTorch prints a shape (per sample)."""
+    return "(" + ", ".join(str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+class ShapeError(ValueError):
+    """A layer that cannot take its input shape (check/ reports it as E305 at the layer)."""
+
+    def __init__(self, message: str, label: str, hints: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.message, self.label, self.hints = message, label, hints
+
+
+@dataclass(frozen=True)
+class TensorDecl:
+    """One named tensor of a layer: `trained` ones live in the flat parameter buffer, the
+    others (running statistics) in the buffer of non-trained values."""
+
+    name: str  # the state_dict suffix: weight | bias | running_mean | running_var
+    shape: Shape
+    init: Initializer
+    fan_in: int
+    fan_out: int
+    trained: bool = True
+
+
+def flat_input(x: Shape, what: str) -> int:
+    """The feature count of a flat input; a ShapeError (hint: `flatten`) otherwise."""
+    if len(x) != 1:
+        raise ShapeError(f"`{what}` takes a flat row of features, but its input has shape "
+                         f"{show_shape(x)}", f"input {show_shape(x)}",
+                         (f"add `flatten` before this layer (it gives ({size(x)},))",))
+    return x[0]
 
 
 class Layer(Op):
     family: ClassVar[str] = "layer"
+
+    def out_shape(self, x: Shape) -> Shape:
+        """The output shape per sample for input shape x (elementwise layers: x)."""
+        return x
+
+    def tensors(self, x: Shape) -> tuple[TensorDecl, ...]:
+        """Parameters and buffers, in layout and draw order (none by default)."""
+        return ()
+
+    def flops(self, x: Shape) -> int:
+        """FLOPs of one sample's forward pass in evaluation (elementwise layers: 0)."""
+        return 0
+
+    def attrs(self) -> dict[str, float]:
+        """The numbers the kernels read (besides shapes, tensors and the activation)."""
+        return {}
+
+    def describe(self) -> str:
+        return str(self.kind)  # type: ignore[attr-defined]
 
 
 class Dense(Layer):
@@ -37,6 +112,25 @@ class Dense(Layer):
     bias: bool = Field(True, description="whether the layer adds a learned bias")
     bias_init: AnyInitializer = Field(default_factory=Zeros, description="bias initializer")
 
+    def out_shape(self, x: Shape) -> Shape:
+        flat_input(x, "dense")
+        return (self.units,)
+
+    def tensors(self, x: Shape) -> tuple[TensorDecl, ...]:
+        n_in = flat_input(x, "dense")
+        init = self.init if self.init is not None else _default_init(self.activation)
+        w = TensorDecl("weight", (self.units, n_in), init, n_in, self.units)
+        if not self.bias:
+            return (w,)
+        return w, TensorDecl("bias", (self.units,), self.bias_init, n_in, self.units)
+
+    def flops(self, x: Shape) -> int:
+        return 2 * size(x) * self.units + (self.units if self.bias else 0)
+
+    def describe(self) -> str:
+        act = "" if self.activation.kind == "linear" else f" {self.activation.kind}"
+        return f"dense {self.units}{act}" + ("" if self.bias else " bias=false")
+
 
 class Dropout(Layer):
     """Training: y = x * m / (1-rate), m[b, i] ~ Bernoulli(1-rate) drawn from the seeded
@@ -44,6 +138,12 @@ class Dropout(Layer):
 
     kind: Literal["dropout"] = "dropout"
     rate: float = Field(ge=0.0, lt=1.0, description="fraction of inputs zeroed while training")
+
+    def attrs(self) -> dict[str, float]:
+        return {"rate": float(self.rate)}
+
+    def describe(self) -> str:
+        return f"dropout {self.rate:g}"
 
 
 class BatchNorm(Layer):
@@ -59,6 +159,29 @@ class BatchNorm(Layer):
     eps: float = Field(1e-5, gt=0.0, description="added to the variance for stability")
     affine: bool = Field(True, description="learn a scale (gamma) and shift (beta)")
 
+    def out_shape(self, x: Shape) -> Shape:
+        flat_input(x, "batchnorm")
+        return x
+
+    def tensors(self, x: Shape) -> tuple[TensorDecl, ...]:
+        n = flat_input(x, "batchnorm")
+        stats = (TensorDecl("running_mean", (n,), Zeros(), n, n, trained=False),
+                 TensorDecl("running_var", (n,), Ones(), n, n, trained=False))
+        if not self.affine:
+            return stats
+        return (TensorDecl("weight", (n,), Ones(), n, n),
+                TensorDecl("bias", (n,), Zeros(), n, n), *stats)
+
+    def flops(self, x: Shape) -> int:
+        return (4 if self.affine else 2) * size(x)
+
+    def attrs(self) -> dict[str, float]:
+        return {"momentum": float(self.momentum), "eps": float(self.eps),
+                "affine": float(self.affine)}
+
+    def describe(self) -> str:
+        return "batchnorm" + ("" if self.affine else " affine=false")
+
 
 class ActivationLayer(Layer):
     """A standalone activation: y = act(x). Written `activation NAME`."""
@@ -66,8 +189,57 @@ class ActivationLayer(Layer):
     kind: Literal["activation"] = "activation"
     activation: AnyActivation = Field(description="the function applied")
 
+    def out_shape(self, x: Shape) -> Shape:
+        if self.activation.kind in ROWWISE and len(x) != 1:
+            flat_input(x, self.activation.kind)
+        return x
 
-AnyLayer = Annotated[Union[Dense, Dropout, BatchNorm, ActivationLayer],
-                     Field(discriminator="kind")]
+    def describe(self) -> str:
+        return f"activation {self.activation.kind}"
 
-LAYERS = registry(Dense, Dropout, BatchNorm, ActivationLayer)
+
+class Flatten(Layer):
+    """y[b, :] = x[b] read row-major: (C, H, W) -> (C*H*W,), as torch.nn.Flatten. The values
+    and their order do not change (every engine stores a sample row-major), so forward and
+    backward move nothing: dL/dx = dL/dy reshaped."""
+
+    kind: Literal["flatten"] = "flatten"
+
+    def out_shape(self, x: Shape) -> Shape:
+        return (size(x),)
+
+
+# Activations that act on a whole row (not elementwise): their input must be flat.
+ROWWISE = ("softmax", "log_softmax")
+
+
+def _default_init(activation: object) -> Initializer:
+    from nnspec.ops.activations import ACTIVATIONS
+    from nnspec.ops.initializers import INITIALIZERS
+
+    return INITIALIZERS[ACTIVATIONS[activation.kind].default_init]()  # type: ignore[attr-defined, return-value]
+
+
+def shapes(input_shape: Shape, layers: tuple[Layer, ...]) -> list[tuple[Shape, Shape]]:
+    """(in_shape, out_shape) of each layer of a chain; a ShapeError at the first that cannot
+    take its input (with `.index` set to that layer's position)."""
+    out: list[tuple[Shape, Shape]] = []
+    x = input_shape
+    for i, layer in enumerate(layers):
+        try:
+            y = layer.out_shape(x)
+        except ShapeError as exc:
+            exc.index = i  # type: ignore[attr-defined]
+            raise
+        out.append((x, y))
+        x = y
+    return out
+
+
+def param_count(layer: Layer, x: Shape) -> int:
+    """Trained values of a layer on input shape x."""
+    return sum(size(t.shape) for t in layer.tensors(x) if t.trained)
+
+
+LAYERS = registry(Dense, Dropout, BatchNorm, ActivationLayer, Flatten)
+AnyLayer = union(LAYERS)

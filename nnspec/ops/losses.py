@@ -7,11 +7,11 @@ sigmoid output and categorical_crossentropy after softmax are computed from the 
 
 from __future__ import annotations
 
-from typing import Annotated, ClassVar, Literal, Union
+from typing import ClassVar, Literal
 
 from pydantic import Field
 
-from nnspec.ops.base import Op, registry
+from nnspec.ops.base import Op, registry, union
 
 
 class Loss(Op):
@@ -66,7 +66,5 @@ class CategoricalCrossentropy(Loss):
     label_smoothing: float = Field(0.0, ge=0.0, lt=1.0, description="target smoothing s")
 
 
-AnyLoss = Annotated[Union[Mse, Rmse, Mae, Huber, BinaryCrossentropy, CategoricalCrossentropy],
-                    Field(discriminator="kind")]
-
 LOSSES = registry(Mse, Rmse, Mae, Huber, BinaryCrossentropy, CategoricalCrossentropy)
+AnyLoss = union(LOSSES)

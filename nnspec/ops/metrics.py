@@ -5,11 +5,11 @@ Classification: predicted class = argmax (multi-class) or p >= 0.5 (one sigmoid 
 
 from __future__ import annotations
 
-from typing import Annotated, ClassVar, Literal, Union
+from typing import ClassVar, Literal
 
 from pydantic import Field
 
-from nnspec.ops.base import Op, registry
+from nnspec.ops.base import Op, registry, union
 
 
 class Metric(Op):
@@ -76,7 +76,5 @@ class R2(Metric):
     higher_is_better: ClassVar[bool] = True
 
 
-AnyMetric = Annotated[Union[Accuracy, Precision, Recall, F1, Mae, Mse, Rmse, R2],
-                      Field(discriminator="kind")]
-
 METRICS = registry(Accuracy, Precision, Recall, F1, Mae, Mse, Rmse, R2)
+AnyMetric = union(METRICS)

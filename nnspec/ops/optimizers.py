@@ -1,20 +1,51 @@
 """ops.optimizers: parameter updates, PyTorch's formulas and defaults (torch.optim).
 
 t counts steps from 1; g is the gradient after clipping; weight_decay adds wd*w to g (L2),
-except adamw, which decays w directly. All state lives in flat buffers.
+except where `decoupled_decay` (adamw), which decays w directly. All state lives in flat
+buffers. Each class states its facts: `n_state()` (moment buffers of n_params values),
+`decoupled_decay`, and `hyper()`, every hyperparameter as a number under the names the
+Plan's OptimizerPlan and the kernels use (HYPER).
 """
 
 from __future__ import annotations
 
-from typing import Annotated, ClassVar, Literal, Union
+from typing import ClassVar, Literal
 
 from pydantic import Field, model_validator
 
-from nnspec.ops.base import Op, registry
+from nnspec.ops.base import Op, registry, union
+
+# Every hyperparameter a kernel reads, by name, with the value an optimizer that has no such
+# option gives it (its `hyper()` fills what it has).
+HYPER = {"momentum": 0.0, "dampening": 0.0, "nesterov": 0.0, "weight_decay": 0.0,
+         "alpha": 0.99, "centered": 0.0, "beta1": 0.9, "beta2": 0.999, "amsgrad": 0.0,
+         "eps": 1e-8, "lr_decay": 0.0, "initial_accumulator_value": 0.0}
 
 
 class Optimizer(Op):
     family: ClassVar[str] = "optimizer"
+    # weight decay applied to w directly (w -= lr*wd*w) instead of added to g as L2
+    decoupled_decay: ClassVar[bool] = False
+    # the update kernels it runs (`step_<rule>` in each backend); default: its own kind
+    rule: ClassVar[str | None] = None
+
+    @classmethod
+    def update_rule(cls) -> str:
+        return cls.rule or cls.model_fields["kind"].default
+
+    def n_state(self) -> int:
+        """How many flat moment buffers of n_params values the optimizer keeps."""
+        raise NotImplementedError
+
+    def hyper(self) -> dict[str, float]:
+        """Every HYPER value, this optimizer's options filled in (booleans as 0/1)."""
+        out = dict(HYPER)
+        for name, value in self.model_dump(exclude={"kind", "lr"}).items():
+            if name == "betas":
+                out["beta1"], out["beta2"] = float(value[0]), float(value[1])
+            else:
+                out[name] = float(value)
+        return out
 
 
 class Sgd(Optimizer):
@@ -27,6 +58,9 @@ class Sgd(Optimizer):
     nesterov: bool = Field(False, description="Nesterov momentum (needs momentum > 0)")
     dampening: float = Field(0.0, ge=0.0, le=1.0, description="dampening for momentum")
     weight_decay: float = Field(0.0, ge=0.0, description="L2 penalty added to the gradient")
+
+    def n_state(self) -> int:
+        return 1 if self.momentum > 0 else 0  # the velocity
 
     @model_validator(mode="after")
     def _nesterov(self) -> Sgd:
@@ -48,6 +82,9 @@ class Rmsprop(Optimizer):
     centered: bool = Field(False, description="normalize by the estimated variance")
     weight_decay: float = Field(0.0, ge=0.0, description="L2 penalty added to the gradient")
 
+    def n_state(self) -> int:
+        return 3  # square average, gradient average (centered), momentum buffer
+
 
 class Adam(Optimizer):
     """g += wd*w; m = b1*m + (1-b1)*g; v = b2*v + (1-b2)*g^2; mh = m/(1-b1^t);
@@ -60,6 +97,9 @@ class Adam(Optimizer):
     eps: float = Field(1e-8, gt=0.0, description="added to the denominator")
     weight_decay: float = Field(0.0, ge=0.0, description="L2 penalty added to the gradient")
     amsgrad: bool = Field(False, description="use the running maximum of v (AMSGrad)")
+
+    def n_state(self) -> int:
+        return 3  # m, v, vmax (amsgrad)
 
     @model_validator(mode="after")
     def _betas(self) -> Adam:
@@ -74,6 +114,8 @@ class Adamw(Adam):
 
     kind: Literal["adamw"] = "adamw"  # type: ignore[assignment]
     weight_decay: float = Field(0.01, ge=0.0, description="decoupled weight decay")
+    decoupled_decay: ClassVar[bool] = True
+    rule: ClassVar[str | None] = "adam"  # Adam's update after the decoupled decay
 
 
 class Adagrad(Optimizer):
@@ -86,10 +128,12 @@ class Adagrad(Optimizer):
     initial_accumulator_value: float = Field(0.0, ge=0.0, description="start value of s")
     eps: float = Field(1e-10, gt=0.0, description="added to the denominator")
 
+    def n_state(self) -> int:
+        return 1  # the sum of squares
 
-AnyOptimizer = Annotated[Union[Sgd, Rmsprop, Adam, Adamw, Adagrad], Field(discriminator="kind")]
 
 OPTIMIZERS = registry(Sgd, Rmsprop, Adam, Adamw, Adagrad)
+AnyOptimizer = union(OPTIMIZERS)
 
 
 class Clip(Op):

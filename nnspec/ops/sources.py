@@ -7,11 +7,11 @@ read, so check/ can compare them with the model's `input` and output layer.
 
 from __future__ import annotations
 
-from typing import Annotated, ClassVar, Literal, Union
+from typing import ClassVar, Literal
 
 from pydantic import Field
 
-from nnspec.ops.base import Op, registry
+from nnspec.ops.base import Op, registry, union
 
 # declared_target(): ("binary", 2) | ("multiclass", K) | ("regression", n_targets) | None (unknown)
 Target = tuple[str, int]
@@ -163,7 +163,5 @@ class Sine(_Builtin):
         return ("regression", 1)
 
 
-AnySource = Annotated[Union[Csv, Npz, Xor, Moons, Circles, Spirals, Blobs, Linear, Sine],
-                      Field(discriminator="kind")]
-
 SOURCES = registry(Csv, Npz, Xor, Moons, Circles, Spirals, Blobs, Linear, Sine)
+AnySource = union(SOURCES)

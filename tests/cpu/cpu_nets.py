@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from plan_nets import ACT, LOSS, dense
 
-from nnspec.ops.layers import ActivationLayer, BatchNorm, Dropout
+from nnspec.ops.layers import ActivationLayer, BatchNorm, Dropout, Flatten
 
-# name -> (layers, loss, n_in)
+# name -> (layers, loss, n_in: features or a sample shape)
 NETS = {
     "tanh-sigmoid-bce": ([dense(4, "tanh"), dense(1, "sigmoid")], LOSS["binary_crossentropy"](), 3),
     "relu-bn-dropout-softmax-cce": (
@@ -38,4 +38,8 @@ NETS = {
     "no-parameters": ([ActivationLayer(activation=ACT["tanh"]()), Dropout(rate=0.5)],
                       LOSS["mse"](), 3),
     "batchnorm-only": ([BatchNorm(eps=1e-2)], LOSS["huber"](), 3),
+    # an image-shaped sample (2 x 2 x 2) through elementwise layers, then flattened
+    "image-flatten-dropout-cce": ([ActivationLayer(activation=ACT["tanh"]()), Dropout(rate=0.25),
+                                   Flatten(), dense(3, "softmax")],
+                                  LOSS["categorical_crossentropy"](), (2, 2, 2)),
 }

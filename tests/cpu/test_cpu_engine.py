@@ -10,9 +10,9 @@ from plan_nets import LOSS, OPT, data, dense, make_plan, order
 
 from nnspec.backends import cpu
 from nnspec.backends.base import STATUS_NONFINITE_GRAD, STATUS_NONFINITE_LOSS, dropout_rng
-from nnspec.backends.base import nonfinite_error as base_nonfinite_error
 from nnspec.diagnostics import Span, render
 from nnspec.ops.layers import BatchNorm, Dense, Dropout
+from nnspec.train.nonfinite import nonfinite_error as base_nonfinite_error
 
 N, BATCH = 30, 8
 DROPNET = "relu-bn-dropout-softmax-cce"

@@ -13,10 +13,11 @@ from plan_nets import order
 
 from nnspec import weights
 from nnspec.backends import cpu
-from nnspec.backends.base import dropout_rng, nonfinite_error
+from nnspec.backends.base import dropout_rng
 from nnspec.diagnostics import DiagnosticError, render_all
 from nnspec.lower import lower
 from nnspec.pipeline import diagnose
+from nnspec.train.nonfinite import nonfinite_error
 
 GOLDEN = Path(__file__).parent / "golden"
 UPDATE = os.environ.get("NNSPEC_UPDATE_GOLDEN") == "1"

@@ -13,7 +13,7 @@ from nnspec.backends.reference import activations as ref_act
 from nnspec.backends.reference import dropout as ref_dropout
 from nnspec.backends.reference import losses as ref_loss
 from nnspec.backends.reference import optimizers as ref_opt
-from nnspec.lower.lower import _optimizer
+from nnspec.lower.lower import optimizer_plan as _optimizer
 from nnspec.lower.plan import (
     ACT_CODES,
     FUSED_LOG_SOFTMAX_CCE,

@@ -15,7 +15,7 @@ from nnspec.backends.base import dropout_rng
 from nnspec.backends.cpu import blas, layout, optimizers
 from nnspec.backends.cpu import dense as cpu_dense
 from nnspec.backends.cpu.executable import one_blas_thread
-from nnspec.lower.lower import _optimizer as lower_optimizer
+from nnspec.lower.lower import optimizer_plan as lower_optimizer
 from nnspec.lower.plan import A_LINEAR
 
 N, BATCH = 50, 16

@@ -19,10 +19,10 @@ from nnspec.backends.base import (
     STATUS_NONFINITE_GRAD,
     STATUS_NONFINITE_LOSS,
     dropout_rng,
-    nonfinite_error,
 )
 from nnspec.diagnostics import render
 from nnspec.ops.layers import BatchNorm, Dropout
+from nnspec.train.nonfinite import nonfinite_error
 
 pytestmark = pytest.mark.cuda
 DROPNET = [dense(5, "relu"), BatchNorm(), Dropout(rate=0.3), dense(3, "softmax")]

@@ -10,7 +10,7 @@ import pytest
 from cuda_helpers import ACT, LOSS, OPT, OPTIMIZER_CASES, close, data, dense, make_plan, order, pair
 
 from nnspec.backends.base import dropout_rng
-from nnspec.ops.layers import ActivationLayer, BatchNorm, Dropout
+from nnspec.ops.layers import ActivationLayer, BatchNorm, Dropout, Flatten
 from nnspec.ops.optimizers import Clip
 
 pytestmark = pytest.mark.cuda
@@ -131,7 +131,10 @@ LAYER_CASES = {
                 dense(2)],
     "batchnorm-dropout-softmax": [dense(5, "relu"), BatchNorm(), Dropout(rate=0.3),
                                   dense(3, "softmax")],
+    "image-flatten": [ActivationLayer(activation=ACT["tanh"]()), Dropout(rate=0.2), Flatten(),
+                      dense(2)],
 }
+LAYER_INPUTS = {"image-flatten": (3, 1, 2)}  # the sample shape where it is not (3,)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -140,7 +143,8 @@ def test_dropout_and_batchnorm(name, dtype):
     """10 samples in batches of 4 (a short last batch), two epochs: the same dropout masks
     (drawn from the same generator), batch statistics and running statistics."""
     loss = LOSS["categorical_crossentropy"]() if "softmax" in name else LOSS["mse"]()
-    plan = make_plan(LAYER_CASES[name], loss, dtype=dtype, seed=5)
+    plan = make_plan(LAYER_CASES[name], loss, dtype=dtype, seed=5,
+                     n_in=LAYER_INPUTS.get(name, 3))
     run_both(plan, n=10, epochs=2)
 
 

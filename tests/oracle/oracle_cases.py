@@ -26,6 +26,11 @@ class Case:
     batch: str = "16"
     extra: str = ""  # further train statements
     n_out: int = 1  # output units (classes for categorical_crossentropy)
+    input: tuple[int, ...] = (N_IN,)  # the sample shape (torch gets x as (N, *input))
+
+    @property
+    def n_in(self) -> int:
+        return int(np.prod(self.input))
 
     def text(self, dtype: str) -> str:
         train = [f"loss {self.loss}", f"optimizer {self.optimizer}", f"epochs {self.epochs}",
@@ -36,7 +41,8 @@ class Case:
             train.append(f"clip {self.clip}")
         if self.extra:
             train.append(self.extra)
-        body = "\n    ".join(["input 3", *self.layers.strip().splitlines()])
+        dims = " ".join(str(d) for d in self.input)
+        body = "\n    ".join([f"input {dims}", *self.layers.strip().splitlines()])
         return (f"model oracle {{\n    {body}\n}}\n"
                 "train {\n    " + "\n    ".join(train) + "\n}\n")
 
@@ -44,13 +50,13 @@ class Case:
         """(x, y): y is class indices (int64) for categorical_crossentropy, 0/1 floats
         (N, 1) for binary_crossentropy, else a smooth function of x plus noise (N, n_out)."""
         rng = np.random.default_rng(2024)
-        x = rng.normal(size=(N, N_IN))
+        x = rng.normal(size=(N, self.n_in))
         if self.loss.startswith("categorical"):
-            return x, (np.argmax(x @ rng.normal(size=(N_IN, self.n_out)), axis=1)
+            return x, (np.argmax(x @ rng.normal(size=(self.n_in, self.n_out)), axis=1)
                        .astype(np.int64))
         if self.loss.startswith("binary"):
             return x, (x[:, :1] * x[:, 1:2] + 0.3 * x[:, 2:] > 0).astype(np.float64)
-        w = rng.normal(size=(N_IN, self.n_out))
+        w = rng.normal(size=(self.n_in, self.n_out))
         return x, np.sin(x @ w) + 0.1 * rng.normal(size=(N, self.n_out))
 
 
@@ -138,6 +144,9 @@ CASES = [
     _act("leaky_relu", "leaky_relu(0.2)"),
     _act("elu", "elu(alpha=0.7)"),
     _act("gelu-tanh", "gelu(approximate=tanh)"),
+    # shapes: an image-shaped sample through an elementwise layer, dropout-free, flattened
+    Case("flatten-image", "activation tanh\nflatten\ndense 5 relu\ndense 1", input=(2, 2, 3),
+         optimizer="sgd(lr=0.05, momentum=0.5)"),
     _act("softplus", "softplus(beta=2, threshold=1.5)"),
     # batchnorm (train mode) in a network, batch sizes with and without a short batch
     Case("batchnorm", "dense 8\nbatchnorm\nactivation relu\ndense 1",

@@ -23,6 +23,7 @@ from nnspec.lower.plan import (
     BATCHNORM,
     DENSE,
     DROPOUT,
+    FLATTEN,
     FUSED_LOG_SOFTMAX_CCE,
     FUSED_NONE,
     FUSED_SIGMOID_BCE,
@@ -106,6 +107,8 @@ class TorchNet:
                 self.steps.append(bn)
             elif layer.kind == DROPOUT:
                 self.steps.append(_Dropout(torch, layer.rate, rng))
+            elif layer.kind == FLATTEN:
+                self.steps.append(nn.Flatten())
             if layer.kind in (DENSE, ACTIVATION):
                 fused_here = i == plan.layers[last].index and plan.fused in (
                     FUSED_SIGMOID_BCE, FUSED_SOFTMAX_CCE)
@@ -122,6 +125,7 @@ class TorchNet:
         return [p for m in self.modules.values() for p in m.parameters()]
 
     def __call__(self, x):
+        x = x.reshape(x.shape[0], *self.plan.input_shape)  # nnspec's samples are row-major
         for step in self.steps:
             x = step(x)
         return x
@@ -168,14 +172,14 @@ def optimizer(torch, plan: Plan, params):
     o, optim = plan.optimizer, torch.optim
     if o.name == "sgd":
         return optim.SGD(params, lr=o.lr, momentum=o.momentum, dampening=o.dampening,
-                         nesterov=o.nesterov, weight_decay=o.weight_decay)
+                         nesterov=bool(o.nesterov), weight_decay=o.weight_decay)
     if o.name == "rmsprop":
         return optim.RMSprop(params, lr=o.lr, alpha=o.alpha, eps=o.eps, momentum=o.momentum,
-                             centered=o.centered, weight_decay=o.weight_decay)
+                             centered=bool(o.centered), weight_decay=o.weight_decay)
     if o.name in ("adam", "adamw"):
         cls = optim.Adam if o.name == "adam" else optim.AdamW
         return cls(params, lr=o.lr, betas=(o.beta1, o.beta2), eps=o.eps,
-                   weight_decay=o.weight_decay, amsgrad=o.amsgrad)
+                   weight_decay=o.weight_decay, amsgrad=bool(o.amsgrad))
     if o.name == "adagrad":
         return optim.Adagrad(params, lr=o.lr, lr_decay=o.lr_decay, eps=o.eps,
                              weight_decay=o.weight_decay,

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from plan_nets import ACT, LOSS, dense
 
-from nnspec.ops.layers import ActivationLayer, BatchNorm, Dropout
+from nnspec.ops.layers import ActivationLayer, BatchNorm, Dropout, Flatten
 
-# name -> (layers, loss, n_in): every activation, every layer kind, every loss and fused form.
+# name -> (layers, loss, n_in: features or a sample shape): every activation, every layer
+# kind, every loss and fused form.
 NETS = {
     "tanh-sigmoid-bce": ([dense(4, "tanh"), dense(1, "sigmoid")], LOSS["binary_crossentropy"](), 3),
     "relu-bn-dropout-softmax-cce": (
@@ -28,4 +29,8 @@ NETS = {
                                LOSS["binary_crossentropy"](), 3),
     "activation-softmax-cce": ([dense(3), ActivationLayer(activation=ACT["softmax"]())],
                                LOSS["categorical_crossentropy"](), 3),
+    # an image-shaped sample (2 x 2 x 2) through elementwise layers, then flattened
+    "image-flatten-dropout-cce": ([ActivationLayer(activation=ACT["tanh"]()), Dropout(rate=0.25),
+                                   Flatten(), dense(3, "softmax")],
+                                  LOSS["categorical_crossentropy"](), (2, 2, 2)),
 }

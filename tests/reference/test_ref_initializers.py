@@ -7,9 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from nnspec.backends.reference.initializers import initialize
 from nnspec.lower.plan import InitPlan
-from nnspec.ops.initializers import INITIALIZERS
+from nnspec.ops.initializers import INITIALIZERS, initialize
 
 FAN_IN, FAN_OUT = 300, 200
 SHAPE = (FAN_OUT, FAN_IN)  # 60 000 draws: the sample std is within ~0.5% of the true one

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from nnspec.backends.reference import optimizers as O
-from nnspec.lower.plan import OPT_CODES, OptimizerPlan
+from nnspec.lower.lower import optimizer_plan
 from nnspec.ops.optimizers import OPTIMIZERS, Clip
 
 CASES = [
@@ -87,12 +87,7 @@ def test_all_optimizers_covered():
 @pytest.mark.parametrize("op", CASES, ids=IDS)
 def test_plan_and_registry_forms_agree(op):
     """The backends pass the Plan's OptimizerPlan; the result must be the same."""
-    betas = getattr(op, "betas", (0.9, 0.999))
-    plan = OptimizerPlan(code=OPT_CODES[op.kind], name=op.kind, lr=op.lr,
-                         **{k: v for k, v in op.model_dump().items()
-                            if k in OptimizerPlan.__dataclass_fields__ and k not in
-                            ("lr", "name")},
-                         beta1=betas[0], beta2=betas[1])
+    plan = optimizer_plan(op)
     w1, w2 = np.ones(N), np.ones(N)
     s1, s2 = O.init_state(op, N), O.init_state(plan, N)
     assert s1.shape == s2.shape == (plan.n_state, N)

@@ -34,7 +34,9 @@ def kernel(fn):  # type: ignore[no-untyped-def]
 
 
 _HERE = Path(__file__).resolve().parent
-_SOURCES = sorted(_HERE.glob("*.py")) + [_HERE.parent.parent / "lower" / "plan.py"]
+# plan.py's int codes are derived from the op registries (ops/): both are inputs of the kernels
+_SOURCES = (sorted(_HERE.glob("*.py")) + [_HERE.parent.parent / "lower" / "plan.py"]
+            + sorted((_HERE.parent.parent / "ops").glob("*.py")))
 
 
 def drop_stale_cache(cache_dir: Path = _HERE / "__pycache__") -> bool:

@@ -20,6 +20,7 @@ from nnspec.lower.plan import (
     BATCHNORM,
     DENSE,
     DROPOUT,
+    FLATTEN,
     Plan,
 )
 
@@ -138,6 +139,8 @@ def layout(plan: Plan, rows: int) -> Layout:
             row[STAT_OFF] = off  # mu, var, inv: 3n values, independent of rows
             off += 3 * n
             row[A_OFF] = region(n)
+        elif layer.kind == FLATTEN:
+            row[A_OFF] = cur  # the same values in the same order: nothing moves
         cur = int(row[A_OFF])
     # A split dense layer whose output feeds a dense layer directly through an elementwise
     # activation keeps that output transposed (dense.forward_t): its gemms, and the next
@@ -153,3 +156,25 @@ def layout(plan: Plan, rows: int) -> Layout:
             itab[i + 1, SPLIT] = max(itab[i + 1, SPLIT], itab[i, SPLIT])
     return Layout(itab=itab, ftab=ftab, rows=rows, ws_size=off, y_off=y_off,
                   g_size=rows * widest, out_off=cur, split=bool((itab[:, SPLIT] > 0).any()))
+
+
+ICOL_NAMES = ("kind", "n_in", "n_out", "act", "bias", "w", "b", "rm", "rv", "affine", "in",
+              "z", "a", "aux", "stat", "wt", "split", "t_in", "t_out")
+FCOL_NAMES = ("p0", "p1", "rate", "momentum", "eps")
+
+
+def format_layout(plan: Plan, rows: int) -> str:
+    """The engine's tables for batches of `rows` as text (`nnspec plan --layout`): one line
+    per node, the itab columns by name (-1: none), then the ftab values that are set."""
+    lay = layout(plan, rows)
+    width = [max(len(n), 6) for n in ICOL_NAMES]
+    lines = [f"cpu layout for batches of {rows}: workspace {lay.ws_size} values, targets at "
+             f"{lay.y_off}, output at {lay.out_off}, backward buffers 2 x {lay.g_size}, "
+             f"split {lay.split}",
+             "node  " + " ".join(f"{n:>{w}}" for n, w in zip(ICOL_NAMES, width, strict=True))]
+    for i, row in enumerate(lay.itab):
+        cells = " ".join(f"{int(v):>{w}}" for v, w in zip(row, width, strict=True))
+        floats = ", ".join(f"{n} {v:g}" for n, v in zip(FCOL_NAMES, lay.ftab[i], strict=True)
+                           if v)
+        lines.append(f"{i:>4}  {cells}" + (f"  [{floats}]" if floats else ""))
+    return "\n".join(lines) + "\n"

@@ -4,7 +4,7 @@ torch.optim's single-tensor formulas (as backends/reference/optimizers.py), one 
 over all n parameters; w params, g grads, state (n_state, n) moments (layout in
 lower/plan.OptimizerPlan), t the step counted from 1, wd the weight decay:
 
-    g'   = g + wd w                         (all but adamw)
+    g'   = g + wd w                         (unless the decay is decoupled: adamw)
     sgd:      v = g' (t = 1) | mom v + (1 - damp) g';   w -= lr (g' + mom v | v)
     rmsprop:  s = alpha s + (1-alpha) g'^2;  c = c + (1-alpha)(g' - c) (centered);
               d = sqrt(s - c^2 | s) + eps;  b = mom b + g'/d, w -= lr b  |  w -= lr g'/d
@@ -27,19 +27,22 @@ from numba import njit, prange
 
 from nnspec.backends.cpu import blas, fpu
 from nnspec.backends.cpu.jit import JIT, kernel
-from nnspec.lower.plan import O_ADAGRAD, O_ADAM, O_ADAMW, O_RMSPROP, O_SGD, OptimizerPlan
+from nnspec.lower.plan import O_ADAGRAD, O_ADAM, O_RMSPROP, O_SGD, OptimizerPlan
 
 # Layout of the hyperparameter array passed to `step`.
 H_MOMENTUM, H_DAMPENING, H_NESTEROV, H_WD, H_ALPHA, H_CENTERED, H_BETA1, H_BETA2, H_AMSGRAD, \
-    H_EPS, H_LR_DECAY = range(11)
+    H_EPS, H_LR_DECAY, H_DECOUPLED = range(12)
 
 
 def hyper_array(opt: OptimizerPlan) -> np.ndarray:
-    h = np.zeros(11, dtype=np.float64)
+    """The Plan's hyperparameters as the float64 array the kernels index (H_*);
+    H_DECOUPLED is 1 when weight decay is decoupled (w *= 1 - lr wd, g unchanged)."""
+    h = np.zeros(12, dtype=np.float64)
     h[H_MOMENTUM], h[H_DAMPENING], h[H_NESTEROV] = opt.momentum, opt.dampening, opt.nesterov
     h[H_WD], h[H_ALPHA], h[H_CENTERED] = opt.weight_decay, opt.alpha, opt.centered
     h[H_BETA1], h[H_BETA2], h[H_AMSGRAD] = opt.beta1, opt.beta2, opt.amsgrad
     h[H_EPS], h[H_LR_DECAY] = opt.eps, opt.lr_decay
+    h[H_DECOUPLED] = 1.0 if opt.decoupled else 0.0
     return h
 
 
@@ -139,7 +142,8 @@ def step_rows(code, w, g, s0, s1, s2, h, lr, t):  # type: ignore[no-untyped-def]
     """
     dt = w.dtype.type
     n = w.shape[0]
-    l2 = dt(0.0 if code == O_ADAMW else h[H_WD])  # L2 added to the gradient
+    decoupled = h[H_DECOUPLED] != 0.0
+    l2 = dt(0.0 if decoupled else h[H_WD])  # L2 added to the gradient
     lr_ = dt(lr)
     if code == O_SGD:
         if h[H_MOMENTUM] == 0.0:
@@ -184,7 +188,7 @@ def step_rows(code, w, g, s0, s1, s2, h, lr, t):  # type: ignore[no-untyped-def]
                 sq[i] = s
                 ga[i] = c
                 w[i] -= lr_ * (gi / (math.sqrt(s - c * c) + eps))
-    elif code == O_ADAM or code == O_ADAMW:
+    elif code == O_ADAM:
         b1 = h[H_BETA1]
         b2 = h[H_BETA2]
         one_m1 = dt(1.0 - b1)
@@ -193,7 +197,7 @@ def step_rows(code, w, g, s0, s1, s2, h, lr, t):  # type: ignore[no-untyped-def]
         step_size = dt(lr / (1.0 - b1**t))
         inv_bc2 = dt(1.0 / math.sqrt(1.0 - b2**t))
         eps = dt(h[H_EPS])
-        decay = dt(1.0 - lr * h[H_WD] if code == O_ADAMW else 1.0)  # adamw: decoupled decay
+        decay = dt(1.0 - lr * h[H_WD] if decoupled else 1.0)  # decoupled decay (adamw)
         m, v, vmax = s0, s1, s2
         if h[H_AMSGRAD] != 0.0:
             for i in range(n):

@@ -35,6 +35,7 @@ from nnspec.backends.cpu.optimizers import (
     H_BETA2,
     H_CENTERED,
     H_DAMPENING,
+    H_DECOUPLED,
     H_EPS,
     H_MOMENTUM,
     H_NESTEROV,
@@ -45,20 +46,13 @@ from nnspec.backends.cpu.optimizers import (
 from nnspec.backends.cuda import slots
 from nnspec.backends.cuda.jit import RED_BLOCKS, RED_THREADS, cuda, device, kernel
 from nnspec.backends.cuda.losses import block_sum
-from nnspec.lower.plan import O_ADAGRAD, O_ADAM, O_ADAMW, O_RMSPROP, O_SGD, OptimizerPlan
+from nnspec.lower.plan import O_ADAGRAD, O_ADAM, O_RMSPROP, O_SGD, OptimizerPlan
 
 __all__ = ["build", "device_hyper", "init_state", "step_scalars"]
 
-# The hyperparameter array of the CPU backend, plus one flag: adamw's decoupled decay.
-H_DECOUPLED = 11
-
-
 def device_hyper(opt: OptimizerPlan) -> np.ndarray:
-    """The CPU backend's float64 hyperparameters with H_DECOUPLED appended."""
-    h = np.zeros(12, dtype=np.float64)
-    h[:11] = hyper_array(opt)
-    h[H_DECOUPLED] = 1.0 if opt.code == O_ADAMW else 0.0
-    return h
+    """The CPU backend's float64 hyperparameters (H_DECOUPLED included)."""
+    return hyper_array(opt)
 
 
 def step_scalars(opt: OptimizerPlan, lr: float, t: int) -> tuple[float, float, float]:
@@ -67,7 +61,7 @@ def step_scalars(opt: OptimizerPlan, lr: float, t: int) -> tuple[float, float, f
     1/sqrt(1-b2^t), 1 - lr wd), adagrad (lr/(1+(t-1) lr_decay), 0, 0)."""
     if opt.code == O_SGD:
         return float(lr), 1.0 if t == 1 else 0.0, 0.0
-    if opt.code in (O_ADAM, O_ADAMW):
+    if opt.code == O_ADAM:
         return (lr / (1.0 - opt.beta1**t), 1.0 / math.sqrt(1.0 - opt.beta2**t),
                 1.0 - lr * opt.weight_decay)
     if opt.code == O_ADAGRAD:
@@ -267,4 +261,4 @@ def build(dtype: str) -> SimpleNamespace:
             w[i] -= clr * (gi / (math.sqrt(si) + eps))
 
     return SimpleNamespace(sum_squares=sum_squares, steps={
-        O_SGD: sgd, O_RMSPROP: rmsprop, O_ADAM: adam, O_ADAMW: adam, O_ADAGRAD: adagrad})
+        O_SGD: sgd, O_RMSPROP: rmsprop, O_ADAM: adam, O_ADAGRAD: adagrad})

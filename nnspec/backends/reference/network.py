@@ -23,6 +23,7 @@ from nnspec.lower.plan import (
     BATCHNORM,
     DENSE,
     DROPOUT,
+    FLATTEN,
     FUSED_NAMES,
     FUSED_NONE,
     L_CCE,
@@ -132,6 +133,9 @@ def forward(plan: Plan, params: np.ndarray, buffers: np.ndarray, x: np.ndarray, 
                 rv = buffers[layer.rv_offset:layer.rv_offset + layer.n_out]
                 h = batchnorm.forward_eval(h, gamma, beta, layer.bn_eps, rm, rv)
                 f.pre.append(None)
+        elif layer.kind == FLATTEN:  # a sample is stored row-major: its values stay as they are
+            h = h.reshape(h.shape[0], layer.n_out)
+            f.pre.append(None)
         else:  # pragma: no cover - the plan's layer kinds are closed
             raise AssertionError(layer.kind_name)
         f.outputs.append(h)

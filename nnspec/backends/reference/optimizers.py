@@ -36,10 +36,22 @@ def _hyper(opt: Any) -> dict[str, Any]:
 
 
 def n_state(opt: Any) -> int:
-    h = _hyper(opt)
-    if h["name"] == "sgd":
-        return 1 if h["momentum"] > 0 else 0
-    return 1 if h["name"] == "adagrad" else 3
+    """The op's own count (ops/optimizers.py), from the op or from the Plan."""
+    return opt.n_state() if callable(opt.n_state) else int(opt.n_state)
+
+
+def _decoupled(opt: Any) -> bool:
+    return bool(getattr(opt, "decoupled", None) if hasattr(opt, "decoupled")
+                else type(opt).decoupled_decay)
+
+
+def _rule(opt: Any) -> str:
+    """The update rule: the op's `update_rule()`, or the Plan's rule code."""
+    if hasattr(opt, "update_rule"):
+        return opt.update_rule()
+    from nnspec.lower.plan import RULE_CODES
+
+    return next(rule for rule, code in RULE_CODES.items() if code == opt.code)
 
 
 def init_state(opt: Any, n: int) -> np.ndarray:
@@ -56,9 +68,9 @@ def step(opt: Any, w: np.ndarray, g: np.ndarray, state: np.ndarray, lr: float, t
     if t < 1:
         raise ValueError("optimizer steps count from 1")
     h = _hyper(opt)
-    name = h["name"]
+    name = _rule(opt)
     wd = h["weight_decay"]
-    if name == "adamw":
+    if _decoupled(opt):
         # Decoupled decay: the weight shrinks before the Adam step; g stays as it is.
         if wd != 0:
             w *= 1.0 - lr * wd
@@ -68,7 +80,7 @@ def step(opt: Any, w: np.ndarray, g: np.ndarray, state: np.ndarray, lr: float, t
         _sgd(h, w, g, state, lr, t)
     elif name == "rmsprop":
         _rmsprop(h, w, g, state, lr)
-    elif name in ("adam", "adamw"):
+    elif name == "adam":
         _adam(h, w, g, state, lr, t)
     elif name == "adagrad":
         _adagrad(h, w, g, state, lr, t)
