@@ -1,0 +1,82 @@
+"""lower.show: Plan -> text, the lowered model as a reviewable listing (`nnspec plan`).
+
+Every node with its explicit inputs, shapes, activation, kernel numbers and tensors (where
+each lives in the flat buffers, its shape and how it starts), then the optimizer and the
+training plan. Golden files of the example specs' listings (tests/lower/golden/) make any
+change to lowering show as a diff.
+"""
+
+from __future__ import annotations
+
+from nnspec.lower.plan import (
+    FUSED_NAMES,
+    INPUT,
+    RULE_CODES,
+    LayerPlan,
+    OptimizerPlan,
+    Plan,
+    TensorSlot,
+)
+from nnspec.ops.layers import show_shape
+from nnspec.ops.optimizers import HYPER
+
+
+def _num(v: float) -> str:
+    return f"{v:g}"
+
+
+def _init(slot: TensorSlot) -> str:
+    if slot.init is None:
+        return "zeros"
+    opts = ", ".join(f"{k}={_num(v)}" for k, v in slot.init.options)
+    return slot.init.kind + (f"({opts})" if opts else "")
+
+
+def _inputs(node: LayerPlan, plan: Plan) -> str:
+    return ", ".join("input" if i == INPUT else plan.layers[i].name for i in node.inputs)
+
+
+def _node(node: LayerPlan, plan: Plan) -> list[str]:
+    head = (f"{node.name:<10} {node.title:<24} <- {_inputs(node, plan):<10} "
+            f"{show_shape(node.in_shape)} -> {show_shape(node.out_shape)}")
+    extra = []
+    if node.act_name != "linear":
+        params = (node.act_p0, node.act_p1)
+        extra.append(f"act {node.act_name}" + (
+            f"({_num(params[0])}, {_num(params[1])})" if any(params) else ""))
+    extra += [f"{k} {_num(v)}" for k, v in node.attrs]
+    lines = [head + (f"  [{', '.join(extra)}]" if extra else "")]
+    for t in node.tensors:
+        where = f"{t.buffer}[{t.offset}:{t.offset + t.size}]"
+        lines.append(f"{'':12}{t.name:<13} {where:<22} {show_shape(t.shape):<10} {_init(t)} "
+                     f"(fan {t.fan_in} -> {t.fan_out})")
+    return lines
+
+
+def _optimizer(opt: OptimizerPlan) -> str:
+    changed = [f"{k} {_num(v)}" for k, v in opt.hyper if v != HYPER[k]]
+    decay = ", decoupled decay" if opt.decoupled else ""
+    rule = next(name for name, code in RULE_CODES.items() if code == opt.code)
+    return (f"optimizer {opt.name} (rule {rule}, {opt.n_state} state buffer(s){decay}): "
+            f"lr {_num(opt.lr)}" + "".join(f", {c}" for c in changed))
+
+
+def format_plan(plan: Plan) -> str:
+    """The Plan as text: one block per node, then the loss, optimizer and training plan."""
+    lines = [f"plan {plan.model_name}: input {show_shape(plan.input_shape)}, {plan.dtype}, "
+             f"{plan.n_params} params, {plan.n_buffers} buffer values, "
+             f"{plan.n_outputs} output(s)"]
+    for node in plan.layers:
+        lines += _node(node, plan)
+    fused = f", fused {FUSED_NAMES[plan.fused]}" if plan.fused else ""
+    param = f"({_num(plan.loss_param)})" if plan.loss_param else ""
+    lines.append(f"loss {plan.loss_name}{param} (task {plan.task}{fused})")
+    lines.append(_optimizer(plan.optimizer))
+    clip = [f"norm {_num(plan.clip_norm)}"] if plan.clip_norm else []
+    clip += [f"value {_num(plan.clip_value)}"] if plan.clip_value else []
+    batch = "full" if plan.batch is None else str(plan.batch)
+    lines.append(f"train: epochs {plan.epochs}, batch {batch}, shuffle {plan.shuffle}, "
+                 f"drop_last {plan.drop_last}, seed {plan.seed}"
+                 + (f", clip {' '.join(clip)}" if clip else "")
+                 + (f", init from {plan.init_from}" if plan.init_from else ""))
+    return "\n".join(lines) + "\n"
