@@ -15,12 +15,21 @@ from nnspec.lower.plan import Plan
 BACKENDS = ("reference", "cpu", "cuda")
 
 
-def compile(plan: Plan, backend: str = "cpu") -> Executable:  # noqa: A001 - the stage verb
-    """Build the Executable of `plan` on the named backend."""
+def compile(plan: Plan, backend: str = "cpu", *,  # noqa: A001 - the stage verb
+            initial_weights: bool = True) -> Executable:
+    """Build the Executable of `plan` on the named backend, starting from the plan's initial
+    weights: its initializers, or the saved weights of `init from` (every key and shape
+    checked: E410 at the model). `initial_weights=False` skips reading the `init from` file,
+    for a caller that loads weights of its own next (`predict`, `eval`)."""
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; known: {', '.join(BACKENDS)}")
     module = importlib.import_module(f"nnspec.backends.{backend}")
-    return module.compile(plan)
+    exe = module.compile(plan)
+    if initial_weights and plan.init_from is not None:
+        from nnspec.weights import load_into
+
+        load_into(exe, plan.init_from, plan.init_span)
+    return exe
 
 
 __all__ = ["BACKENDS", "EpochChunk", "Executable", "compile"]

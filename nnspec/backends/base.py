@@ -31,7 +31,7 @@ Dropout randomness: one Generator (`dropout_rng(seed)`) passed to every train_ep
 Non-finite: a chunk stops at the first batch whose loss or any gradient is NaN/inf, BEFORE
   applying that batch's update (parameters, moments, t and running statistics are those
   after the previous batch); status and bad_batch say which. The training loop then calls
-  `nonfinite_error(...)` for the E411 diagnostic.
+  train.nonfinite.nonfinite_error(...) for the E411 diagnostic.
 Checkpoints: state_dict() holds everything besides the data order and the generators needed
   for a resumed run to be bit-identical: params, buffers, optimizer moments, step.
 """
@@ -43,7 +43,6 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from nnspec.diagnostics import DiagnosticError
 from nnspec.lower.plan import L_CCE, Plan
 
 # Streams derived from the spec seed (train.batching owns the shuffle stream 0x5EED_0001).
@@ -240,15 +239,3 @@ class HostState:
         self.buffers[:] = state["buffers"]
         self.state[:] = state["opt_state"]
         self.step = int(state["step"])
-
-def nonfinite_error(exe: Executable, x: np.ndarray, y: np.ndarray, order: np.ndarray,
-                    epoch: int, chunk: EpochChunk, lr: float, path: str | None = None
-                    ) -> DiagnosticError:
-    """The E411 DiagnosticError (returned, for the caller to raise) for a chunk that stopped
-    on a non-finite loss or gradient: replays the bad batch in the plan dtype from the
-    executable's current parameters (those before the bad update) and names the first tensor
-    and layer that went non-finite, with the layer's spec span. epoch is 0-based; the message
-    counts epochs and batches from 1. path: the spec file, for the diagnostic."""
-    from nnspec.backends.cpu.nonfinite import nonfinite_error as _impl
-
-    return _impl(exe, x, y, order, epoch, chunk, lr, path)

@@ -25,15 +25,6 @@ def weights_of(exe: Any) -> dict[str, np.ndarray]:
     return named_tensors(exe.plan, exe.get_params(), exe.get_buffers())
 
 
-def init_from(exe: Any, spec: ir.Spec) -> None:
-    """`init from "w.npz"`: start from saved weights instead of the initializers (every key
-    and shape checked by nnspec.weights.load, E410 at the layer concerned)."""
-    from nnspec.weights import load_into
-
-    if exe.plan.init_from is not None:
-        load_into(exe, exe.plan.init_from, spec.model.span)
-
-
 @dataclass
 class Restored:
     rd: RunDir
@@ -49,7 +40,7 @@ def restore(run_dir: str | Path, sources: dict[str, str]) -> Restored:
 
     rd = RunDir.open(run_dir)
     spec = load(rd.path / "spec.nn", sources).spec
-    exe = compile_plan(lower(spec), "cpu")
+    exe = compile_plan(lower(spec), "cpu", initial_weights=False)  # weights.npz is loaded next
     path = rd.path / "weights.npz"
     if not path.is_file():
         raise DiagnosticError(error(

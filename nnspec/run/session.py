@@ -19,7 +19,7 @@ from nnspec.diagnostics import Diagnostic, DiagnosticError, error, has_errors
 from nnspec.run import artifacts
 from nnspec.run.overrides import apply_overrides
 from nnspec.run.paths import rebase_paths
-from nnspec.run.restore import init_from, weights_of
+from nnspec.run.restore import weights_of
 from nnspec.run.rundir import RunDir, default_dir
 from nnspec.train.interrupt import StopFlag
 from nnspec.train.loop import COMPLETED, FAILED, INTERRUPTED, RunResult, train
@@ -176,8 +176,7 @@ def _compile(spec: ir.Spec, backend: str) -> Any:
         raise DiagnosticError(error("E502", f"the {backend} backend failed to compile the "
                                     f"model: {type(exc).__name__}: {exc}", path=spec.path,
                                     hints=["this is a bug in nnspec; please report it"])) from exc
-    init_from(exe, spec)
-    return exe
+    return exe  # compile() applied `init from`
 
 
 def _train(spec: ir.Spec, data: Any, exe: Any, schedule: Any, rd: RunDir, *,

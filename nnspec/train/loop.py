@@ -33,12 +33,13 @@ from typing import Any
 import numpy as np
 
 from nnspec import ir
-from nnspec.backends.base import Executable, as_inputs, as_targets, dropout_rng, nonfinite_error
+from nnspec.backends.base import Executable, as_inputs, as_targets, dropout_rng
 from nnspec.diagnostics import Diagnostic, DiagnosticError, warning
 from nnspec.train.batching import ChunkSizer, epoch_order, shuffle_rng
 from nnspec.train.early_stop import EarlyStopping
 from nnspec.train.evaluation import split_metrics
 from nnspec.train.interrupt import StopFlag
+from nnspec.train.nonfinite import nonfinite_error
 from nnspec.train.progress import Reporter, RunInfo
 
 COMPLETED, INTERRUPTED, FAILED = "completed", "interrupted", "failed"
