@@ -1,3 +1,20 @@
-"""nnspec: a declarative neural-network spec compiler. Start reading at nnspec/pipeline.py."""
+"""nnspec: a declarative neural-network spec compiler. Start reading at nnspec/pipeline.py.
+
+From Python (nnspec/api.py): `nnspec.load`, `nnspec.check`, `nnspec.fit`, `nnspec.open_run`.
+They are imported on first use, so `import nnspec` stays light.
+"""
+
+from __future__ import annotations
+
+from typing import Any
 
 __version__ = "0.1.0"
+__all__ = ["Run", "Spec", "SpecError", "check", "fit", "load", "open_run"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in __all__:
+        from nnspec import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'nnspec' has no attribute {name!r}")

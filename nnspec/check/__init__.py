@@ -8,6 +8,9 @@ problems at once, sorted by position. It returns a Spec only when there is no er
 
 from __future__ import annotations
 
+import sys
+import types
+
 from nnspec import ir
 from nnspec.check.context import Ctx
 from nnspec.check.data import check_data
@@ -88,3 +91,17 @@ def _check(ctx: Ctx, doc: Document) -> ir.Spec | None:
 
 _EXAMPLE = {"model": "`input N` and layers such as `dense 1`",
             "train": "at least `loss mse` (or another loss)"}
+
+
+class _CheckPackage(types.ModuleType):
+    """This package is also the public `nnspec.check(path)` (nnspec/api.py): once imported,
+    a subpackage shadows the same name at the package root, so the package itself is made
+    callable and forwards to the API; `nnspec.check.check(document)` is unchanged."""
+
+    def __call__(self, path: object) -> list[Diagnostic]:
+        from nnspec.api import check as check_file
+
+        return check_file(path)  # type: ignore[arg-type]
+
+
+sys.modules[__name__].__class__ = _CheckPackage

@@ -1,0 +1,178 @@
+"""api: the pipeline as Python functions, for notebooks and scripts (`import nnspec`).
+
+    spec = nnspec.load("moons.nn", set={"train.optimizer.lr": 0.01})  # checked, or SpecError
+    run = nnspec.fit(spec, epochs=50)            # trains and writes a run directory
+    run.history[-1]["val_loss"], run.metrics["val"]["accuracy"]
+    probabilities = run.predict([[0.5, -0.2]])   # raw features, scaled as in training
+    nnspec.check("moons.nn")                     # every diagnostic, nothing raised
+
+Every function is the same path the CLI takes (`nnspec check`, `nnspec run`, `nnspec
+predict` are thin layers over the modules used here), so a spec behaves the same from
+either. Mistakes are raised as one `SpecError` that carries every diagnostic (rendered
+with file:line:col, caret and hint in its message), never as a bare traceback from inside.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from nnspec import ir
+from nnspec.diagnostics import Diagnostic, DiagnosticError, render_all
+
+__all__ = ["Run", "Spec", "SpecError", "check", "fit", "load", "open_run"]
+
+PathLike = str | os.PathLike[str]
+
+
+class SpecError(DiagnosticError):
+    """Every diagnostic of a failed load, fit or predict; `str()` renders them all."""
+
+    def __init__(self, diagnostics: Sequence[Diagnostic], sources: Mapping[str, str]) -> None:
+        super().__init__(list(diagnostics))
+        self.sources = dict(sources)
+
+    def __str__(self) -> str:
+        return render_all(self.diagnostics, self.sources)
+
+
+@dataclass(frozen=True)
+class Spec:
+    """A checked spec file and the overrides applied to it (what `fit` trains)."""
+
+    path: Path
+    ir: ir.Spec
+    sets: tuple[str, ...] = ()
+    warnings: tuple[Diagnostic, ...] = ()
+
+    @property
+    def name(self) -> str:
+        return self.ir.model.name
+
+
+def _override_args(values: Mapping[str, Any] | None) -> tuple[str, ...]:
+    """{"train.optimizer.lr": 0.01, "train.batch": "full"} -> `--set` arguments."""
+    out = []
+    for key, value in (values or {}).items():
+        text = str(value).lower() if isinstance(value, bool) else str(value)
+        out.append(f"{key}={text}")
+    return tuple(out)
+
+
+def check(path: PathLike) -> list[Diagnostic]:
+    """Every diagnostic of a spec file (`nnspec check`): an empty list when it is clean."""
+    from nnspec.pipeline import load_spec
+
+    return load_spec(path)[1]
+
+
+def load(path: PathLike, *, set: Mapping[str, Any] | None = None) -> Spec:  # noqa: A002
+    """Read and check a spec file (the data block included), then apply overrides by dotted
+    path as `nnspec run --set` does; raises SpecError with every diagnostic."""
+    from nnspec.run.session import load as load_checked
+    from nnspec.run.session import override
+
+    sources: dict[str, str] = {}
+    sets = _override_args(set)
+    try:
+        loaded = load_checked(path, sources)
+        spec = override(loaded.spec, list(sets), sources)
+    except DiagnosticError as exc:
+        raise SpecError(exc.diagnostics, sources) from None
+    return Spec(Path(path), spec, sets, tuple(loaded.warnings))
+
+
+@dataclass
+class Run:
+    """A finished (or interrupted) run: its directory and what it left there."""
+
+    dir: Path
+    status: str  # completed | interrupted | failed
+    history: list[dict[str, Any]]
+    metrics: dict[str, dict[str, float]]
+    warnings: list[Diagnostic] = field(default_factory=list)
+    _restored: Any = field(default=None, repr=False)
+
+    def _model(self) -> Any:
+        if self._restored is None:
+            from nnspec.run.restore import restore
+
+            sources: dict[str, str] = {}
+            try:
+                self._restored = restore(self.dir, sources)
+            except DiagnosticError as exc:
+                raise SpecError(exc.diagnostics, sources) from None
+        return self._restored
+
+    def predict(self, x: Any) -> Any:
+        """The model's outputs (eval mode) for raw samples x, (N, features) or one sample:
+        scaled with the training split's statistics as `nnspec predict` does. Probabilities
+        for classifiers (sigmoid or softmax units), values for regression."""
+        import numpy as np
+
+        restored = self._model()
+        plan = restored.exe.plan
+        arr = np.asarray(x, dtype=np.float64)
+        if arr.ndim == 1:
+            arr = arr.reshape(1, -1)
+        arr = arr.reshape(arr.shape[0], -1)
+        if arr.shape[1] != plan.n_inputs:
+            raise ValueError(f"expected samples of {plan.n_inputs} values, got {arr.shape[1]}")
+        from nnspec.data.scaling import Scaler
+
+        scaled = Scaler.from_dict(restored.schema["scaler"]).apply(arr, np.dtype(plan.dtype))
+        out = np.asarray(restored.exe.predict(scaled), dtype=np.float64)
+        if plan.task == "multiclass" and plan.layers[-1].act_name == "log_softmax":
+            out = np.exp(out)
+        return out
+
+
+def open_run(run_dir: PathLike) -> Run:
+    """A run directory written earlier (by `fit` or `nnspec run`), ready to `predict`."""
+    import json
+
+    where = Path(run_dir)
+    try:
+        history = json.loads((where / "history.json").read_text(encoding="utf-8"))
+        metrics = json.loads((where / "metrics.json").read_text(encoding="utf-8"))
+        manifest = json.loads((where / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        from nnspec.diagnostics import error
+
+        raise SpecError([error("E504", f"`{where}` is not a readable run directory: {exc}",
+                               path=str(where))], {}) from None
+    rows = history.get("rows", history) if isinstance(history, dict) else history
+    return Run(where, str(manifest.get("status", "completed")), list(rows), metrics)
+
+
+def fit(spec: Spec | PathLike, *, epochs: int | None = None, seed: int | None = None,
+        out: PathLike | None = None, device: str | None = None,
+        set: Mapping[str, Any] | None = None, quiet: bool = False) -> Run:  # noqa: A002
+    """Train a spec (`nnspec run`): a loaded Spec or a path, with the same overrides as the
+    CLI; writes the run directory (`out`, default runs/<model>-<timestamp>) and returns the
+    Run. Progress is printed as the CLI prints it unless `quiet`. Ctrl-C stops at the next
+    chunk with a checkpoint (status `interrupted`, resumable with `nnspec run --resume`)."""
+    from nnspec.run.session import RunOptions, run_spec
+    from nnspec.train.interrupt import StopFlag, catch_interrupts
+    from nnspec.train.progress import make_reporter
+
+    if not isinstance(spec, Spec):
+        spec = load(spec)
+    sets = (*spec.sets, *_override_args(set))
+    opts = RunOptions(out=None if out is None else str(out), epochs=epochs, seed=seed,
+                      device=device, sets=sets)
+    sources: dict[str, str] = {}
+    stop = StopFlag()
+    try:
+        with catch_interrupts(stop):
+            outcome = run_spec(spec.path, opts, sources=sources,
+                               reporter=make_reporter(quiet=quiet, json_lines=False),
+                               stop=stop)
+    except DiagnosticError as exc:
+        raise SpecError(exc.diagnostics, sources) from None
+    result = outcome.result
+    return Run(outcome.run_dir, result.status, list(result.history), result.metrics,
+               [*outcome.warnings, *result.diagnostics])
