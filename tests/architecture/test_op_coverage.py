@@ -1,0 +1,100 @@
+"""Every registered op is implemented and verified everywhere (DESIGN.md section 7).
+
+A new layer, activation, loss or optimizer class in nnspec/ops/ fails here until it has:
+- a reference kernel checked by finite differences (tests/reference/ref_nets.py, run by
+  test_ref_network's gradient check),
+- a cpu kernel checked against the reference (tests/cpu/cpu_nets.py),
+- a cuda kernel checked against the cpu engine (tests/cuda/test_cuda_parity.py),
+- a PyTorch mapping checked by whole training runs (tests/oracle/oracle_cases.py).
+Coverage is read from the plans the tables build (what lower() made of them), so a table
+entry that names an op without exercising it does not count.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+from nnspec.lower import lower
+from nnspec.ops.activations import ACTIVATIONS
+from nnspec.ops.layers import LAYERS
+from nnspec.ops.losses import LOSSES
+from nnspec.ops.optimizers import OPTIMIZERS
+from nnspec.pipeline import diagnose
+
+TESTS = Path(__file__).resolve().parents[1]
+
+
+def _module(relative: str):  # type: ignore[no-untyped-def]
+    path = TESTS / relative
+    spec = importlib.util.spec_from_file_location(f"coverage_{path.stem}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # (dataclasses look their module up there)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _facts(plans) -> dict[str, set[str]]:  # type: ignore[no-untyped-def]
+    return {"layer": {n.kind_name for p in plans for n in p.layers},
+            "activation": {n.act_name for p in plans for n in p.layers},
+            "loss": {p.loss_name for p in plans},
+            "optimizer": {p.optimizer.name for p in plans}}
+
+
+def _table_plans(nets) -> list:  # type: ignore[no-untyped-def]
+    from plan_nets import OPTIMIZER_CASES, make_plan
+
+    plans = [make_plan(layers, loss, n_in=n_in) for layers, loss, n_in in nets.values()]
+    layers, loss, n_in = next(iter(nets.values()))
+    plans += [make_plan(layers, loss, n_in=n_in, optimizer=op)
+              for op in OPTIMIZER_CASES.values()]
+    return plans
+
+
+def reference_plans() -> list:  # type: ignore[no-untyped-def]
+    return _table_plans(_module("reference/ref_nets.py").NETS)
+
+
+def cpu_plans() -> list:  # type: ignore[no-untyped-def]
+    return _table_plans(_module("cpu/cpu_nets.py").NETS)
+
+
+def cuda_plans() -> list:  # type: ignore[no-untyped-def]
+    from plan_nets import OPTIMIZER_CASES, make_plan
+
+    parity = _module("cuda/test_cuda_parity.py")
+    plans = [make_plan(layers, LOSSES["mse"](), n_in=parity.LAYER_INPUTS.get(name, 3))
+             for name, layers in parity.LAYER_CASES.items()]
+    plans += [make_plan([parity.dense(2, act)], LOSSES["mse"]())
+              for act in parity.ACTIVATION_CASES.values()]
+    plans += [make_plan([parity.dense(2)], LOSSES["mse"](), optimizer=op)
+              for op in OPTIMIZER_CASES.values()]
+    plans += [make_plan(layers, loss) for layers, loss in parity.LOSS_CASES.values()]
+    return plans
+
+
+def oracle_plans() -> list:  # type: ignore[no-untyped-def]
+    plans = []
+    for case in _module("oracle/oracle_cases.py").CASES:
+        spec, diagnostics = diagnose(case.text("float64"))
+        assert spec is not None, (case.id, diagnostics)
+        plans.append(lower(spec))
+    return plans
+
+
+REGISTRIES = {"layer": LAYERS, "activation": ACTIVATIONS, "loss": LOSSES,
+              "optimizer": OPTIMIZERS}
+TABLES = {"reference (finite differences)": reference_plans, "cpu": cpu_plans,
+          "cuda": cuda_plans, "pytorch oracle": oracle_plans}
+
+
+@pytest.mark.parametrize("table", list(TABLES))
+@pytest.mark.parametrize("family", list(REGISTRIES))
+def test_every_registered_op_is_covered(family: str, table: str) -> None:
+    covered = _facts(TABLES[table]())[family]
+    missing = sorted(set(REGISTRIES[family]) - covered)
+    assert not missing, f"{family} ops without a {table} test case: {missing}"
