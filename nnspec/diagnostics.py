@@ -115,6 +115,7 @@ CODES: dict[str, str] = {
     "E503": "cannot write output",
     "E504": "cannot resume run",
     "E505": "cannot read input file",
+    "E506": "backend cannot run this model",
     # W1xx: warnings
     "W101": "learning rate above 1",
     "W102": "early stopping on training loss",

@@ -13,6 +13,9 @@ from nnspec.backends.base import EpochChunk, Executable
 from nnspec.lower.plan import Plan
 
 BACKENDS = ("reference", "cpu", "cuda")
+# Backends whose engines run any graph of nodes (branches, merges, heads); the others run
+# chains of layers only, and say so (E506) instead of computing something else.
+GRAPHS = ("reference",)
 
 
 def compile(plan: Plan, backend: str = "cpu", *,  # noqa: A001 - the stage verb
@@ -23,6 +26,15 @@ def compile(plan: Plan, backend: str = "cpu", *,  # noqa: A001 - the stage verb
     for a caller that loads weights of its own next (`predict`, `eval`)."""
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; known: {', '.join(BACKENDS)}")
+    if backend not in GRAPHS and not plan.is_chain:
+        from nnspec.diagnostics import DiagnosticError, error
+
+        where = plan.graph_span()
+        raise DiagnosticError(error(
+            "E506", f"the {backend} backend runs chains of layers only, and this model "
+            "branches (concat, add, residual or head)", where, path=plan.spec_path,
+            label="not a chain" if where else None,
+            hints=["run it on a backend that runs graphs: " + ", ".join(GRAPHS)]))
     module = importlib.import_module(f"nnspec.backends.{backend}")
     exe = module.compile(plan)
     if initial_weights and plan.init_from is not None:

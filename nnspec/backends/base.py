@@ -81,6 +81,9 @@ class EpochChunk:
     # batch_loss * batch_size of each completed batch, in order (float64), when the backend
     # provides them: see add_to().
     terms: np.ndarray | None = None
+    # With heads (Plan.heads): head_loss * batch_size of each completed batch and head,
+    # (n_batches, n_heads) float64; the main output's are `terms`. See add_heads_to().
+    head_terms: np.ndarray | None = None
 
     @property
     def ok(self) -> bool:
@@ -99,6 +102,15 @@ class EpochChunk:
         for term in self.terms.tolist():
             total += term
         return total
+
+    def add_heads_to(self, totals: list[float]) -> list[float]:
+        """Each head's running total + this chunk's terms, batch by batch (as add_to)."""
+        out = list(totals)
+        if self.head_terms is not None:
+            for row in self.head_terms.tolist():
+                for h, term in enumerate(row):
+                    out[h] += term
+        return out
 
 
 @runtime_checkable

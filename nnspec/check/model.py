@@ -16,7 +16,7 @@ from nnspec.check.context import Ctx
 from nnspec.check.options import build, validate
 from nnspec.check.statements import Seen, all_args, keywords
 from nnspec.ops import ACTIVATIONS, INITIALIZERS, LAYERS
-from nnspec.ops.layers import Dense, ShapeError, show_shape
+from nnspec.ops.layers import Branch, Dense, Head, ShapeError, show_shape
 from nnspec.syntax import Block, Name, Number, Option, String
 
 
@@ -37,11 +37,11 @@ def check_model(ctx: Ctx, block: Block) -> ir.Model | None:
             if seen.once(st):
                 _init_from(ctx, st, given, failed)
         elif kw in LAYERS:
-            layer = build(ctx, LAYERS[kw], all_args(st), st.span, title=kw)
+            layer = _layer(ctx, st, top=True)
             if layer is None:
                 failed.add("layers")
             else:
-                layers.append(_resolve_init(layer))
+                layers.append(layer)
         else:
             known = [k for k in keywords("model") if k not in LAYERS] + list(LAYERS)
             ctx.unknown("E203", "layer", kw, st.keyword.span, known,
@@ -63,7 +63,116 @@ def check_model(ctx: Ctx, block: Block) -> ir.Model | None:
                      on_missing=missing, names={"init_from": "init from"})
     if model is None or failed:
         return None
-    return model if _shapes_fit(ctx, model) else None  # type: ignore[arg-type]
+    ok = _heads_fit(ctx, model) and _shapes_fit(ctx, model)  # type: ignore[arg-type]
+    return model if ok else None  # type: ignore[return-value]
+
+
+def _body(st) -> tuple | None:  # type: ignore[no-untyped-def]
+    return getattr(st, "body", None)
+
+
+def _layers(ctx: Ctx, statements, where: str) -> list | None:  # type: ignore[no-untyped-def]
+    """The layers of a `{ }` body (residual, head, branch); None after reporting."""
+    out, ok = [], True
+    for st in statements:
+        kw = st.keyword.value
+        if kw in LAYERS and kw != "head":
+            layer = _layer(ctx, st, top=False)
+            ok = ok and layer is not None
+            out.append(layer)
+        elif kw == "head":
+            ctx.error("E305", f"a head can only be a statement of the model block, not of {where}",
+                      st.keyword.span, label="head inside a body",
+                      hints=["move the head out to the model block, where its input is"])
+            ok = False
+        else:
+            ctx.unknown("E203", "layer", kw, st.keyword.span, [k for k in LAYERS if k != "head"],
+                        label=f"not a layer of {where}")
+            ok = False
+    return out if ok else None
+
+
+def _branches(ctx: Ctx, st) -> list | None:  # type: ignore[no-untyped-def]
+    """`branch { ... }` statements of a concat or add body."""
+    kw = st.keyword.value
+    out, ok = [], True
+    for inner in _body(st) or ():
+        if inner.keyword.value != "branch":
+            ctx.error("E203", f"`{kw}` holds `branch {{ ... }}` statements, found "
+                      f"`{inner.keyword.value}`", inner.keyword.span, label="not a branch",
+                      hints=[f"wrap it: `branch {{ {inner.keyword.value} ... }}`"])
+            ok = False
+            continue
+        if all_args(inner):
+            ctx.error("E304", "`branch` takes no values, only a `{ }` body of layers",
+                      all_args(inner)[0].span, label="unexpected value")
+            ok = False
+        layers = _layers(ctx, _body(inner) or (), "a branch")
+        if layers is None:
+            ok = False
+        else:
+            out.append(Branch(layers=tuple(layers), span=inner.span))
+    if ok and len(out) < 2:
+        ctx.error("E309", f"`{kw}` needs at least two branches, found {len(out)}",
+                  st.keyword.span, label="one branch or none",
+                  hints=[f"`{kw} {{ branch {{ dense 16 relu }} branch {{ dense 16 tanh }} }}`"])
+        ok = False
+    return out if ok else None
+
+
+def _layer(ctx: Ctx, st, *, top: bool):  # type: ignore[no-untyped-def]
+    """One layer statement (a composite one with its body); None after reporting."""
+    kw = st.keyword.value
+    cls = LAYERS[kw]
+    nested = getattr(cls, "nested", ())
+    body = _body(st)
+    if not nested:
+        if body is not None:
+            ctx.error("E304", f"`{kw}` takes no `{{ }}` body", st.open_brace or st.span,
+                      label="unexpected body",
+                      hints=["only concat, add, residual and head hold layers"])
+            return None
+        layer = build(ctx, cls, all_args(st), st.span, title=kw)
+        return None if layer is None else _resolve_init(layer)
+    if body is None:
+        example = {"concat": "concat { branch { dense 16 relu } branch { dense 8 } }",
+                   "add": "add { branch { dense 16 relu } branch { dense 16 } }",
+                   "residual": "residual { dense 16 relu; dense 16 }",
+                   "head": "head aux weight=0.3 { dense 10 softmax }"}[kw]
+        ctx.error("E303", f"`{kw}` needs a `{{ }}` body of layers", st.span,
+                  label="no body", hints=[f"e.g. `{example}`"])
+        return None
+    if nested == ("branches",):
+        children = _branches(ctx, st)
+    else:
+        children = _layers(ctx, body, f"`{kw}`")
+        if children is not None and kw == "head" and not children:
+            ctx.error("E309", "a head needs at least one layer (its output)", st.span,
+                      label="empty head", hints=["e.g. `head aux { dense 10 softmax }`"])
+            children = None
+    if children is None:
+        return None
+    return build(ctx, cls, all_args(st), st.span, title=kw,
+                 extra={nested[0]: tuple(children)})
+
+
+def _heads_fit(ctx: Ctx, model: ir.Model) -> bool:
+    """Heads: unique names, not the model's last statement (the main output comes after)."""
+    seen: dict[str, object] = {}
+    ok = True
+    for layer in model.layers:
+        if isinstance(layer, Head):
+            if layer.name in seen:
+                ctx.error("E305", f"two heads are named `{layer.name}`", layer.span,
+                          label="name used before", hints=["give each head its own name"])
+                ok = False
+            seen[layer.name] = layer
+    if model.layers and isinstance(model.layers[-1], Head):
+        ctx.error("E305", "a head cannot be the model's last statement: the main output "
+                  "comes after it", model.layers[-1].span, label="the last statement",
+                  hints=["end the model with its main output layer, e.g. `dense 10 softmax`"])
+        ok = False
+    return ok
 
 
 def _input(ctx: Ctx, st, given: dict, failed: set[str]) -> None:
@@ -100,12 +209,21 @@ def _input(ctx: Ctx, st, given: dict, failed: set[str]) -> None:
 def _shapes_fit(ctx: Ctx, model: ir.Model) -> bool:
     """Every layer takes the shape before it; an E305 at the first that does not."""
     try:
-        model.shapes()
+        found = model.shapes()
     except ShapeError as exc:
-        layer = model.layers[exc.index]  # type: ignore[attr-defined]
+        layer = exc.at or model.layers[exc.index]  # type: ignore[attr-defined]
         ctx.error("E305", exc.message, layer.span, label=exc.label, hints=list(exc.hints))
         return False
     out = model.output_shape
+    for layer, (x, _) in zip(model.layers, found, strict=True):
+        if isinstance(layer, Head) and layer.head_shape(x) != out:
+            ctx.error("E305", f"head `{layer.name}` outputs {show_shape(layer.head_shape(x))} "
+                      f"but the model's main output is {show_shape(out)}; a head learns the "
+                      "same target", layer.body[-1].span or layer.span,
+                      label=f"gives {show_shape(layer.head_shape(x))}",
+                      hints=[f"end the head with `dense {out[0]}` and the main output's "
+                             "activation"] if len(out) == 1 else [])
+            return False
     if len(out) != 1:
         last = model.layers[-1] if model.layers else model
         ctx.error("E305", f"the model's output has shape {show_shape(out)}, but a loss takes a "

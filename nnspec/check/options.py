@@ -70,7 +70,9 @@ def op_name(cls: type[Op]) -> str:
 
 def options(cls: type[Op]) -> dict[str, FieldInfo]:
     """User-visible option names (the alias where there is one) -> field."""
-    return {(f.alias or name): f for name, f in cls.model_fields.items() if name not in HIDDEN}
+    nested = getattr(cls, "nested", ())  # filled from a `{ }` body, not written as options
+    return {(f.alias or name): f for name, f in cls.model_fields.items()
+            if name not in HIDDEN and name not in nested}
 
 
 def positional(cls: type[Op]) -> tuple[str, ...]:

@@ -13,7 +13,7 @@ from nnspec import ir
 from nnspec.check.context import Ctx, suggest
 from nnspec.check.statements import all_args, find, option_span
 from nnspec.diagnostics import Span
-from nnspec.ops.layers import ActivationLayer, Dense, Dropout
+from nnspec.ops.layers import ActivationLayer, Dense, Dropout, Head
 from nnspec.ops.schedules import OneCycle, ReduceOnPlateau
 from nnspec.ops.sources import Source
 from nnspec.syntax import Block, Call
@@ -21,9 +21,11 @@ from nnspec.syntax import Block, Call
 CLASSIFICATION_OUT = ("softmax", "log_softmax")
 
 
-def output_layer(model: ir.Model) -> tuple[str, object | None]:
-    """(activation at the output, the layer that sets it); dropout is transparent."""
-    for layer in reversed(model.layers):
+def output_layer(model: ir.Model | tuple) -> tuple[str, object | None]:
+    """(activation at the output, the layer that sets it); dropout is transparent. A model,
+    or a chain of layers (a head's body)."""
+    layers = model if isinstance(model, tuple) else model.layers
+    for layer in reversed(layers):
         if isinstance(layer, Dropout):
             continue
         if isinstance(layer, (Dense, ActivationLayer)):
@@ -142,7 +144,26 @@ def loss_rules(ctx: Ctx, model: ir.Model | None, data: ir.Data | None, train: ir
         ctx.error("E306", f"binary_crossentropy needs 0/1 targets but `{data.source.kind}` has "
                   f"{target[1]} classes", loss_span, label="two classes only",
                   hints=["use `categorical_crossentropy` with a softmax output"])
+    if model is not None:
+        _head_rules(ctx, model, loss.kind)
     _metric_rules(ctx, train, target, blocks)
+
+
+def _head_rules(ctx: Ctx, model: ir.Model, loss: str) -> None:
+    """A head is trained with the main output's loss: it must end as the main output ends."""
+    act, last = output_layer(model)
+    for layer in model.layers:
+        if not isinstance(layer, Head):
+            continue
+        head_act, head_last = output_layer(layer.body)
+        if head_act != act:
+            ctx.error("E306", f"head `{layer.name}` ends with {head_act} but the main output "
+                      f"with {act}; both are trained with {loss}",
+                      getattr(head_last, "span", None) or layer.span,
+                      label=f"needs {act} here",
+                      notes=[f"the main output is {_describe_layer(last)} on "
+                             f"{_line(getattr(last, 'span', None))}"] if last else [],
+                      hints=[f"end the head with the main output's activation ({act})"])
 
 
 def _metric_rules(ctx: Ctx, train: ir.Train, target, blocks: dict[str, Block]) -> None:

@@ -32,10 +32,11 @@ from nnspec.lower.plan import (
     InitPlan,
     LayerPlan,
     OptimizerPlan,
+    OutputPlan,
     Plan,
     TensorSlot,
 )
-from nnspec.ops.layers import Layer
+from nnspec.ops.layers import Add, Concat, Head, Layer, Residual, Shape
 from nnspec.ops.optimizers import Optimizer
 
 
@@ -52,11 +53,11 @@ def optimizer_plan(opt: Optimizer) -> OptimizerPlan:
                          hyper=tuple(opt.hyper().items()))
 
 
-def _fused(layers: list[LayerPlan], loss: int) -> int:
-    """Which fused form applies: the LAST layer's activation with a matching loss."""
-    if not layers:
+def _fused(node: LayerPlan | None, loss: int) -> int:
+    """Which fused form applies at an output: its node's activation with a matching loss."""
+    if node is None:
         return FUSED_NONE
-    act = layers[-1].act
+    act = node.act
     if loss == L_BCE and act == A_SIGMOID:
         return FUSED_SIGMOID_BCE
     if loss == L_CCE and act == A_SOFTMAX:
@@ -73,11 +74,12 @@ class _Buffers:
         self.size = {"params": 0, "buffers": 0}
         self.slots: list[TensorSlot] = []
 
-    def node(self, index: int, layer: Layer, in_shape: tuple[int, ...]) -> tuple[TensorSlot, ...]:
+    def node(self, index: int, name: str, layer: Layer, in_shape: tuple[int, ...]
+             ) -> tuple[TensorSlot, ...]:
         mine = []
         for t in layer.tensors(in_shape):
             where = "params" if t.trained else "buffers"
-            slot = TensorSlot(f"layers.{index}.{t.name}", index, where, self.size[where],
+            slot = TensorSlot(f"{name}.{t.name}", index, where, self.size[where],
                               t.shape, init_plan(t.init), t.fan_in, t.fan_out)
             self.size[where] += slot.size
             mine.append(slot)
@@ -85,8 +87,9 @@ class _Buffers:
         return tuple(mine)
 
 
-def node_plan(index: int, layer: Layer, inputs: tuple[int, ...], in_shape: tuple[int, ...],
-              out_shape: tuple[int, ...], tensors: tuple[TensorSlot, ...]) -> LayerPlan:
+def node_plan(index: int, name: str, layer: Layer, inputs: tuple[int, ...],
+              in_shape: tuple[int, ...], out_shape: tuple[int, ...],
+              tensors: tuple[TensorSlot, ...]) -> LayerPlan:
     """A layer op as a Plan node: generic (no case per kind)."""
     activation = getattr(layer, "activation", None)
     act, p0, p1 = A_LINEAR, 0.0, 0.0
@@ -94,22 +97,70 @@ def node_plan(index: int, layer: Layer, inputs: tuple[int, ...], in_shape: tuple
         act = ACT_CODES[activation.kind]
         p0, p1 = activation.params()
     return LayerPlan(index=index, kind=LAYER_CODES[layer.kind], kind_name=layer.kind,  # type: ignore[attr-defined]
-                     inputs=inputs, in_shape=in_shape, out_shape=out_shape,
+                     inputs=inputs, name=name, in_shape=in_shape, out_shape=out_shape,
                      title=layer.describe(), act=act, act_p0=p0, act_p1=p1,
                      attrs=tuple(layer.attrs().items()), tensors=tensors, span=layer.span)
+
+
+class _Graph:
+    """Nodes in an order where each comes after its inputs, wired by index."""
+
+    def __init__(self) -> None:
+        self.buffers = _Buffers()
+        self.nodes: list[LayerPlan] = []
+        self.heads: list[tuple[int, Head]] = []  # (output node, head)
+
+    def merge(self, kind: str, name: str, layer: Layer, inputs: list[tuple[int, Shape]],
+              out_shape: Shape) -> tuple[int, Shape]:
+        """A merge node (kind concat or add) for `layer` (kind_name: its own kind)."""
+        i = len(self.nodes)
+        node = LayerPlan(index=i, kind=LAYER_CODES[kind], kind_name=layer.kind,  # type: ignore[attr-defined]
+                         inputs=tuple(n for n, _ in inputs), name=name,
+                         in_shape=inputs[0][1], out_shape=out_shape, title=layer.describe(),
+                         span=layer.span)
+        self.nodes.append(node)
+        return i, out_shape
+
+    def chain(self, layers: tuple[Layer, ...], x: tuple[int, Shape], prefix: str
+              ) -> tuple[int, Shape]:
+        """Emit a chain of layers reading x; the (node, shape) it ends at."""
+        for k, layer in enumerate(layers):
+            x = self.layer(layer, x, f"{prefix}.{k}")
+        return x
+
+    def layer(self, layer: Layer, x: tuple[int, Shape], name: str) -> tuple[int, Shape]:
+        if isinstance(layer, (Concat, Add)):
+            ends = [self.chain(chain, x, f"{name}.{part}") for part, chain in layer.parts()]
+            return self.merge(layer.kind, name, layer, ends, layer.out_shape(x[1]))
+        if isinstance(layer, Residual):
+            end = self.chain(layer.body, x, f"{name}.body")
+            return self.merge("add", name, layer, [x, end], x[1])
+        if isinstance(layer, Head):
+            end = self.chain(layer.body, x, f"{name}.body")
+            self.heads.append((end[0], layer))
+            return x  # the main path goes on from the head's input
+        i = len(self.nodes)
+        out = layer.out_shape(x[1])
+        self.nodes.append(node_plan(i, name, layer, (x[0],), x[1], out,
+                                    self.buffers.node(i, name, layer, x[1])))
+        return i, out
 
 
 def lower(spec: ir.Spec) -> Plan:
     """Resolve a checked spec into a Plan (see lower/plan.py for the layouts)."""
     model, train = spec.model, spec.train
-    buffers = _Buffers()
-    layers: list[LayerPlan] = []
-    for i, (layer, (x, y)) in enumerate(zip(model.layers, model.shapes(), strict=True)):
-        inputs = (i - 1,) if i > 0 else (INPUT,)  # a chain: each layer reads the one before
-        layers.append(node_plan(i, layer, inputs, x, y, buffers.node(i, layer, x)))
+    graph = _Graph()
+    main, _ = graph.chain(model.layers, (INPUT, model.input), "layers")
+    layers, buffers = graph.nodes, graph.buffers
 
     loss = train.loss
     loss_code = LOSS_CODES[loss.kind]
+    main_node = layers[main] if main != INPUT else None
+    outputs = (OutputPlan(main, "", 1.0, _fused(main_node, loss_code)),
+               *(OutputPlan(node, head.name, float(head.weight),
+                            _fused(layers[node] if node != INPUT else None, loss_code),
+                            span=head.span)
+                 for node, head in graph.heads))
     loss_param = float(getattr(loss, "delta", getattr(loss, "label_smoothing", 0.0)))
     task = {L_BCE: "binary", L_CCE: "multiclass"}.get(loss_code, "regression")
     clip = train.clip
@@ -124,12 +175,12 @@ def lower(spec: ir.Spec) -> Plan:
         tensors=tuple(buffers.slots),
         n_params=buffers.size["params"],
         n_buffers=buffers.size["buffers"],
-        n_outputs=layers[-1].n_out if layers else model.features,
+        n_outputs=main_node.n_out if main_node is not None else model.features,
         task=task,
         loss=loss_code,
         loss_name=loss.kind,
         loss_param=loss_param,
-        fused=_fused(layers, loss_code),
+        fused=outputs[0].fused,
         optimizer=optimizer_plan(train.optimizer),
         clip_norm=float(clip.norm) if clip and clip.norm else 0.0,
         clip_value=float(clip.value) if clip and clip.value else 0.0,
@@ -139,6 +190,7 @@ def lower(spec: ir.Spec) -> Plan:
         drop_last=train.drop_last,
         seed=train.seed,
         epochs=train.epochs,
+        outputs=outputs,
         init_from=init_from,
         spec_path=spec.path,
         loss_span=loss.span,

@@ -31,8 +31,13 @@ from nnspec.ops.optimizers import HYPER, OPTIMIZERS
 
 # Int codes, in registry order (the kernels compare against the named constants below).
 LAYER_CODES = {kind: code for code, kind in enumerate(LAYERS)}
-DENSE, DROPOUT, BATCHNORM, ACTIVATION, FLATTEN = (
-    LAYER_CODES[k] for k in ("dense", "dropout", "batchnorm", "activation", "flatten"))
+DENSE, DROPOUT, BATCHNORM, ACTIVATION, FLATTEN, CONCAT, ADD = (
+    LAYER_CODES[k] for k in ("dense", "dropout", "batchnorm", "activation", "flatten", "concat",
+                             "add"))
+# Merge nodes (several inputs): concat joins its inputs per sample, add sums them (a
+# `residual` is an add of its input and its body). `head` makes no node of its own: its body's
+# last node is an extra output (Plan.outputs).
+MERGES = (CONCAT, ADD)
 
 # Activations. Parameters (act_p0, act_p1): Activation.params() (ops/activations.py).
 ACT_CODES = {kind: code for code, kind in enumerate(ACTIVATIONS)}
@@ -104,12 +109,13 @@ class LayerPlan:
     tensors. The properties below read those, for the backends' convenience; offsets are -1
     where the node has no such tensor."""
 
-    index: int  # position among the model's layer statements (npz key layers.<index>.*)
+    index: int  # position in Plan.layers (the node's id; for a chain, its statement's index)
     kind: int  # LAYER_CODES
     kind_name: str
     inputs: tuple[int, ...]  # node indices read, in order; INPUT (-1) is the model's input
-    in_shape: tuple[int, ...]  # per sample
+    in_shape: tuple[int, ...]  # per sample (a merge node: its first input's)
     out_shape: tuple[int, ...]
+    name: str = ""  # its modules' path: layers.2 | layers.2.branches.1.0 | layers.3.body.0
     title: str = ""  # the op's description, e.g. `dense 16 relu`
     act: int = A_LINEAR  # activation applied by the node (dense, activation) else linear
     act_p0: float = 0.0
@@ -117,10 +123,6 @@ class LayerPlan:
     attrs: tuple[tuple[str, float], ...] = ()
     tensors: tuple[TensorSlot, ...] = ()  # in layout order (params and buffers)
     span: Span | None = field(default=None, compare=False, repr=False)
-
-    @property
-    def name(self) -> str:
-        return f"layers.{self.index}"
 
     @property
     def n_in(self) -> int:
@@ -190,8 +192,24 @@ class LayerPlan:
 
     @property
     def label(self) -> str:
-        """How messages name the layer, e.g. `layer 2 (dense 16 relu)`."""
-        return f"layer {self.index} ({self.title or self.kind_name})"
+        """How messages name the layer: `layer 2 (dense 16 relu)` for a statement of the model
+        block, `layers.2.branches.1.0 (dense 16 relu)` inside a branch, residual or head."""
+        what = self.title or self.kind_name
+        top = self.name.split(".")
+        if len(top) == 2 and top[1].isdigit():
+            return f"layer {top[1]} ({what})"
+        return f"{self.name} ({what})"
+
+
+@dataclass(frozen=True)
+class OutputPlan:
+    """An output the loss is computed at: the main one (outputs[0], weight 1) or a head."""
+
+    node: int  # index into Plan.layers
+    name: str  # "" for the main output, else the head's name (history column <name>_loss)
+    weight: float  # its loss's weight in the objective
+    fused: int  # FUSED_*: its node's activation folded into the loss
+    span: Span | None = field(default=None, compare=False, repr=False)  # the head statement
 
 
 @dataclass(frozen=True)
@@ -230,7 +248,7 @@ class Plan:
     loss: int
     loss_name: str
     loss_param: float  # huber delta | label_smoothing | 0
-    fused: int  # FUSED_* : the last layer's activation is folded into the loss
+    fused: int  # FUSED_* of the main output (outputs[0].fused)
     optimizer: OptimizerPlan
     clip_norm: float  # 0 = no norm clipping
     clip_value: float  # 0 = no value clipping
@@ -240,6 +258,7 @@ class Plan:
     drop_last: bool
     seed: int
     epochs: int
+    outputs: tuple[OutputPlan, ...] = ()  # the main output (the last node) first, then heads
     init_from: str | None = None  # resolved path of an `init from` .npz, if any
     spec_path: str | None = None
     loss_span: Span | None = field(default=None, compare=False, repr=False)
@@ -264,6 +283,26 @@ class Plan:
             if t.key == key:
                 return t
         raise KeyError(key)
+
+    @property
+    def heads(self) -> tuple[OutputPlan, ...]:
+        return self.outputs[1:]
+
+    def graph_span(self) -> Span | None:
+        """Where the spec first leaves a plain chain (a head, branch or merge), if it does."""
+        for o in self.heads:
+            return o.span
+        for i, node in enumerate(self.layers):
+            if node.inputs != ((i - 1,) if i else (INPUT,)):
+                return node.span
+        return None
+
+    @property
+    def is_chain(self) -> bool:
+        """Every node reads the one before it (the first, the input), nothing else reads it,
+        and the only output is the last node: what the chain-only engine paths assume."""
+        return not self.heads and all(
+            node.inputs == ((i - 1,) if i else (INPUT,)) for i, node in enumerate(self.layers))
 
     @property
     def has_dropout(self) -> bool:

@@ -36,8 +36,8 @@ def _inputs(node: LayerPlan, plan: Plan) -> str:
     return ", ".join("input" if i == INPUT else plan.layers[i].name for i in node.inputs)
 
 
-def _node(node: LayerPlan, plan: Plan) -> list[str]:
-    head = (f"{node.name:<10} {node.title:<24} <- {_inputs(node, plan):<10} "
+def _node(node: LayerPlan, plan: Plan, width: int) -> list[str]:
+    head = (f"{node.name:<{width}} {node.title:<24} <- {_inputs(node, plan):<{width}} "
             f"{show_shape(node.in_shape)} -> {show_shape(node.out_shape)}")
     extra = []
     if node.act_name != "linear":
@@ -66,8 +66,14 @@ def format_plan(plan: Plan) -> str:
     lines = [f"plan {plan.model_name}: input {show_shape(plan.input_shape)}, {plan.dtype}, "
              f"{plan.n_params} params, {plan.n_buffers} buffer values, "
              f"{plan.n_outputs} output(s)"]
+    width = max([10, *(len(n.name) for n in plan.layers)])
     for node in plan.layers:
-        lines += _node(node, plan)
+        lines += _node(node, plan, width)
+    if plan.heads:
+        lines.append("outputs: " + ", ".join(
+            ("main " if not o.name else f"head {o.name} (weight {_num(o.weight)}) ")
+            + plan.layers[o.node].name + (f" fused {FUSED_NAMES[o.fused]}" if o.fused else "")
+            for o in plan.outputs))
     fused = f", fused {FUSED_NAMES[plan.fused]}" if plan.fused else ""
     param = f"({_num(plan.loss_param)})" if plan.loss_param else ""
     lines.append(f"loss {plan.loss_name}{param} (task {plan.task}{fused})")

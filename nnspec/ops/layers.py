@@ -42,11 +42,13 @@ def show_shape(shape: Shape) -> str:
 
 
 class ShapeError(ValueError):
-    """A layer that cannot take its input shape (check/ reports it as E305 at the layer)."""
+    """A layer that cannot take its input shape (check/ reports it as E305 at the layer).
+    `at` is the innermost layer that raised it (set on the way out of `chain_shape`)."""
 
     def __init__(self, message: str, label: str, hints: tuple[str, ...] = ()) -> None:
         super().__init__(message)
         self.message, self.label, self.hints = message, label, hints
+        self.at: Op | None = None
 
 
 @dataclass(frozen=True)
@@ -220,14 +222,26 @@ def _default_init(activation: object) -> Initializer:
     return INITIALIZERS[ACTIVATIONS[activation.kind].default_init]()  # type: ignore[attr-defined, return-value]
 
 
+def chain_shape(x: Shape, layers: tuple[Layer, ...]) -> Shape:
+    """The shape after a chain of layers; a ShapeError (`at` = the innermost culprit)."""
+    for layer in layers:
+        try:
+            x = layer.out_shape(x)
+        except ShapeError as exc:
+            if exc.at is None:
+                exc.at = layer
+            raise
+    return x
+
+
 def shapes(input_shape: Shape, layers: tuple[Layer, ...]) -> list[tuple[Shape, Shape]]:
     """(in_shape, out_shape) of each layer of a chain; a ShapeError at the first that cannot
-    take its input (with `.index` set to that layer's position)."""
+    take its input (`index` = that top-level layer's position, `at` = the innermost layer)."""
     out: list[tuple[Shape, Shape]] = []
     x = input_shape
     for i, layer in enumerate(layers):
         try:
-            y = layer.out_shape(x)
+            y = chain_shape(x, (layer,))
         except ShapeError as exc:
             exc.index = i  # type: ignore[attr-defined]
             raise
@@ -236,10 +250,183 @@ def shapes(input_shape: Shape, layers: tuple[Layer, ...]) -> list[tuple[Shape, S
     return out
 
 
+# ---------------------------------------------------------------------------------------------
+# Branches, merges and heads: layers made of layers. Their children are named as PyTorch names
+# nested modules: `layers.<i>.branches.<j>.<k>.weight` (concat, add: `branches` is a
+# ModuleList of Sequentials) and `layers.<i>.body.<k>.weight` (residual, head: `body` is a
+# Sequential). They own no tensors themselves.
+# ---------------------------------------------------------------------------------------------
+
+
+class Branch(Op):
+    """`branch { layers }`: one path of a `concat` or an `add`, reading the statement's input.
+    An empty branch (`branch {}`) passes its input through unchanged."""
+
+    family: ClassVar[str] = "branch"
+    kind: Literal["branch"] = "branch"
+    layers: tuple[AnyLayer, ...] = Field((), description="the branch's layers, in order")
+
+
+class Composite(Layer):
+    """A layer made of chains of layers (`parts`), each reading the composite's input."""
+
+    # the field filled from the statement's `{ }` body (not an option written as key=value)
+    nested: ClassVar[tuple[str, ...]] = ()
+
+    def parts(self) -> list[tuple[str, tuple[Layer, ...]]]:
+        """(name prefix, layers) of each inner chain: `branches.<j>` or `body`."""
+        raise NotImplementedError
+
+    def flops(self, x: Shape) -> int:
+        total = 0
+        for _, layers in self.parts():
+            for (a, _), layer in zip(shapes(x, layers), layers, strict=True):
+                total += layer.flops(a)
+        return total + self.merge_flops(x)
+
+    def merge_flops(self, x: Shape) -> int:
+        return 0
+
+
+def _branch_shapes(x: Shape, branches: tuple[Branch, ...]) -> list[Shape]:
+    return [chain_shape(x, b.layers) for b in branches]
+
+
+def _listing(found: list[Shape]) -> str:
+    items = [show_shape(s) for s in found]
+    return ", ".join(items[:-1]) + " and " + items[-1] if len(items) > 1 else items[0]
+
+
+class Concat(Composite):
+    """y = [f_1(x), f_2(x), ...]: every branch reads the same x; their outputs are joined
+    along the first dimension of a sample (the features of a flat row, the channels of a
+    (C, H, W) sample, whose other dimensions must agree), as torch.cat(dim=1). dL/dx is the
+    sum of what each branch passes back. Written `concat { branch { ... } branch { ... } }`."""
+
+    kind: Literal["concat"] = "concat"
+    nested: ClassVar[tuple[str, ...]] = ("branches",)
+    branches: tuple[Branch, ...] = Field((), description="the parallel paths (`branch { }`)")
+
+    def parts(self) -> list[tuple[str, tuple[Layer, ...]]]:
+        return [(f"branches.{j}", b.layers) for j, b in enumerate(self.branches)]
+
+    def out_shape(self, x: Shape) -> Shape:
+        found = _branch_shapes(x, self.branches)
+        rest = {s[1:] for s in found}
+        if len(rest) > 1 or any(len(s) == 0 for s in found):
+            raise ShapeError(f"the branches give {_listing(found)}; `concat` joins them along "
+                             "the first dimension, so the others must be equal",
+                             "branches that do not line up",
+                             ("flatten the branches first, or make their other dimensions "
+                              "equal",))
+        return (sum(s[0] for s in found), *found[0][1:])
+
+    def describe(self) -> str:
+        return f"concat of {len(self.branches)} branches"
+
+
+class Add(Composite):
+    """y = f_1(x) + f_2(x) + ...: every branch reads the same x and gives the same shape;
+    each receives dL/dy. Written `add { branch { ... } branch { ... } }`."""
+
+    kind: Literal["add"] = "add"
+    nested: ClassVar[tuple[str, ...]] = ("branches",)
+    branches: tuple[Branch, ...] = Field((), description="the paths summed (`branch { }`)")
+
+    def parts(self) -> list[tuple[str, tuple[Layer, ...]]]:
+        return [(f"branches.{j}", b.layers) for j, b in enumerate(self.branches)]
+
+    def out_shape(self, x: Shape) -> Shape:
+        found = _branch_shapes(x, self.branches)
+        if len(set(found)) > 1:
+            widths = sorted({s[0] for s in found if len(s) == 1})
+            hint = (f"give the short branch a projection, e.g. end it with `dense {widths[-1]}`"
+                    if len(widths) > 1 else "make every branch end with the same shape")
+            raise ShapeError(f"the branches give {_listing(found)}; `add` needs equal shapes",
+                             "branches of different shapes", (hint,))
+        return found[0]
+
+    def merge_flops(self, x: Shape) -> int:
+        return (len(self.branches) - 1) * size(self.out_shape(x))
+
+    def describe(self) -> str:
+        return f"add of {len(self.branches)} branches"
+
+
+class Residual(Composite):
+    """y = x + f(x), f the body (He et al., 2016): the body must give x's shape back;
+    dL/dx = dL/dy + what the body passes back. Written `residual { dense 64 relu; dense 64 }`."""
+
+    kind: Literal["residual"] = "residual"
+    nested: ClassVar[tuple[str, ...]] = ("body",)
+    body: tuple[AnyLayer, ...] = Field((), description="f, the layers added to the input")
+
+    def parts(self) -> list[tuple[str, tuple[Layer, ...]]]:
+        return [("body", self.body)]
+
+    def out_shape(self, x: Shape) -> Shape:
+        y = chain_shape(x, self.body)
+        if y != x:
+            hint = (f"end the body with `dense {x[0]}`" if len(x) == 1 and len(y) == 1 else
+                    "make the body give its input's shape back")
+            raise ShapeError(f"the body gives {show_shape(y)} but its input is {show_shape(x)}; "
+                             "`residual` adds them, so they must be equal",
+                             f"x is {show_shape(x)}, f(x) is {show_shape(y)}", (hint,))
+        return x
+
+    def merge_flops(self, x: Shape) -> int:
+        return size(x)
+
+    def describe(self) -> str:
+        return "residual"
+
+
+class Head(Composite):
+    """An auxiliary output (a side classifier, as in GoogLeNet), trained on the same target
+    with the same loss: the objective becomes main + weight * head loss, so that "the loss
+    reaches the first layers". The main path goes on from the head's input (y = x). Left out
+    of predictions, evaluation and the saved model's outputs; shown in the history as
+    `<name>_loss`. Written `head aux weight=0.3 { dense 10 softmax }`."""
+
+    kind: Literal["head"] = "head"
+    nested: ClassVar[tuple[str, ...]] = ("body",)
+    name: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+                      description="the head's name (its history column is `<name>_loss`)")
+    weight: float = Field(0.3, gt=0.0, description="its loss's weight in the objective "
+                          "(0.3 as GoogLeNet's auxiliary classifiers)")
+    body: tuple[AnyLayer, ...] = Field((), description="the head's layers; the last one is "
+                                       "its output")
+
+    def parts(self) -> list[tuple[str, tuple[Layer, ...]]]:
+        return [("body", self.body)]
+
+    def out_shape(self, x: Shape) -> Shape:
+        self.head_shape(x)
+        return x
+
+    def head_shape(self, x: Shape) -> Shape:
+        """The head's own output shape (a flat row, as a loss needs)."""
+        y = chain_shape(x, self.body)
+        if len(y) != 1:
+            raise ShapeError(f"head `{self.name}` outputs {show_shape(y)}, but a loss takes a "
+                             "flat row of values per sample", f"output {show_shape(y)}",
+                             ("end the head with `flatten` and a `dense` layer",))
+        return y
+
+    def describe(self) -> str:
+        return f"head {self.name} weight={self.weight:g}"
+
+
 def param_count(layer: Layer, x: Shape) -> int:
-    """Trained values of a layer on input shape x."""
+    """Trained values of a layer on input shape x (a composite's: its children's)."""
+    if isinstance(layer, Composite):
+        return sum(param_count(inner, a) for _, chain in layer.parts()
+                   for inner, (a, _) in zip(chain, shapes(x, chain), strict=True))
     return sum(size(t.shape) for t in layer.tensors(x) if t.trained)
 
 
-LAYERS = registry(Dense, Dropout, BatchNorm, ActivationLayer, Flatten)
+LAYERS = registry(Dense, Dropout, BatchNorm, ActivationLayer, Flatten, Concat, Add, Residual,
+                  Head)
 AnyLayer = union(LAYERS)
+for _cls in (Branch, Concat, Add, Residual, Head):
+    _cls.model_rebuild()

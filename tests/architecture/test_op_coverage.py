@@ -39,7 +39,8 @@ def _module(relative: str):  # type: ignore[no-untyped-def]
 
 
 def _facts(plans) -> dict[str, set[str]]:  # type: ignore[no-untyped-def]
-    return {"layer": {n.kind_name for p in plans for n in p.layers},
+    return {"layer": {n.kind_name for p in plans for n in p.layers}
+            | ({"head"} if any(p.heads for p in plans) else set()),
             "activation": {n.act_name for p in plans for n in p.layers},
             "loss": {p.loss_name for p in plans},
             "optimizer": {p.optimizer.name for p in plans}}

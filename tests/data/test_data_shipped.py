@@ -106,7 +106,7 @@ def test_example_specs_load(name, task, sizes, dtype):
     ds = load_spec_data(spec)
     got = tuple(0 if p is None else len(p) for p in (ds.train, ds.val, ds.test))
     assert got == sizes and ds.train.x.dtype == dtype
-    assert ds.n_features == spec.model.input and not ds.warnings
+    assert ds.n_features == spec.model.features and not ds.warnings
     if name == "iris":
         assert ds.classes == ["setosa", "versicolor", "virginica"]
         assert set(ds.class_counts(ds.test).values()) == {5}

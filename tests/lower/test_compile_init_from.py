@@ -60,3 +60,38 @@ def test_a_missing_or_misshapen_file_is_a_diagnostic(tmp_path: Path) -> None:
         compile_plan(plan, "reference")
     assert {d.code for d in info.value.diagnostics} == {"E410"}
     compile_plan(plan, "reference", initial_weights=False)  # the file is not read
+
+
+GRAPH = """model g {
+    input 3
+    dense 4 tanh
+    residual { dense 4 relu }
+    dense 1
+}
+train { loss mse; dtype float64 }
+"""
+
+
+def test_a_backend_that_runs_chains_only_says_so(tmp_path: Path) -> None:
+    """E506 at the first statement that branches, before the backend is even imported."""
+    import os
+
+    from nnspec.backends import GRAPHS
+    from nnspec.diagnostics import render
+
+    path = tmp_path / "g.nn"
+    path.write_text(GRAPH, encoding="utf-8")
+    spec, _ = diagnose(GRAPH, str(path))
+    assert spec is not None
+    plan = lower(spec)
+    assert not plan.is_chain and "reference" in GRAPHS
+    compile_plan(plan, "reference")  # runs graphs
+    with pytest.raises(DiagnosticError) as info:
+        compile_plan(plan, "cuda")
+    (d,) = info.value.diagnostics
+    assert d.code == "E506" and d.span is not None and d.span.line == 4
+    text = render(d, GRAPH).replace(str(path), "g.nn")
+    golden = Path(__file__).resolve().parent / "golden" / "E506.stderr"
+    if os.environ.get("NNSPEC_UPDATE_GOLDEN") == "1":
+        golden.write_text(text + "\n", encoding="utf-8")
+    assert text + "\n" == golden.read_text(encoding="utf-8")

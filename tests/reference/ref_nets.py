@@ -5,7 +5,17 @@ from __future__ import annotations
 
 from plan_nets import ACT, LOSS, dense
 
-from nnspec.ops.layers import ActivationLayer, BatchNorm, Dropout, Flatten
+from nnspec.ops.layers import (
+    ActivationLayer,
+    Add,
+    BatchNorm,
+    Branch,
+    Concat,
+    Dropout,
+    Flatten,
+    Head,
+    Residual,
+)
 
 # name -> (layers, loss, n_in: features or a sample shape): every activation, every layer
 # kind, every loss and fused form.
@@ -33,4 +43,20 @@ NETS = {
     "image-flatten-dropout-cce": ([ActivationLayer(activation=ACT["tanh"]()), Dropout(rate=0.25),
                                    Flatten(), dense(3, "softmax")],
                                   LOSS["categorical_crossentropy"](), (2, 2, 2)),
+    # graphs: a node read by several (fan-out: the sum of their gradients), concat with an
+    # identity branch, add, residual, heads with a loss weight (fused and not)
+    "concat-fanout-cce": ([dense(4, "tanh"), Concat(branches=(
+        Branch(layers=(dense(3, "relu"),)), Branch(layers=(dense(2, "sigmoid"), dense(3))),
+        Branch())), dense(3, "softmax")], LOSS["categorical_crossentropy"](), 3),
+    "residual-add-huber": ([dense(4, "tanh"), Residual(body=(dense(3, "gelu"), dense(4))),
+                            Add(branches=(Branch(layers=(dense(2),)),
+                                          Branch(layers=(dense(2, "tanh"),)))),
+                            ], LOSS["huber"](delta=0.5), 3),
+    "head-bn-dropout-cce": ([dense(5, "relu"), Head(name="aux", weight=0.4,
+                                                    body=(dense(3, "softmax"),)),
+                             BatchNorm(), Dropout(rate=0.3), dense(3, "softmax")],
+                            LOSS["categorical_crossentropy"](), 3),
+    "head-residual-bce": ([dense(4, "tanh"), Head(name="side", weight=0.7, body=(
+        dense(2, "relu"), dense(1, "sigmoid"))), Residual(body=(dense(4, "elu"),)),
+        dense(1, "sigmoid")], LOSS["binary_crossentropy"](), 3),
 }

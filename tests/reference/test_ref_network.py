@@ -46,4 +46,25 @@ def test_nets_cover_every_fused_form_and_loss():
     assert acts == set(ACTIVATIONS)
     from nnspec.ops.layers import LAYERS
 
-    assert {layer.kind_name for p in plans for layer in p.layers} == set(LAYERS)
+    kinds = {layer.kind_name for p in plans for layer in p.layers}
+    assert kinds | {"head" for p in plans if p.heads} == set(LAYERS)
+
+
+def test_heads_add_their_weighted_loss_to_the_objective():
+    """loss_and_grad's value is main + weight * head loss, each computed at its own output;
+    evaluate-style main loss is the first term."""
+    layers, loss, n_in = NETS["head-residual-bce"]
+    plan = make_plan(layers, loss, n_in=n_in)
+    params = init_params(plan, init_rng(1))
+    buffers = init_buffers(plan)
+    x, y = data(plan, 5)
+    y = as_targets(plan, y)
+    f = network.forward(plan, params, buffers, x, True)
+    main, heads, _ = network.objective(plan, f, y)
+    (head,) = plan.heads
+    assert head.name == "side" and head.weight == 0.7 and len(heads) == 1
+    value, _ = network.loss_and_grad(plan, params, buffers, x, y)
+    assert value == pytest.approx(main + 0.7 * heads[0], rel=1e-14)
+    p = f.value(head.node)  # the head ends with sigmoid
+    by_hand = -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))
+    assert heads[0] == pytest.approx(by_hand, rel=1e-12)

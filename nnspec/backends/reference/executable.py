@@ -39,18 +39,20 @@ class ReferenceExecutable(HostState):
         self.buffers = init_buffers(plan)
         self.state = optimizers.init_state(plan.optimizer, plan.n_params)
         self.step = 0
+        self.head_losses: list[float] = []
 
     # training ---------------------------------------------------------------------------
     def train_batch(self, xb: np.ndarray, yb: np.ndarray, lr: float,
                     rng: np.random.Generator) -> tuple[int, float]:
-        """One forward, backward and update on a batch; (status, batch loss). A non-finite
-        loss or gradient leaves every piece of state as it was (the dropout draws are made)."""
+        """One forward, backward and update on a batch; (status, main output's batch loss).
+        The heads' batch losses are left in `self.head_losses`. A non-finite loss or
+        gradient leaves every piece of state as it was (the dropout draws are made)."""
         plan = self.plan
         f = network.forward(plan, self.params, self.buffers, xb, True, rng=rng)
-        loss, g = network.loss_and_output_grad(plan, f, yb)
-        if not np.isfinite(loss):
+        loss, self.head_losses, seeds = network.objective(plan, f, yb)
+        if not np.isfinite(loss) or not np.all(np.isfinite(self.head_losses)):
             return STATUS_NONFINITE_LOSS, loss
-        grad = network.backward(plan, self.params, f, g)
+        grad = network.backward(plan, self.params, f, seeds)
         if not np.all(np.isfinite(grad)):
             return STATUS_NONFINITE_GRAD, loss
         network.update_running(plan, self.buffers, f)
@@ -72,15 +74,23 @@ class ReferenceExecutable(HostState):
         start, end = max(0, start_batch), min(end_batch, plan.n_batches(n))
         size = plan.batch_size(n) if n else 0
         loss_sum, samples, done = 0.0, 0, 0
+        head_terms: list[list[float]] = []
         for k in range(start, end):
             rows = order[k * size:min((k + 1) * size, n)]
             status, loss = self.train_batch(x[rows], y[rows], float(lr), rng)
             if status:
-                return EpochChunk(loss_sum, samples, done, status, k)
+                return EpochChunk(loss_sum, samples, done, status, k,
+                                  head_terms=self._heads(head_terms))
             loss_sum += loss * len(rows)
+            head_terms.append([h * len(rows) for h in self.head_losses])
             samples += len(rows)
             done += 1
-        return EpochChunk(loss_sum, samples, done)
+        return EpochChunk(loss_sum, samples, done, head_terms=self._heads(head_terms))
+
+    def _heads(self, terms: list[list[float]]) -> np.ndarray | None:
+        if not self.plan.heads:
+            return None
+        return np.array(terms, dtype=np.float64).reshape(len(terms), len(self.plan.heads))
 
     # evaluation -------------------------------------------------------------------------
     def predict(self, x: np.ndarray) -> np.ndarray:

@@ -22,13 +22,17 @@ from nnspec.lower.plan import (
     ACTIVATION,
     BATCHNORM,
     DENSE,
+    CONCAT,
     DROPOUT,
     FLATTEN,
     FUSED_NAMES,
     FUSED_NONE,
     L_CCE,
+    INPUT,
     L_HUBER,
+    MERGES,
     LayerPlan,
+    OutputPlan,
     Plan,
 )
 from nnspec.ops.activations import AnyActivation
@@ -80,27 +84,51 @@ def tensors(layer: LayerPlan, params: np.ndarray) -> tuple[np.ndarray | None, np
 
 @dataclass
 class Forward:
-    """Everything one forward pass produced; `out` is the network output."""
+    """Everything one forward pass produced, per node of the graph (Plan.layers order):
+    `inputs[i]` the node's input (a list of them for a merge node), `pre[i]` its z
+    (dense/activation), batchnorm Cache or dropout mask, `outputs[i]` its value. `out` is the
+    main output; `value(node)` reads a node's value, or the model's input for INPUT."""
 
-    inputs: list[np.ndarray] = field(default_factory=list)  # x of each layer
-    pre: list[Any] = field(default_factory=list)  # z (dense/activation), Cache (bn), mask
-    outputs: list[np.ndarray] = field(default_factory=list)  # y of each layer
+    x: np.ndarray | None = None
+    main: int = -1
+    inputs: list[Any] = field(default_factory=list)
+    pre: list[Any] = field(default_factory=list)
+    outputs: list[np.ndarray] = field(default_factory=list)
+
+    def value(self, node: int) -> np.ndarray:
+        if node == INPUT:
+            assert self.x is not None
+            return self.x
+        return self.outputs[node]
 
     @property
     def out(self) -> np.ndarray:
-        return self.outputs[-1]
+        return self.value(self.main)
+
+
+def _main(plan: Plan) -> int:
+    return plan.outputs[0].node if plan.outputs else len(plan.layers) - 1
 
 
 def forward(plan: Plan, params: np.ndarray, buffers: np.ndarray, x: np.ndarray, train: bool,
             rng: np.random.Generator | None = None,
             masks: list[np.ndarray] | None = None) -> Forward:
-    """Run the layers. Training: batch statistics, and dropout masks from `masks` (one per
-    dropout layer with rate > 0, in order) or drawn from `rng` (backends/base.py convention).
-    Evaluation: running statistics, no dropout. Running statistics are not updated here."""
-    f = Forward()
-    h = np.asarray(x, dtype=np.float64)
+    """Run the nodes in order, each on its inputs. Training: batch statistics, and dropout
+    masks from `masks` (one per dropout node with rate > 0, in node order) or drawn from `rng`
+    (backends/base.py convention). Evaluation: running statistics, no dropout. Running
+    statistics are not updated here."""
+    f = Forward(x=np.asarray(x, dtype=np.float64), main=_main(plan))
+    f.x = f.x.reshape(f.x.shape[0], -1)
     mask_i = 0
     for layer in plan.layers:
+        if layer.kind in MERGES:
+            parts = [f.value(i) for i in layer.inputs]
+            f.inputs.append(parts)
+            f.pre.append(None)
+            f.outputs.append(np.concatenate(parts, axis=1) if layer.kind == CONCAT
+                             else np.sum(parts, axis=0))
+            continue
+        h = f.value(layer.inputs[0])
         f.inputs.append(h)
         if layer.kind in (DENSE, ACTIVATION):
             if layer.kind == DENSE:
@@ -139,32 +167,76 @@ def forward(plan: Plan, params: np.ndarray, buffers: np.ndarray, x: np.ndarray, 
         else:  # pragma: no cover - the plan's layer kinds are closed
             raise AssertionError(layer.kind_name)
         f.outputs.append(h)
-    if not plan.layers:
-        f.outputs.append(h)
     return f
 
 
-def loss_and_output_grad(plan: Plan, f: Forward, y: np.ndarray) -> tuple[float, np.ndarray]:
-    """(batch loss, gradient to start the backward pass from): dL/dz of the last layer when
-    fused, else dL/d(output)."""
+def output_value_grad(plan: Plan, output: OutputPlan, f: Forward, y: np.ndarray
+                      ) -> tuple[float, np.ndarray]:
+    """(loss at one output, the gradient its backward pass starts from): dL/dz of its node
+    when fused, else dL/d(output)."""
     loss = loss_op(plan)
-    if plan.fused != FUSED_NONE:
-        act = FUSED_NAMES[plan.fused].split("+")[0]
-        return losses.fused_value_grad(loss, act, f.pre[-1], y)
-    log_probs = plan.loss == L_CCE and bool(plan.layers) and plan.layers[-1].act == A_LOG_SOFTMAX
-    return (losses.value(loss, f.out, y, log_probs=log_probs),
-            losses.grad(loss, f.out, y, log_probs=log_probs))
+    node = plan.layers[output.node] if output.node != INPUT else None
+    if output.fused != FUSED_NONE:
+        act = FUSED_NAMES[output.fused].split("+")[0]
+        return losses.fused_value_grad(loss, act, f.pre[output.node], y)
+    log_probs = plan.loss == L_CCE and node is not None and node.act == A_LOG_SOFTMAX
+    out = f.value(output.node)
+    return (losses.value(loss, out, y, log_probs=log_probs),
+            losses.grad(loss, out, y, log_probs=log_probs))
 
 
-def backward(plan: Plan, params: np.ndarray, f: Forward, g: np.ndarray) -> np.ndarray:
-    """The flat gradient dL/dparams given g from `loss_and_output_grad`."""
+def outputs_of(plan: Plan) -> tuple[OutputPlan, ...]:
+    return plan.outputs or (OutputPlan(len(plan.layers) - 1, "", 1.0, plan.fused),)
+
+
+def objective(plan: Plan, f: Forward, y: np.ndarray
+              ) -> tuple[float, list[float], dict[int, np.ndarray]]:
+    """(main loss, each head's loss, the gradient seeds per output node): the objective is
+    main + sum of weight * head loss, and each seed is weight * dL_o/d(its start)."""
+    values, seeds = [], {}
+    for o in outputs_of(plan):
+        value, g = output_value_grad(plan, o, f, y)
+        values.append(value)
+        seeds[o.node] = seeds.get(o.node, 0.0) + o.weight * g
+    return values[0], values[1:], seeds
+
+
+def loss_and_output_grad(plan: Plan, f: Forward, y: np.ndarray) -> tuple[float, np.ndarray]:
+    """(main loss, gradient at the main output) for a model without heads."""
+    return output_value_grad(plan, outputs_of(plan)[0], f, y)
+
+
+def _add(grads: dict[int, np.ndarray], node: int, g: np.ndarray) -> None:
+    if node != INPUT:
+        grads[node] = grads[node] + g if node in grads else g
+
+
+def backward(plan: Plan, params: np.ndarray, f: Forward,
+             seeds: np.ndarray | dict[int, np.ndarray]) -> np.ndarray:
+    """The flat gradient dL/dparams. `seeds`: the gradient at the main output (an array),
+    or per output node (objective()). Nodes run in reverse order; a node read by several
+    others receives the sum of their gradients; a fused output's seed is dL/dz already."""
+    grads = dict(seeds) if isinstance(seeds, dict) else {outputs_of(plan)[0].node: seeds}
+    fused_at = {o.node for o in outputs_of(plan) if o.fused != FUSED_NONE}
     grad = np.zeros_like(params)
     for i in range(len(plan.layers) - 1, -1, -1):
         layer = plan.layers[i]
-        fused_here = i == len(plan.layers) - 1 and plan.fused != FUSED_NONE
+        g = grads.pop(i, None)
+        if g is None:
+            continue  # nothing downstream reads it
+        if layer.kind in MERGES:
+            if layer.kind == CONCAT:
+                start = 0
+                for node, part in zip(layer.inputs, f.inputs[i], strict=True):
+                    _add(grads, node, g[:, start:start + part.shape[1]])
+                    start += part.shape[1]
+            else:
+                for node in layer.inputs:
+                    _add(grads, node, g)
+            continue
         if layer.kind in (DENSE, ACTIVATION):
             z = f.pre[i]
-            if not fused_here:  # g is dL/da; turn it into dL/dz
+            if i not in fused_at:  # g is dL/da; turn it into dL/dz
                 g = activations.backward(activation_op(layer), z, f.outputs[i], g)
             if layer.kind == DENSE:
                 w, _ = tensors(layer, params)
@@ -185,6 +257,7 @@ def backward(plan: Plan, params: np.ndarray, f: Forward, g: np.ndarray) -> np.nd
                 assert gg_view is not None and gbeta_view is not None
                 gg_view[...] = ggamma
                 gbeta_view[...] = gbeta
+        _add(grads, layer.inputs[0], g)
     return grad
 
 
@@ -200,7 +273,9 @@ def update_running(plan: Plan, buffers: np.ndarray, f: Forward) -> None:
 def loss_and_grad(plan: Plan, params: np.ndarray, buffers: np.ndarray, x: np.ndarray,
                   y: np.ndarray, masks: list[np.ndarray] | None = None,
                   rng: np.random.Generator | None = None) -> tuple[float, np.ndarray]:
-    """(training-mode batch loss, flat gradient): the function gradient checks look at."""
+    """(training-mode objective: main loss + weighted head losses, flat gradient): the
+    function gradient checks look at."""
     f = forward(plan, params, buffers, x, True, rng=rng, masks=masks)
-    value, g = loss_and_output_grad(plan, f, y)
-    return value, backward(plan, params, f, g)
+    main, heads, seeds = objective(plan, f, y)
+    value = main + sum(o.weight * h for o, h in zip(outputs_of(plan)[1:], heads, strict=True))
+    return value, backward(plan, params, f, seeds)
