@@ -15,7 +15,7 @@ from typing import Any, Literal, get_origin
 
 from nnspec import ir
 from nnspec.ops.base import Op
-from nnspec.ops.layers import Dense
+from nnspec.ops.layers import Add, Composite, Concat, Dense, Head
 
 INDENT = "    "
 _ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\t": "\\t", "\r": "\\r", "\0": "\\0"}
@@ -80,6 +80,25 @@ def op(o: Op) -> str:
     return f"{o.kind}({', '.join(opts)})" if opts else o.kind  # type: ignore[attr-defined]
 
 
+def layer_lines(lay: Op) -> list[str]:
+    """A layer statement as lines; a branch, merge or head with its body, indented."""
+    if isinstance(lay, Composite):
+        if isinstance(lay, Head):
+            header = f"head {lay.name} weight={value(float(lay.weight))}"
+        else:
+            header = lay.kind  # type: ignore[attr-defined]
+        if isinstance(lay, (Concat, Add)):
+            inner = []
+            for b in lay.branches:
+                body = [line for x in b.layers for line in layer_lines(x)]
+                inner += ["branch {}"] if not body else [
+                    "branch {", *(INDENT + line for line in body), "}"]
+        else:
+            inner = [line for x in lay.parts()[0][1] for line in layer_lines(x)]
+        return [f"{header} {{", *(INDENT + line for line in inner), "}"]
+    return [layer(lay)]
+
+
 def layer(lay: Op) -> str:
     if isinstance(lay, Dense):
         rest = " ".join(options(lay, skip=("units", "activation")))
@@ -100,7 +119,7 @@ def unparse(spec: ir.Spec) -> str:
     model = ["input " + " ".join(str(d) for d in m.input)]
     if m.init_from is not None:
         model.append(f"init from {quote(m.init_from)}")
-    model += [layer(lay) for lay in m.layers]
+    model += [line for lay in m.layers for line in layer_lines(lay)]
     parts = [_block(f"model {m.name}", model)]
     if spec.data is not None:
         parts.append(_block("data", _data(spec.data)))

@@ -163,6 +163,19 @@ CASES = [
     Case("drop_last", MLP, extra="drop_last true"),
     Case("dropout", "dense 8 relu\ndropout 0.3\ndense 6 tanh\ndropout 0.5\ndense 1",
          optimizer="adam(lr=0.01)"),
+    # graphs: fan-out, concat (an identity branch too), add, residual, heads with a loss weight
+    Case("graph-concat", "dense 6 tanh\nconcat {\n    branch { dense 4 relu }\n"
+         "    branch { dense 3 sigmoid; dense 4 }\n    branch {}\n}\ndense 1",
+         optimizer="sgd(lr=0.05, momentum=0.9)"),
+    Case("graph-residual-add", "dense 5 tanh\nresidual { dense 4 gelu; dense 5 }\n"
+         "add {\n    branch { dense 3 }\n    branch { dense 3 tanh }\n}\ndense 2",
+         loss="huber(delta=0.5)", optimizer="adam(lr=0.01)", n_out=2),
+    Case("graph-head-softmax", "dense 8 relu\nhead aux weight=0.3 { dense 6 tanh; dense 4 softmax }"
+         "\nbatchnorm\ndropout 0.2\ndense 4 softmax", loss="categorical_crossentropy",
+         optimizer="sgd(lr=0.2, momentum=0.5)", n_out=4),
+    Case("graph-two-heads-bce", "dense 6 tanh\nhead early weight=0.5 { dense 1 sigmoid }\n"
+         "residual { dense 6 relu }\nhead late weight=0.2 { dense 3 relu; dense 1 sigmoid }\n"
+         "dense 1 sigmoid", loss="binary_crossentropy", optimizer="rmsprop(lr=0.01)"),
     Case("deep-mixed", "dense 10 gelu\nbatchnorm\ndense 8 leaky_relu\ndropout 0.2\n"
          "dense 6 selu\ndense 1 sigmoid", loss="binary_crossentropy",
          optimizer="adamw(lr=0.01)", clip="norm=1.0", schedule="warmup(1) then cosine",

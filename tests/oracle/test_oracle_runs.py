@@ -62,6 +62,10 @@ def _runs(case, backend, dtype):
     """(nnspec history, final params, final buffers, torch run) for one case."""
     spec = _spec(case, dtype)
     plan = lower(spec)
+    from nnspec.backends import GRAPHS
+
+    if not plan.is_chain and backend not in GRAPHS:
+        pytest.skip(f"the {backend} backend does not run graphs yet (E506)")
     exe = importlib.import_module(BACKENDS[backend]).compile(plan)
     params0, buffers0 = exe.get_params(), exe.get_buffers()
     x, y = case.data()

@@ -140,10 +140,12 @@ class TorchNet:
         return out
 
 
-def loss_fn(torch, plan: Plan):
-    """The batch loss of torch outputs `out` (logits where fused) against targets."""
+def loss_fn(torch, plan: Plan, fused: int | None = None):
+    """The batch loss of torch outputs `out` (logits where fused) against targets; `fused`:
+    an output's own fused form (default: the main output's)."""
     F = torch.nn.functional
     s = plan.loss_param
+    fused = plan.fused if fused is None else fused
     if plan.loss == L_MSE:
         return F.mse_loss
     if plan.loss == L_RMSE:
@@ -154,16 +156,16 @@ def loss_fn(torch, plan: Plan):
         return lambda out, y: F.huber_loss(out, y, delta=s)
     if plan.loss == L_BCE:
         # torch has no label smoothing for BCE: smooth the targets as nnspec documents.
-        if plan.fused == FUSED_SIGMOID_BCE:
+        if fused == FUSED_SIGMOID_BCE:
             return lambda out, y: F.binary_cross_entropy_with_logits(out, y * (1 - s) + s / 2)
         return lambda out, y: F.binary_cross_entropy(out, y * (1 - s) + s / 2)
     if plan.loss == L_CCE:
-        if plan.fused == FUSED_SOFTMAX_CCE:
+        if fused == FUSED_SOFTMAX_CCE:
             return lambda out, y: F.cross_entropy(out, y, label_smoothing=s)
-        if plan.fused == FUSED_LOG_SOFTMAX_CCE:
+        if fused == FUSED_LOG_SOFTMAX_CCE:
             # log-probabilities are valid logits: log_softmax(log p) = log p.
             return lambda out, y: F.cross_entropy(out, y, label_smoothing=s)
-        assert plan.fused == FUSED_NONE
+        assert fused == FUSED_NONE
         return lambda out, y: F.nll_loss(torch.log(out), y)
     raise AssertionError(plan.loss_name)
 
@@ -234,6 +236,8 @@ def run(torch, spec: ir.Spec, plan: Plan, params0: np.ndarray, buffers0: np.ndar
         x: np.ndarray, y: np.ndarray, dtype) -> TorchRun:
     """Train in torch, shuffle off, for spec.train.epochs epochs; y: class indices (int) for
     categorical_crossentropy, else (N, K) floats."""
+    if not plan.is_chain:
+        return _run_graph(torch, spec, plan, params0, buffers0, x, y, dtype)
     net = TorchNet(torch, plan, params0, buffers0, dtype, dropout_rng(plan.seed))
     params = net.parameters()
     opt = optimizer(torch, plan, params)
@@ -266,3 +270,62 @@ def run(torch, spec: ir.Spec, plan: Plan, params0: np.ndarray, buffers0: np.ndar
         else:
             sched.step()
     return TorchRun(losses, lrs, net.flat("params"), net.flat("buffers"))
+
+
+def _run_graph(torch, spec: ir.Spec, plan: Plan, params0: np.ndarray, buffers0: np.ndarray,
+               x: np.ndarray, y: np.ndarray, dtype) -> TorchRun:
+    """run() for a model that branches: nested torch modules (torch_graph.py) loaded by name,
+    the objective main + weight * head loss; the reported loss is the main output's."""
+    import types
+
+    import torch_graph
+
+    rng = dropout_rng(plan.seed)
+
+    class Dropout(torch.nn.Module):
+        def __init__(self, rate):
+            super().__init__()
+            self.drop = _Dropout(torch, rate, rng)
+
+        def forward(self, h):
+            return self.drop(h)
+
+    def activation_of(op):
+        p0, p1 = op.params()
+        return activation(torch, types.SimpleNamespace(act_name=op.kind, act_p0=p0, act_p1=p1))
+
+    net, heads = torch_graph.build(torch, spec.model, plan, Dropout, activation_of)
+    net = net.to(dtype)
+    torch_graph.load(torch, net, plan, params0, buffers0, dtype)
+    net.train()
+    params = list(net.parameters())
+    opt = optimizer(torch, plan, params)
+    sched = scheduler(torch, spec.train, opt)
+    xt = torch.tensor(x, dtype=dtype)
+    yt = torch.tensor(y) if plan.loss == L_CCE else torch.tensor(y, dtype=dtype)
+    n = x.shape[0]
+    b = plan.batch_size(n)
+    losses, lrs = [], []
+    for _ in range(spec.train.epochs):
+        lrs.append(opt.param_groups[0]["lr"])
+        total, count = 0.0, 0
+        for k in range(plan.n_batches(n)):
+            xb, yb = xt[k * b:(k + 1) * b], yt[k * b:(k + 1) * b]
+            opt.zero_grad()
+            main, objective = torch_graph.objective(
+                torch, plan, lambda fused: loss_fn(torch, plan, fused), net(xb), heads, yb)
+            objective.backward()
+            if plan.clip_value:
+                torch.nn.utils.clip_grad_value_(params, plan.clip_value)
+            if plan.clip_norm:
+                torch.nn.utils.clip_grad_norm_(params, plan.clip_norm)
+            opt.step()
+            total += float(main.item()) * xb.shape[0]
+            count += xb.shape[0]
+        losses.append(total / count)
+        if isinstance(sched, torch.optim.lr_scheduler.ReduceLROnPlateau):
+            sched.step(losses[-1])
+        else:
+            sched.step()
+    return TorchRun(losses, lrs, torch_graph.flat(net, plan, "params"),
+                    torch_graph.flat(net, plan, "buffers"))
