@@ -23,7 +23,9 @@ Two mistakes get special treatment because the generic message would be misleadi
 header inside a block (`data {` while `model {` is open; only the BLOCK_KINDS count, since
 `concat {` or `head aux {` is a statement with a body) means an open block or body lacks its
 `}`, so the driver reports E105 and closes what is open; and the end of the file inside a block
-is E105 too (E103 only when a statement itself is cut short). Which `{` lacks its `}` is
+is E105 too (E103 only when a statement itself is cut short). Likewise a `}` after code that
+would close a top-level block which, by what follows, goes on is reported and skipped as one
+`}` too many (`residual { dense 8 } }`). Which `{` lacks its `}` is
 guessed from the layout: a `}` that starts a line left of the line of the `{` it was matched
 with most likely belongs to an outer brace, so that `{` is the unclosed one (see _blamed).
 
@@ -243,6 +245,28 @@ class _Driver:
                 self._accept(tok, j)
         return j + 1
 
+    def _extra_close(self, i: int) -> bool:
+        """Is the `}` at i one too many (`residual { dense 8 } }` then more statements)?
+
+        Only a `}` that would close a top-level block and is followed by a statement rather than
+        a block header or the end of the file (the file is in error after it either way, so
+        skipping it changes no valid parse), and only when the layout says it is not the block's
+        own: it comes after code on its line, or it is indented deeper than the block.
+        """
+        toks = self.tokens
+        tok = toks[i]
+        if tok.type != "RBRACE" or len(self.open_braces) != 1 or i == 0:
+            return False
+        starts_line = toks[i - 1].line != tok.line or toks[i - 1].type in SEPARATORS
+        if starts_line and tok.column <= self.open_braces[0][0].column:
+            return False
+        j = i + 1
+        while j < len(toks) and toks[j].type in SEPARATORS:
+            j += 1
+        kinds = [t.type for t in toks[j:j + 4] if t.type != "_NL"][:3]
+        header = kinds[:2] == ["NAME", "LBRACE"] or kinds == ["NAME", "NAME", "LBRACE"]
+        return j < len(toks) and toks[j].type == "NAME" and not header
+
     def _looks_like_header(self, i: int) -> bool:
         """`model m {`, `data {`: only a block kind starts one (`concat {` is a statement)."""
         if self.tokens[i].value not in BLOCK_KINDS:
@@ -264,6 +288,14 @@ class _Driver:
                 depth = 0
             if self.in_block and not self.pending and self._looks_like_header(i):
                 self._close_open(before=tok)
+                continue
+            if self._extra_close(i):
+                kind, _lbrace = self.open_braces[0]
+                self._report(error(
+                    "E102", f'unexpected "}}": the "{kind.value}" block goes on after it',
+                    token_span(tok), path=self.path, label='one "}" too many',
+                    hints=['remove this "}"']))
+                i += 1
                 continue
             depth += tok.type in ("LPAR", "LSQB")
             depth -= tok.type in ("RPAR", "RSQB")
