@@ -8,6 +8,13 @@ code is printed at the end of that code's line. A comment inside a statement tha
 (a call written over several lines) moves to its own line just before the statement, since the
 statement is printed on one line. Blank lines between statements collapse to at most one.
 
+A statement's body (`concat { ... }`) is laid out like a block, one level deeper: `{` on the
+statement's line, each inner statement on its own line indented 4 spaces more per level, `}`
+on its own line at the statement's indentation; so a one-line body is expanded, and a comment
+at the end of such a line ends up after its `}`. An empty body prints `{}` (an empty block
+prints `{` and `}` on two lines, as before); lone comments between braces stay in the body,
+at its depth, where they were.
+
 `format_source` refuses to reformat a file with syntax errors (it returns None), since a
 Document with statements dropped by error recovery would lose the user's text.
 
@@ -86,6 +93,24 @@ class _Item:
     before: list[Comment] = field(default_factory=list)  # comments moved out of its inside
 
 
+@dataclass
+class _Node:
+    """A block or a statement as printed: its first line, and for braces, the statements
+    inside and the `}` (None for a plain statement or a `{}` printed on one line)."""
+
+    head: _Item
+    body: list[_Node] = field(default_factory=list)
+    close: _Item | None = None
+    inner: tuple[int, int] = (0, 0)  # source offsets between the braces: where lone comments
+    # there belong to this body
+
+    def items(self) -> list[_Item]:
+        out = [self.head]
+        for child in self.body:
+            out += child.items()
+        return out + ([self.close] if self.close is not None else [])
+
+
 def _comment_line(c: Comment) -> str:
     return "#" + c.text
 
@@ -97,6 +122,8 @@ def _attach(items: list[_Item], comments: list[Comment]) -> list[Comment]:
         owners = [it for it in items
                   if it.span.end_line == c.span.line and it.span.end <= c.span.start]
         if owners:
+            # A line split by fmt (`residual { dense 64; dense 64 }  # x + f(x)`) keeps its
+            # comment at its end: after the `}`, as for a one-line block.
             max(owners, key=lambda it: it.span.end).trailing = c
             continue
         inside = [it for it in items if it.span.start < c.span.start < it.span.end]
@@ -107,15 +134,40 @@ def _attach(items: list[_Item], comments: list[Comment]) -> list[Comment]:
     return alone
 
 
-def _block_items(block: Block) -> tuple[_Item, list[_Item], _Item]:
+def _point(span: Span) -> Span:
+    """An empty span at the end of `span` (where an invented `}` stands)."""
+    return Span(line=span.end_line, col=span.end_col, end_line=span.end_line,
+                end_col=span.end_col, start=span.end, end=span.end)
+
+
+def _braced(head_text: str, head_span: Span, whole: Span, statements: tuple[Statement, ...],
+            open_brace: Span, close_brace: Span | None, comments: list[Comment]) -> _Node:
+    close_span = close_brace or _point(whole)
+    inner = (open_brace.end, close_span.start)
+    if not statements and not any(inner[0] <= c.span.start < inner[1] for c in comments):
+        return _Node(_Item(whole, head_text + "}"))  # `{}`
+    head = _Item(head_span, head_text)
+    body = [_statement_node(st, comments) for st in statements]
+    return _Node(head, body, _Item(close_span, "}"), inner)
+
+
+def _statement_node(st: Statement, comments: list[Comment]) -> _Node:
+    if st.body is None or st.open_brace is None:
+        return _Node(_Item(st.span, format_statement(st)))
+    return _braced(format_statement(st) + " {", st.keyword.span.cover(st.open_brace), st.span,
+                   st.body, st.open_brace, st.close_brace, comments)
+
+
+def _block_node(block: Block, comments: list[Comment]) -> _Node:
     header_text = block.kind.value + (f" {block.name.value}" if block.name else "") + " {"
-    header_span = block.kind.span.cover(block.open_brace)
-    close_span = block.close_brace or Span(line=block.span.end_line, col=block.span.end_col,
-                                           end_line=block.span.end_line,
-                                           end_col=block.span.end_col, start=block.span.end,
-                                           end=block.span.end)
-    body = [_Item(st.span, format_statement(st)) for st in block.statements]
-    return _Item(header_span, header_text), body, _Item(close_span, "}")
+    open_brace = block.open_brace or _point(block.span)
+    node = _braced(header_text, block.kind.span.cover(open_brace), block.span, block.statements,
+                   open_brace, block.close_brace, comments)
+    if node.close is None:  # an empty block is printed `data {` / `}` (a body `{}`)
+        head = _Item(block.kind.span.cover(open_brace), header_text)
+        close = _Item(block.close_brace or _point(block.span), "}")
+        node = _Node(head, [], close, (open_brace.end, close.span.start))
+    return node
 
 
 def _emit(item: _Item, indent: str, out: list[str]) -> None:
@@ -133,16 +185,16 @@ def _gap(prev_end_line: int | None, item: _Item) -> bool:
 
 def format_document(doc: Document) -> str:
     """The canonical text of a parsed document (ends with one newline; empty if no content)."""
-    blocks = [_block_items(b) for b in doc.blocks]
-    all_items = [it for header, body, close in blocks for it in (header, *body, close)]
-    alone = _attach(all_items, list(doc.comments))
+    comments = list(doc.comments)
+    blocks = [_block_node(b, comments) for b in doc.blocks]
+    alone = _attach([it for node in blocks for it in node.items()], comments)
 
     # Top level: each block, and the lone comments between blocks.
     out: list[str] = []
     prev_end: int | None = None
     prev_was_block = False
     pending = sorted(alone, key=lambda c: c.span.start)
-    for (header, body, close), block in zip(blocks, doc.blocks, strict=True):
+    for node, block in zip(blocks, doc.blocks, strict=True):
         inside = [c for c in pending if block.span.start < c.span.start < block.span.end]
         before = [c for c in pending if c.span.start < block.span.start]
         pending = [c for c in pending if c.span.start > block.span.end]
@@ -151,11 +203,10 @@ def format_document(doc: Document) -> str:
                 out.append("")
             out.append(_comment_line(c))
             prev_end, prev_was_block = c.span.end_line, False
-        if out and (prev_was_block or _gap(prev_end, header)):
+        if out and (prev_was_block or _gap(prev_end, node.head)):
             out.append("")
-        _emit(header, "", out)
-        _block_body(header, body, close, inside, out)
-        prev_end, prev_was_block = close.span.end_line, True
+        _emit_node(node, inside, "", out)
+        prev_end, prev_was_block = (node.close or node.head).span.end_line, True
     for c in pending:
         if out and (prev_was_block or c.span.line - (prev_end or 0) > 1):
             out.append("")
@@ -164,18 +215,38 @@ def format_document(doc: Document) -> str:
     return "\n".join(out) + "\n" if out else ""
 
 
-def _block_body(header: _Item, body: list[_Item], close: _Item, comments: list[Comment],
-                out: list[str]) -> None:
-    # Lone comments inside the block become items of their own, in source order.
-    items = body + [_Item(c.span, _comment_line(c)) for c in comments]
-    items.sort(key=lambda it: it.span.start)
+def _emit_node(node: _Node, comments: list[Comment], indent: str, out: list[str]) -> None:
+    """Print a node; `comments` are the lone comments inside its braces (at any depth)."""
+    _emit(node.head, indent, out)
+    if node.close is None:
+        return
+    # Lone comments between the braces become lines of their own, in source order; those
+    # inside a nested body go down with it.
+    items: list[tuple[int, _Node | Comment]] = []
+    child_comments: dict[int, list[Comment]] = {}
+    mine = list(comments)
+    for child in node.body:
+        lo, hi = child.inner
+        theirs = [c for c in mine if child.close is not None and lo <= c.span.start < hi]
+        mine = [c for c in mine if c not in theirs]
+        items.append((child.head.span.start, child))
+        child_comments[id(child)] = theirs
+    items += [(c.span.start, c) for c in mine]
+    items.sort(key=lambda pair: pair[0])
     prev_end: int | None = None
-    for it in items:
-        if _gap(prev_end, it):
-            out.append("")
-        _emit(it, INDENT, out)
-        prev_end = it.span.end_line
-    _emit(close, "", out)
+    for _, thing in items:
+        if isinstance(thing, _Node):
+            if _gap(prev_end, thing.head):
+                out.append("")
+            _emit_node(thing, child_comments.pop(id(thing)), indent + INDENT, out)
+            prev_end = (thing.close or thing.head).span.end_line
+        else:
+            lone = _Item(thing.span, _comment_line(thing))
+            if _gap(prev_end, lone):
+                out.append("")
+            _emit(lone, indent + INDENT, out)
+            prev_end = thing.span.end_line
+    _emit(node.close, indent, out)
 
 
 def format_source(text: str, path: str | None = None) -> tuple[str | None, list[Diagnostic]]:

@@ -12,7 +12,7 @@ Every node carries its `Span`. Nodes are frozen pydantic models.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -61,7 +61,7 @@ class ListValue(SyntaxNode):
     items: tuple[Value, ...] = ()
 
 
-Value = Annotated[Union[Number, String, Name, Call, ListValue], Field(discriminator="type")]
+Value = Annotated[Number | String | Name | Call | ListValue, Field(discriminator="type")]
 
 
 class Option(SyntaxNode):
@@ -72,7 +72,7 @@ class Option(SyntaxNode):
     value: Value
 
 
-Arg = Annotated[Union[Number, String, Name, Call, ListValue, Option], Field(discriminator="type")]
+Arg = Annotated[Number | String | Name | Call | ListValue | Option, Field(discriminator="type")]
 
 
 class Comment(SyntaxNode):
@@ -87,12 +87,21 @@ class Statement(SyntaxNode):
     `call_args` is not None when the keyword itself is followed by parentheses
     (`early_stop(monitor=val_loss)`). `commas[i]` says whether a comma followed `args[i]`
     in the source, so that fmt can keep `metrics mae, rmse` and `dense 16 relu` as written.
+
+    `body` is the braced list of statements that may end a statement (`concat { branch {
+    dense 32 relu } }`, `head aux weight=0.3 { dense 10 softmax }`): None when no braces were
+    written, `()` for `{}`. With a body, `span` runs from the keyword through the closing `}`
+    (through the last statement when the parser had to invent a missing `}`, whose
+    `close_brace` is then None).
     """
 
     keyword: Name
     call_args: tuple[Arg, ...] | None = None
     args: tuple[Arg, ...] = ()
     commas: tuple[bool, ...] = ()
+    body: tuple[Statement, ...] | None = None
+    open_brace: Span | None = None
+    close_brace: Span | None = None
 
 
 class Block(SyntaxNode):

@@ -2,7 +2,9 @@
 
 Spans come from the tokens themselves (line/col in code points, offsets 0-based), so they are
 exact even for nodes whose Lark meta would be empty. A `}` the parser had to invent while
-recovering from an unclosed block has an empty value and becomes `close_brace=None`.
+recovering from an unclosed block or body has an empty value and becomes `close_brace=None`.
+Bodies nest (a statement may end with `{ statements }`); the driver caps their depth at
+parser.MAX_NESTING, so the recursion here stays shallow.
 """
 
 from __future__ import annotations
@@ -127,6 +129,15 @@ def _call_args(tree: Tree) -> tuple[tuple, Span]:
     return items, _first_last(tree.children)
 
 
+def build_body(tree: Tree) -> tuple[tuple[Statement, ...], Span, Span | None]:
+    """A `body` tree -> (its statements, the `{`, the `}` or None when it was invented)."""
+    kids = tree.children
+    lbrace, rbrace = kids[0], kids[-1]
+    assert isinstance(lbrace, Token) and isinstance(rbrace, Token)
+    statements = tuple(build_statement(k) for k in kids if isinstance(k, Tree))
+    return statements, token_span(lbrace), token_span(rbrace) if rbrace.value else None
+
+
 def build_statement(tree: Tree) -> Statement:
     kids = list(tree.children)
     keyword = kids.pop(0)
@@ -134,6 +145,9 @@ def build_statement(tree: Tree) -> Statement:
     call_args = None
     if kids and isinstance(kids[0], Tree) and kids[0].data == "call_args":
         call_args, _ = _call_args(kids.pop(0))
+    body = open_brace = close_brace = None
+    if kids and isinstance(kids[-1], Tree) and kids[-1].data == "body":
+        body, open_brace, close_brace = build_body(kids.pop())
     args: list = []
     commas: list[bool] = []
     for k in kids:
@@ -143,19 +157,18 @@ def build_statement(tree: Tree) -> Statement:
             args.append(build_value(k))
             commas.append(False)
     return Statement(span=_first_last(tree.children), keyword=_name(keyword),
-                     call_args=call_args, args=tuple(args), commas=tuple(commas))
+                     call_args=call_args, args=tuple(args), commas=tuple(commas), body=body,
+                     open_brace=open_brace, close_brace=close_brace)
 
 
 def build_block(tree: Tree) -> Block:
     kids = tree.children
     names = [k for k in kids if isinstance(k, Token) and k.type == "NAME"]
-    lbrace = next(k for k in kids if isinstance(k, Token) and k.type == "LBRACE")
-    rbrace = next(k for k in kids if isinstance(k, Token) and k.type == "RBRACE")
-    statements = tuple(build_statement(k) for k in kids if isinstance(k, Tree))
+    body = next(k for k in kids if isinstance(k, Tree))
+    statements, open_brace, close_brace = build_body(body)
     return Block(span=_first_last(kids), kind=_name(names[0]),
                  name=_name(names[1]) if len(names) > 1 else None, statements=statements,
-                 open_brace=token_span(lbrace),
-                 close_brace=token_span(rbrace) if rbrace.value else None)
+                 open_brace=open_brace, close_brace=close_brace)
 
 
 def build_document(tree: Tree, text: str, path: str | None,

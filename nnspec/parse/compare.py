@@ -2,7 +2,8 @@
 
 `parse(fmt(x))` must equal `parse(x)` except where things are; `strip_spans` makes that a
 plain `==`. Spans (`span`, `open_brace`, `close_brace`), the document's path and comment
-positions are dropped; everything else is kept, including comment texts and `commas`.
+positions are dropped; everything else is kept, including comment texts, `commas` and
+statement bodies (nested, at any depth; `None` (no braces) stays apart from `()` (`{}`)).
 """
 
 from __future__ import annotations

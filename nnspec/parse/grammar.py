@@ -16,8 +16,8 @@ from lark import Lark, Tree
 
 # Every public rule of the grammar is a start symbol, so that each `// e.g.` example can be
 # parsed on its own (tests) and the driver can feed a whole document or a single statement.
-START_RULES = ("document", "block", "statement", "arg", "option", "value", "call", "call_args",
-               "list")
+START_RULES = ("document", "block", "body", "statement", "arg", "option", "value", "call",
+               "call_args", "list")
 
 REPO_GRAMMAR = Path(__file__).resolve().parents[2] / "grammar" / "nnspec.lark"
 

@@ -126,10 +126,12 @@ def unexpected_token(tok: Token, prev: Token | None, accepts: set[str], *, in_bl
 
 
 def unclosed_block(kind: Token, lbrace: Token, before: Token | None,
-                   path: str | None) -> Diagnostic:
-    """E105: a `{` never closed. Points at the `{`."""
+                   path: str | None, body: bool = False) -> Diagnostic:
+    """E105: a `{` never closed (of a block, or of a statement's body). Points at the `{`."""
     where = f"before line {before.line}" if before is not None else "at the end of the file"
+    what = f'the body of "{kind.value}"' if body else f'the "{kind.value}" block'
     return error(
-        "E105", f'expected "}}" to close the "{kind.value}" block opened at line {lbrace.line}',
-        token_span(lbrace), path=path, label="this block is never closed",
+        "E105", f'expected "}}" to close {what} opened at line {lbrace.line}',
+        token_span(lbrace), path=path,
+        label=f"this {'body' if body else 'block'} is never closed",
         hints=[f'add "}}" {where}'])

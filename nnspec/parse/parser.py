@@ -4,13 +4,15 @@ How errors are recovered. The lexer (lexer.py) turns the text into tokens, with 
 where no terminal matches. The driver feeds them one by one to Lark's interactive LALR parser
 for the whole `document` rule, so a file is parsed by exactly one grammar and one path, broken
 or not. It remembers the tokens accepted up to the last statement boundary (after a newline,
-`;`, `{` or `}`). At the first token the parser cannot take:
+`;`, `{` or `}`; a `{` opens a block or a statement's body, and bodies nest). At the first
+token the parser cannot take:
 
 1. it reports one diagnostic, describing what the parser would have accepted there (asked of a
    parser rebuilt just before the token, since LALR may reduce before it notices the error);
 2. it rebuilds the parser from the tokens up to the last boundary, dropping the bad statement,
    and skips to the next boundary: the next newline or `;`, or the `}` that closes the block
-   (nested `{...}` skipped whole). A bad block header keeps its valid beginning when a `{`
+   or body it is in (nested `{...}` skipped whole), so a bad statement in a branch costs that
+   statement only. A bad block header keeps its valid beginning when a `{`
    follows on the same line (`model m extra {` -> block `model m`), else the block is skipped.
 
 So three bad statements give three diagnostics, and the Document holds every statement that
@@ -18,9 +20,17 @@ parsed. Rebuilding replays the accepted tokens (linear in the file); it happens 
 error, and at most MAX_ERRORS errors are reported.
 
 Two mistakes get special treatment because the generic message would be misleading: a block
-header inside a block (`data {` while `model {` is open) means the open block lacks its `}`, so
-the driver reports E105 at the open `{` and closes it; and the end of the file inside a block
-is E105 too (E103 only when a statement itself is cut short).
+header inside a block (`data {` while `model {` is open; only the BLOCK_KINDS count, since
+`concat {` or `head aux {` is a statement with a body) means an open block or body lacks its
+`}`, so the driver reports E105 and closes what is open; and the end of the file inside a block
+is E105 too (E103 only when a statement itself is cut short). Likewise a `}` after code that
+would close a top-level block which, by what follows, goes on is reported and skipped as one
+`}` too many (`residual { dense 8 } }`). Which `{` lacks its `}` is
+guessed from the layout: a `}` that starts a line left of the line of the `{` it was matched
+with most likely belongs to an outer brace, so that `{` is the unclosed one (see _blamed).
+
+Braces nest at most MAX_NESTING deep (a deeper `{` is E102 and its statement is dropped), so a
+pathological file cannot exhaust the recursion of build.py or fmt.
 """
 
 from __future__ import annotations
@@ -38,6 +48,9 @@ from nnspec.syntax import Document
 
 MAX_ERRORS = 100
 MAX_NESTING = 64
+# The top-level block kinds (check/statements.py BLOCKS; tests/parse keeps the two equal). Only
+# these, followed by `{` or by a name and `{`, read as a block header inside an open block.
+BLOCK_KINDS = frozenset({"model", "data", "train", "output"})
 SEPARATORS = {"_NL", "_SEMICOLON"}
 BOUNDARIES = SEPARATORS | {"LBRACE", "RBRACE"}
 
@@ -69,10 +82,17 @@ class _Driver:
         self.committed: list[Token] = []  # accepted, up to the last boundary
         self.pending: list[Token] = []  # accepted since the last boundary
         self.stmt_start = 0  # index in self.tokens of pending[0]
-        self.in_block = False  # context at the last boundary
-        self.open_block: tuple[Token, Token] | None = None  # (kind, "{") of the open block
+        # (keyword or block kind, "{") of every open block and body, outermost first
+        self.open_braces: list[tuple[Token, Token]] = []
+        # (keyword, "{", its "}") of every body and block closed in the current top-level block
+        self.closed: list[tuple[Token, Token, Token]] = []
         self.capped = False  # stopped at MAX_ERRORS: the rest of the file is unread
         self.ip = self._rebuilt([])
+
+    @property
+    def in_block(self) -> bool:
+        """Inside a block (at any depth of bodies), as of the last accepted token."""
+        return bool(self.open_braces)
 
     # -- parser state -------------------------------------------------------------------------
 
@@ -90,12 +110,14 @@ class _Driver:
             self.stmt_start = index
         self.pending.append(tok)
         if tok.type == "LBRACE":
-            self.in_block = True
+            if not self.open_braces:
+                self.closed = []
             kind = next((t for t in self.pending if t.type == "NAME"), tok)
-            self.open_block = (kind, tok)
-        elif tok.type == "RBRACE":
-            self.in_block = False
-            self.open_block = None
+            self.open_braces.append((kind, tok))
+        elif tok.type == "RBRACE" and self.open_braces:
+            kind, lbrace = self.open_braces.pop()
+            if tok.value:
+                self.closed.append((kind, lbrace, tok))
         # A newline inside a block header (`model m` / `{`) is not a boundary.
         in_header = not self.in_block and any(t.type not in SEPARATORS for t in self.pending)
         if tok.type in BOUNDARIES and not (tok.type in SEPARATORS and in_header):
@@ -133,14 +155,45 @@ class _Driver:
                                 open_brackets=self._open_brackets(),
                                 path=self.path, span=span)
 
-    def _close_block(self, before: Token | None) -> None:
-        """Report the open block as unclosed and close it with an invented `}`."""
-        assert self.open_block is not None and not self.pending
-        kind, lbrace = self.open_block
+    def _close_open(self, before: Token | None) -> None:
+        """Report the missing `}`s and close every open body and block with invented ones."""
+        assert self.open_braces and not self.pending
         if not self.capped:
-            self._report(unclosed_block(kind, lbrace, before, self.path))
+            for kind, lbrace, where in self._blamed(before):
+                self._report(unclosed_block(kind, lbrace, where, self.path,
+                                            body=lbrace is not self.open_braces[0][1]))
         at = before if before is not None else eof_token(self.text)
-        self._feed(synthetic("RBRACE", at), self.stmt_start)
+        while self.open_braces:
+            self._feed(synthetic("RBRACE", at), self.stmt_start)
+
+    def _blamed(self, before: Token | None) -> list[tuple[Token, Token, Token | None]]:
+        """(keyword, "{", the token the `}` should go before) of each missing `}`.
+
+        As many `}` are missing as braces are open. A `}` starting a line left of the indent of
+        its `{`'s line was most likely meant for an outer brace: its `{` is blamed first (the
+        `}` goes before it); the innermost open braces make up the rest.
+        """
+        missing = len(self.open_braces)
+        indents = self._indents()
+        blamed: list[tuple[Token, Token, Token | None]] = []
+        # In the order of the `}`s: the first misplaced one is the first symptom.
+        for kind, lbrace, rbrace in sorted(self.closed, key=lambda c: c[2].start_pos):
+            starts_line = indents.get(rbrace.line) == rbrace.column
+            if starts_line and rbrace.column < indents.get(lbrace.line, 1):
+                blamed.append((kind, lbrace, rbrace))
+        blamed = blamed[:missing]
+        for kind, lbrace in reversed(self.open_braces):
+            if len(blamed) < missing:
+                blamed.append((kind, lbrace, before))
+        return sorted(blamed, key=lambda b: b[1].start_pos)
+
+    def _indents(self) -> dict[int, int]:
+        """Line -> column of its first token."""
+        out: dict[int, int] = {}
+        for t in self.tokens:
+            if t.type not in SEPARATORS and t.line not in out:
+                out[t.line] = t.column
+        return out
 
     # -- recovery -----------------------------------------------------------------------------
 
@@ -192,7 +245,32 @@ class _Driver:
                 self._accept(tok, j)
         return j + 1
 
+    def _extra_close(self, i: int) -> bool:
+        """Is the `}` at i one too many (`residual { dense 8 } }` then more statements)?
+
+        Only a `}` that would close a top-level block and is followed by a statement rather than
+        a block header or the end of the file (the file is in error after it either way, so
+        skipping it changes no valid parse), and only when the layout says it is not the block's
+        own: it comes after code on its line, or it is indented deeper than the block.
+        """
+        toks = self.tokens
+        tok = toks[i]
+        if tok.type != "RBRACE" or len(self.open_braces) != 1 or i == 0:
+            return False
+        starts_line = toks[i - 1].line != tok.line or toks[i - 1].type in SEPARATORS
+        if starts_line and tok.column <= self.open_braces[0][0].column:
+            return False
+        j = i + 1
+        while j < len(toks) and toks[j].type in SEPARATORS:
+            j += 1
+        kinds = [t.type for t in toks[j:j + 4] if t.type != "_NL"][:3]
+        header = kinds[:2] == ["NAME", "LBRACE"] or kinds == ["NAME", "NAME", "LBRACE"]
+        return j < len(toks) and toks[j].type == "NAME" and not header
+
     def _looks_like_header(self, i: int) -> bool:
+        """`model m {`, `data {`: only a block kind starts one (`concat {` is a statement)."""
+        if self.tokens[i].value not in BLOCK_KINDS:
+            return False
         kinds = [t.type for t in self.tokens[i:i + 3]]
         return kinds[:2] == ["NAME", "LBRACE"] or kinds == ["NAME", "NAME", "LBRACE"]
 
@@ -209,7 +287,15 @@ class _Driver:
             if not self.pending:
                 depth = 0
             if self.in_block and not self.pending and self._looks_like_header(i):
-                self._close_block(before=tok)
+                self._close_open(before=tok)
+                continue
+            if self._extra_close(i):
+                kind, _lbrace = self.open_braces[0]
+                self._report(error(
+                    "E102", f'unexpected "}}": the "{kind.value}" block goes on after it',
+                    token_span(tok), path=self.path, label='one "}" too many',
+                    hints=['remove this "}"']))
+                i += 1
                 continue
             depth += tok.type in ("LPAR", "LSQB")
             depth -= tok.type in ("RPAR", "RSQB")
@@ -218,6 +304,10 @@ class _Driver:
             elif depth > MAX_NESTING:
                 self._report(error("E102", f"more than {MAX_NESTING} nested brackets",
                                    token_span(tok), path=self.path, label="nested too deeply"))
+            elif tok.type == "LBRACE" and len(self.open_braces) >= MAX_NESTING:
+                self._report(error("E102", f"more than {MAX_NESTING} nested bodies",
+                                   token_span(tok), path=self.path, label="nested too deeply",
+                                   hints=["this statement is left out"]))
             else:
                 try:
                     self.ip.feed_token(tok)
@@ -236,7 +326,7 @@ class _Driver:
         if self.pending:
             trial = self._rebuilt(self.committed + self.pending)
             try:
-                if self.in_block:
+                for _ in self.open_braces:
                     trial.feed_token(synthetic("RBRACE", end))
                 trial.feed_eof(end)
             except UnexpectedToken:
@@ -249,7 +339,7 @@ class _Driver:
                 self.committed += self.pending
                 self.pending = []
         if self.in_block:
-            self._close_block(before=None)
+            self._close_open(before=None)
         tree = self.ip.feed_eof(end)
         return build_document(tree, self.text, self.path, self.comments)
 

@@ -46,7 +46,55 @@ CASES = [
      "}\n\n# tail\n"),
     ("model m {  # opened\n  input 2\n}\n", "model m {  # opened\n    input 2\n}\n"),
     ("#no space\nmodel m {\n#\n}\n", "#no space\nmodel m {\n    #\n}\n"),
+    # statement bodies: one-liners expanded, 4 more spaces per level, `}` at the statement's
+    # indentation, `{}` for an empty body
+    ("model m { residual { dense 8 relu; dense 8 } }",
+     "model m {\n    residual {\n        dense 8 relu\n        dense 8\n    }\n}\n"),
+    ("model m {\n  a { b { c { d 1 } } }\n  e {}\n  f {   }\n  g {\n\n  }\n}\n",
+     "model m {\n    a {\n        b {\n            c {\n                d 1\n            }\n"
+     "        }\n    }\n    e {}\n    f {}\n    g {}\n}\n"),
+    ("model m {\n  head   aux weight = 0.3,x{dense 10 softmax;}\n}",
+     "model m {\n    head aux weight=0.3, x {\n        dense 10 softmax\n    }\n}\n"),
+    # blank lines inside a body: at most one kept, none at its edges
+    ("model m {\n  concat {\n\n\n    branch { a }\n\n\n    branch { b }\n\n  }\n}\n",
+     "model m {\n    concat {\n        branch {\n            a\n        }\n\n"
+     "        branch {\n            b\n        }\n    }\n}\n"),
+    # comments inside bodies stay at their depth, where they were
+    ("model m {\n  concat {  # merge\n    # first\n    branch { a }  # one\n"
+     "    branch {\n      b  # two\n      # last in branch\n    }  # end branch\n"
+     "    branch {\n  # only a comment\n    }\n  }\n  # after concat\n}\n",
+     "model m {\n    concat {  # merge\n        # first\n        branch {\n            a\n"
+     "        }  # one\n        branch {\n            b  # two\n            # last in branch\n"
+     "        }  # end branch\n        branch {\n            # only a comment\n        }\n"
+     "    }\n    # after concat\n}\n"),
+    ("model m {\n  x f(a=1,  # in call\n    b=2) { y }\n}\n",
+     "model m {\n    # in call\n    x f(a=1, b=2) {\n        y\n    }\n}\n"),
 ]
+
+EXAMPLE = (Path(__file__).resolve().parents[1] / "parse" / "golden" / "bodies" / "inception.nn")
+EXAMPLE_FORMATTED = """\
+model inception_mlp {
+    input 64
+    dense 64 relu
+    concat {  # every branch reads the same input
+        branch {
+            dense 32 relu
+        }
+        branch {
+            dense 16 relu
+            dense 32 relu
+        }
+    }
+    residual {
+        dense 64 relu
+        dense 64
+    }  # x + f(x)
+    head aux weight=0.3 {
+        dense 10 softmax
+    }
+    dense 10 softmax
+}
+"""
 
 
 @pytest.mark.parametrize("src,expected", CASES, ids=[repr(c[0])[:40] for c in CASES])
@@ -103,3 +151,30 @@ def test_strings_round_trip(value):
     doc, diagnostics = parse(f"data {{ source {format_string(value)} }}")
     assert diagnostics == []
     assert doc.blocks[0].statements[0].args[0].value == value
+
+
+def test_the_example_with_bodies():
+    src = EXAMPLE.read_text(encoding="utf-8")
+    out, diagnostics = format_source(src)
+    assert diagnostics == []
+    assert out == EXAMPLE_FORMATTED
+    assert format_source(out)[0] == out
+    assert_round_trip(src)
+
+
+@pytest.mark.parametrize("path", sorted(EXAMPLE.parent.glob("*.nn")), ids=lambda p: p.stem)
+def test_body_golden_inputs_format_or_are_refused(path):
+    src = path.read_text(encoding="utf-8")
+    out, diagnostics = format_source(src)
+    if diagnostics:
+        assert out is None
+    else:
+        assert_round_trip(src)
+        assert format_source(out)[0] == out
+
+
+def test_recovered_document_with_bodies_still_formats():
+    doc, diagnostics = parse("model m {\n  a { b 1, }\n  c { d {\n")
+    assert diagnostics
+    out = format_document(doc)
+    assert out.startswith("model m {\n    a {}\n    c {\n")

@@ -35,7 +35,8 @@ def all_spans(node) -> list[Span]:
 
 
 def view(node):
-    """A compact, fmt-independent view: Number -> ('num', value, text), Name -> 'str', ..."""
+    """A compact, fmt-independent view: Number -> ('num', value, text), Name -> 'str', ...,
+    Statement -> (keyword, call args, args, commas[, body])."""
     if isinstance(node, Number):
         return ("num", node.value, node.text)
     if isinstance(node, String):
@@ -50,5 +51,7 @@ def view(node):
         return ("opt", node.key.value, view(node.value))
     if isinstance(node, Statement):
         call = None if node.call_args is None else [view(a) for a in node.call_args]
-        return (node.keyword.value, call, [view(a) for a in node.args], list(node.commas))
+        out = (node.keyword.value, call, [view(a) for a in node.args], list(node.commas))
+        # A statement with a body gets a fifth item: the views of its statements.
+        return out if node.body is None else (*out, [view(s) for s in node.body])
     raise TypeError(type(node))

@@ -55,8 +55,8 @@ def test_one_diagnostic_per_bad_statement():
 CASES = [
     # (source, code, (line, col), message fragment, label or hint fragment)
     ("model m {\n  dense ,\n}", "E102", (2, 9),
-     'expected a value (a number, a name, a string or a list), "(" or the end of the statement '
-     'after "dense", found ","', 'unexpected ","'),
+     'expected a value (a number, a name, a string or a list), "(", "{" or the end of the '
+     'statement after "dense", found ","', 'unexpected ","'),
     ("model m {\n  dense 16 relu,\n}", "E102", (2, 17), 'after ",", found the end of the line',
      'remove the trailing ","'),
     ("model m { dense 16 relu, }", "E102", (1, 26), 'found "}"', 'remove the trailing ","'),
@@ -74,7 +74,8 @@ CASES = [
     ("train {\n  = 1\n}", "E102", (2, 3),
      'expected a statement (a name such as "dense" or "epochs") or "}", found "="', ""),
     ("train {\n  16 relu\n}", "E102", (2, 3), "expected a statement", ""),
-    ("train {\n  epochs 1 {\n}\n}", "E102", (2, 12), 'found "{"', ""),
+    ("train {\n  x { = }\n}", "E102", (2, 7),
+     'expected a statement (a name such as "dense" or "epochs") or "}", found "="', ""),
     ("epochs 10\n", "E102", (1, 8), 'expected a name, "{" or the end of the line after "epochs"',
      "statements belong inside a block"),
     ("}\n", "E102", (1, 1), 'expected a block, such as "model name {"', "no block is open here"),

@@ -17,9 +17,14 @@ from nnspec.parse.parser import parse_unguarded
 
 SPECS = [p.read_text(encoding="utf-8")
          for p in sorted(Path(__file__).resolve().parents[2].joinpath("specs").glob("*.nn"))]
+# Specs with statement bodies (nested braces), valid and broken.
+SPECS += [p.read_text(encoding="utf-8")
+          for p in sorted(Path(__file__).parent.joinpath("golden", "bodies").glob("*.nn"))]
 TOKENS = ["{", "}", "(", ")", "[", "]", ",", "=", ";", '"', "'", "\n", "\r\n", "#", " ", "\t",
           "dense", "16", "1e-4", "-", ".5", "-3", "x=", "model m {", "data {", "}\n", "\x00",
-          "é", "😀", "\\", '"a\\"b"', "relu(", "[1,", "\ufeff", ":", "\u2028", "then"]
+          "é", "😀", "\\", '"a\\"b"', "relu(", "[1,", "\ufeff", ":", "\u2028", "then",
+          "concat {", "branch {", " { dense 1 }", "head aux weight=0.3 {", "residual {", "{}",
+          "} }"]
 FAST = settings(max_examples=600, deadline=None, derandomize=True,
                 suppress_health_check=[HealthCheck.too_slow])
 
@@ -75,3 +80,66 @@ def test_random_text(text):
 @given(st.binary(max_size=200))
 def test_random_bytes_decoded(data):
     check(data.decode("utf-8", errors="surrogateescape"))
+
+
+# -- generated specs with nested bodies: every layout parses cleanly and survives fmt ----------
+
+NAMES = st.sampled_from(["dense", "concat", "branch", "residual", "head", "x", "relu", "aux"])
+ARGS = st.lists(st.sampled_from(["16", "relu", "aux", "weight=0.3", "f(a=1)", "[1, 2]", '"s"']),
+                max_size=3)
+LEAF = st.tuples(NAMES, ARGS, st.none())
+
+
+def statements_with_bodies(children):
+    return st.tuples(NAMES, ARGS, st.lists(children, max_size=3))
+
+
+STATEMENT = st.recursive(LEAF, statements_with_bodies, max_leaves=12)
+
+
+def render(stmt, depth: int, layout, comments: bool = True) -> str:
+    """A statement as text, in a layout chosen per body: one line, or one statement a line
+    with random indents, blank lines and comments (none under a one-line body, where a
+    comment would swallow the rest of the line)."""
+    keyword, args, body = stmt
+    head = " ".join([keyword, *args])
+    if body is None:
+        return head
+    if layout(depth) == "line":
+        inner = "; ".join(render(s, depth + 1, layout, False) for s in body)
+        return head + " { " + inner + " }"
+    pad = " " * layout(depth, "indent")
+    comment = lambda: comments and layout(depth, "comment")  # noqa: E731
+    lines = [head + " {" + ("  # open" if comment() else "")]
+    for s in body:
+        if layout(depth, "blank"):
+            lines.append("")
+        if comment():
+            lines.append(pad + "# before")
+        lines.append(pad + render(s, depth + 1, layout, comments))
+    lines.append("}" + ("  # close" if comment() else ""))
+    return "\n".join(lines)
+
+
+@FAST
+@given(st.lists(STATEMENT, min_size=1, max_size=4), st.randoms(use_true_random=False))
+def test_generated_bodies_round_trip(stmts, rnd):
+    def layout(depth, what="shape"):
+        if what == "shape":
+            return "line" if rnd.random() < 0.4 else "lines"
+        if what == "indent":
+            return rnd.randint(0, 12)
+        return rnd.random() < 0.3
+
+    text = "model m {\n" + "\n".join(render(s, 1, layout) for s in stmts) + "\n}\n"
+    doc, diagnostics = parse_unguarded(text, "f.nn")
+    assert diagnostics == [], (text, [d.message for d in diagnostics])
+
+    def shape(s):
+        return (s.keyword.value, None if s.body is None else [shape(b) for b in s.body])
+
+    def wanted(s):
+        return (s[0], None if s[2] is None else [wanted(b) for b in s[2]])
+
+    assert [shape(s) for s in doc.blocks[0].statements] == [wanted(s) for s in stmts]
+    check(text)
