@@ -115,7 +115,7 @@ def _branches(ctx: Ctx, st) -> list | None:  # type: ignore[no-untyped-def]
     if ok and len(out) < 2:
         ctx.error("E309", f"`{kw}` needs at least two branches, found {len(out)}",
                   st.keyword.span, label="one branch or none",
-                  hints=[f"`{kw} {{ branch {{ dense 16 relu }} branch {{ dense 16 tanh }} }}`"])
+                  hints=[f"`{kw} {{ branch {{ dense 16 relu }}; branch {{ dense 16 tanh }} }}`"])
         ok = False
     return out if ok else None
 
@@ -135,8 +135,8 @@ def _layer(ctx: Ctx, st, *, top: bool):  # type: ignore[no-untyped-def]
         layer = build(ctx, cls, all_args(st), st.span, title=kw)
         return None if layer is None else _resolve_init(layer)
     if body is None:
-        example = {"concat": "concat { branch { dense 16 relu } branch { dense 8 } }",
-                   "add": "add { branch { dense 16 relu } branch { dense 16 } }",
+        example = {"concat": "concat { branch { dense 16 relu }; branch { dense 8 } }",
+                   "add": "add { branch { dense 16 relu }; branch { dense 16 } }",
                    "residual": "residual { dense 16 relu; dense 16 }",
                    "head": "head aux weight=0.3 { dense 10 softmax }"}[kw]
         ctx.error("E303", f"`{kw}` needs a `{{ }}` body of layers", st.span,

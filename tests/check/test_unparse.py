@@ -110,3 +110,32 @@ def test_defaults_are_written_out() -> None:
 ])
 def test_quote(raw: str, written: str) -> None:
     assert quote(raw) == written
+
+
+GRAPH = """model g {
+    input 1 4 4
+    flatten
+    dense 16 relu
+    concat {
+        branch { dense 8 relu }
+        branch { dense 4 tanh; dropout 0.1; dense 8 }
+        branch {}
+    }
+    residual { dense 32 relu; batchnorm; dense 32 }
+    add {
+        branch { dense 10 }
+        branch { dense 6 relu; dense 10 }
+    }
+    head aux weight=0.4 { dense 8 relu; dense 3 softmax }
+    dense 3 softmax
+}
+train { loss categorical_crossentropy }
+"""
+
+
+def test_roundtrip_graph() -> None:
+    """Shapes, branches (an empty one too), merges and heads come back the same."""
+    roundtrip(GRAPH)
+    spec, _ = diagnose(GRAPH, "g.nn")
+    assert spec is not None
+    assert "branch {}" in unparse(spec) and "head aux weight=0.4 {" in unparse(spec)
