@@ -4,7 +4,6 @@ manifest.json, curves.png (all written atomically, see run/atomic.py).
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import io
 import os
@@ -18,26 +17,9 @@ from typing import Any
 import numpy as np
 
 from nnspec.run.atomic import write_bytes, write_json, write_text
+from nnspec.run.history import columns, to_csv
 
-
-def columns(rows: Sequence[dict[str, Any]]) -> list[str]:
-    """Every key of every row, in order of first appearance (epoch first)."""
-    seen: dict[str, None] = {}
-    for row in rows:
-        for key in row:
-            seen.setdefault(key, None)
-    return list(seen)
-
-
-def history_csv(rows: Sequence[dict[str, Any]]) -> str:
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=columns(rows), lineterminator="\n")
-    writer.writeheader()
-    for row in rows:
-        # repr-precision floats so the CSV round-trips to the same values as history.json.
-        writer.writerow({k: (repr(float(v)) if isinstance(v, (float, np.floating)) else v)
-                         for k, v in row.items()})
-    return buf.getvalue()
+history_csv = to_csv  # the whole history.csv of `rows` (the run appends it row by row)
 
 
 def write_history(folder: Path, rows: Sequence[dict[str, Any]]) -> None:

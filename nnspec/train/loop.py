@@ -11,8 +11,10 @@ Per epoch e (0-based; history and messages count from 1):
    AFTER the epoch (metrics like f1 cannot be averaged over batches), so they can disagree
    slightly with `loss`, which was measured while the weights moved and dropout was active;
    `val_loss` / `val_<metric>` are the validation split in eval mode;
-4. early stopping and the plateau schedule are fed the row; a checkpoint is offered to the
-   caller every `checkpoint_every` epochs, on interruption and at the end.
+4. the row goes to `on_epoch` (the run directory appends it to its history log); early
+   stopping and the plateau schedule are fed the row; a checkpoint is offered to the caller
+   as `output`'s policy says (train/cadence.py: by default at most once per 30 s, between
+   chunks), and always on interruption, on early stop and at the end.
 A non-finite batch loss or gradient stops the run with the executable's E411 diagnostic
 (`stop_on_nonfinite`, the default); with `stop_on_nonfinite=false` that batch's update is
 skipped (as torch's GradScaler skips steps with inf gradients), the epoch's loss is NaN and
@@ -21,6 +23,8 @@ training goes on.
 The loop owns every piece of training state besides the executable's (data order, the
 shuffle and dropout Generators, the schedule, early stopping, history), and `TrainState`
 holds all of it, so a run resumed from a checkpoint is bit-identical to an uninterrupted one.
+A checkpoint (`state_dict`) leaves out the history, which grows with every epoch: the caller
+keeps the rows (on_epoch) and hands them back to a resumed run (`train(..., history=rows)`).
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from nnspec import ir
 from nnspec.backends.base import Executable, as_inputs, as_targets, dropout_rng, nonfinite_error
 from nnspec.diagnostics import Diagnostic, DiagnosticError, warning
 from nnspec.train.batching import ChunkSizer, epoch_order, shuffle_rng
+from nnspec.train.cadence import Cadence
 from nnspec.train.early_stop import EarlyStopping
 from nnspec.train.evaluation import split_metrics
 from nnspec.train.interrupt import StopFlag
@@ -82,6 +87,7 @@ class Trainer:
     def __init__(self, spec: ir.Spec, data: Any, exe: Executable, schedule: Any, *,
                  reporter: Reporter | None = None, stop: StopFlag | None = None,
                  on_checkpoint: Callable[[dict[str, Any]], None] | None = None,
+                 on_epoch: Callable[[dict[str, Any]], None] | None = None,
                  chunk_target_s: float = 0.5, epochs: int | None = None,
                  out_dir: str | None = None):
         self.spec, self.exe, self.schedule = spec, exe, schedule
@@ -91,6 +97,8 @@ class Trainer:
         self.reporter = reporter or Reporter()
         self.stop = stop if stop is not None else StopFlag()
         self.on_checkpoint = on_checkpoint
+        self.on_epoch = on_epoch
+        self.cadence = Cadence(spec.output)
         self.out_dir = out_dir
         self.sizer = ChunkSizer(chunk_target_s)
         self.x = as_inputs(self.plan, data.train.x)
@@ -122,7 +130,7 @@ class Trainer:
         out: dict[str, Any] = {
             "epoch": s.epoch, "batch": s.batch, "loss_sum": s.loss_sum,
             "n_samples": s.n_samples, "nonfinite_batches": s.nonfinite_batches,
-            "epoch_time": s.epoch_time, "history": list(s.history),
+            "epoch_time": s.epoch_time,
             "shuffle_rng": self.shuffle.bit_generator.state,
             "dropout_rng": self.dropout.bit_generator.state,
             "schedule": self.schedule.state_dict(),
@@ -135,7 +143,10 @@ class Trainer:
             out["best"] = dict(s.best)
         return out
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
+    def load_state_dict(self, state: dict[str, Any],
+                        history: list[dict[str, Any]] | None = None) -> None:
+        """Continue from `state`; `history` is the rows of its epochs (a checkpoint written
+        before the history log carried them itself, and those are used when none are given)."""
         self.exe.load_state_dict(state["executable"])
         self.shuffle.bit_generator.state = state["shuffle_rng"]
         self.dropout.bit_generator.state = state["dropout_rng"]
@@ -147,7 +158,9 @@ class Trainer:
             loss_sum=float(state["loss_sum"]), n_samples=int(state["n_samples"]),
             nonfinite_batches=int(state.get("nonfinite_batches", 0)),
             epoch_time=float(state.get("epoch_time", 0.0)),
-            history=[dict(r) for r in state["history"]], best=state.get("best"))
+            history=[dict(r) for r in (history if history is not None
+                                       else state.get("history", []))],
+            best=state.get("best"))
 
     # -- the loop -----------------------------------------------------------------------
 
@@ -170,7 +183,7 @@ class Trainer:
                     break
             checkpoint = self.state_dict()
             if self.on_checkpoint is not None and status != FAILED:
-                self.on_checkpoint(checkpoint)
+                self._checkpoint(checkpoint)
             restored = self._restore_best() if status == COMPLETED else None
             metrics = self.final_metrics() if status != FAILED else {}
         finally:
@@ -215,16 +228,25 @@ class Trainer:
             self.reporter.chunk(e + 1, s.batch, chunk.n_samples / max(dt, 1e-9))
             if self.stop and s.batch < self.n_batches:
                 return INTERRUPTED
+            if self.on_checkpoint is not None and s.batch < self.n_batches \
+                    and self.cadence.mid_epoch():
+                self._checkpoint(self.state_dict())
         row = self._row(e, lr)
         s.history.append(row)
+        if self.on_epoch is not None:
+            self.on_epoch(row)
         s.epoch, s.batch, s.order = e + 1, 0, None
         self.reporter.epoch(row, s.n_samples / max(s.epoch_time, 1e-9))
         stop = self._after_epoch(row)
-        every = self.spec.output.checkpoint_every
-        if self.on_checkpoint is not None and s.epoch % every == 0 and s.epoch < self.epochs \
-                and not stop and not self.stop:
-            self.on_checkpoint(self.state_dict())
+        if self.on_checkpoint is not None and s.epoch < self.epochs and not stop \
+                and not self.stop and self.cadence.after_epoch(s.epoch):
+            self._checkpoint(self.state_dict())
         return "early_stop" if stop else "ok"
+
+    def _checkpoint(self, state: dict[str, Any]) -> None:
+        assert self.on_checkpoint is not None
+        on_checkpoint = self.on_checkpoint
+        self.cadence.timed(lambda: on_checkpoint(state))
 
     def _row(self, e: int, lr: float) -> dict[str, Any]:
         s = self.state
@@ -289,11 +311,13 @@ class Trainer:
 
 
 def train(spec: ir.Spec, data: Any, exe: Executable, schedule: Any = None, *,
-          resume: dict[str, Any] | None = None, **kwargs: Any) -> RunResult:
+          resume: dict[str, Any] | None = None, history: list[dict[str, Any]] | None = None,
+          **kwargs: Any) -> RunResult:
     """Train `exe` on `data` (a data.Dataset) as `spec.train` says; see the module docstring.
 
     `schedule` defaults to `train.schedules.make_schedule(spec.train)`; `resume` is a state
-    from a checkpoint (`Trainer.state_dict()`); kwargs go to `Trainer`. Raises
+    from a checkpoint (`Trainer.state_dict()`) and `history` the rows of its epochs;
+    kwargs go to `Trainer`. Raises
     DiagnosticError only for problems found before the first epoch.
     """
     if schedule is None:
@@ -304,7 +328,7 @@ def train(spec: ir.Spec, data: Any, exe: Executable, schedule: Any = None, *,
     if trainer.n_batches == 0:
         raise DiagnosticError(_no_batches(spec, trainer.n))
     if resume is not None:
-        trainer.load_state_dict(resume)
+        trainer.load_state_dict(resume, history)
     return trainer.run()
 
 
