@@ -17,14 +17,14 @@ from typing import Any
 import numpy as np
 
 from nnspec.run.atomic import write_bytes, write_json, write_text
-from nnspec.run.history import columns, to_csv
+from nnspec.run.history import columns, to_csv, to_json
 
 history_csv = to_csv  # the whole history.csv of `rows` (the run appends it row by row)
 
 
 def write_history(folder: Path, rows: Sequence[dict[str, Any]]) -> None:
     write_text(folder / "history.csv", history_csv(rows))
-    write_json(folder / "history.json", list(rows))
+    write_text(folder / "history.json", to_json(rows))
 
 
 def write_metrics(folder: Path, metrics: dict[str, dict[str, float]]) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,7 +21,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from nnspec.run.atomic import write_text
+from nnspec.run.atomic import _jsonable, dumps, finite, write_text
 
 
 def cell(value: Any) -> Any:
@@ -44,6 +45,19 @@ def to_csv(rows: Sequence[dict[str, Any]]) -> str:
     for row in rows:
         writer.writerow({k: cell(v) for k, v in row.items()})
     return buf.getvalue()
+
+
+def to_json(rows: Sequence[dict[str, Any]]) -> str:
+    """history.json: the text of `write_json(rows)` (indent 2, non-finite as null), made with
+    json's C encoder one row at a time (its indenting encoder is pure Python, ~30x slower)."""
+    if not rows or any(not row or any(isinstance(v, (dict, list, tuple)) for v in row.values())
+                       for row in rows):
+        return dumps(list(rows), indent=2) + "\n"  # not flat rows: the general path
+    sep = (",\n    ", ": ")
+    body = ",\n  ".join(
+        "{\n    " + json.dumps(finite(row), default=_jsonable, allow_nan=False,
+                               separators=sep)[1:-1] + "\n  }" for row in rows)
+    return "[\n  " + body + "\n]\n"
 
 
 def _value(key: str, text: str) -> Any:

@@ -154,7 +154,7 @@ class RunDir:
         checkpoint.save(self.path / CHECKPOINT_DIR, state, tag)
         if "history" in self.wanted and self.log is not None and self._json_due():
             t0 = time.monotonic()
-            write_json(self.path / "history.json", self.log.rows)
+            write_text(self.path / "history.json", history.to_json(self.log.rows))
             self._json_at = time.monotonic()
             self._json_cost = self._json_at - t0
 
@@ -191,7 +191,7 @@ class RunDir:
         assert self.log is not None
         self.log.close()
         if "history" in self.wanted:
-            write_json(self.path / "history.json", list(result.history))
+            write_text(self.path / "history.json", history.to_json(result.history))
         elif "checkpoint" not in self.wanted and result.status == "completed":
             # kept for a resume only; a completed run without checkpoints cannot be resumed
             self.log.path.unlink(missing_ok=True)

@@ -37,12 +37,19 @@ from typing import Any
 import numpy as np
 
 from nnspec import ir
-from nnspec.backends.base import Executable, as_inputs, as_targets, dropout_rng, nonfinite_error
+from nnspec.backends.base import (
+    Executable,
+    as_inputs,
+    as_targets,
+    dropout_rng,
+    evaluate_outputs,
+    nonfinite_error,
+)
 from nnspec.diagnostics import Diagnostic, DiagnosticError, warning
 from nnspec.train.batching import ChunkSizer, epoch_order, shuffle_rng
 from nnspec.train.cadence import Cadence
 from nnspec.train.early_stop import EarlyStopping
-from nnspec.train.evaluation import split_metrics
+from nnspec.train.evaluation import Scorer, split_metrics
 from nnspec.train.interrupt import StopFlag
 from nnspec.train.progress import Reporter, RunInfo
 
@@ -114,6 +121,10 @@ class Trainer:
         self.n_batches = self.plan.n_batches(self.n)
         self.metrics = tuple(spec.train.metrics)
         self.task = self.plan.task
+        k = self.plan.n_outputs
+        self.scorers = {"train": Scorer(self.metrics, self.task, self.y_raw, k),
+                        **{name: Scorer(self.metrics, self.task, raw, k)
+                           for name, (_, _, raw) in self.splits.items()}}
         self.shuffle = shuffle_rng(spec.train.seed)
         self.dropout = dropout_rng(spec.train.seed)
         es = spec.train.early_stop
@@ -261,15 +272,15 @@ class Trainer:
                     hints=("lower the learning rate or add `clip norm=1.0`",)))
         row: dict[str, Any] = {"epoch": e + 1, "loss": float(loss), "lr": lr}
         if self.metrics:
-            pred = self.exe.predict(self.x)
-            row.update(split_metrics(self.metrics, self.task, self.y_raw, pred))
+            row.update(self.scorers["train"](self.exe.predict(self.x)))
         if "val" in self.splits:
-            xv, yv, yv_raw = self.splits["val"]
-            row["val_loss"] = float(self.exe.evaluate(xv, yv))
-            if self.metrics:
-                pred = self.exe.predict(xv)
-                row.update({f"val_{k}": v for k, v in
-                            split_metrics(self.metrics, self.task, yv_raw, pred).items()})
+            xv, yv, _ = self.splits["val"]
+            if self.metrics:  # the loss and the outputs from one forward pass
+                val_loss, pred = evaluate_outputs(self.exe, xv, yv)
+                row["val_loss"] = float(val_loss)
+                row.update({f"val_{k}": v for k, v in self.scorers["val"](pred).items()})
+            else:
+                row["val_loss"] = float(self.exe.evaluate(xv, yv))
         row["time"] = round(s.epoch_time + time.perf_counter() - t0, 6)
         return row
 

@@ -231,3 +231,13 @@ def test_history_json_refresh_is_bounded(tmp_path, monkeypatch):
     now[0] += 10.0
     rd.save_checkpoint(state)
     assert len(read(tmp_path, "history.json")) == 2
+
+
+@pytest.mark.parametrize("rows", [
+    [], ROWS, [{"epoch": 1, "loss": np.float32(0.25), "acc": np.float64(np.inf), "n": np.int64(3),
+                "name": 'a"b\u00e9'}], [{"epoch": 1, "nested": [1.0, float("nan")]}], [{}],
+])
+def test_history_json_text_is_the_general_encoders(rows):
+    from nnspec.run.atomic import dumps
+
+    assert history.to_json(rows) == dumps(list(rows), indent=2) + "\n"

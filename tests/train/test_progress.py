@@ -160,3 +160,27 @@ def test_cadence_keeps_checkpoints_under_two_percent():
     assert not Cadence(ir.Output(checkpoint_every=3)).mid_epoch()
     assert Cadence(ir.Output(checkpoint_every=3)).after_epoch(6)
     assert not Cadence(ir.Output(checkpoint_every=0)).after_epoch(6)
+
+
+def test_rich_reporter_prints_every_line_in_batches(monkeypatch):
+    """Fast epochs: the lines are printed together (a few prints, not one per epoch), all of
+    them, in order, before a message and at the end."""
+    from rich.console import Console
+
+    console = Console(file=io.StringIO(), force_terminal=True, width=200, record=True)
+    r = RichReporter(console)
+    prints = []
+    real = console.print
+    monkeypatch.setattr(console, "print", lambda *a, **k: (prints.append(a), real(*a, **k)))
+    r.start(RunInfo("m", 500, 0, 100, 4))
+    for e in range(1, 301):
+        r.chunk(e, 4, 1e6)
+        r.epoch({**ROW, "epoch": e}, 1e6)
+    r.message("early stopping at epoch 300")
+    r.end()
+    text = console.export_text()
+    epochs = [int(line.split()[1].split("/")[0]) for line in text.splitlines()
+              if line.startswith("epoch ") and "loss" in line]
+    assert epochs == list(range(1, 301))
+    assert text.index("epoch 300/500") < text.index("early stopping at epoch 300")
+    assert len(prints) < 30  # 300 epochs in well under a second: a handful of prints
