@@ -71,10 +71,10 @@ def write_curves(folder: Path, rows: Sequence[dict[str, Any]], marked_epoch: int
     quantity; a dashed vertical line at `marked_epoch` (the epoch early stopping kept)."""
     if not rows:
         return None
-    import matplotlib
-
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
+    # A bare Figure (Agg, PNG) rather than pyplot: no backend switch in the caller's process,
+    # no global figure registry, and ~40 ms less to import. Imported here, when the curves
+    # are drawn (once, at the end), so nothing else pays for matplotlib.
+    from matplotlib.figure import Figure
 
     names = [k for k in columns(rows)
              if k not in ("epoch", "time", "lr") and not k.startswith(("val_", "test_"))]
@@ -83,7 +83,8 @@ def write_curves(folder: Path, rows: Sequence[dict[str, Any]], marked_epoch: int
         if base and base not in names:
             names.append(base)
     epochs = [r["epoch"] for r in rows]
-    fig, axes = plt.subplots(1, len(names), figsize=(4.2 * len(names), 3.4), squeeze=False)
+    fig = Figure(figsize=(4.2 * len(names), 3.4))
+    axes = fig.subplots(1, len(names), squeeze=False)
     for ax, name in zip(axes[0], names, strict=True):
         for prefix, label in (("", "train"), ("val_", "val"), ("test_", "test")):
             ys = [_num(r.get(prefix + name)) for r in rows]
@@ -101,7 +102,6 @@ def write_curves(folder: Path, rows: Sequence[dict[str, Any]], marked_epoch: int
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=100)
-    plt.close(fig)
     return write_bytes(folder / "curves.png", buf.getvalue())
 
 
