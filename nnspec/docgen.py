@@ -151,6 +151,8 @@ def _blocks() -> list[str]:
             default = _default(field) if field is not None and not st.repeat else ""
             if st.keyword in ("standardize", "normalize"):
                 default = "no scaling"
+            if st.keyword == "checkpoint":
+                default = f"by wall time, at most one per {ir.CHECKPOINT_SECONDS:g} s"
             if st.repeat:
                 default = "(a layer; repeatable)"
             out.append(f"| `{_cell(st.syntax)}` | {_cell(st.doc)} | {default} |")

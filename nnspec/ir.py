@@ -137,16 +137,33 @@ class Train(Node):
 
 
 Artifact = Literal["weights", "history", "metrics", "curves", "checkpoint"]
+CHECKPOINT_SECONDS = 30.0  # the default policy: at most one periodic checkpoint per 30 s
 
 
 class Output(Node):
-    """`output { dir "runs/x"; checkpoint every=10; artifacts weights, history, curves }`."""
+    """`output { dir "runs/x"; checkpoint every=10; artifacts weights, history, curves }`.
+
+    `checkpoint` takes one of `every=N` (epochs), `seconds=S` (wall time) or `off`; left out,
+    periodic checkpoints are by wall time, at most one per 30 s."""
 
     dir: str | None = Field(None, description="run directory (default runs/<model>-<timestamp>)")
-    checkpoint_every: int = Field(1, gt=0, description="epochs between checkpoints")
+    checkpoint_every: int | None = Field(
+        None, ge=0, description="epochs between periodic checkpoints (`checkpoint every=N`); "
+        "0: none (`checkpoint off`); unset: by wall time (see checkpoint_seconds). A checkpoint "
+        "is always written at the end, on Ctrl-C/SIGTERM and on early stop")
+    checkpoint_seconds: float | None = Field(
+        None, gt=0, description="at most one periodic checkpoint per this many seconds, taken "
+        "between chunks of batches (`checkpoint seconds=S`); unset: "
+        f"{CHECKPOINT_SECONDS:g} when checkpoint_every is unset too")
     artifacts: tuple[Artifact, ...] = Field(
         ("weights", "history", "metrics", "curves", "checkpoint"),
         description="which files to write into the run directory")
+
+    @model_validator(mode="after")
+    def _one_checkpoint_policy(self) -> Output:
+        if self.checkpoint_every is not None and self.checkpoint_seconds is not None:
+            raise ValueError("give checkpoint_every or checkpoint_seconds, not both")
+        return self
 
 
 class Spec(Node):

@@ -158,6 +158,12 @@ def _train(t: ir.Train) -> list[str]:
 
 def _output(o: ir.Output) -> list[str]:
     lines = [] if o.dir is None else [f"dir {quote(o.dir)}"]
-    lines.append(f"checkpoint every={o.checkpoint_every}")
+    if o.checkpoint_every == 0:
+        lines.append("checkpoint off")
+    elif o.checkpoint_every is not None:
+        lines.append(f"checkpoint every={o.checkpoint_every}")
+    elif o.checkpoint_seconds is not None:
+        lines.append(f"checkpoint seconds={value(o.checkpoint_seconds)}")
+    # unset: by wall time (ir.CHECKPOINT_SECONDS), which a later default may improve on
     lines.append("artifacts " + ", ".join(o.artifacts))
     return lines

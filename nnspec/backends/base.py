@@ -160,6 +160,13 @@ class Executable(Protocol):
         ...
 
 
+def evaluate_outputs(exe: Executable, x: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
+    """(exe.evaluate(x, y), exe.predict(x)), from one forward pass where the backend has an
+    `evaluate_outputs` method (cpu, reference), else from the two calls."""
+    both = getattr(exe, "evaluate_outputs", None)
+    return both(x, y) if both is not None else (exe.evaluate(x, y), exe.predict(x))
+
+
 def as_inputs(plan: Plan, x: np.ndarray) -> np.ndarray:
     """x as the (N, n_inputs) C-contiguous array of the plan dtype (no copy if it is one)."""
     x = np.ascontiguousarray(x, dtype=plan.dtype)

@@ -31,33 +31,52 @@ def check_output(ctx: Ctx, block: Block) -> ir.Output | None:
         elif kw == "artifacts":
             _artifacts(ctx, st, given, failed)
     out = validate(ctx, ir.Output, given, block.span, title="output", failed=failed,
-                   names={"checkpoint_every": "checkpoint every"})
+                   names={"checkpoint_every": "checkpoint every",
+                          "checkpoint_seconds": "checkpoint seconds"})
     return None if failed else out  # type: ignore[return-value]
 
 
+_POLICY = {"every": "checkpoint_every", "seconds": "checkpoint_seconds"}
+_EXPECTED = "`every=N` (epochs), `seconds=S` (wall time) or `off`"
+
+
 def _checkpoint(ctx: Ctx, st: Statement, given: dict, failed: set[str]) -> None:
-    """`checkpoint every=N` (or `checkpoint N`)."""
+    """`checkpoint every=N` (or `checkpoint N`), `checkpoint seconds=S` or `checkpoint off`;
+    `every=0` is `off` (the form `--set output.checkpoint_every=0` uses)."""
     args = all_args(st)
-    field = options(ir.Output)["checkpoint_every"]
-    if len(args) != 1 or (isinstance(args[0], Option) and args[0].key.value != "every"):
-        bad = args[0] if len(args) == 1 else None
-        if bad is not None:
-            ctx.unknown("E211", "option", bad.key.value, bad.key.span, ["every"],
-                        where=" for `checkpoint`")
-        elif not args:
-            ctx.error("E303", "`checkpoint` needs `every=N`", st.keyword.span,
-                      label="expected `every=N`")
+    if len(args) != 1:
+        if not args:
+            ctx.error("E303", f"`checkpoint` needs {_EXPECTED}", st.keyword.span,
+                      label="expected `every=N`, `seconds=S` or `off`")
         else:
-            ctx.error("E304", "`checkpoint` takes one option, `every=N`",
+            ctx.error("E304", f"`checkpoint` takes one of {_EXPECTED}",
                       args[1].span.cover(args[-1].span), label="unexpected")
         failed.add("checkpoint_every")
         return
-    node = args[0].value if isinstance(args[0], Option) else args[0]
-    value = convert(ctx, "checkpoint every", "checkpoint every", field, node)
-    if value is FAIL:
+    arg = args[0]
+    if isinstance(arg, Name) and arg.value == "off":
+        given["checkpoint_every"] = (0, arg.span, arg)
+        return
+    if isinstance(arg, (Name, String)):
+        ctx.error("E301", f"`checkpoint` takes {_EXPECTED}, found {show(arg)}", arg.span,
+                  label="expected `every=N`, `seconds=S` or `off`",
+                  hints=["e.g. `checkpoint every=5`, `checkpoint seconds=60` or `checkpoint off`"])
         failed.add("checkpoint_every")
+        return
+    key = arg.key.value if isinstance(arg, Option) else "every"
+    if key not in _POLICY:
+        assert isinstance(arg, Option)
+        ctx.unknown("E211", "option", key, arg.key.span, [*_POLICY, "off"],
+                    where=" for `checkpoint`")
+        failed.add("checkpoint_every")
+        return
+    name = _POLICY[key]
+    node = arg.value if isinstance(arg, Option) else arg
+    value = convert(ctx, f"checkpoint {key}", f"checkpoint {key}", options(ir.Output)[name], node)
+    if value is FAIL:
+        failed.add(name)
     else:
-        given["checkpoint_every"] = (value, node.span, node)
+        given[name] = (value, node.span, node)
 
 
 def _artifacts(ctx: Ctx, st: Statement, given: dict, failed: set[str]) -> None:

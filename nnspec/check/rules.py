@@ -288,8 +288,18 @@ def _batch_span(train: ir.Train, blocks: dict[str, Block]) -> Span | None:
 
 def output_rules(ctx: Ctx, output: ir.Output, train: ir.Train | None,
                  blocks: dict[str, Block]) -> None:
+    """W105 when `checkpoint` says something that will not happen as written: a checkpoint is
+    always written at the end (and on interruption or early stop), so an interval longer than
+    training leaves only that one; without the `checkpoint` artifact there are no periodic
+    ones at all."""
     st = find(blocks.get("output"), "checkpoint")
-    if train is not None and st is not None and output.checkpoint_every > train.epochs:
+    if st is None:
+        return
+    if "checkpoint" not in output.artifacts:
+        ctx.warning("W105", "`artifacts` leaves out `checkpoint`, so no periodic checkpoint "
+                    "will be written (one is still written on interruption, to resume)",
+                    st.span, label="no effect", hints=["add `checkpoint` to `artifacts`"])
+    elif train is not None and (output.checkpoint_every or 0) > train.epochs:
         ctx.warning("W105", f"checkpoint every {output.checkpoint_every} epochs, but training "
-                    f"has {train.epochs}: no checkpoint will be written", st.span,
-                    label="longer than training")
+                    f"has {train.epochs}: the only checkpoint is the one written at the end",
+                    st.span, label="longer than training")

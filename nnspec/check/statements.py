@@ -70,7 +70,9 @@ BLOCKS: dict[str, list[StatementDoc]] = {
     ],
     "output": [
         StatementDoc("dir", 'dir "runs/name"', "the run directory"),
-        StatementDoc("checkpoint", "checkpoint every=N", "epochs between checkpoints"),
+        StatementDoc("checkpoint", "checkpoint every=N | seconds=S | off",
+                     "periodic checkpoints: every N epochs, at most one per S seconds, or "
+                     "none (one is always written at the end and on interruption)"),
         StatementDoc("artifacts", "artifacts NAME, ...", "files written to the run directory: "
                      "weights, history, metrics, curves, checkpoint"),
     ],

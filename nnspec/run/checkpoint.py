@@ -71,6 +71,22 @@ def save(folder: str | os.PathLike[str], state: dict[str, Any], tag: str) -> Pat
     return path
 
 
+def prune(folder: str | os.PathLike[str]) -> list[Path]:
+    """Remove `state-*.npz` files that state.json does not name (a save interrupted between
+    writing its json and removing the older arrays); returns what was removed."""
+    folder = Path(folder)
+    try:
+        keep = json.loads((folder / "state.json").read_text(encoding="utf-8"))["arrays"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return []  # nothing trustworthy names an npz: leave everything for load() to judge
+    removed = []
+    for old in folder.glob("state-*.npz"):
+        if old.name != keep:
+            old.unlink(missing_ok=True)
+            removed.append(old)
+    return removed
+
+
 def load(folder: str | os.PathLike[str]) -> dict[str, Any]:
     """Read a checkpoint written by `save`; a missing or broken one is an E504 diagnostic."""
     folder = Path(folder)

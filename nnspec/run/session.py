@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from nnspec import ir
-from nnspec.diagnostics import Diagnostic, DiagnosticError, error, has_errors
+from nnspec.diagnostics import Diagnostic, DiagnosticError, error, has_errors, warning
 from nnspec.run import artifacts
 from nnspec.run.overrides import apply_overrides
 from nnspec.run.paths import rebase_paths
@@ -181,11 +181,14 @@ def _compile(spec: ir.Spec, backend: str) -> Any:
 
 def _train(spec: ir.Spec, data: Any, exe: Any, schedule: Any, rd: RunDir, *,
            reporter: Reporter | None, stop: StopFlag | None, opts: RunOptions,
-           resume: dict[str, Any] | None = None) -> RunResult:
+           resume: dict[str, Any] | None = None,
+           history: list[dict[str, Any]] | None = None) -> RunResult:
     ckpt = rd.save_checkpoint if "checkpoint" in rd.wanted else None
+    rd.start_history(history or [])
     try:
-        result = train(spec, data, exe, schedule, resume=resume, reporter=reporter, stop=stop,
-                       on_checkpoint=ckpt, chunk_target_s=opts.chunk_target_s,
+        result = train(spec, data, exe, schedule, resume=resume, history=history,
+                       reporter=reporter, stop=stop, on_checkpoint=ckpt,
+                       on_epoch=rd.append_history, chunk_target_s=opts.chunk_target_s,
                        out_dir=str(rd.path))
     except DiagnosticError:
         rd.write_manifest(status=FAILED, end_time=artifacts.now_iso())
@@ -264,6 +267,7 @@ def resume_run(run_dir: str | os.PathLike[str], opts: RunOptions, *, sources: di
     rd = RunDir.open(run_dir)
     loaded = load(rd.path / "spec.nn", sources)
     spec = override(loaded.spec, cli_overrides(opts), sources)
+    rd.clean_temporary()
     state = rd.load_checkpoint()
     done = int(state["epoch"])
     if done >= spec.train.epochs and int(state["batch"]) == 0:
@@ -282,10 +286,26 @@ def resume_run(run_dir: str | os.PathLike[str], opts: RunOptions, *, sources: di
                                                  "batch": int(state["batch"])}]
     rd.write_manifest(status="running", resumed=resumed, epochs=spec.train.epochs,
                       device=device, backend=backend)
+    history, short = _history(rd, state)
     result = _train(spec, data, exe, schedule, rd, reporter=reporter, stop=stop, opts=opts,
-                    resume=state)
+                    resume=state, history=history)
     _finish(rd, spec, exe, result, t0)
-    return RunOutcome(rd.path, result, device, [*loaded.warnings, *data.warnings])
+    return RunOutcome(rd.path, result, device, [*loaded.warnings, *data.warnings, *short])
+
+
+def _history(rd: RunDir, state: dict[str, Any]) -> tuple[list[dict[str, Any]], list[Diagnostic]]:
+    """The rows of the checkpoint's epochs, from the history log (a checkpoint written before
+    the log carried them itself); a W105 warning when the log lacks some of them."""
+    done = int(state["epoch"])
+    rows = state.pop("history", None)
+    if rows is None:
+        rows = rd.read_history(done)
+    if [r.get("epoch") for r in rows] == list(range(1, done + 1)):
+        return rows, []
+    return rows, [warning(
+        "W105", f"`{rd.history_path}` holds {len(rows)} row(s) for the checkpoint's {done} "
+        "epoch(s); the resumed history starts incomplete", path=str(rd.path),
+        hints=["the training itself resumes exactly; only the history rows are missing"])]
 
 
 def _same_data(rd: RunDir, data: Any) -> None:

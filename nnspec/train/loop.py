@@ -11,8 +11,10 @@ Per epoch e (0-based; history and messages count from 1):
    AFTER the epoch (metrics like f1 cannot be averaged over batches), so they can disagree
    slightly with `loss`, which was measured while the weights moved and dropout was active;
    `val_loss` / `val_<metric>` are the validation split in eval mode;
-4. early stopping and the plateau schedule are fed the row; a checkpoint is offered to the
-   caller every `checkpoint_every` epochs, on interruption and at the end.
+4. the row goes to `on_epoch` (the run directory appends it to its history log); early
+   stopping and the plateau schedule are fed the row; a checkpoint is offered to the caller
+   as `output`'s policy says (train/cadence.py: by default at most once per 30 s, between
+   chunks), and always on interruption, on early stop and at the end.
 A non-finite batch loss or gradient stops the run with the executable's E411 diagnostic
 (`stop_on_nonfinite`, the default); with `stop_on_nonfinite=false` that batch's update is
 skipped (as torch's GradScaler skips steps with inf gradients), the epoch's loss is NaN and
@@ -21,6 +23,8 @@ training goes on.
 The loop owns every piece of training state besides the executable's (data order, the
 shuffle and dropout Generators, the schedule, early stopping, history), and `TrainState`
 holds all of it, so a run resumed from a checkpoint is bit-identical to an uninterrupted one.
+A checkpoint (`state_dict`) leaves out the history, which grows with every epoch: the caller
+keeps the rows (on_epoch) and hands them back to a resumed run (`train(..., history=rows)`).
 """
 
 from __future__ import annotations
@@ -33,11 +37,18 @@ from typing import Any
 import numpy as np
 
 from nnspec import ir
-from nnspec.backends.base import Executable, as_inputs, as_targets, dropout_rng
+from nnspec.backends.base import (
+    Executable,
+    as_inputs,
+    as_targets,
+    dropout_rng,
+    evaluate_outputs,
+)
 from nnspec.diagnostics import Diagnostic, DiagnosticError, warning
 from nnspec.train.batching import ChunkSizer, epoch_order, shuffle_rng
+from nnspec.train.cadence import Cadence
 from nnspec.train.early_stop import EarlyStopping
-from nnspec.train.evaluation import split_metrics
+from nnspec.train.evaluation import Scorer, split_metrics
 from nnspec.train.interrupt import StopFlag
 from nnspec.train.nonfinite import nonfinite_error
 from nnspec.train.progress import Reporter, RunInfo
@@ -83,6 +94,7 @@ class Trainer:
     def __init__(self, spec: ir.Spec, data: Any, exe: Executable, schedule: Any, *,
                  reporter: Reporter | None = None, stop: StopFlag | None = None,
                  on_checkpoint: Callable[[dict[str, Any]], None] | None = None,
+                 on_epoch: Callable[[dict[str, Any]], None] | None = None,
                  chunk_target_s: float = 0.5, epochs: int | None = None,
                  out_dir: str | None = None):
         self.spec, self.exe, self.schedule = spec, exe, schedule
@@ -92,6 +104,8 @@ class Trainer:
         self.reporter = reporter or Reporter()
         self.stop = stop if stop is not None else StopFlag()
         self.on_checkpoint = on_checkpoint
+        self.on_epoch = on_epoch
+        self.cadence = Cadence(spec.output)
         self.out_dir = out_dir
         self.sizer = ChunkSizer(chunk_target_s)
         self.x = as_inputs(self.plan, data.train.x)
@@ -107,6 +121,10 @@ class Trainer:
         self.n_batches = self.plan.n_batches(self.n)
         self.metrics = tuple(spec.train.metrics)
         self.task = self.plan.task
+        k = self.plan.n_outputs
+        self.scorers = {"train": Scorer(self.metrics, self.task, self.y_raw, k),
+                        **{name: Scorer(self.metrics, self.task, raw, k)
+                           for name, (_, _, raw) in self.splits.items()}}
         self.shuffle = shuffle_rng(spec.train.seed)
         self.dropout = dropout_rng(spec.train.seed)
         es = spec.train.early_stop
@@ -123,7 +141,7 @@ class Trainer:
         out: dict[str, Any] = {
             "epoch": s.epoch, "batch": s.batch, "loss_sum": s.loss_sum,
             "n_samples": s.n_samples, "nonfinite_batches": s.nonfinite_batches,
-            "epoch_time": s.epoch_time, "history": list(s.history),
+            "epoch_time": s.epoch_time,
             "shuffle_rng": self.shuffle.bit_generator.state,
             "dropout_rng": self.dropout.bit_generator.state,
             "schedule": self.schedule.state_dict(),
@@ -136,7 +154,10 @@ class Trainer:
             out["best"] = dict(s.best)
         return out
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
+    def load_state_dict(self, state: dict[str, Any],
+                        history: list[dict[str, Any]] | None = None) -> None:
+        """Continue from `state`; `history` is the rows of its epochs (a checkpoint written
+        before the history log carried them itself, and those are used when none are given)."""
         self.exe.load_state_dict(state["executable"])
         self.shuffle.bit_generator.state = state["shuffle_rng"]
         self.dropout.bit_generator.state = state["dropout_rng"]
@@ -148,7 +169,9 @@ class Trainer:
             loss_sum=float(state["loss_sum"]), n_samples=int(state["n_samples"]),
             nonfinite_batches=int(state.get("nonfinite_batches", 0)),
             epoch_time=float(state.get("epoch_time", 0.0)),
-            history=[dict(r) for r in state["history"]], best=state.get("best"))
+            history=[dict(r) for r in (history if history is not None
+                                       else state.get("history", []))],
+            best=state.get("best"))
 
     # -- the loop -----------------------------------------------------------------------
 
@@ -171,7 +194,7 @@ class Trainer:
                     break
             checkpoint = self.state_dict()
             if self.on_checkpoint is not None and status != FAILED:
-                self.on_checkpoint(checkpoint)
+                self._checkpoint(checkpoint)
             restored = self._restore_best() if status == COMPLETED else None
             metrics = self.final_metrics() if status != FAILED else {}
         finally:
@@ -216,16 +239,25 @@ class Trainer:
             self.reporter.chunk(e + 1, s.batch, chunk.n_samples / max(dt, 1e-9))
             if self.stop and s.batch < self.n_batches:
                 return INTERRUPTED
+            if self.on_checkpoint is not None and s.batch < self.n_batches \
+                    and self.cadence.mid_epoch():
+                self._checkpoint(self.state_dict())
         row = self._row(e, lr)
         s.history.append(row)
+        if self.on_epoch is not None:
+            self.on_epoch(row)
         s.epoch, s.batch, s.order = e + 1, 0, None
         self.reporter.epoch(row, s.n_samples / max(s.epoch_time, 1e-9))
         stop = self._after_epoch(row)
-        every = self.spec.output.checkpoint_every
-        if self.on_checkpoint is not None and s.epoch % every == 0 and s.epoch < self.epochs \
-                and not stop and not self.stop:
-            self.on_checkpoint(self.state_dict())
+        if self.on_checkpoint is not None and s.epoch < self.epochs and not stop \
+                and not self.stop and self.cadence.after_epoch(s.epoch):
+            self._checkpoint(self.state_dict())
         return "early_stop" if stop else "ok"
+
+    def _checkpoint(self, state: dict[str, Any]) -> None:
+        assert self.on_checkpoint is not None
+        on_checkpoint = self.on_checkpoint
+        self.cadence.timed(lambda: on_checkpoint(state))
 
     def _row(self, e: int, lr: float) -> dict[str, Any]:
         s = self.state
@@ -240,15 +272,15 @@ class Trainer:
                     hints=("lower the learning rate or add `clip norm=1.0`",)))
         row: dict[str, Any] = {"epoch": e + 1, "loss": float(loss), "lr": lr}
         if self.metrics:
-            pred = self.exe.predict(self.x)
-            row.update(split_metrics(self.metrics, self.task, self.y_raw, pred))
+            row.update(self.scorers["train"](self.exe.predict(self.x)))
         if "val" in self.splits:
-            xv, yv, yv_raw = self.splits["val"]
-            row["val_loss"] = float(self.exe.evaluate(xv, yv))
-            if self.metrics:
-                pred = self.exe.predict(xv)
-                row.update({f"val_{k}": v for k, v in
-                            split_metrics(self.metrics, self.task, yv_raw, pred).items()})
+            xv, yv, _ = self.splits["val"]
+            if self.metrics:  # the loss and the outputs from one forward pass
+                val_loss, pred = evaluate_outputs(self.exe, xv, yv)
+                row["val_loss"] = float(val_loss)
+                row.update({f"val_{k}": v for k, v in self.scorers["val"](pred).items()})
+            else:
+                row["val_loss"] = float(self.exe.evaluate(xv, yv))
         row["time"] = round(s.epoch_time + time.perf_counter() - t0, 6)
         return row
 
@@ -290,11 +322,13 @@ class Trainer:
 
 
 def train(spec: ir.Spec, data: Any, exe: Executable, schedule: Any = None, *,
-          resume: dict[str, Any] | None = None, **kwargs: Any) -> RunResult:
+          resume: dict[str, Any] | None = None, history: list[dict[str, Any]] | None = None,
+          **kwargs: Any) -> RunResult:
     """Train `exe` on `data` (a data.Dataset) as `spec.train` says; see the module docstring.
 
     `schedule` defaults to `train.schedules.make_schedule(spec.train)`; `resume` is a state
-    from a checkpoint (`Trainer.state_dict()`); kwargs go to `Trainer`. Raises
+    from a checkpoint (`Trainer.state_dict()`) and `history` the rows of its epochs;
+    kwargs go to `Trainer`. Raises
     DiagnosticError only for problems found before the first epoch.
     """
     if schedule is None:
@@ -305,7 +339,7 @@ def train(spec: ir.Spec, data: Any, exe: Executable, schedule: Any = None, *,
     if trainer.n_batches == 0:
         raise DiagnosticError(_no_batches(spec, trainer.n))
     if resume is not None:
-        trainer.load_state_dict(resume)
+        trainer.load_state_dict(resume, history)
     return trainer.run()
 
 

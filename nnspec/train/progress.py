@@ -2,7 +2,10 @@
 
 Three reporters share one interface (`Reporter`) so the loop never knows which is active:
 - `RichReporter` (stdout is a terminal): a live bar per epoch with samples/s and ETA, and one
-  printed line per finished epoch (loss, val loss, metrics, lr);
+  printed line per finished epoch (loss, val loss, metrics, lr). Rich renders a print in
+  ~0.1 ms, more than a small net's whole epoch, so finished lines are gathered and printed
+  together at most `REFRESH_HZ` times a second, and the bar is updated at most as often;
+  every line is still shown, in order, before any message and at the end;
 - `PlainReporter` (stdout is a file or a pipe, CI logs): one line per epoch, nothing else;
 - `JsonReporter` (`--json`): exactly one JSON object per epoch on stdout (the history row),
   so `nnspec run --json | jq` works; messages go to stderr.
@@ -20,6 +23,7 @@ from typing import Any, TextIO
 from nnspec.run.atomic import dumps
 
 _FIXED = ("epoch", "time", "lr")
+REFRESH_HZ = 10  # the live view's most updates per second
 
 
 @dataclass
@@ -134,6 +138,8 @@ class RichReporter(Reporter):
 
         self.console = console or Console()
         self.progress: Any = None
+        self.pending: list[str] = []  # finished epochs' lines not printed yet
+        self._shown = 0.0  # when the view was last updated (perf_counter)
 
     def start(self, info: RunInfo) -> None:
         from rich.progress import (
@@ -158,24 +164,44 @@ class RichReporter(Reporter):
     def _desc(self, epoch: int) -> str:
         return f"epoch {epoch}/{self.info.epochs}"
 
+    def _due(self) -> bool:
+        now = time.perf_counter()
+        if now - self._shown < 1.0 / REFRESH_HZ:
+            return False
+        self._shown = now
+        return True
+
     def chunk(self, epoch: int, batches_done: int, samples_per_s: float) -> None:
-        self.progress.update(self.task, description=self._desc(epoch), completed=batches_done,
-                             speed=f"{samples_per_s:,.0f} samples/s")
+        if self._due():
+            self._flush()
+            self.progress.update(self.task, description=self._desc(epoch),
+                                 completed=batches_done, speed=f"{samples_per_s:,.0f} samples/s")
 
     def epoch(self, row: dict[str, Any], samples_per_s: float) -> None:
         super().epoch(row, samples_per_s)
-        self.progress.console.print(epoch_line(row, self.info.epochs,
-                                               {"samples/s": f"{samples_per_s:,.0f}"}),
-                                    highlight=False)
-        nxt = min(int(row["epoch"]) + 1, self.info.epochs)
-        self.progress.update(self.task, description=self._desc(nxt), completed=0,
-                             eta=fmt_duration(self.eta(row)))
+        self.pending.append(epoch_line(row, self.info.epochs,
+                                       {"samples/s": f"{samples_per_s:,.0f}"}))
+        if self._due() or int(row["epoch"]) >= self.info.epochs:
+            self._flush()
+            nxt = min(int(row["epoch"]) + 1, self.info.epochs)
+            self.progress.update(self.task, description=self._desc(nxt), completed=0,
+                                 eta=fmt_duration(self.eta(row)))
+
+    def _flush(self) -> None:
+        if self.pending:
+            from rich.text import Text
+
+            console = self.progress.console if self.progress else self.console
+            console.print(Text("\n".join(self.pending)), highlight=False)
+            self.pending.clear()
 
     def message(self, text: str) -> None:
+        self._flush()
         self.progress.console.print(text, highlight=False) if self.progress else \
             self.console.print(text, highlight=False)
 
     def end(self) -> None:
+        self._flush()
         if self.progress is not None:
             self.progress.stop()
             self.progress = None

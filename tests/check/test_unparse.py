@@ -100,8 +100,24 @@ def test_defaults_are_written_out() -> None:
     text = unparse(spec)
     for expected in ("init=glorot_uniform(gain=1.0)", "optimizer sgd(lr=0.1, momentum=0.0",
                      "schedule constant", "shuffle true", "dtype float32", "device auto",
-                     "checkpoint every=1", "split validation=0.0, test=0.0, stratify=false"):
+                     "split validation=0.0, test=0.0, stratify=false"):
         assert expected in text
+    # the checkpoint policy is left unset (by wall time), so a later default still applies
+    assert "checkpoint every" not in text and "    checkpoint" not in text
+
+
+@pytest.mark.parametrize(("written", "every", "seconds"), [
+    ("checkpoint every=3", 3, None), ("checkpoint 3", 3, None),
+    ("checkpoint seconds=60", None, 60), ("checkpoint seconds=0.5", None, 0.5),
+    ("checkpoint off", 0, None), ("checkpoint every=0", 0, None),
+])
+def test_checkpoint_policy_round_trips(written: str, every, seconds) -> None:
+    text = (ROOT / "specs/linear.nn").read_text() + f"output {{ {written} }}\n"
+    spec, diags = diagnose(text)
+    assert spec is not None and not diags, diags
+    assert (spec.output.checkpoint_every, spec.output.checkpoint_seconds) == (every, seconds)
+    again, _ = diagnose(unparse(spec))
+    assert again is not None and again.output.model_dump() == spec.output.model_dump()
 
 
 @pytest.mark.parametrize(("raw", "written"), [

@@ -42,6 +42,12 @@ def test_parse_value(text, value):
      and s.model.layers[1].units == 1),
     (["model.layers.0.activation=tanh"], lambda s: s.model.layers[0].activation.kind == "tanh"),
     (["train.dtype=float64"], lambda s: s.train.dtype == "float64"),
+    (["output.checkpoint_every=5"], lambda s: s.output.checkpoint_every == 5),
+    (["output.checkpoint_every=0"], lambda s: s.output.checkpoint_every == 0),  # off
+    (["output.checkpoint_seconds=60"], lambda s: s.output.checkpoint_seconds == 60.0),
+    (["output.checkpoint_every=2", "output.checkpoint_every=none",
+      "output.checkpoint_seconds=5"],
+     lambda s: (s.output.checkpoint_every, s.output.checkpoint_seconds) == (None, 5.0)),
 ])
 def test_overrides_apply_and_keep_the_rest(sets, check):
     before = spec()
@@ -58,6 +64,10 @@ def test_overrides_apply_and_keep_the_rest(sets, check):
     (["train.optimizer.lr=-1"], ["E302"], "greater than 0"),
     (["train.optimizer.lr=fast"], ["E301"], "lr"),
     (["train.batch=0"], ["E302"], "batch must be a positive integer"),
+    (["output.checkpoint_every=-1"], ["E302"], "greater than or equal to 0"),
+    (["output.checkpoint_seconds=0"], ["E302"], "greater than 0"),
+    (["output.checkpoint_every=2", "output.checkpoint_seconds=5"], ["E302"],
+     "checkpoint_every or checkpoint_seconds, not both"),
     (["train.dtype=float16"], ["E302"], "float32"),
     (["train.optimizer.nesterov=true", "train.optimizer.momentum=0"], ["E302"], "nesterov"),
     (["model.layers.5.units=1"], ["E211"], "valid keys of model.layers: 0, 1"),

@@ -28,14 +28,17 @@ def test_signal_stops_with_checkpoint_then_resume(tmp_path, sig):
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen([sys.executable, "-m", "nnspec.cli", "run", str(spec), "--out",
                              str(out), "--json"], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path)
+                            stderr=subprocess.PIPE, bufsize=0, env=env, cwd=tmp_path)
     try:
+        # unbuffered: readline takes exactly one line, communicate() the rest (a buffered
+        # reader would swallow the lines of the epochs that ended before the signal)
         first = json.loads(proc.stdout.readline())  # the first epoch is done
         assert first["epoch"] == 1
         sent = time.monotonic()
         proc.send_signal(sig)
-        rest, err = proc.communicate(timeout=60)
+        rest_b, err_b = proc.communicate(timeout=60)
         waited = time.monotonic() - sent
+        rest, err = rest_b.decode(), err_b.decode()
     finally:
         if proc.poll() is None:
             proc.kill()

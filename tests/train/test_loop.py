@@ -141,11 +141,14 @@ def test_interrupt_and_resume_is_bit_identical(linear, tmp_path, epoch, batch):
     assert part.status == INTERRUPTED
     assert part.epochs_run == (epoch if batch is None else epoch - 1)
     # Through the files, as `nnspec run --resume` does; a fresh executable and schedule.
+    # The checkpoint does not carry the history: the rows come back from the run's log.
+    assert "history" not in part.checkpoint
     checkpoint.save(tmp_path / "checkpoint", part.checkpoint, tag="x")
     state = checkpoint.load(tmp_path / "checkpoint")
     exe2, sched2 = make(spec)
     exe2.params[:] = 0  # nothing of the fresh initialisation may leak into the result
-    resumed = train(spec, data_fn(), exe2, sched2, resume=state, chunk_target_s=10.0)
+    resumed = train(spec, data_fn(), exe2, sched2, resume=state, history=part.history,
+                    chunk_target_s=10.0)
     assert resumed.status == COMPLETED
     assert np.array_equal(exe2.get_params(), exe.get_params())
     assert exe2.step == exe.step

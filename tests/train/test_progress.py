@@ -102,3 +102,85 @@ def test_checkpoint_cadence(linear, every, epochs, calls):
     seen = []
     train(spec, data_fn(), exe, sched, on_checkpoint=lambda s: seen.append(s["epoch"]))
     assert seen == calls
+
+
+@pytest.mark.parametrize("output, epochs, calls", [
+    ({"checkpoint_every": 0}, 4, [4]),  # `checkpoint off`: only at the end
+    ({}, 4, [4]),  # by wall time: a short run checkpoints only at the end
+    ({"checkpoint_seconds": 3600.0}, 3, [3]),
+])
+def test_checkpoint_policies_on_a_short_run(linear, output, epochs, calls):
+    from nnspec import ir
+
+    spec_fn, data_fn, make = linear
+    spec = spec_fn(epochs=epochs).model_copy(update={"output": ir.Output(**output)})
+    exe, sched = make(spec)
+    seen = []
+    train(spec, data_fn(), exe, sched, on_checkpoint=lambda s: seen.append(s["epoch"]))
+    assert seen == calls
+
+
+def test_checkpoints_by_wall_time_between_chunks(linear, monkeypatch):
+    """With a clock that moves 1 s per reading and `seconds=10`, a checkpoint comes after 10
+    readings, mid-epoch (batch > 0), and the next only after 49 more (the checkpoint took a
+    "second", and checkpoints stay under 2% of the time), plus the one at the end."""
+    from nnspec import ir
+    from nnspec.train import cadence
+
+    ticks = iter(range(10**6))
+    monkeypatch.setattr(cadence.time, "monotonic", lambda: float(next(ticks)))
+    spec_fn, data_fn, make = linear
+    spec = spec_fn(epochs=6).model_copy(update={"output": ir.Output(checkpoint_seconds=10.0)})
+    exe, sched = make(spec)
+    seen = []
+    train(spec, data_fn(), exe, sched, chunk_target_s=1e-12,
+          on_checkpoint=lambda s: seen.append((s["epoch"], s["batch"])))
+    assert seen[-1] == (6, 0) and len(seen) >= 2
+    assert seen[0][1] > 0
+
+
+def test_cadence_keeps_checkpoints_under_two_percent():
+    from nnspec import ir
+    from nnspec.train.cadence import Cadence
+
+    now = [0.0]
+    c = Cadence(ir.Output(), clock=lambda: now[0])
+    assert c.seconds == ir.CHECKPOINT_SECONDS and not c.after_epoch(1)
+    now[0] = 30.0
+    assert c.after_epoch(1) and c.mid_epoch()
+
+    def slow_write():
+        now[0] += 2.0  # a big state: 2 s to write
+
+    c.timed(slow_write)
+    now[0] += 60.0
+    assert not c.mid_epoch()  # 2 s / 2% = 98 s between checkpoints
+    now[0] += 38.0
+    assert c.mid_epoch()
+    assert not Cadence(ir.Output(checkpoint_every=3)).mid_epoch()
+    assert Cadence(ir.Output(checkpoint_every=3)).after_epoch(6)
+    assert not Cadence(ir.Output(checkpoint_every=0)).after_epoch(6)
+
+
+def test_rich_reporter_prints_every_line_in_batches(monkeypatch):
+    """Fast epochs: the lines are printed together (a few prints, not one per epoch), all of
+    them, in order, before a message and at the end."""
+    from rich.console import Console
+
+    console = Console(file=io.StringIO(), force_terminal=True, width=200, record=True)
+    r = RichReporter(console)
+    prints = []
+    real = console.print
+    monkeypatch.setattr(console, "print", lambda *a, **k: (prints.append(a), real(*a, **k)))
+    r.start(RunInfo("m", 500, 0, 100, 4))
+    for e in range(1, 301):
+        r.chunk(e, 4, 1e6)
+        r.epoch({**ROW, "epoch": e}, 1e6)
+    r.message("early stopping at epoch 300")
+    r.end()
+    text = console.export_text()
+    epochs = [int(line.split()[1].split("/")[0]) for line in text.splitlines()
+              if line.startswith("epoch ") and "loss" in line]
+    assert epochs == list(range(1, 301))
+    assert text.index("epoch 300/500") < text.index("early stopping at epoch 300")
+    assert len(prints) < 30  # 300 epochs in well under a second: a handful of prints

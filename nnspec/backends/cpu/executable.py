@@ -157,6 +157,16 @@ class CpuExecutable(HostState):
                                          plan.fused, _big(lay.split)))
 
 
+    def evaluate_outputs(self, x: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
+        """(evaluate(x, y), predict(x)) from one forward pass when x fits one eval chunk: the
+        workspace then still holds every row's outputs."""
+        if not 0 < x.shape[0] <= EVAL_ROWS:
+            return self.evaluate(x, y), self.predict(x)
+        loss, n, k = self.evaluate(x, y), x.shape[0], self.plan.n_outputs
+        work = self._get_work(n)
+        start = work.layout.out_off
+        return loss, work.ws[start:start + n * k].reshape(n, k).copy()
+
 
 def compile(plan: Plan) -> CpuExecutable:  # noqa: A001 - the stage verb
     """Build the CPU executable of `plan`, parameters drawn from init_rng(plan.seed)."""

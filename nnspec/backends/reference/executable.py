@@ -107,3 +107,14 @@ class ReferenceExecutable(HostState):
         with np.errstate(all="ignore"):  # NaN/inf are returned, not raised
             f = network.forward(plan, self.params, self.buffers, x, False)
             return float(network.loss_and_output_grad(plan, f, y)[0])
+
+    def evaluate_outputs(self, x: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
+        """(evaluate(x, y), predict(x)) from one forward pass."""
+        plan = self.plan
+        x, y = _f64(as_inputs(plan, x)), _f64(as_targets(plan, y))
+        if x.shape[0] == 0:
+            return float("nan"), np.empty((0, plan.n_outputs))
+        with np.errstate(all="ignore"):
+            f = network.forward(plan, self.params, self.buffers, x, False)
+            out = f.out.copy()
+            return float(network.loss_and_output_grad(plan, f, y)[0]), out

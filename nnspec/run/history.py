@@ -1,0 +1,142 @@
+"""run.history: history rows, one per epoch -> a CSV file that only grows (and back).
+
+A run appends each epoch's row to its log as the epoch ends (one short write, no fsync), so the
+cost of an epoch does not depend on how many came before. The log is fsynced before every
+checkpoint, so the rows up to a checkpoint's epoch are on disk whenever that checkpoint is.
+`read` rebuilds the rows for a resume: it keeps rows up to the checkpoint's epoch (later ones
+belong to epochs the resumed run will train again) and drops a torn last line (a process
+killed mid-append). The file is the `history.csv` artifact, or `checkpoint/history.csv` when
+that artifact is not selected (a resume needs the rows either way).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+import numpy as np
+
+from nnspec.run.atomic import _jsonable, dumps, finite, write_text
+
+
+def cell(value: Any) -> Any:
+    """repr-precision floats, so the CSV reads back to the same values as history.json."""
+    return repr(float(value)) if isinstance(value, (float, np.floating)) else value
+
+
+def columns(rows: Sequence[dict[str, Any]]) -> list[str]:
+    """Every key of every row, in order of first appearance (epoch first)."""
+    seen: dict[str, None] = {}
+    for row in rows:
+        for key in row:
+            seen.setdefault(key, None)
+    return list(seen)
+
+
+def to_csv(rows: Sequence[dict[str, Any]]) -> str:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=columns(rows), lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: cell(v) for k, v in row.items()})
+    return buf.getvalue()
+
+
+def to_json(rows: Sequence[dict[str, Any]]) -> str:
+    """history.json: the text of `write_json(rows)` (indent 2, non-finite as null), made with
+    json's C encoder one row at a time (its indenting encoder is pure Python, ~30x slower)."""
+    if not rows or any(not row or any(isinstance(v, (dict, list, tuple)) for v in row.values())
+                       for row in rows):
+        return dumps(list(rows), indent=2) + "\n"  # not flat rows: the general path
+    sep = (",\n    ", ": ")
+    body = ",\n  ".join(
+        "{\n    " + json.dumps(finite(row), default=_jsonable, allow_nan=False,
+                               separators=sep)[1:-1] + "\n  }" for row in rows)
+    return "[\n  " + body + "\n]\n"
+
+
+def _value(key: str, text: str) -> Any:
+    if text == "":
+        return None
+    return int(text) if key == "epoch" else float(text)
+
+
+def read(path: str | os.PathLike[str], upto_epoch: int) -> list[dict[str, Any]]:
+    """The rows of the log at `path` with epoch <= upto_epoch ([] when there is no log); a
+    last line without its newline, or any line that does not parse, ends the rows."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return []
+    lines = text.split("\n")
+    complete = lines[:-1]  # the part after the last newline is torn (or empty)
+    if not complete:
+        return []
+    rows: list[dict[str, Any]] = []
+    names = next(csv.reader([complete[0]]))
+    for values in csv.reader(complete[1:]):
+        if len(values) != len(names):
+            break
+        try:
+            row = {k: _value(k, v) for k, v in zip(names, values, strict=True) if v != ""}
+        except ValueError:
+            break
+        if "epoch" not in row or row["epoch"] > upto_epoch:
+            break
+        rows.append(row)
+    return rows
+
+
+class HistoryLog:
+    """Appends rows to a CSV log; the header is the first row's keys. A row with other keys
+    (never the case within one run) rewrites the file with the union of the columns."""
+
+    def __init__(self, path: str | os.PathLike[str], rows: Sequence[dict[str, Any]] = ()):
+        """A log holding exactly `rows` (written atomically when there are any, else created
+        at the first append)."""
+        self.path = Path(path)
+        self.rows: list[dict[str, Any]] = list(rows)
+        self.names: list[str] = []
+        self._file: TextIO | None = None
+        self._writer: Any = None
+        if self.rows:
+            self._rewrite()
+
+    def _rewrite(self) -> None:
+        self.close()
+        write_text(self.path, to_csv(self.rows))
+        self.names = columns(self.rows)
+        self._open()
+
+    def _open(self) -> None:
+        self._file = open(self.path, "a", encoding="utf-8", newline="")  # noqa: SIM115
+        self._writer = csv.DictWriter(self._file, fieldnames=self.names, lineterminator="\n")
+
+    def append(self, row: dict[str, Any]) -> None:
+        self.rows.append(row)
+        if not self.names:
+            self._rewrite()  # the header and the first row, atomically
+            return
+        if list(row) != self.names:
+            self._rewrite()
+            return
+        assert self._file is not None
+        self._writer.writerow({k: cell(v) for k, v in row.items()})
+        self._file.flush()  # one write() per row: a kill leaves at most a torn last line
+
+    def sync(self) -> None:
+        """Flush and fsync: called before a checkpoint is written."""
+        if self._file is not None:
+            self._file.flush()
+            os.fsync(self._file.fileno())
+
+    def close(self) -> None:
+        if self._file is not None:
+            self.sync()
+            self._file.close()
+            self._file = None

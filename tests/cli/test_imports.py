@@ -1,0 +1,58 @@
+"""Start-up cost: each command imports only what it needs (checked in a fresh interpreter).
+
+`nnspec check` never imports NumPy, Numba, SciPy or matplotlib; `nnspec run` imports
+matplotlib only when the curves are drawn."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+HEAVY = ("numpy", "numba", "scipy", "matplotlib")
+
+SPEC = """model m {{
+    input 2
+    dense 4 tanh
+    dense 1 sigmoid
+}}
+data {{
+    source moons(samples=40)
+}}
+train {{
+    loss binary_crossentropy
+    epochs 1
+}}
+output {{ artifacts {artifacts} }}
+"""
+
+
+def loaded_after(argv: list[str], cwd: Path) -> tuple[int, list[str]]:
+    code = (f"import json, sys\nfrom nnspec.cli import main\nrc = main({argv!r})\n"
+            f"print(json.dumps([rc, sorted(m for m in {HEAVY!r} if m in sys.modules)]))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=cwd, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+                         timeout=300)
+    assert out.returncode == 0, out.stderr
+    rc, modules = json.loads(out.stdout.strip().splitlines()[-1])
+    return rc, modules
+
+
+def test_check_imports_nothing_heavy(tmp_path):
+    spec = tmp_path / "m.nn"
+    spec.write_text(SPEC.format(artifacts="weights"))
+    assert loaded_after(["check", str(spec)], tmp_path) == (0, [])
+
+
+@pytest.mark.parametrize("artifacts, plots", [("weights, history", False),
+                                              ("weights, curves", True)])
+def test_run_imports_matplotlib_only_to_draw(tmp_path, artifacts, plots):
+    spec = tmp_path / "m.nn"
+    spec.write_text(SPEC.format(artifacts=artifacts))
+    rc, modules = loaded_after(["run", str(spec), "--out", str(tmp_path / "r"), "-q"], tmp_path)
+    assert rc == 0 and "numpy" in modules
+    assert ("matplotlib" in modules) == plots
