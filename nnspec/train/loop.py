@@ -65,6 +65,7 @@ class TrainState:
     order: np.ndarray | None = None  # the current epoch's order while batch > 0
     loss_sum: float = 0.0  # partial sums of the current epoch
     n_samples: int = 0
+    head_sums: list[float] = field(default_factory=list)  # each head's, as loss_sum
     nonfinite_batches: int = 0
     epoch_time: float = 0.0  # seconds already spent in the current epoch
     history: list[dict[str, Any]] = field(default_factory=list)
@@ -140,7 +141,8 @@ class Trainer:
         s = self.state
         out: dict[str, Any] = {
             "epoch": s.epoch, "batch": s.batch, "loss_sum": s.loss_sum,
-            "n_samples": s.n_samples, "nonfinite_batches": s.nonfinite_batches,
+            "n_samples": s.n_samples, "head_sums": list(s.head_sums),
+            "nonfinite_batches": s.nonfinite_batches,
             "epoch_time": s.epoch_time,
             "shuffle_rng": self.shuffle.bit_generator.state,
             "dropout_rng": self.dropout.bit_generator.state,
@@ -167,6 +169,7 @@ class Trainer:
         self.state = TrainState(
             epoch=int(state["epoch"]), batch=int(state["batch"]), order=state.get("order"),
             loss_sum=float(state["loss_sum"]), n_samples=int(state["n_samples"]),
+            head_sums=[float(v) for v in state.get("head_sums", [])],
             nonfinite_batches=int(state.get("nonfinite_batches", 0)),
             epoch_time=float(state.get("epoch_time", 0.0)),
             history=[dict(r) for r in (history if history is not None
@@ -214,6 +217,7 @@ class Trainer:
         if s.batch == 0:
             s.order = epoch_order(self.shuffle, self.n, self.plan.shuffle)
             s.loss_sum, s.n_samples, s.nonfinite_batches, s.epoch_time = 0.0, 0, 0, 0.0
+            s.head_sums = [0.0] * len(self.plan.heads)
         assert s.order is not None
         while s.batch < self.n_batches:
             k = self.sizer.next(self.n_batches - s.batch)
@@ -226,6 +230,7 @@ class Trainer:
             # batch by batch, so the epoch loss is the same however the epoch was chunked
             # (a resumed run must reproduce an uninterrupted one bit for bit)
             s.loss_sum = chunk.add_to(s.loss_sum)
+            s.head_sums = chunk.add_heads_to(s.head_sums)
             s.n_samples += chunk.n_samples
             s.batch += chunk.n_batches
             if not chunk.ok:
@@ -270,7 +275,12 @@ class Trainer:
                     "W105", f"epoch {e + 1}: {s.nonfinite_batches} batch(es) with a "
                     "non-finite loss or gradient were skipped",
                     hints=("lower the learning rate or add `clip norm=1.0`",)))
-        row: dict[str, Any] = {"epoch": e + 1, "loss": float(loss), "lr": lr}
+        row: dict[str, Any] = {"epoch": e + 1, "loss": float(loss)}
+        for head, total in zip(self.plan.heads, s.head_sums, strict=True):
+            # an auxiliary head's own loss over the epoch's batches, as `loss`
+            row[f"{head.name}_loss"] = (float("nan") if s.nonfinite_batches or not s.n_samples
+                                        else total / s.n_samples)
+        row["lr"] = lr
         if self.metrics:
             row.update(self.scorers["train"](self.exe.predict(self.x)))
         if "val" in self.splits:
