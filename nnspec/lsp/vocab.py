@@ -101,7 +101,7 @@ def options(cls: type[BaseModel] | None, stmt: Statement | None = None) -> dict[
     """The `key=` names a user may write for `cls`, mapped to the field name behind each."""
     if cls is None:
         return {}
-    skip = set(_NOT_OPTIONS)
+    skip = set(_NOT_OPTIONS) | set(getattr(cls, "nested", ()))  # filled from a `{ }` body
     renamed: dict[str, str] = {}
     if stmt is not None and stmt.options is cls:
         skip |= stmt.skip_options
