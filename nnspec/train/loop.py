@@ -101,7 +101,7 @@ class Trainer:
         self.spec, self.exe, self.schedule = spec, exe, schedule
         self.plan = exe.plan
         self.train_cfg = spec.train
-        self.epochs = epochs or spec.train.epochs
+        self.epochs = epochs or self.plan.epochs
         self.reporter = reporter or Reporter()
         self.stop = stop if stop is not None else StopFlag()
         self.on_checkpoint = on_checkpoint
@@ -126,8 +126,8 @@ class Trainer:
         self.scorers = {"train": Scorer(self.metrics, self.task, self.y_raw, k),
                         **{name: Scorer(self.metrics, self.task, raw, k)
                            for name, (_, _, raw) in self.splits.items()}}
-        self.shuffle = shuffle_rng(spec.train.seed)
-        self.dropout = dropout_rng(spec.train.seed)
+        self.shuffle = shuffle_rng(self.plan.seed)
+        self.dropout = dropout_rng(self.plan.seed)
         es = spec.train.early_stop
         self.early = EarlyStopping.from_ir(es) if es is not None else None
         self.restore_best = bool(es and es.restore_best)
