@@ -13,6 +13,8 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+
 PANEL_W, PANEL_H, TOP = 420, 340, 28  # pixels per panel; room for the figure title
 LEFT, RIGHT, PTOP, BOTTOM = 62, 14, 30, 44  # plot area margins inside a panel
 S = 2  # supersampling factor
@@ -121,22 +123,17 @@ def _panel(draw: Any, font: Any, big: Any, origin: tuple[int, int], name: str,
     draw.text(((x0 + x1) / 2, y1 + 24 * S), "epoch", fill=AXIS, font=font, anchor="mt")
     legend: list[tuple[str, tuple[int, int, int], bool]] = []
     drawn: list[tuple[float, float]] = []
-    for split, ys in lines.items():
+    xs = x0 + (np.asarray(epochs, dtype=np.float64) - xlo) / (xhi - xlo) * (x1 - x0)
+    for split, values in lines.items():
         colour = COLOURS[split]
-        points = [(px(x), py(y)) if math.isfinite(x) and math.isfinite(y) else None
-                  for x, y in zip(epochs, ys, strict=True)]
-        drawn += [p for p in points if p is not None]
-        run: list[tuple[float, float]] = []
-        for p in [*points, None]:  # a NaN (a diverged epoch) breaks the line
-            if p is not None:
-                run.append(p)
-                continue
+        ys = y1 - (np.asarray(values, dtype=np.float64) - ylo) / (yhi - ylo) * (y1 - y0)
+        for run in segments(xs, ys):
+            drawn += run
             if len(run) > 1:
                 draw.line(run, fill=colour, width=2 * S, joint="curve")
-            if len(points) < 30:
+            if len(epochs) < 30:
                 for cx, cy in run:
                     draw.ellipse([cx - 3 * S, cy - 3 * S, cx + 3 * S, cy + 3 * S], fill=colour)
-            run = []
         legend.append((split, colour, False))
     if marked is not None:
         x = px(marked)
@@ -145,6 +142,26 @@ def _panel(draw: Any, font: Any, big: Any, origin: tuple[int, int], name: str,
         legend.append((f"best epoch {marked}", MARK, True))
     draw.rectangle([x0, y0, x1, y1], outline=AXIS, width=S)
     _legend(draw, font, (x0, y0, x1, y1), legend, drawn)
+
+
+def segments(xs: np.ndarray, ys: np.ndarray) -> list[list[tuple[float, float]]]:
+    """The pixel points of one line, split where a value is not finite (a diverged epoch
+    breaks the line). A long history keeps, per pixel column, its first, last, lowest and
+    highest points: the same picture as every point, drawn in time independent of length."""
+    ok = np.isfinite(xs) & np.isfinite(ys)
+    out = []
+    edges = np.flatnonzero(np.diff(np.r_[0, ok.astype(np.int8), 0]))
+    for a, b in zip(edges[::2], edges[1::2], strict=True):
+        x, y = xs[a:b], ys[a:b]
+        if len(x) > 4 * (x[-1] - x[0] + 1):
+            cols = np.floor(x).astype(np.int64)
+            starts = np.flatnonzero(np.r_[True, cols[1:] != cols[:-1]])
+            ends = np.r_[starts[1:], len(x)] - 1
+            order = np.lexsort((y, cols))  # by column, then value: a column's min, then max
+            keep = np.unique(np.r_[starts, ends, order[starts], order[ends]])
+            x, y = x[keep], y[keep]
+        out.append(list(zip(x.tolist(), y.tolist(), strict=True)))
+    return out
 
 
 def _legend(draw: Any, font: Any, box: tuple[float, float, float, float],
