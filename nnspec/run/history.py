@@ -48,16 +48,26 @@ def to_csv(rows: Sequence[dict[str, Any]]) -> str:
 
 
 def to_json(rows: Sequence[dict[str, Any]]) -> str:
-    """history.json: the text of `write_json(rows)` (indent 2, non-finite as null), made with
-    json's C encoder one row at a time (its indenting encoder is pure Python, ~30x slower)."""
-    if not rows or any(not row or any(isinstance(v, (dict, list, tuple)) for v in row.values())
-                       for row in rows):
-        return dumps(list(rows), indent=2) + "\n"  # not flat rows: the general path
-    sep = (",\n    ", ": ")
-    body = ",\n  ".join(
-        "{\n    " + json.dumps(finite(row), default=_jsonable, allow_nan=False,
-                               separators=sep)[1:-1] + "\n  }" for row in rows)
-    return "[\n  " + body + "\n]\n"
+    """history.json: the text of `write_json(rows)` (indent 2, non-finite as null), made by one
+    call of json's C encoder and re-indented (its indenting encoder is pure Python, ~30x
+    slower: 20,000 rows took ~0.5 s)."""
+    if rows:
+        try:
+            text = json.dumps(list(rows), default=_jsonable, allow_nan=False, separators=_SEP)
+        except ValueError:  # NaN or infinity (a diverged run): spelled null, as write_json does
+            text = json.dumps(finite(list(rows)), default=_jsonable, allow_nan=False,
+                              separators=_SEP)
+        # flat rows, every brace a row's own (none nested, none in a key or a string, no
+        # empty row): re-indent them; anything else takes the general path
+        if text.count("{") == text.count("}") == len(rows) and text.count("[") == 1 \
+                and text.count("]") == 1 and "{}" not in text:
+            text = text.replace("{", "{\n    ").replace("}", "\n  }").replace(
+                "},\n    {", "},\n  {")
+            return "[\n  " + text[1:-1] + "\n]\n"
+    return dumps(list(rows), indent=2) + "\n"  # the general path
+
+
+_SEP = (",\n    ", ": ")  # between the fields of a row, as indent=2 writes them
 
 
 def _value(key: str, text: str) -> Any:

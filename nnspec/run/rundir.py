@@ -1,16 +1,18 @@
 """run.rundir: a run's facts and RunResult -> the files of its run directory.
 
-Layout (every file written atomically, see run/atomic.py):
+Layout (every file written atomically, see run/atomic.py, but the appended history.csv):
 
     spec.nn         the resolved spec (overrides applied, file paths relative to this folder)
     manifest.json   versions, device, seed, spec and data hashes, times, status, epochs
     data.json       how the data was read and scaled (features, classes, scaler) for predict
     history.csv     one row per epoch: epoch, loss, lr, metrics, val_loss, val_metrics, time
+                    (appended as each epoch ends; checkpoint/history.csv without `history`)
     history.json    the same rows as a JSON list
     metrics.json    final {"train"|"val"|"test": {"loss", <metric>...}} with the final weights
     weights.npz     final weights (the best epoch's with restore_best), keys layers.<i>.<name>
     curves.png      loss and metrics per epoch, train vs val, the kept epoch marked
-    checkpoint/     the last training state, for `nnspec run --resume`
+    checkpoint/     the last training state, for `nnspec run --resume` (train/cadence.py
+                    says when it is written)
 
 `manifest.json` is written first with status `running`, then `completed`, `interrupted` or
 `failed` at the end. `history.csv` only grows: each epoch appends its row (run/history.py);

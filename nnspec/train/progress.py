@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 import sys
 import time
+from collections import deque
 from dataclasses import dataclass
 from typing import Any, TextIO
 
@@ -77,14 +78,18 @@ class Reporter:
     def start(self, info: RunInfo) -> None:
         self.info = info
         self._t_last = time.perf_counter()
-        self._epoch_times: list[float] = []
+        self._first: float | None = None  # the first epoch's time (JIT compile included)
+        self._recent: deque[float] = deque(maxlen=5)  # the last few others: constant cost
 
     def chunk(self, epoch: int, batches_done: int, samples_per_s: float) -> None:
         """Called after every executable call inside an epoch (1-based epoch)."""
 
     def epoch(self, row: dict[str, Any], samples_per_s: float) -> None:
         now = time.perf_counter()
-        self._epoch_times.append(now - self._t_last)
+        if self._first is None:
+            self._first = now - self._t_last
+        else:
+            self._recent.append(now - self._t_last)
         self._t_last = now
 
     def message(self, text: str) -> None:
@@ -96,10 +101,9 @@ class Reporter:
     def eta(self, row: dict[str, Any]) -> float | None:
         """Seconds left if each remaining epoch takes the mean of the last few (the first
         epoch is left out once there are others: it includes the JIT compile)."""
-        times = self._epoch_times[1:] if len(self._epoch_times) > 1 else self._epoch_times
-        if not times:
+        recent = list(self._recent) or ([self._first] if self._first is not None else [])
+        if not recent:
             return None
-        recent = times[-5:]
         return sum(recent) / len(recent) * (self.info.epochs - int(row["epoch"]))
 
 

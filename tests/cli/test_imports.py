@@ -1,7 +1,7 @@
 """Start-up cost: each command imports only what it needs (checked in a fresh interpreter).
 
-`nnspec check` never imports NumPy, Numba, SciPy or matplotlib; `nnspec run` imports
-matplotlib only when the curves are drawn."""
+`nnspec check` never imports NumPy, Numba, SciPy, matplotlib or Pillow; `nnspec run` imports
+Pillow only when the curves are drawn, and never matplotlib."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-HEAVY = ("numpy", "numba", "scipy", "matplotlib")
+HEAVY = ("numpy", "numba", "scipy", "matplotlib", "PIL")
 
 SPEC = """model m {{
     input 2
@@ -50,9 +50,9 @@ def test_check_imports_nothing_heavy(tmp_path):
 
 @pytest.mark.parametrize("artifacts, plots", [("weights, history", False),
                                               ("weights, curves", True)])
-def test_run_imports_matplotlib_only_to_draw(tmp_path, artifacts, plots):
+def test_run_imports_pillow_only_to_draw(tmp_path, artifacts, plots):
     spec = tmp_path / "m.nn"
     spec.write_text(SPEC.format(artifacts=artifacts))
     rc, modules = loaded_after(["run", str(spec), "--out", str(tmp_path / "r"), "-q"], tmp_path)
     assert rc == 0 and "numpy" in modules
-    assert ("matplotlib" in modules) == plots
+    assert ("PIL" in modules) == plots and "matplotlib" not in modules

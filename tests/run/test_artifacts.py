@@ -149,3 +149,26 @@ def test_curves_png(tmp_path):
     data = path.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5000
     assert artifacts.write_curves(tmp_path / "none", [], None) is None
+
+
+def test_curves_panels_and_pixels(tmp_path):
+    """One panel per quantity (420 px each), the splits in their colours, a NaN epoch and a
+    single row drawn without failing."""
+    from io import BytesIO
+
+    from PIL import Image
+
+    from nnspec.run.curves import COLOURS, nice_ticks, png, quantities
+
+    rows = [{"epoch": e, "loss": 1.0 / e, "lr": 0.1, "accuracy": 0.5 + e / 40,
+             "val_loss": float("nan") if e == 3 else 1.2 / e, "val_f1": 0.4, "time": 0.1}
+            for e in range(1, 21)]
+    assert quantities(rows) == ["loss", "accuracy", "f1"]
+    img = Image.open(BytesIO(png(rows, 4, "t"))).convert("RGB")
+    assert img.size == (3 * 420, 340 + 28)
+    colours = {tuple(c) for c in np.asarray(img).reshape(-1, 3).astype(int).tolist()}
+    for colour in (COLOURS["train"], COLOURS["val"]):
+        assert any(sum(abs(a - b) for a, b in zip(c, colour, strict=True)) < 12 for c in colours)
+    assert Image.open(BytesIO(png(rows[:1], None))).size == (3 * 420, 340)
+    assert nice_ticks(0.23, 0.67, 7) == [0.3, 0.4, 0.5, 0.6]
+    assert nice_ticks(1, 2000, 6) == [500, 1000, 1500, 2000]

@@ -236,6 +236,7 @@ def test_history_json_refresh_is_bounded(tmp_path, monkeypatch):
 @pytest.mark.parametrize("rows", [
     [], ROWS, [{"epoch": 1, "loss": np.float32(0.25), "acc": np.float64(np.inf), "n": np.int64(3),
                 "name": 'a"b\u00e9'}], [{"epoch": 1, "nested": [1.0, float("nan")]}], [{}],
+    [{"epoch": 1, "a{b": "}"}, {"epoch": 2, "a{b": "x"}], ROWS[:1],
 ])
 def test_history_json_text_is_the_general_encoders(rows):
     from nnspec.run.atomic import dumps

@@ -184,3 +184,24 @@ def test_rich_reporter_prints_every_line_in_batches(monkeypatch):
     assert epochs == list(range(1, 301))
     assert text.index("epoch 300/500") < text.index("early stopping at epoch 300")
     assert len(prints) < 30  # 300 epochs in well under a second: a handful of prints
+
+
+def test_eta_from_the_last_epochs_in_constant_work(monkeypatch):
+    """ETA = the mean of the last 5 epochs (the first left out once there are others) times
+    the epochs left; what the reporter keeps does not grow with the epoch count."""
+    from nnspec.train import progress
+
+    now = [0.0]
+    monkeypatch.setattr(progress.time, "perf_counter", lambda: now[0])
+    r = Reporter()
+    r.start(RunInfo("m", 10000, 0, 100, 4))
+    assert r.eta({"epoch": 0}) is None
+    now[0] += 20.0  # the first epoch: compile
+    r.epoch({"epoch": 1}, 1.0)
+    assert r.eta({"epoch": 1}) == 20.0 * 9999
+    for e in range(2, 5001):
+        now[0] += 1.0 if e < 4996 else 2.0
+        r.epoch({"epoch": e}, 1.0)
+    assert r.eta({"epoch": 5000}) == 2.0 * 5000
+    assert sum(len(v) for v in vars(r).values() if isinstance(v, (list, tuple))) < 10
+    assert len(r._recent) == 5
