@@ -350,4 +350,20 @@ def format_layout(plan: Plan, rows: int) -> str:
         floats = ", ".join(f"{n} {v:g}" for n, v in zip(FCOL_NAMES, lay.ftab[i], strict=True)
                            if v)
         lines.append(f"{i:>4}  {cells}" + (f"  [{floats}]" if floats else ""))
+    g = lay.graph
+    if g is not None:
+        modes = ("none", "write", "add", "alias")
+        lines.append(f"graph: gradient workspace {g.gws_size} values, scratch at "
+                     f"{g.scratch_off}")
+        for i, row in enumerate(g.gtab):
+            edges = ", ".join(
+                f"{'input' if e[SRC] < 0 else e[SRC]}@{e[SRC_A]}x{e[WIDTH]}"
+                + (f" col {e[COL]}" if lay.itab[i, 0] == CONCAT else "")
+                + f" grad {modes[e[MODE]]}" + (f"@{e[TGT]}" if e[TGT] >= 0 else "")
+                for e in g.etab[row[E0]:row[E0] + row[NE]].tolist())
+            lines.append(f"{i:>4}  grad {row[G_OFF]:>6}{' seeded' if row[SEEDED] else ''}"
+                         f"  reads {edges}")
+        for j, row in enumerate(g.otab.tolist()):
+            lines.append(f"output {j}: node {row[O_NODE]}, weight {g.owt[j]:g}, z {row[O_Z]}, "
+                         f"a {row[O_A]}, seed {modes[max(row[O_MODE], 0)]}@{row[O_G]}")
     return "\n".join(lines) + "\n"
