@@ -15,7 +15,7 @@ from nnspec.lower.plan import Plan
 BACKENDS = ("reference", "cpu", "cuda")
 # Backends whose engines run any graph of nodes (branches, merges, heads); the others run
 # chains of layers only, and say so (E506) instead of computing something else.
-GRAPHS = ("reference",)
+GRAPHS = ("reference", "cpu")
 
 
 def compile(plan: Plan, backend: str = "cpu", *,  # noqa: A001 - the stage verb

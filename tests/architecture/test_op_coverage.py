@@ -61,7 +61,8 @@ def reference_plans() -> list:  # type: ignore[no-untyped-def]
 
 
 def cpu_plans() -> list:  # type: ignore[no-untyped-def]
-    return _table_plans(_module("cpu/cpu_nets.py").NETS)
+    nets = _module("cpu/cpu_nets.py")
+    return _table_plans({**nets.NETS, **nets.GRAPH_NETS})
 
 
 def cuda_plans() -> list:  # type: ignore[no-untyped-def]

@@ -1,12 +1,23 @@
 """Small networks as Plans (built from the IR, no parser) for tests/cpu: every layer kind,
-every activation, every loss with and without its fused form. The helpers and the
+every activation, every loss with and without its fused form, and graphs (GRAPH_NETS: the
+reference backend's graph nets and more). The helpers and the
 optimizer cases are shared with the other backend folders (tests/support/plan_nets.py)."""
 
 from __future__ import annotations
 
 from plan_nets import ACT, LOSS, dense
 
-from nnspec.ops.layers import ActivationLayer, BatchNorm, Dropout, Flatten
+from nnspec.ops.layers import (
+    ActivationLayer,
+    Add,
+    BatchNorm,
+    Branch,
+    Concat,
+    Dropout,
+    Flatten,
+    Head,
+    Residual,
+)
 
 # name -> (layers, loss, n_in: features or a sample shape)
 NETS = {
@@ -42,4 +53,39 @@ NETS = {
     "image-flatten-dropout-cce": ([ActivationLayer(activation=ACT["tanh"]()), Dropout(rate=0.25),
                                    Flatten(), dense(3, "softmax")],
                                   LOSS["categorical_crossentropy"](), (2, 2, 2)),
+}
+
+# graphs: a node read by several (fan-out: the sum of their gradients), concat with an
+# identity branch, add, residual, heads with a loss weight (fused and not); the first four are
+# tests/reference/ref_nets.py's
+GRAPH_NETS = {
+    "concat-fanout-cce": ([dense(4, "tanh"), Concat(branches=(
+        Branch(layers=(dense(3, "relu"),)), Branch(layers=(dense(2, "sigmoid"), dense(3))),
+        Branch())), dense(3, "softmax")], LOSS["categorical_crossentropy"](), 3),
+    "residual-add-huber": ([dense(4, "tanh"), Residual(body=(dense(3, "gelu"), dense(4))),
+                            Add(branches=(Branch(layers=(dense(2),)),
+                                          Branch(layers=(dense(2, "tanh"),)))),
+                            ], LOSS["huber"](delta=0.5), 3),
+    "head-bn-dropout-cce": ([dense(5, "relu"), Head(name="aux", weight=0.4,
+                                                    body=(dense(3, "softmax"),)),
+                             BatchNorm(), Dropout(rate=0.3), dense(3, "softmax")],
+                            LOSS["categorical_crossentropy"](), 3),
+    "head-residual-bce": ([dense(4, "tanh"), Head(name="side", weight=0.7, body=(
+        dense(2, "relu"), dense(1, "sigmoid"))), Residual(body=(dense(4, "elu"),)),
+        dense(1, "sigmoid")], LOSS["binary_crossentropy"](), 3),
+    # the model's input read by a concat (an identity branch at the input: no dL/dx) and by
+    # a dense branch; dropout and batchnorm inside branches (no bias before batchnorm: its
+    # gradient is rounding noise, which Adam magnifies); two heads, neither fused (mse)
+    "input-concat-dropout-heads-mse": ([Concat(branches=(
+        Branch(), Branch(layers=(dense(4, "relu"), Dropout(rate=0.25))),
+        Branch(layers=(dense(3, bias=False), BatchNorm())))),
+        Head(name="a", weight=0.5, body=(dense(2, "tanh"),)),
+        Residual(body=(ActivationLayer(activation=ACT["tanh"]()), dense(10, "relu"))),
+        Head(name="b", weight=0.25, body=(dense(2),)), dense(2)], LOSS["mse"](), 3),
+    # a residual whose body is parameter-free, an add of identical branches (x + x), and a
+    # concat of the same node twice
+    "identity-residual-double-concat-cce": ([dense(3, "relu"), Residual(body=(
+        ActivationLayer(activation=ACT["silu"]()),)), Add(branches=(Branch(), Branch())),
+        Concat(branches=(Branch(), Branch())), dense(3, "log_softmax")],
+        LOSS["categorical_crossentropy"](label_smoothing=0.1), 2),
 }

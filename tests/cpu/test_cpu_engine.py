@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from cpu_nets import NETS
+from cpu_nets import GRAPH_NETS, NETS
 from plan_nets import LOSS, OPT, data, dense, make_plan, order
 
 from nnspec.backends import cpu
@@ -16,25 +16,29 @@ from nnspec.train.nonfinite import nonfinite_error as base_nonfinite_error
 
 N, BATCH = 30, 8
 DROPNET = "relu-bn-dropout-softmax-cce"
+GRAPHNET = "head-bn-dropout-cce"  # a head, batchnorm and dropout after a fan-out
+ALL = {**NETS, **GRAPH_NETS}
 
 
 def _run(plan, epochs, x, y, chunks=None):
+    """(executable, per epoch the main loss sum and then each head's)."""
     exe = cpu.compile(plan)
     rng = dropout_rng(plan.seed)
     losses = []
     for e in range(epochs):
-        total = 0.0
+        total, heads = 0.0, [0.0] * len(plan.heads)
         bounds = chunks or [(0, 99)]
         for start, end in bounds:
-            total = exe.train_epoch(x, y, order(N, e), 0.05, start, end, rng).add_to(total)
-        losses.append(total)
+            chunk = exe.train_epoch(x, y, order(N, e), 0.05, start, end, rng)
+            total, heads = chunk.add_to(total), chunk.add_heads_to(heads)
+        losses.append((total, *heads))
     return exe, losses
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-@pytest.mark.parametrize("name", [DROPNET, "tanh-sigmoid-bce"])
+@pytest.mark.parametrize("name", [DROPNET, "tanh-sigmoid-bce", GRAPHNET])
 def test_same_plan_and_seed_are_bit_identical(name, dtype):
-    layers, loss, n_in = NETS[name]
+    layers, loss, n_in = ALL[name]
     plan = make_plan(layers, loss, n_in=n_in, batch=BATCH, dtype=dtype, seed=3,
                      optimizer=OPT["adam"](lr=0.05))
     x, y = data(plan, N)
@@ -49,9 +53,10 @@ def test_same_plan_and_seed_are_bit_identical(name, dtype):
     assert not np.array_equal(cpu.compile(other).get_params(), a.get_params())
 
 
+@pytest.mark.parametrize("name", [DROPNET, GRAPHNET])
 @pytest.mark.parametrize("seed", [2, 5])  # seeds where total + loss_sum differs in the last bit
-def test_an_epoch_in_chunks_equals_one_call(seed):
-    layers, loss, n_in = NETS[DROPNET]
+def test_an_epoch_in_chunks_equals_one_call(seed, name):
+    layers, loss, n_in = ALL[name]
     plan = make_plan(layers, loss, n_in=n_in, batch=BATCH, dtype="float32", seed=seed)
     x, y = data(plan, N, seed)
     a, la = _run(plan, 2, x, y)
@@ -204,3 +209,40 @@ def test_denormals_are_flushed_inside_a_chunk_only():
         exe.set_params(p)
         exe.train_epoch(x, y, order(N), 1e-40, 0, 1, dropout_rng(0))  # lr denormal too
         assert not np.any(exe.get_params())
+
+
+def test_nonfinite_in_a_branch_is_named_by_the_node_label():
+    """A graph's replay names the first non-finite node by its label (a branch's dense)."""
+    layers, loss, n_in = GRAPH_NETS["concat-fanout-cce"]
+    plan = make_plan(layers, loss, n_in=n_in, batch=BATCH, dtype="float32")
+    x, y = data(plan, N)
+    exe = cpu.compile(plan)
+    node = next(la for la in plan.layers if la.name.endswith("branches.0.0"))
+    p = exe.get_params()
+    # finite weights and bias whose products overflow float32 in z
+    p[node.w_offset:node.w_offset + node.n_in * node.n_out] = 3e38
+    p[node.b_offset:node.b_offset + node.n_out] = 3e38
+    exe.set_params(p)
+    chunk = exe.train_epoch(x, y, order(N), 0.0, 0, 99, dropout_rng(0))
+    assert not chunk.ok
+    (d,) = base_nonfinite_error(exe, x, y, order(N), 0, chunk, 0.01).diagnostics
+    assert f"pre-activation of {node.label}" in d.message, d.message
+    assert node.label == "layers.1.branches.0.0 (dense 3 relu)"
+
+
+def test_nonfinite_head_loss_stops_the_chunk():
+    """A head's loss going non-finite stops a chunk like the main loss (before the update)."""
+    layers, loss, n_in = GRAPH_NETS["input-concat-dropout-heads-mse"]
+    plan = make_plan(layers, loss, n_in=n_in, batch=BATCH, dtype="float64")
+    x, y = data(plan, N)
+    exe = cpu.compile(plan)
+    head = plan.layers[plan.heads[1].node]  # head b: dense 2, linear
+    p = exe.get_params()
+    p[head.w_offset:head.w_offset + head.n_in * head.n_out] = 1e300
+    exe.set_params(p)
+    before = exe.get_params()
+    chunk = exe.train_epoch(x, y, order(N), 0.01, 0, 99, dropout_rng(0))
+    assert chunk.status == STATUS_NONFINITE_LOSS and chunk.bad_batch == 0
+    np.testing.assert_array_equal(exe.get_params(), before)
+    (d,) = base_nonfinite_error(exe, x, y, order(N), 0, chunk, 0.01).diagnostics
+    assert "head `b`" in d.message or head.label in d.message, d.message

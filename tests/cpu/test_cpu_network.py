@@ -1,12 +1,12 @@
 """The CPU executable against the reference backend (the oracle): gradients, whole training
 epochs with every layer, activation, loss and optimizer, predict and evaluate; float64 to
-rounding, float32 within a stated tolerance."""
+rounding, float32 within a stated tolerance; chains and graphs (branches, merges, heads)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-from cpu_nets import NETS
+from cpu_nets import GRAPH_NETS, NETS
 from plan_nets import OPT, OPTIMIZER_CASES, data, make_plan, order
 
 from nnspec.backends import compile as compile_backend
@@ -16,6 +16,7 @@ from nnspec.backends.reference import network
 from nnspec.ops.optimizers import Clip
 
 N, BATCH = 14, 4  # 4 batches, the last one of 2 rows
+ALL = {**NETS, **GRAPH_NETS}
 
 
 def pair(plan):
@@ -34,10 +35,11 @@ def test_is_an_executable_and_registered():
                        ).get_params().dtype == np.float32
 
 
-@pytest.mark.parametrize("name", list(NETS))
+@pytest.mark.parametrize("name", list(ALL))
 def test_gradient_matches_reference(name):
-    """One batch with lr -> tiny: the CPU gradient buffer equals the reference gradient."""
-    layers, loss, n_in = NETS[name]
+    """One batch with lr -> tiny: the CPU gradient buffer equals the reference gradient (of
+    main loss + weight x each head's loss)."""
+    layers, loss, n_in = ALL[name]
     plan = make_plan(layers, loss, n_in=n_in, batch=N)
     x, y = data(plan, N)
     c = cpu.compile(plan)
@@ -46,13 +48,23 @@ def test_gradient_matches_reference(name):
     assert chunk.ok and chunk.n_batches == 1
     value, grad = network.loss_and_grad(plan, params, reference.compile(plan).get_buffers(), x,
                                         as_targets(plan, y), rng=dropout_rng(1))
-    assert chunk.loss_sum / N == pytest.approx(value, rel=1e-12)
+    heads = [o.weight * h for o, h in zip(plan.heads, chunk.head_terms[0], strict=True)] \
+        if plan.heads else []
+    assert (chunk.loss_sum + sum(heads)) / N == pytest.approx(value, rel=1e-12)
     np.testing.assert_allclose(c.grad, grad, rtol=1e-10, atol=1e-13)
 
 
-@pytest.mark.parametrize("name", list(NETS))
+def _same_heads(a, b, rel):
+    """The chunks' per-batch head terms agree (both None without heads)."""
+    assert (a.head_terms is None) == (b.head_terms is None)
+    if a.head_terms is not None:
+        assert a.head_terms.shape == b.head_terms.shape == (a.n_batches, len(a.head_terms[0]))
+        np.testing.assert_allclose(a.head_terms, b.head_terms, rtol=rel)
+
+
+@pytest.mark.parametrize("name", list(ALL))
 def test_training_matches_reference_float64(name):
-    layers, loss, n_in = NETS[name]
+    layers, loss, n_in = ALL[name]
     plan = make_plan(layers, loss, n_in=n_in, batch=BATCH,
                      optimizer=OPT["adam"](lr=0.01, weight_decay=0.01))
     x, y = data(plan, N)
@@ -63,6 +75,7 @@ def test_training_matches_reference_float64(name):
         b = r.train_epoch(x, y, order(N, epoch), 0.01, 0, 99, rr)
         assert (a.n_batches, a.n_samples, a.ok) == (b.n_batches, b.n_samples, True)
         assert a.loss_sum == pytest.approx(b.loss_sum, rel=1e-10)
+        _same_heads(a, b, 1e-10)
     assert c.step == r.step == 12
     np.testing.assert_allclose(c.get_params(), r.get_params(), rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(c.get_buffers(), r.get_buffers(), rtol=1e-9, atol=1e-12)
@@ -96,9 +109,9 @@ def test_every_optimizer_and_clip_matches_reference(opt, clip):
 F32_RTOL, F32_ATOL = 2e-4, 2e-5
 
 
-@pytest.mark.parametrize("name", list(NETS))
+@pytest.mark.parametrize("name", list(ALL))
 def test_training_matches_reference_float32(name):
-    layers, loss, n_in = NETS[name]
+    layers, loss, n_in = ALL[name]
     plan = make_plan(layers, loss, n_in=n_in, batch=BATCH, dtype="float32",
                      optimizer=OPT["sgd"](lr=0.05, momentum=0.9))
     x, y = data(plan, N)
@@ -106,6 +119,7 @@ def test_training_matches_reference_float32(name):
     a = c.train_epoch(x, y, order(N), 0.05, 0, 99, dropout_rng(0))
     b = r.train_epoch(x, y, order(N), 0.05, 0, 99, dropout_rng(0))
     assert a.loss_sum == pytest.approx(b.loss_sum, rel=1e-5)
+    _same_heads(a, b, 1e-5)
     np.testing.assert_allclose(c.get_params(), r.get_params(), rtol=F32_RTOL, atol=F32_ATOL)
     np.testing.assert_allclose(c.predict(x), r.predict(x), rtol=F32_RTOL, atol=F32_ATOL)
     assert c.evaluate(x, y) == pytest.approx(r.evaluate(x, y), rel=1e-5)

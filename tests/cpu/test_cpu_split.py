@@ -17,6 +17,7 @@ from nnspec.backends.cpu import dense as cpu_dense
 from nnspec.backends.cpu.executable import one_blas_thread
 from nnspec.lower.lower import optimizer_plan as lower_optimizer
 from nnspec.lower.plan import A_LINEAR
+from nnspec.ops.layers import Branch, Concat, Head, Residual
 
 N, BATCH = 50, 16
 
@@ -192,6 +193,45 @@ def test_split_training_matches_serial_training(dtype, monkeypatch, force_split)
     np.testing.assert_allclose(split_losses, serial_losses, **tol)
     np.testing.assert_allclose(split_exe.predict(x), serial_exe.predict(x), **tol)
     assert split_exe.evaluate(x, y) == pytest.approx(serial_exe.evaluate(x, y), rel=1e-5)
+
+
+# every dense layer split: a residual body and a concat branch of two dense layers each (their
+# inner activations may stay transposed), fan-out into a residual and into a head
+GRAPH = [dense(24, "relu"), Residual(body=(dense(24, "tanh"), dense(24))),
+         Concat(branches=(Branch(layers=(dense(16, "relu"), dense(8, "tanh"))), Branch())),
+         Head(name="aux", weight=0.3, body=(dense(3, "softmax"),)), dense(3, "softmax")]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_split_graph_matches_reference(dtype, force_split):
+    """Large-layer paths inside a graph: only a dense node read by exactly one dense node (and
+    by nothing else, no output) keeps its output transposed; training matches the reference."""
+    from nnspec.backends import reference
+
+    plan = make_plan(GRAPH, LOSS["categorical_crossentropy"](), n_in=20, batch=BATCH,
+                     dtype=dtype, seed=1, optimizer=OPT["adam"](lr=0.01))
+    x, y = data(plan, N)
+    exe = cpu.compile(plan)
+    ref = reference.compile(plan)
+    ref.set_params(exe.get_params().astype(np.float64))
+    rc, rr = dropout_rng(0), dropout_rng(0)
+    for e in range(2):
+        a = exe.train_epoch(x, y, order(N, e), 0.01, 0, 99, rc)
+        b = ref.train_epoch(x, y, order(N, e), 0.01, 0, 99, rr)
+        assert a.ok and a.loss_sum == pytest.approx(b.loss_sum, rel=1e-4 if dtype == "float32"
+                                                    else 1e-10)
+        np.testing.assert_allclose(a.head_terms, b.head_terms,
+                                   rtol=1e-4 if dtype == "float32" else 1e-10)
+    itab = exe._get_work(BATCH).layout.itab
+    dense_nodes = [i for i, la in enumerate(plan.layers) if la.kind_name == "dense"]
+    assert (itab[dense_nodes, layout.SPLIT] == 3).all()
+    t_out = {plan.layers[i].name for i in range(len(plan.layers)) if itab[i, layout.T_OUT]}
+    t_in = {plan.layers[i].name for i in range(len(plan.layers)) if itab[i, layout.T_IN]}
+    assert t_out == {"layers.1.body.0", "layers.2.branches.0.0"}
+    assert t_in == {"layers.1.body.1", "layers.2.branches.0.1"}
+    tol = dict(rtol=1e-9, atol=1e-12) if dtype == "float64" else dict(rtol=2e-3, atol=2e-4)
+    np.testing.assert_allclose(exe.get_params(), ref.get_params(), **tol)
+    np.testing.assert_allclose(exe.predict(x), ref.predict(x), **tol)
 
 
 def test_layer_and_step_parts_follow_the_thresholds(monkeypatch):

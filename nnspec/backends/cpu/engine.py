@@ -7,8 +7,13 @@ flat gradient buffer, checks that loss and gradients are finite, clips, updates 
 batchnorm running statistics and applies the optimizer step to the flat parameters.
 Compiled once per dtype (float32, float64) and cached on disk.
 
-Backward uses two ping-pong buffers for dL/d(activation); the first layer's dL/dx is never
-computed (nothing needs it), which saves the largest gemm of wide-input models.
+A chain's backward uses two ping-pong buffers for dL/d(activation); the first layer's dL/dx
+is never computed (nothing needs it), which saves the largest gemm of wide-input models.
+A graph (any other plan) passes `graph` (layout.Graph's tables and its gradient workspace,
+see layout.py): merge nodes run in the forward pass, every output's loss is taken and
+seeded, and backward_graph delivers each node's gradient to its inputs' regions. A chain
+passes graph=None, and Numba prunes the graph code before compiling (as for `big`): chains
+run, and compile, the code they ran before graphs.
 """
 
 from __future__ import annotations
@@ -32,27 +37,54 @@ from nnspec.backends.cpu.layout import (
     AFFINE,
     AUX_OFF,
     B_OFF,
+    COL,
+    E0,
+    E_ADD,
+    E_NONE,
+    E_WRITE,
     EPS,
+    G_OFF,
     HAS_BIAS,
     IN_OFF,
     KIND,
+    MODE,
     MOMENTUM,
     N_IN,
     N_OUT,
+    NE,
+    O_A,
+    O_FUSED,
+    O_G,
+    O_MODE,
+    O_Z,
     P0,
     P1,
     RATE,
     RM_OFF,
     RV_OFF,
+    SEEDED,
     SPLIT,
+    SRC,
+    SRC_A,
     STAT_OFF,
     T_IN,
     T_OUT,
+    TGT,
     W_OFF,
+    WIDTH,
     WT_OFF,
     Z_OFF,
 )
-from nnspec.lower.plan import A_LINEAR, ACTIVATION, BATCHNORM, DENSE, DROPOUT, FUSED_NONE
+from nnspec.lower.plan import (
+    A_LINEAR,
+    ACTIVATION,
+    ADD,
+    BATCHNORM,
+    CONCAT,
+    DENSE,
+    DROPOUT,
+    FUSED_NONE,
+)
 
 STATUS_OK, STATUS_NONFINITE_LOSS, STATUS_NONFINITE_GRAD = 0, 1, 2
 
@@ -71,12 +103,16 @@ def _large(itab, layer):  # type: ignore[no-untyped-def]
 
 
 @kernel
-def forward(rows, training, itab, ftab, params, buffers, ws, rng, fast, big):  # type: ignore[no-untyped-def]
+def forward(rows, training, itab, ftab, params, buffers, ws, rng, fast, big, graph):  # type: ignore[no-untyped-def]
     """All layers on the `rows` samples already gathered at the start of ws. `big` is None
     when no layer is split (layout.Layout.split): Numba then prunes the multi-threaded and
     transposed paths before compiling (as for rng = None), and a small net's first run does
-    not compile them (measured on the tiny benchmark spec: 15 s cold instead of 28)."""
+    not compile them (measured on the tiny benchmark spec: 15 s cold instead of 28). `graph`
+    is None for a chain (no merge nodes: their code is pruned the same way)."""
     for layer in range(itab.shape[0]):
+        if graph is not None and (itab[layer, KIND] == CONCAT or itab[layer, KIND] == ADD):
+            _merge(rows, itab, ws, graph[0], graph[1], layer)
+            continue
         kind = itab[layer, KIND]
         n_in = itab[layer, N_IN]
         n = itab[layer, N_OUT]
@@ -195,6 +231,202 @@ def backward(rows, fused, itab, ftab, params, grad, ws, g1, g2, squares, big):  
     return checked
 
 
+# -- graphs ---------------------------------------------------------------------------------
+
+
+@kernel
+def _merge(rows, itab, ws, gtab, etab, node):  # type: ignore[no-untyped-def]
+    """A merge node's output from its inputs (edges e of the node, in input order):
+    concat  a[r, col_e + j] = in_e[r, j]          add  a[r, j] = sum_e in_e[r, j]"""
+    n = itab[node, N_OUT]
+    a_off = itab[node, A_OFF]
+    e0 = gtab[node, E0]
+    concat = itab[node, KIND] == CONCAT
+    for e in range(e0, e0 + gtab[node, NE]):
+        src = etab[e, SRC_A]
+        w = etab[e, WIDTH]
+        if concat:
+            col = etab[e, COL]
+            for r in range(rows):
+                dst = a_off + r * n + col
+                s = src + r * w
+                for j in range(w):
+                    ws[dst + j] = ws[s + j]
+        elif e == e0:
+            ws[a_off:a_off + rows * n] = ws[src:src + rows * n]
+        else:
+            for i in range(rows * n):
+                ws[a_off + i] += ws[src + i]
+
+
+@kernel
+def _deliver(gws, g, etab, e, rows):  # type: ignore[no-untyped-def]
+    """Edge e's gradient g (rows x width, contiguous) to its input's region: written, added,
+    or already there (E_ALIAS: g is that region)."""
+    mode = etab[e, MODE]
+    if mode == E_WRITE or mode == E_ADD:
+        tgt = etab[e, TGT]
+        size = rows * etab[e, WIDTH]
+        if mode == E_WRITE:
+            gws[tgt:tgt + size] = g[:size]
+        else:
+            for i in range(size):
+                gws[tgt + i] += g[i]
+
+
+@kernel
+def _deliver_columns(gws, g, n, etab, e, rows):  # type: ignore[no-untyped-def]
+    """A concat node's edge e: columns [col, col + width) of g (rows x n) to its input."""
+    mode = etab[e, MODE]
+    if mode == E_WRITE or mode == E_ADD:
+        tgt = etab[e, TGT]
+        w = etab[e, WIDTH]
+        col = etab[e, COL]
+        for r in range(rows):
+            s = r * n + col
+            d = tgt + r * w
+            if mode == E_WRITE:
+                for j in range(w):
+                    gws[d + j] = g[s + j]
+            else:
+                for j in range(w):
+                    gws[d + j] += g[s + j]
+
+
+@kernel
+def graph_losses(rows, k, loss_code, loss_param, ws, y_off, graph):  # type: ignore[no-untyped-def]
+    """Every output's batch loss into graph[5] (the main output's first); returns whether all
+    are finite."""
+    otab = graph[2]
+    values = graph[5]
+    ok = True
+    yb = ws[y_off:y_off + rows * k]
+    for j in range(otab.shape[0]):
+        z = ws[otab[j, O_Z]:otab[j, O_Z] + rows * k]
+        a = ws[otab[j, O_A]:otab[j, O_A] + rows * k]
+        values[j] = losses.finish(loss_code, losses.loss_sum(loss_code, loss_param,
+                                                             otab[j, O_FUSED], z, a, yb, rows,
+                                                             k), rows, k)
+        ok = ok and math.isfinite(values[j])
+    return ok
+
+
+@kernel
+def graph_seeds(rows, k, loss_code, loss_param, ws, y_off, graph):  # type: ignore[no-untyped-def]
+    """Every output's weight x dL/d(its output) (dL/dz when fused) into its node's gradient
+    region: written by the first output at a node, added by the others."""
+    otab, owt, gws, values = graph[2], graph[3], graph[4], graph[5]
+    scratch = gws[gws.shape[0] - graph[7]:]
+    yb = ws[y_off:y_off + rows * k]
+    size = rows * k
+    for j in range(otab.shape[0]):
+        g_off = otab[j, O_G]
+        if g_off < 0:
+            continue
+        a = ws[otab[j, O_A]:otab[j, O_A] + size]
+        g = gws[g_off:g_off + size]
+        weight = owt[j]
+        if otab[j, O_MODE] == E_WRITE and weight == 1.0:
+            losses.loss_grad(loss_code, loss_param, otab[j, O_FUSED], a, yb, g, rows, k,
+                             values[j])
+        else:
+            s = scratch[:size]
+            losses.loss_grad(loss_code, loss_param, otab[j, O_FUSED], a, yb, s, rows, k,
+                             values[j])
+            w = g.dtype.type(weight)
+            if otab[j, O_MODE] == E_WRITE:
+                for i in range(size):
+                    g[i] = w * s[i]
+            else:
+                for i in range(size):
+                    g[i] += w * s[i]
+
+
+@kernel
+def backward_graph(rows, itab, ftab, params, grad, ws, squares, big, graph):  # type: ignore[no-untyped-def]
+    """backward for a graph, the outputs' seeds in place (graph_seeds): nodes from the last
+    back, each with a gradient region (layout: gtab G_OFF >= 0), its parameter gradients
+    into grad and dL/d(input) delivered along its edges. Returns the check, as backward."""
+    gtab, etab, gws = graph[0], graph[1], graph[4]
+    scratch = gws[gws.shape[0] - graph[7]:]
+    checked = 0.0
+    for layer in range(itab.shape[0] - 1, -1, -1):
+        g_off = gtab[layer, G_OFF]
+        if g_off < 0:
+            continue
+        kind = itab[layer, KIND]
+        n_in = itab[layer, N_IN]
+        n = itab[layer, N_OUT]
+        g = gws[g_off:g_off + rows * n]
+        e0 = gtab[layer, E0]
+        skip_act = gtab[layer, SEEDED] != 0  # a fused output's seed is dL/dz already
+        if kind == DENSE:
+            z = ws[itab[layer, Z_OFF]:itab[layer, Z_OFF] + rows * n]
+            a = ws[itab[layer, A_OFF]:itab[layer, A_OFF] + rows * n]
+            # with T_OUT, the reader's backward_t applied the derivative already
+            if not skip_act and (big is None or itab[layer, T_OUT] == 0):
+                activations.backward(itab[layer, ACT], ftab[layer, P0], ftab[layer, P1], z, a, g,
+                                     n)
+            x = ws[itab[layer, IN_OFF]:itab[layer, IN_OFF] + rows * n_in]
+            w_off = itab[layer, W_OFF]
+            b_off = itab[layer, B_OFF]
+            has_bias = itab[layer, HAS_BIAS] != 0
+            gb = grad[b_off:b_off + n] if has_bias else grad[:0]
+            mode = etab[e0, MODE]
+            need_gx = mode != E_NONE
+            # written straight into the input's region when first to arrive, else added
+            gx = (gws[etab[e0, TGT]:etab[e0, TGT] + rows * n_in] if mode == E_WRITE
+                  else scratch[:rows * n_in])
+            if big is not None and _large(itab, layer):
+                prev = max(etab[e0, SRC], 0)  # with T_IN, the dense layer whose output x is
+                checked += dense.backward_t(
+                    x, params[w_off:w_off + n * n_in], g, grad[w_off:w_off + n * n_in], gb,
+                    has_bias, gx, need_gx, squares, rows, n_in, n, itab[layer, T_IN] != 0,
+                    itab[layer, T_OUT] != 0, itab[layer, SPLIT],
+                    itab[prev, ACT] if itab[layer, T_IN] != 0 else A_LINEAR, ftab[prev, P0],
+                    ftab[prev, P1], ws[itab[prev, Z_OFF]:itab[prev, Z_OFF] + rows * n_in])
+            else:
+                checked += dense.backward(_mat(x, 0, rows, n_in),
+                                          _mat(params, w_off, n, n_in), _mat(g, 0, rows, n),
+                                          _mat(grad, w_off, n, n_in), gb, has_bias,
+                                          _mat(gx, 0, rows, n_in), need_gx, squares)
+            if mode == E_ADD:
+                _deliver(gws, gx, etab, e0, rows)
+        elif kind == CONCAT:
+            for e in range(e0, e0 + gtab[layer, NE]):
+                _deliver_columns(gws, g, n, etab, e, rows)
+        elif kind == ADD:
+            for e in range(e0, e0 + gtab[layer, NE]):
+                _deliver(gws, g, etab, e, rows)
+        else:  # elementwise: g becomes dL/d(input) in place
+            if kind == ACTIVATION:
+                if not skip_act:
+                    z = ws[itab[layer, IN_OFF]:itab[layer, IN_OFF] + rows * n]
+                    a = ws[itab[layer, A_OFF]:itab[layer, A_OFF] + rows * n]
+                    activations.backward(itab[layer, ACT], ftab[layer, P0], ftab[layer, P1], z,
+                                         a, g, n)
+            elif kind == DROPOUT:
+                if ftab[layer, RATE] > 0.0:
+                    dropout.backward(g, ws[itab[layer, AUX_OFF]:itab[layer, AUX_OFF] + rows * n])
+            elif kind == BATCHNORM:
+                affine = itab[layer, AFFINE] != 0
+                w_off = itab[layer, W_OFF]
+                b_off = itab[layer, B_OFF]
+                gamma = params[w_off:w_off + n] if affine else params[:0]
+                ggamma = grad[w_off:w_off + n] if affine else grad[:0]
+                gbeta = grad[b_off:b_off + n] if affine else grad[:0]
+                batchnorm.backward(g, rows, n, gamma, affine,
+                                   ws[itab[layer, AUX_OFF]:itab[layer, AUX_OFF] + rows * n],
+                                   ws[itab[layer, STAT_OFF]:itab[layer, STAT_OFF] + 3 * n],
+                                   ggamma, gbeta)
+                checked += optimizers.check(ggamma, squares) + optimizers.check(gbeta, squares)
+            _deliver(gws, g, etab, e0, rows)
+    return checked
+
+
+# -- chunks of batches ----------------------------------------------------------------------
+
+
 @kernel
 def _gather(x, y, order, r0, rows, ws, y_off):  # type: ignore[no-untyped-def]
     n_in = x.shape[1]
@@ -221,16 +453,17 @@ def _update_running(rows, itab, ftab, ws, buffers):  # type: ignore[no-untyped-d
 @kernel
 def train_chunk(x, y, order, start, end, batch, itab, ftab, params, grad, buffers, state,
                 hyper, opt_code, lr, t, clip_value, clip_norm, loss_code, loss_param, fused,
-                ws, y_off, out_off, g1, g2, rng, fast, terms, step_parts, big):  # type: ignore[no-untyped-def]
+                ws, y_off, out_off, g1, g2, rng, fast, terms, step_parts, big, graph):  # type: ignore[no-untyped-def]
     """Batches [start, end) of the epoch; returns (loss_sum, samples, batches done, status,
-    bad batch, step t after the last update); terms[k] = loss * rows of the k-th batch run.
-    Denormals are flushed meanwhile (fpu.py)."""
+    bad batch, step t after the last update); terms[k] = loss * rows of the k-th batch run
+    (the main output's; a graph's heads' in graph[6][k]). Denormals are flushed meanwhile
+    (fpu.py)."""
     saved = fpu.get_mxcsr()
     fpu.set_mxcsr(saved | fpu.FTZ_DAZ)
     result = _train_batches(x, y, order, start, end, batch, itab, ftab, params, grad, buffers,
                             state, hyper, opt_code, lr, t, clip_value, clip_norm, loss_code,
                             loss_param, fused, ws, y_off, out_off, g1, g2, rng, fast, terms,
-                            step_parts, big)
+                            step_parts, big, graph)
     fpu.set_mxcsr(saved)
     return result
 
@@ -238,7 +471,7 @@ def train_chunk(x, y, order, start, end, batch, itab, ftab, params, grad, buffer
 @kernel
 def _train_batches(x, y, order, start, end, batch, itab, ftab, params, grad, buffers, state,
                    hyper, opt_code, lr, t, clip_value, clip_norm, loss_code, loss_param, fused,
-                   ws, y_off, out_off, g1, g2, rng, fast, terms, step_parts, big):  # type: ignore[no-untyped-def]
+                   ws, y_off, out_off, g1, g2, rng, fast, terms, step_parts, big, graph):  # type: ignore[no-untyped-def]
     n_total = x.shape[0]
     k = y.shape[1]
     last = itab.shape[0] - 1
@@ -247,23 +480,32 @@ def _train_batches(x, y, order, start, end, batch, itab, ftab, params, grad, buf
     loss_total = 0.0
     samples = 0
     done = 0
+    # only clipping by norm alone uses the sum of squares (clip by value recomputes it)
+    squares_wanted = clip_norm > 0 and clip_value <= 0
     for b in range(start, end):
         r0 = b * batch
         rows = min(batch, n_total - r0)
         _gather(x, y, order, r0, rows, ws, y_off)
-        forward(rows, True, itab, ftab, params, buffers, ws, rng, fast, big)
-        out = ws[out_off:out_off + rows * k]
-        yb = ws[y_off:y_off + rows * k]
-        z = ws[z_off:z_off + rows * k]
-        loss = losses.finish(loss_code, losses.loss_sum(loss_code, loss_param, fused, z, out,
-                                                        yb, rows, k), rows, k)
-        if not math.isfinite(loss):
-            return loss_total, samples, done, STATUS_NONFINITE_LOSS, b, t
-        g = g1[:rows * k]
-        losses.loss_grad(loss_code, loss_param, fused, out, yb, g, rows, k, loss)
-        # only clipping by norm alone uses the sum of squares (clip by value recomputes it)
-        squares = backward(rows, fused, itab, ftab, params, grad, ws, g1, g2,
-                           clip_norm > 0 and clip_value <= 0, big)
+        forward(rows, True, itab, ftab, params, buffers, ws, rng, fast, big, graph)
+        if graph is None:
+            out = ws[out_off:out_off + rows * k]
+            yb = ws[y_off:y_off + rows * k]
+            z = ws[z_off:z_off + rows * k]
+            loss = losses.finish(loss_code, losses.loss_sum(loss_code, loss_param, fused, z,
+                                                            out, yb, rows, k), rows, k)
+            if not math.isfinite(loss):
+                return loss_total, samples, done, STATUS_NONFINITE_LOSS, b, t
+            g = g1[:rows * k]
+            losses.loss_grad(loss_code, loss_param, fused, out, yb, g, rows, k, loss)
+            squares = backward(rows, fused, itab, ftab, params, grad, ws, g1, g2,
+                               squares_wanted, big)
+        else:
+            if not graph_losses(rows, k, loss_code, loss_param, ws, y_off, graph):
+                return loss_total, samples, done, STATUS_NONFINITE_LOSS, b, t
+            loss = graph[5][0]
+            graph_seeds(rows, k, loss_code, loss_param, ws, y_off, graph)
+            squares = backward_graph(rows, itab, ftab, params, grad, ws, squares_wanted, big,
+                                     graph)
         if not math.isfinite(squares):
             return loss_total, samples, done, STATUS_NONFINITE_GRAD, b, t
         optimizers.clip(grad, clip_value, clip_norm, squares)
@@ -274,6 +516,9 @@ def _train_batches(x, y, order, start, end, batch, itab, ftab, params, grad, buf
         else:
             optimizers.step_rows(opt_code, params, grad, s0, s1, s2, hyper, lr, t)
         terms[done] = loss * rows
+        if graph is not None:
+            for h in range(1, graph[5].shape[0]):
+                graph[6][done, h - 1] = graph[5][h] * rows
         loss_total += loss * rows
         samples += rows
         done += 1
@@ -294,14 +539,14 @@ def _copy_rows(x, y, r0, rows, ws, y_off):  # type: ignore[no-untyped-def]
 
 
 @kernel
-def predict(x, cap, itab, ftab, params, buffers, ws, out_off, rng, fast, out, big):  # type: ignore[no-untyped-def]
+def predict(x, cap, itab, ftab, params, buffers, ws, out_off, rng, fast, out, big, graph):  # type: ignore[no-untyped-def]
     """out = the outputs of every row of x in eval mode, `cap` rows at a time."""
     n_total = x.shape[0]
     k = out.shape[1]
     for r0 in range(0, n_total, cap):
         rows = min(cap, n_total - r0)
         _copy_rows(x, out, r0, rows, ws, -1)
-        forward(rows, False, itab, ftab, params, buffers, ws, rng, fast, big)
+        forward(rows, False, itab, ftab, params, buffers, ws, rng, fast, big, graph)
         for r in range(rows):
             for j in range(k):
                 out[r0 + r, j] = ws[out_off + r * k + j]
@@ -309,17 +554,16 @@ def predict(x, cap, itab, ftab, params, buffers, ws, out_off, rng, fast, out, bi
 
 @kernel
 def evaluate(x, y, cap, itab, ftab, params, buffers, ws, y_off, out_off, rng, fast, loss_code,
-             loss_param, fused, big):  # type: ignore[no-untyped-def]
-    """The loss of the whole set in eval mode (terms summed chunk by chunk in float64)."""
+             loss_param, fused, big, graph, z_off):  # type: ignore[no-untyped-def]
+    """The loss of the whole set in eval mode (terms summed chunk by chunk in float64): the
+    main output's, its pre-activation at z_off."""
     n_total = x.shape[0]
     k = y.shape[1]
-    last = itab.shape[0] - 1
-    z_off = itab[last, Z_OFF] if itab[last, KIND] == DENSE else itab[last, IN_OFF]
     s = 0.0
     for r0 in range(0, n_total, cap):
         rows = min(cap, n_total - r0)
         _copy_rows(x, y, r0, rows, ws, y_off)
-        forward(rows, False, itab, ftab, params, buffers, ws, rng, fast, big)
+        forward(rows, False, itab, ftab, params, buffers, ws, rng, fast, big, graph)
         s += losses.loss_sum(loss_code, loss_param, fused, ws[z_off:z_off + rows * k],
                              ws[out_off:out_off + rows * k], ws[y_off:y_off + rows * k], rows, k)
     return losses.finish(loss_code, s, n_total, k)

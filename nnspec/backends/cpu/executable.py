@@ -29,6 +29,21 @@ class _Work:
         self.ws = np.zeros(self.layout.ws_size, dtype=plan.dtype)
         self.g1 = np.zeros(self.layout.g_size, dtype=plan.dtype)
         self.g2 = np.zeros(self.layout.g_size, dtype=plan.dtype)
+        graph = self.layout.graph
+        self.gws = None if graph is None else np.zeros(graph.gws_size, dtype=plan.dtype)
+        self.values = np.zeros(len(plan.outputs), dtype=np.float64)
+        self.no_heads = np.zeros((0, max(len(plan.outputs) - 1, 0)), dtype=np.float64)
+
+    def graph(self, head_terms: np.ndarray | None = None) -> tuple | None:
+        """The engine's `graph` argument: None for a chain, else the graph tables, the
+        gradient workspace, the outputs' batch losses, head_terms (n_batches, n_heads) and
+        the scratch size (see engine.backward_graph)."""
+        g = self.layout.graph
+        if g is None:
+            return None
+        return (g.gtab, g.etab, g.otab, g.owt, self.gws, self.values,
+                self.no_heads if head_terms is None else head_terms,
+                g.gws_size - g.scratch_off)
 
 
 _BLAS_LIBS: list | None = None
@@ -115,6 +130,8 @@ class CpuExecutable(HostState):
         # kept for the non-finite locator, which replays the bad batch with the same masks
         rng_state = dict(rng.bit_generator.state) if self._draws else None
         terms = np.zeros(end - start, dtype=np.float64)
+        heads = len(plan.outputs) - 1
+        head_terms = np.zeros((end - start, heads), dtype=np.float64) if heads else None
         threaded = lay.split or self.step_parts > 0
         with one_blas_thread(threaded):
             loss_sum, samples, done, status, bad, t = engine.train_chunk(
@@ -123,12 +140,14 @@ class CpuExecutable(HostState):
                 plan.clip_value, plan.clip_norm, plan.loss, plan.loss_param, plan.fused,
                 work.ws, lay.y_off, lay.out_off, work.g1, work.g2,
                 rng if self._draws else None, self.fast, terms, self.step_parts,
-                _big(threaded))
+                _big(threaded), work.graph(head_terms))
         self.step = int(t)
         if status != 0:
             return EpochChunk(float(loss_sum), int(samples), int(done), int(status), int(bad),
-                              start, rng_state, terms[:done])
-        return EpochChunk(float(loss_sum), int(samples), int(done), terms=terms)
+                              start, rng_state, terms[:done],
+                              None if head_terms is None else head_terms[:done])
+        return EpochChunk(float(loss_sum), int(samples), int(done), terms=terms,
+                          head_terms=head_terms)
 
     # evaluation -------------------------------------------------------------------------
     def predict(self, x: np.ndarray) -> np.ndarray:
@@ -140,7 +159,7 @@ class CpuExecutable(HostState):
         lay = work.layout
         with one_blas_thread(lay.split):
             engine.predict(x, lay.rows, lay.itab, lay.ftab, self.params, self.buffers, work.ws,
-                           lay.out_off, None, self.fast, out, _big(lay.split))
+                           lay.out_off, None, self.fast, out, _big(lay.split), work.graph())
         return out
 
     def evaluate(self, x: np.ndarray, y: np.ndarray) -> float:
@@ -154,8 +173,8 @@ class CpuExecutable(HostState):
             return float(engine.evaluate(x, y, lay.rows, lay.itab, lay.ftab, self.params,
                                          self.buffers, work.ws, lay.y_off, lay.out_off, None,
                                          self.fast, plan.loss, plan.loss_param,
-                                         plan.fused, _big(lay.split)))
-
+                                         plan.fused, _big(lay.split), work.graph(),
+                                         lay.z_off))
 
     def evaluate_outputs(self, x: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
         """(evaluate(x, y), predict(x)) from one forward pass when x fits one eval chunk: the

@@ -3,7 +3,20 @@
 The engine (backends/cpu/engine.py) interprets the plan: one row per layer in an int64 table
 `itab` and a float64 table `ftab`, plus one flat workspace `ws` holding every activation of
 a batch of up to `rows` samples. A layer's tensors are prefixes of its workspace regions,
-so a shorter last batch uses the same offsets.
+so a shorter last batch uses the same offsets. A node reads its (first) input at the output
+region of the node it names (IN_OFF), the model's input at offset 0.
+
+Graphs (a plan that is not a chain) get three more tables, `Graph` below: per node its
+gradient region and edges (`gtab`), per edge (node, input slot) where the input's value and
+gradient live and how the gradient is delivered (`etab`), per output where its loss reads
+and its seed goes (`otab`, weights `owt`). Backward then keeps dL/d(output) of every node
+that needs one in its own region of a gradient workspace `gws`, filled by the node's
+consumers in reverse node order: the first contribution to arrive writes, later ones add
+(a node read by several gets the sum of their gradients). An elementwise node (activation,
+dropout, batchnorm, flatten) turns its gradient into its input's in place, and an add node
+hands its gradient on unchanged, so when such a node is the first to contribute to an input,
+that input's region IS the node's region (E_ALIAS: nothing moves). Chains keep the two
+ping-pong buffers g1/g2 (the engine's chain path, unchanged).
 """
 
 from __future__ import annotations
@@ -17,10 +30,14 @@ from nnspec.lower.plan import (
     A_LOG_SOFTMAX,
     A_SOFTMAX,
     ACTIVATION,
+    ADD,
     BATCHNORM,
+    CONCAT,
     DENSE,
     DROPOUT,
     FLATTEN,
+    FUSED_NONE,
+    INPUT,
     Plan,
 )
 
@@ -78,9 +95,43 @@ WT_MAX_SIZE = 16384
 
 def transposed_forward(n_in: int, n_out: int) -> bool:
     return n_out >= WT_MIN_OUT and n_in * n_out <= WT_MAX_SIZE
+
+
 # ftab columns
 P0, P1, RATE, MOMENTUM, EPS = range(5)
 N_FCOLS = 5
+
+# gtab columns (graphs): the node's gradient region in gws (-1: its backward is skipped: no
+# output depends on it, or nothing upstream of it, itself included, has parameters); SEEDED:
+# an output's fused seed, dL/dz, is in that region (its activation derivative is skipped);
+# its edges etab[E0:E0 + NE] (one per input, in input order)
+G_OFF, SEEDED, E0, NE = range(4)
+N_GCOLS = 4
+# etab columns: the input node (INPUT for the model's input), where its value is in ws and
+# its width, the column of a concat node's output it goes to, where its gradient is in gws
+# (-1: not needed), and how this edge delivers it (E_*)
+SRC, SRC_A, WIDTH, COL, TGT, MODE = range(6)
+N_ECOLS = 6
+E_NONE, E_WRITE, E_ADD, E_ALIAS = range(4)
+# otab columns: the output's node, fused form, where its z and a are in ws, where its seed
+# goes in gws (-1: none needed) and whether the seed writes or adds (E_WRITE | E_ADD)
+O_NODE, O_FUSED, O_Z, O_A, O_G, O_MODE = range(6)
+N_OCOLS = 6
+# elementwise nodes whose backward turns dL/d(output) into dL/d(input) in place
+IN_PLACE = (ACTIVATION, DROPOUT, BATCHNORM, FLATTEN)
+
+
+@dataclass(frozen=True)
+class Graph:
+    """The graph tables of a layout (see the module docstring); gws_size values of gradient
+    workspace, the last `rows * scratch` of them (from scratch_off) a scratch region."""
+
+    gtab: np.ndarray  # (L, N_GCOLS) int64
+    etab: np.ndarray  # (edges, N_ECOLS) int64
+    otab: np.ndarray  # (outputs, N_OCOLS) int64, the main output first
+    owt: np.ndarray  # (outputs,) float64 loss weights
+    gws_size: int
+    scratch_off: int
 
 
 @dataclass(frozen=True)
@@ -92,7 +143,9 @@ class Layout:
     y_off: int  # where the batch targets start in the workspace
     g_size: int  # values of each of the two backward ping-pong buffers
     out_off: int  # where the network output (rows, n_outputs) starts
+    z_off: int  # where the main output's pre-activation starts (its input if not dense)
     split: bool  # some layer runs its gemms on several threads (layer_parts)
+    graph: Graph | None = None  # the graph tables; None for a chain
 
 
 def layout(plan: Plan, rows: int) -> Layout:
@@ -108,10 +161,12 @@ def layout(plan: Plan, rows: int) -> Layout:
         off += rows * width
         return start
 
-    cur = region(plan.n_inputs)  # the gathered input batch
+    cur = region(plan.n_inputs)  # the gathered input batch (offset 0)
     y_off = region(plan.n_outputs)
     widest = 1
     for i, layer in enumerate(plan.layers):
+        src = layer.inputs[0] if layer.inputs else i - 1
+        cur = 0 if src == INPUT else int(itab[src, A_OFF])
         n = layer.n_out
         widest = max(widest, n, layer.n_in)
         row = itab[i]
@@ -141,21 +196,139 @@ def layout(plan: Plan, rows: int) -> Layout:
             row[A_OFF] = region(n)
         elif layer.kind == FLATTEN:
             row[A_OFF] = cur  # the same values in the same order: nothing moves
+        elif layer.kind in (CONCAT, ADD):  # its inputs joined or summed (engine._merge)
+            row[A_OFF] = region(n)
         cur = int(row[A_OFF])
-    # A split dense layer whose output feeds a dense layer directly through an elementwise
-    # activation keeps that output transposed (dense.forward_t): its gemms, and the next
-    # layer's, then run in the orientation BLAS is faster in.
+    # A split dense layer whose output feeds exactly one node, a dense layer (directly,
+    # through an elementwise activation), and is no output keeps that output transposed
+    # (dense.forward_t): its gemms, and the next layer's, then run in the orientation BLAS is
+    # faster in. Nothing else may read a transposed output.
+    readers = _readers(plan)
+    outputs = {o.node for o in plan.outputs} or {n_layers - 1}
     itab[:, T_IN] = itab[:, T_OUT] = 0
-    for i in range(n_layers - 1):
-        a, b = plan.layers[i], plan.layers[i + 1]
-        if (a.kind == DENSE and b.kind == DENSE and itab[i, SPLIT] > 0
-                and a.act not in (A_SOFTMAX, A_LOG_SOFTMAX)):
-            itab[i, T_OUT] = itab[i + 1, T_IN] = 1
-            # the next layer's backward applies this layer's activation derivative to its
-            # transposed gx: on as many threads, however small that layer is
-            itab[i + 1, SPLIT] = max(itab[i + 1, SPLIT], itab[i, SPLIT])
+    for i, a in enumerate(plan.layers):
+        if (a.kind == DENSE and itab[i, SPLIT] > 0 and a.act not in (A_SOFTMAX, A_LOG_SOFTMAX)
+                and i not in outputs and len(readers[i]) == 1):
+            j = readers[i][0]
+            if plan.layers[j].kind == DENSE and plan.layers[j].inputs == (i,):
+                itab[i, T_OUT] = itab[j, T_IN] = 1
+                # the next layer's backward applies this layer's activation derivative to
+                # its transposed gx: on as many threads, however small that layer is
+                itab[j, SPLIT] = max(itab[j, SPLIT], itab[i, SPLIT])
+    main = plan.outputs[0].node if plan.outputs else n_layers - 1
+    out_off = z_off = 0
+    if main != INPUT:
+        out_off = int(itab[main, A_OFF])
+        z_off = int(itab[main, Z_OFF if plan.layers[main].kind == DENSE else IN_OFF])
+    graph = None if plan.is_chain else _graph(plan, rows, itab, readers)
     return Layout(itab=itab, ftab=ftab, rows=rows, ws_size=off, y_off=y_off,
-                  g_size=rows * widest, out_off=cur, split=bool((itab[:, SPLIT] > 0).any()))
+                  g_size=rows * widest, out_off=out_off, z_off=z_off,
+                  split=bool((itab[:, SPLIT] > 0).any()), graph=graph)
+
+
+def _readers(plan: Plan) -> list[list[int]]:
+    """For every node, the nodes that read it (once per input slot), in node order."""
+    readers: list[list[int]] = [[] for _ in plan.layers]
+    for i, node in enumerate(plan.layers):
+        for src in node.inputs:
+            if src != INPUT:
+                readers[src].append(i)
+    return readers
+
+
+def _graph(plan: Plan, rows: int, itab: np.ndarray, readers: list[list[int]]) -> Graph:
+    """The graph tables: which nodes need a gradient, where each one's lives, and how every
+    edge and output delivers its part (first to arrive in backward order writes, later ones
+    add; an in-place node or an add node hands its own region on when it comes first)."""
+    nodes = plan.layers
+    n_nodes = len(nodes)
+    outputs = plan.outputs
+    # needed: some output depends on it, and it or a node upstream of it has parameters
+    upstream = [False] * n_nodes
+    for i, node in enumerate(nodes):
+        upstream[i] = bool(node.tensors and any(t.buffer == "params" for t in node.tensors)) \
+            or any(upstream[s] for s in node.inputs if s != INPUT)
+    live = [False] * n_nodes
+    for o in outputs:
+        if o.node != INPUT:
+            live[o.node] = True
+    for i in range(n_nodes - 1, -1, -1):
+        live[i] = live[i] or any(live[r] for r in readers[i])
+    need = [live[i] and upstream[i] for i in range(n_nodes)]
+
+    # contributions in backward order: the seeds, then the nodes from the last back
+    seeded = {o.node for o in outputs if o.node != INPUT}
+    first: dict[int, tuple[int, int]] = {}  # node -> (reader, slot) contributing first
+    for i in range(n_nodes - 1, -1, -1):
+        if not need[i]:
+            continue
+        for slot, src in enumerate(nodes[i].inputs):
+            if src != INPUT and need[src] and src not in seeded and src not in first:
+                first[src] = (i, slot)
+    gtab = np.full((n_nodes, N_GCOLS), -1, dtype=np.int64)
+    n_edges = sum(len(node.inputs) for node in nodes)
+    etab = np.full((n_edges, N_ECOLS), -1, dtype=np.int64)
+    off = 0
+    aliased: set[int] = set()  # add nodes whose region an input took already
+    e = 0
+    for i, node in enumerate(nodes):
+        gtab[i, E0], gtab[i, NE] = e, len(node.inputs)
+        col = 0
+        for src in node.inputs:
+            width = plan.n_inputs if src == INPUT else nodes[src].n_out
+            etab[e, SRC], etab[e, WIDTH], etab[e, COL] = src, width, col
+            etab[e, SRC_A] = 0 if src == INPUT else itab[src, A_OFF]
+            col += width
+            e += 1
+    # regions, from the last node back (a reader's region is known before its inputs')
+    alias_of: dict[int, int] = {}
+    for i in range(n_nodes - 1, -1, -1):
+        node = nodes[i]
+        if need[i]:
+            if i in alias_of:
+                gtab[i, G_OFF] = gtab[alias_of[i], G_OFF]
+            else:
+                gtab[i, G_OFF] = off
+                off += rows * node.n_out
+        for slot, src in enumerate(node.inputs):
+            row = etab[gtab[i, E0] + slot]
+            if not need[i] or src == INPUT or not need[src]:
+                row[MODE] = E_NONE
+                continue
+            if first.get(src) != (i, slot):
+                row[MODE] = E_ADD
+            elif node.kind in IN_PLACE or (node.kind == ADD and i not in aliased):
+                row[MODE] = E_ALIAS
+                alias_of[src] = i
+                aliased.add(i)
+            else:
+                row[MODE] = E_WRITE
+    for i in range(n_nodes):  # the targets, now that every region is placed
+        for e in range(gtab[i, E0], gtab[i, E0] + gtab[i, NE]):
+            src = etab[e, SRC]
+            etab[e, TGT] = gtab[src, G_OFF] if src != INPUT and etab[e, MODE] != E_NONE else -1
+    otab = np.full((len(outputs), N_OCOLS), -1, dtype=np.int64)
+    owt = np.zeros(len(outputs), dtype=np.float64)
+    gtab[:, SEEDED] = 0
+    seen: set[int] = set()
+    for j, o in enumerate(outputs):
+        row = otab[j]
+        row[O_NODE], row[O_FUSED], owt[j] = o.node, o.fused, o.weight
+        if o.node == INPUT:
+            row[O_Z] = row[O_A] = 0
+            continue
+        node = nodes[o.node]
+        row[O_A] = itab[o.node, A_OFF]
+        row[O_Z] = itab[o.node, Z_OFF] if node.kind == DENSE else itab[o.node, IN_OFF]
+        if need[o.node]:
+            row[O_G] = gtab[o.node, G_OFF]
+            row[O_MODE] = E_ADD if o.node in seen else E_WRITE
+            seen.add(o.node)
+        if o.fused != FUSED_NONE:
+            gtab[o.node, SEEDED] = 1
+    widest = max([plan.n_outputs] + [nd.n_in for nd in nodes if nd.kind == DENSE])
+    return Graph(gtab=gtab, etab=etab, otab=otab, owt=owt, gws_size=off + rows * widest,
+                 scratch_off=off)
 
 
 ICOL_NAMES = ("kind", "n_in", "n_out", "act", "bias", "w", "b", "rm", "rv", "affine", "in",
@@ -177,4 +350,20 @@ def format_layout(plan: Plan, rows: int) -> str:
         floats = ", ".join(f"{n} {v:g}" for n, v in zip(FCOL_NAMES, lay.ftab[i], strict=True)
                            if v)
         lines.append(f"{i:>4}  {cells}" + (f"  [{floats}]" if floats else ""))
+    g = lay.graph
+    if g is not None:
+        modes = ("none", "write", "add", "alias")
+        lines.append(f"graph: gradient workspace {g.gws_size} values, scratch at "
+                     f"{g.scratch_off}")
+        for i, row in enumerate(g.gtab):
+            edges = ", ".join(
+                f"{'input' if e[SRC] < 0 else e[SRC]}@{e[SRC_A]}x{e[WIDTH]}"
+                + (f" col {e[COL]}" if lay.itab[i, 0] == CONCAT else "")
+                + f" grad {modes[e[MODE]]}" + (f"@{e[TGT]}" if e[TGT] >= 0 else "")
+                for e in g.etab[row[E0]:row[E0] + row[NE]].tolist())
+            lines.append(f"{i:>4}  grad {row[G_OFF]:>6}{' seeded' if row[SEEDED] else ''}"
+                         f"  reads {edges}")
+        for j, row in enumerate(g.otab.tolist()):
+            lines.append(f"output {j}: node {row[O_NODE]}, weight {g.owt[j]:g}, z {row[O_Z]}, "
+                         f"a {row[O_A]}, seed {modes[max(row[O_MODE], 0)]}@{row[O_G]}")
     return "\n".join(lines) + "\n"

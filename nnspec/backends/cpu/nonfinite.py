@@ -18,7 +18,7 @@ import numpy as np
 from nnspec.backends.base import EpochChunk, Executable, as_inputs, as_targets
 from nnspec.backends.cpu import engine, losses
 from nnspec.backends.cpu.executable import _Work
-from nnspec.backends.cpu.layout import A_OFF, IN_OFF, SPLIT, Z_OFF
+from nnspec.backends.cpu.layout import A_OFF, O_A, O_G, SPLIT, Z_OFF
 from nnspec.diagnostics import DiagnosticError, Span, error
 from nnspec.lower.plan import DENSE, DROPOUT, Plan
 
@@ -74,9 +74,10 @@ def locate(exe: Executable, x: np.ndarray, y: np.ndarray, order: np.ndarray,
     k = plan.n_outputs
     work.ws[:rows * plan.n_inputs] = xb.ravel()
     work.ws[lay.y_off:lay.y_off + rows * k] = yb.ravel()
+    graph = work.graph()
     # big=True: the layout may keep activations transposed (serial gemms: SPLIT is 0)
     engine.forward(rows, True, lay.itab, lay.ftab, params, buffers, work.ws, rng,
-                   dtype == np.float32, True)
+                   dtype == np.float32, True, graph)
     for i, layer in enumerate(plan.layers):
         n_out = layer.n_out
         if layer.kind == DENSE:
@@ -87,25 +88,41 @@ def locate(exe: Executable, x: np.ndarray, y: np.ndarray, order: np.ndarray,
         if kind := _bad(work.ws[a_off:a_off + rows * n_out]):
             return f"output of {layer.label}", kind, i
 
-    last = len(plan.layers) - 1
-    z_off = int(lay.itab[last, Z_OFF if plan.layers[last].kind == DENSE else IN_OFF])
     out = work.ws[lay.out_off:lay.out_off + rows * k]
     ys = work.ws[lay.y_off:lay.y_off + rows * k]
-    loss = losses.finish(plan.loss, losses.loss_sum(plan.loss, plan.loss_param, plan.fused,
-                                                    work.ws[z_off:z_off + rows * k], out, ys,
-                                                    rows, k), rows, k)
-    if not math.isfinite(loss):
-        biggest = float(np.abs(out).max()) if out.size else 0.0
-        kind = "NaN" if math.isnan(loss) else "inf"
-        return (f"the outputs are finite (largest magnitude {biggest:.3g}) but the loss is "
-                f"{kind}", kind, -1)
     grad = np.zeros(plan.n_params, dtype=dtype)
-    losses.loss_grad(plan.loss, plan.loss_param, plan.fused, out, ys, work.g1[:rows * k], rows,
-                     k, loss)
-    if kind := _bad(work.g1[:rows * k]):
-        return "gradient of the loss", kind, -1
-    engine.backward(rows, plan.fused, lay.itab, lay.ftab, params, grad, work.ws, work.g1,
-                    work.g2, False, True)
+    if graph is None:
+        loss = losses.finish(plan.loss, losses.loss_sum(
+            plan.loss, plan.loss_param, plan.fused, work.ws[lay.z_off:lay.z_off + rows * k],
+            out, ys, rows, k), rows, k)
+        values = [loss]
+    else:
+        engine.graph_losses(rows, k, plan.loss, plan.loss_param, work.ws, lay.y_off, graph)
+        values = work.values.tolist()
+    for j, loss in enumerate(values):
+        if not math.isfinite(loss):
+            o = plan.outputs[j] if plan.outputs else None
+            a_off = lay.out_off if lay.graph is None else int(lay.graph.otab[j, O_A])
+            at = work.ws[a_off:a_off + rows * k]
+            biggest = float(np.abs(at).max()) if at.size else 0.0
+            kind = "NaN" if math.isnan(loss) else "inf"
+            which = "the loss" if o is None or j == 0 else f"the loss of head `{o.name}`"
+            return (f"the outputs are finite (largest magnitude {biggest:.3g}) but {which} "
+                    f"is {kind}", kind, -1)
+    if graph is None:
+        losses.loss_grad(plan.loss, plan.loss_param, plan.fused, out, ys, work.g1[:rows * k],
+                         rows, k, values[0])
+        if kind := _bad(work.g1[:rows * k]):
+            return "gradient of the loss", kind, -1
+        engine.backward(rows, plan.fused, lay.itab, lay.ftab, params, grad, work.ws, work.g1,
+                        work.g2, False, True)
+    else:
+        engine.graph_seeds(rows, k, plan.loss, plan.loss_param, work.ws, lay.y_off, graph)
+        for g_off in lay.graph.otab[:, O_G].tolist():
+            if g_off >= 0 and (kind := _bad(work.gws[g_off:g_off + rows * k])):
+                return "gradient of the loss", kind, -1
+        engine.backward_graph(rows, lay.itab, lay.ftab, params, grad, work.ws, False, True,
+                              graph)
     for slot in reversed(plan.tensors):
         if slot.buffer == "params":
             if kind := _bad(grad[slot.offset:slot.offset + slot.size]):
