@@ -26,6 +26,7 @@ from pygls.lsp.server import LanguageServer
 from nnspec.lsp import complete as complete_mod
 from nnspec.lsp import hover as hover_mod
 from nnspec.lsp import navigate, publish
+from nnspec.lsp import signature as signature_mod
 from nnspec.lsp.analysis import Cache, FrontEndError
 from nnspec.lsp.formatting import format_edits
 from nnspec.lsp.positions import UTF16, position_to_offset
@@ -252,6 +253,21 @@ def hover(ls: NnspecServer, params: types.HoverParams) -> types.Hover | None:
     result = hover_mod.hover(text, offset, analysis.spec, ls.encoding, analysis.tokens)
     if result is not None and not ls.markdown("text_document.hover.content_format"):
         result = attrs.evolve(result, contents=_plain(result.contents))
+    return result
+
+
+@server.feature(types.TEXT_DOCUMENT_SIGNATURE_HELP, types.SignatureHelpOptions(
+    trigger_characters=["(", ",", " "], retrigger_characters=["="]))
+@_safe(lambda: None)
+def signature_help(ls: NnspecServer, params: types.SignatureHelpParams
+                   ) -> types.SignatureHelp | None:
+    uri = params.text_document.uri
+    text, path = ls.document(uri)
+    offset = position_to_offset(text, params.position, ls.encoding)
+    result = signature_mod.signature_help(text, offset, ls.cache.get(uri, text, path).tokens)
+    if result is not None and not ls.markdown(
+            "text_document.signature_help.signature_information.documentation_format"):
+        result = signature_mod.plain(result)
     return result
 
 

@@ -89,6 +89,8 @@ async def test_a_mixed_burst_retains_no_memory(client: LanguageClient, tmp_path:
                         types.HoverParams(text_document=doc, position=dense)),
                     client.text_document_completion_async(
                         types.CompletionParams(text_document=doc, position=optimizer)),
+                    client.text_document_signature_help_async(
+                        types.SignatureHelpParams(text_document=doc, position=optimizer)),
                 )]
             if version % 50 == 0:  # a document opened, changed and closed again
                 other = uri.replace("mixed.nn", f"other{version % 100}.nn")
