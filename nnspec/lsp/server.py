@@ -23,9 +23,9 @@ from pygls import uris
 from pygls.capabilities import get_capability
 from pygls.lsp.server import LanguageServer
 
+from nnspec.lsp import actions, navigate, publish
 from nnspec.lsp import complete as complete_mod
 from nnspec.lsp import hover as hover_mod
-from nnspec.lsp import navigate, publish
 from nnspec.lsp import signature as signature_mod
 from nnspec.lsp.analysis import Cache, FrontEndError
 from nnspec.lsp.formatting import format_edits
@@ -269,6 +269,19 @@ def signature_help(ls: NnspecServer, params: types.SignatureHelpParams
             "text_document.signature_help.signature_information.documentation_format"):
         result = signature_mod.plain(result)
     return result
+
+
+@server.feature(types.TEXT_DOCUMENT_CODE_ACTION,
+                types.CodeActionOptions(code_action_kinds=actions.KINDS))
+@_safe(list)
+def code_action(ls: NnspecServer, params: types.CodeActionParams) -> list:
+    uri = params.text_document.uri
+    text, path = ls.document(uri)
+    version = ls.workspace.get_text_document(uri).version
+    analysis = ls.cache.get(uri, text, path)
+    only = [str(getattr(k, "value", k)) for k in params.context.only or []] or None
+    return actions.code_actions(analysis.diagnostics, text, path, uri, version, params.range,
+                                only, ls.encoding)
 
 
 @server.feature(types.TEXT_DOCUMENT_FORMATTING)

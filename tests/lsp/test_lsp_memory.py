@@ -32,7 +32,9 @@ SPEC = (ROOT / "specs" / "moons.nn").read_text() + "# notes\n" * 5
 
 
 def text(n: int) -> str:
-    return SPEC.replace("epochs 200", f"epochs {n % 500 + 1}")
+    """Version n of the spec; every third has a misspelt activation (a diagnostic with a fix)."""
+    spec = SPEC if n % 3 else SPEC.replace("dense 16 relu", "dense 16 rleu", 1)
+    return spec.replace("epochs 200", f"epochs {n % 500 + 1}")
 
 
 @pytest_lsp.fixture(config=ClientServerConfig(server_command=SERVER), scope="module")
@@ -91,6 +93,9 @@ async def test_a_mixed_burst_retains_no_memory(client: LanguageClient, tmp_path:
                         types.CompletionParams(text_document=doc, position=optimizer)),
                     client.text_document_signature_help_async(
                         types.SignatureHelpParams(text_document=doc, position=optimizer)),
+                    client.text_document_code_action_async(types.CodeActionParams(
+                        text_document=doc, range=types.Range(start=dense, end=dense),
+                        context=types.CodeActionContext(diagnostics=[]))),
                 )]
             if version % 50 == 0:  # a document opened, changed and closed again
                 other = uri.replace("mixed.nn", f"other{version % 100}.nn")
