@@ -125,6 +125,20 @@ CODES: dict[str, str] = {
 }
 
 
+class Fix(BaseModel):
+    """One edit that resolves a diagnostic: replace the text of `span` with `replacement`.
+
+    Built where the hint that describes it is built (never read back out of the hint's text).
+    A fix is `preferred` when it is what the hint says for certain; a guess is not."""
+
+    model_config = ConfigDict(frozen=True)
+
+    span: Span = Field(description="the text to replace (a zero-width span inserts)")
+    replacement: str = Field(description="the new text")
+    title: str = Field(description="what the edit does, e.g. replace `rleu` with `relu`")
+    preferred: bool = Field(True, description="false for a guess, which `--fix` leaves alone")
+
+
 class Diagnostic(BaseModel):
     """One finding, with where it is and what to do about it."""
 
@@ -138,6 +152,7 @@ class Diagnostic(BaseModel):
     label: str | None = Field(None, description="short text printed under the caret")
     notes: tuple[str, ...] = Field((), description="extra facts (rendered `= note:`)")
     hints: tuple[str, ...] = Field((), description="what to do (rendered `= hint:`)")
+    fixes: tuple[Fix, ...] = Field((), description="edits that resolve it (quick fixes)")
 
     @property
     def is_error(self) -> bool:
@@ -145,19 +160,19 @@ class Diagnostic(BaseModel):
 
 
 def error(code: str, message: str, span: Span | None = None, *, path: str | None = None,
-          label: str | None = None, notes: Iterable[str] = (), hints: Iterable[str] = ()
-          ) -> Diagnostic:
+          label: str | None = None, notes: Iterable[str] = (), hints: Iterable[str] = (),
+          fixes: Iterable[Fix] = ()) -> Diagnostic:
     assert code in CODES, code
     return Diagnostic(code=code, severity=Severity.error, message=message, path=path, span=span,
-                      label=label, notes=tuple(notes), hints=tuple(hints))
+                      label=label, notes=tuple(notes), hints=tuple(hints), fixes=tuple(fixes))
 
 
 def warning(code: str, message: str, span: Span | None = None, *, path: str | None = None,
-            label: str | None = None, notes: Iterable[str] = (), hints: Iterable[str] = ()
-            ) -> Diagnostic:
+            label: str | None = None, notes: Iterable[str] = (), hints: Iterable[str] = (),
+            fixes: Iterable[Fix] = ()) -> Diagnostic:
     assert code in CODES, code
     return Diagnostic(code=code, severity=Severity.warning, message=message, path=path, span=span,
-                      label=label, notes=tuple(notes), hints=tuple(hints))
+                      label=label, notes=tuple(notes), hints=tuple(hints), fixes=tuple(fixes))
 
 
 class DiagnosticError(Exception):
@@ -222,8 +237,14 @@ def render_all(diagnostics: Iterable[Diagnostic], sources: dict[str, str] | None
 
 JSON_SCHEMA_NOTE = (
     "span.line/col/end_line/end_col are 1-based code-point positions; "
-    "span.start/end are 0-based code-point offsets; range.* are 0-based (LSP style, code points)"
+    "span.start/end are 0-based code-point offsets; range.* are 0-based (LSP style, code points); "
+    "fixes[].span/range: the text each fix replaces with fixes[].replacement"
 )
+
+
+def _range(span: Span) -> dict:
+    return {"start": {"line": span.line - 1, "character": span.col - 1},
+            "end": {"line": span.end_line - 1, "character": span.end_col - 1}}
 
 
 def to_json(diagnostics: Iterable[Diagnostic]) -> str:
@@ -232,10 +253,9 @@ def to_json(diagnostics: Iterable[Diagnostic]) -> str:
     for d in diagnostics:
         item = d.model_dump(mode="json")
         if d.span is not None:
-            item["range"] = {
-                "start": {"line": d.span.line - 1, "character": d.span.col - 1},
-                "end": {"line": d.span.end_line - 1, "character": d.span.end_col - 1},
-            }
+            item["range"] = _range(d.span)
+        for fix, out in zip(d.fixes, item["fixes"], strict=True):
+            out["range"] = _range(fix.span)
         items.append(item)
     return json.dumps({"version": 1, "positions": JSON_SCHEMA_NOTE, "diagnostics": items},
                       indent=2)

@@ -52,7 +52,8 @@ def _check(ctx: Ctx, doc: Document) -> ir.Spec | None:
     for block in doc.blocks:
         kind = block.kind.value
         if kind not in BLOCKS:
-            ctx.unknown("E201", "block", kind, block.kind.span, BLOCKS, label="not a block")
+            ctx.unknown("E201", "block", kind, block.kind.span, BLOCKS, label="not a block",
+                        taken=[b.kind.value for b in doc.blocks])
         elif kind in blocks:
             ctx.error("E212", f"duplicate `{kind}` block", block.kind.span,
                       label="second block", notes=[f"the first is on line "

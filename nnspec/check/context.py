@@ -9,7 +9,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable
 
-from nnspec.diagnostics import Diagnostic, Span, error, warning
+from nnspec.diagnostics import Diagnostic, Fix, Span, error, warning
 from nnspec.syntax import Call, ListValue, Name, Number, Option, String
 
 
@@ -32,12 +32,13 @@ class Ctx:
 
     def unknown(self, code: str, what: str, name: str, span: Span, known: Iterable[str],
                 *, where: str = "", label: str | None = None,
-                extra_hints: Iterable[str] = ()) -> None:
-        """`unknown <what> `name`<where>`, with a did-you-mean and the known names."""
-        known = list(known)
+                extra_hints: Iterable[str] = (), taken: Iterable[str] = ()) -> None:
+        """`unknown <what> `name`<where>`, with a did-you-mean and the known names, and the
+        did-you-mean as a fix (not when it names one of `taken`: a second `lr=`, say)."""
+        hint, fixes = did_you_mean(name, known, span, taken)
         self.error(code, f"unknown {what} `{name}`{where}", span,
                    label=label or f"not a known {what}",
-                   hints=[*extra_hints, suggest(name, known)])
+                   hints=[*extra_hints, hint], fixes=fixes)
 
 
 def closest(name: str, known: Iterable[str]) -> str | None:
@@ -53,6 +54,22 @@ def suggest(name: str, known: Iterable[str]) -> str:
     if best is not None:
         return f"did you mean `{best}`? (known: {listing})"
     return f"known: {listing}"
+
+
+def did_you_mean(name: str, known: Iterable[str], span: Span | None,
+                 taken: Iterable[str] = ()) -> tuple[str, tuple[Fix, ...]]:
+    """`suggest()`'s hint, and the replacement it names as a fix of the text at `span` (none
+    when nothing is close, or when the name it suggests is in `taken`, where it would make a
+    duplicate)."""
+    known = list(known)
+    best = closest(name, known)
+    if best is None or span is None or best in set(taken):
+        return suggest(name, known), ()
+    return suggest(name, known), (replace(span, name, best),)
+
+
+def replace(span: Span, old: str, new: str) -> Fix:
+    return Fix(span=span, replacement=new, title=f"replace `{old}` with `{new}`")
 
 
 def show(node: object) -> str:

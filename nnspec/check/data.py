@@ -60,7 +60,8 @@ def check_data(ctx: Ctx, block: Block) -> ir.Data | None:
                 given["scale"] = (kw, st.span, st.keyword)
         else:
             ctx.unknown("E202", "statement", kw, st.keyword.span, keywords("data"),
-                        where=" in the `data` block", label="not a data statement")
+                        where=" in the `data` block", label="not a data statement",
+                        taken=[s.keyword.value for s in block.statements])
 
     def missing(key: str) -> None:
         ctx.error("E309", "the data block needs a `source` statement", block.kind.span,

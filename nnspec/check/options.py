@@ -22,7 +22,7 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 from pydantic import ValidationError
 from pydantic.fields import FieldInfo
 
-from nnspec.check.context import Ctx, show, suggest
+from nnspec.check.context import Ctx, did_you_mean, show
 from nnspec.diagnostics import Span
 from nnspec.ops import (
     ACTIVATIONS,
@@ -184,12 +184,15 @@ def build(ctx: Ctx, cls: type[Op], args: Sequence[object], span: Span, *,
     given: Given = {}
     failed: set[str] = set()
     n_pos = 0
+    # What is written already (a fix must not write it twice).
+    written = [a.key.value for a in args if isinstance(a, Option)]
+    written += pos[:sum(not isinstance(a, Option) for a in args)]
     for arg in args:
         if isinstance(arg, Option):
             key, node = arg.key.value, arg.value
             if key not in fields:
                 ctx.unknown("E211", "option", key, arg.key.span, fields, where=f" for `{title}`",
-                            label=f"not an option of `{title}`")
+                            label=f"not an option of `{title}`", taken=written)
                 continue
         else:
             node = arg
@@ -224,8 +227,8 @@ def _too_many(ctx: Ctx, title: str, pos: tuple[str, ...], fields: dict, arg: obj
     ctx.error("E304", msg, _span(arg), label="unexpected value", hints=[hint])
 
 
-def build_named(ctx: Ctx, family: str, node: Name | Call,
-                args: Sequence[object] = ()) -> Op | None:
+def build_named(ctx: Ctx, family: str, node: Name | Call, args: Sequence[object] = (),
+                taken: Sequence[str] = ()) -> Op | None:
     """`relu`, `leaky_relu(alpha=0.2)` -> the op from the family's registry."""
     registry, code, word = FAMILIES[family]
     name = node.name if isinstance(node, Call) else node
@@ -234,7 +237,7 @@ def build_named(ctx: Ctx, family: str, node: Name | Call,
         hints = [f"`{name.value}` is {describe(other)}, not {describe(registry_cls(family))}"
                  for other in _other_families(name.value, family)]
         ctx.unknown(code, word, name.value, name.span, registry, label=f"not a known {word}",
-                    extra_hints=hints)
+                    extra_hints=hints, taken=taken)
         return None
     call_args = tuple(node.args) if isinstance(node, Call) else ()
     return build(ctx, cls, (*call_args, *args), node.span)
@@ -298,11 +301,13 @@ def validate(ctx: Ctx, cls: type[Op], given: Given, span: Span, *, title: str,
             ctx.error("E302", f"{key}: {_lower(err['msg'])}, found {show(node)}", vspan,
                       label="wrong length")
         else:
-            hints = []
+            hints, fixes = [], ()
             if isinstance(node, (Name, String)) and literals(ann):
-                hints.append(suggest(str(node.value), literals(ann)))
+                hint, fixes = did_you_mean(str(node.value), literals(ann),
+                                           node.span if isinstance(node, Name) else None)
+                hints.append(hint)
             ctx.error("E301", f"{key} must be {describe(ann)}, found {show(node)}", vspan,
-                      label=f"expected {describe(ann)}", hints=hints)
+                      label=f"expected {describe(ann)}", hints=hints, fixes=fixes)
     if not reported and not failed:
         # Errors only on things the user did not write: still say something.
         ctx.error("E302", f"invalid `{title}`: {errors[0]['msg']}", span)

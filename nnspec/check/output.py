@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import get_args
 
 from nnspec import ir
-from nnspec.check.context import Ctx, show, suggest
+from nnspec.check.context import Ctx, did_you_mean, show
 from nnspec.check.options import FAIL, convert, options, validate
 from nnspec.check.statements import Seen, all_args, keywords, scalar
 from nnspec.syntax import Block, Name, Option, Statement, String
@@ -21,7 +21,8 @@ def check_output(ctx: Ctx, block: Block) -> ir.Output | None:
         kw = st.keyword.value
         if kw not in keywords("output"):
             ctx.unknown("E202", "statement", kw, st.keyword.span, keywords("output"),
-                        where=" in the `output` block", label="not an output statement")
+                        where=" in the `output` block", label="not an output statement",
+                        taken=[s.keyword.value for s in block.statements])
         elif not seen.once(st):
             continue
         elif kw == "dir":
@@ -88,9 +89,11 @@ def _artifacts(ctx: Ctx, st: Statement, given: dict, failed: set[str]) -> None:
     for a in args:
         value = a.value if isinstance(a, (Name, String)) else None
         if value not in ARTIFACTS:
+            hint, fixes = did_you_mean(str(value), ARTIFACTS, a.span if isinstance(a, Name)
+                                       else None, taken=[getattr(b, "value", None) for b in args])
             ctx.error("E301", f"artifacts must be one of {', '.join(ARTIFACTS)}, found {show(a)}",
-                      a.span, label="not an artifact",
-                      hints=[suggest(str(value), ARTIFACTS)] if value else [])
+                      a.span, label="not an artifact", hints=[hint] if value else [],
+                      fixes=fixes if value else ())
         elif value in names:
             ctx.error("E213", f"artifact `{value}` is listed twice", a.span, label="again")
         else:

@@ -10,7 +10,7 @@ warnings (W101, W102, W104, W105).
 from __future__ import annotations
 
 from nnspec import ir
-from nnspec.check.context import Ctx, suggest
+from nnspec.check.context import Ctx, did_you_mean
 from nnspec.check.statements import all_args, find, option_span
 from nnspec.diagnostics import Span
 from nnspec.ops.layers import ActivationLayer, Dense, Dropout, Head
@@ -251,8 +251,11 @@ def _monitor(ctx: Ctx, owner, span: Span | None, names: list[str], has_val: bool
             return owner.model_copy(update={"monitor": "loss"})
         return None
     if monitor not in names:
+        # Without validation data a `val_` monitor is an error too: not offered as a fix.
+        hint, fixes = did_you_mean(monitor, names, span, taken=[
+            n for n in names if n.startswith("val_")] if has_val is False else [])
         ctx.error("E215", f"unknown monitor `{monitor}`", span, label="not a monitor",
-                  hints=[suggest(monitor, names)])
+                  hints=[hint], fixes=fixes)
     elif monitor.startswith("val_") and has_val is False:
         ctx.error("E407", f"{who} monitors `{monitor}` but there is no validation data", span,
                   label="needs a validation split",

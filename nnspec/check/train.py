@@ -40,7 +40,8 @@ def check_train(ctx: Ctx, block: Block) -> tuple[ir.Train | None, set[str]]:
         kw = st.keyword.value
         if kw not in keywords("train"):
             ctx.unknown("E202", "statement", kw, st.keyword.span, keywords("train"),
-                        where=" in the `train` block", label="not a train statement")
+                        where=" in the `train` block", label="not a train statement",
+                        taken=[s.keyword.value for s in block.statements])
             continue
         if not seen.once(st):
             continue
@@ -153,7 +154,8 @@ def _metrics(ctx: Ctx, st: Statement):
                       label="expected a metric", hints=["write e.g. `metrics f1(average=macro)`"])
             ok = False
             continue
-        metric = build_named(ctx, "metric", a)
+        metric = build_named(ctx, "metric", a, taken=[getattr(getattr(b, "name", b), "value", "")
+                                                     for b in args])
         if metric is None:
             ok = False
             continue

@@ -1,4 +1,5 @@
-"""cli.check: `nnspec check FILE... [--format text|json]` -> diagnostics, exit 0/1/2."""
+"""cli.check: `nnspec check FILE... [--format text|json] [--fix [--diff]]` -> diagnostics,
+exit 0/1/2. `--fix` is cli.fix."""
 
 from __future__ import annotations
 
@@ -17,6 +18,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("files", nargs="+", metavar="FILE", help=".nn spec files")
     p.add_argument("--format", choices=("text", "json"), default="text",
                    help="text (default, on stderr) or json (on stdout)")
+    p.add_argument("--fix", action="store_true",
+                   help="apply the fixes the diagnostics carry (did-you-mean replacements, ...) "
+                        "to the files and print what changed; exit 1 if errors remain")
+    p.add_argument("--diff", action="store_true",
+                   help="with --fix: change nothing, print the fixes as a unified diff")
     p.set_defaults(func=run)
 
 
@@ -37,6 +43,10 @@ def check_files(paths: list[str]) -> tuple[list[Diagnostic], dict[str, str], boo
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.fix or args.diff:
+        from nnspec.cli.fix import run as run_fix
+
+        return run_fix(args)
     diagnostics, sources, unreadable = check_files(args.files)
     if args.format == "json":
         sys.stdout.write(to_json(diagnostics) + "\n")

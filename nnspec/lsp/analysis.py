@@ -73,3 +73,6 @@ class Cache:
 
     def drop(self, uri: str) -> None:
         self._items.pop(uri, None)
+
+    def __len__(self) -> int:
+        return len(self._items)

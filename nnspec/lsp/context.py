@@ -72,6 +72,9 @@ class Context:
     index: int = 0
     key: str | None = None
     in_call: bool = False
+    # The innermost open call: its name and the index of its `(` in `tokens`.
+    call: str | None = None
+    call_at: int = 0
     # The name token the cursor is in or right after (replaced by a completion).
     word_start: int = 0
     word_end: int = 0
@@ -235,6 +238,7 @@ def analyze(text: str, offset: int, tokens: list[Token] | None = None) -> Contex
     if frames:
         frame = frames[-1]
         ctx.in_call, ctx.cls = True, frame.cls
+        ctx.call, ctx.call_at = frame.name, frame.at
         stmt_for_opts = frame.stmt
         ctx.index = _value_tokens(stmt_tokens[frame.at + 1:])
     else:

@@ -23,12 +23,14 @@ from pygls import uris
 from pygls.capabilities import get_capability
 from pygls.lsp.server import LanguageServer
 
+from nnspec.lsp import actions, navigate, publish
 from nnspec.lsp import complete as complete_mod
 from nnspec.lsp import hover as hover_mod
-from nnspec.lsp import navigate, publish
+from nnspec.lsp import signature as signature_mod
 from nnspec.lsp.analysis import Cache, FrontEndError
 from nnspec.lsp.formatting import format_edits
 from nnspec.lsp.positions import UTF16, position_to_offset
+from nnspec.lsp.pygls_fixes import Protocol
 
 log = logging.getLogger("nnspec.lsp")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -47,9 +49,30 @@ except Exception:  # not installed: running from a checkout
 
 class NnspecServer(LanguageServer):
     def __init__(self) -> None:
-        super().__init__("nnspec", VERSION, text_document_sync_kind=types.TextDocumentSyncKind.Full)
+        super().__init__("nnspec", VERSION, text_document_sync_kind=types.TextDocumentSyncKind.Full,
+                         protocol_cls=Protocol)
         self.cache = Cache()
-        self.latest: dict[str, int] = {}  # newest document version received, per URI
+        # Per open document, all released when it is closed: the newest version received,
+        # when it was received (loop time), and the one timer that checks it once quiet.
+        self.latest: dict[str, int] = {}
+        self.changed_at: dict[str, float] = {}
+        self.pending: dict[str, asyncio.TimerHandle] = {}
+
+    def forget(self, uri: str) -> None:
+        """Release everything kept for a document (it was closed)."""
+        self.cache.drop(uri)
+        self.latest.pop(uri, None)
+        self.changed_at.pop(uri, None)
+        timer = self.pending.pop(uri, None)
+        if timer is not None:
+            timer.cancel()
+
+    def state_sizes(self) -> dict[str, int]:
+        """How many entries each per-document or per-message table holds (for the tests)."""
+        return {"cache": len(self.cache), "latest": len(self.latest),
+                "changed_at": len(self.changed_at), "pending": len(self.pending),
+                "documents": len(self.workspace.text_documents),
+                "request_futures": len(self.protocol._request_futures)}
 
     @property
     def encoding(self) -> str:
@@ -155,15 +178,34 @@ def did_open(ls: NnspecServer, params: types.DidOpenTextDocumentParams) -> None:
 
 @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
 @_safe(lambda: None)
-async def did_change(ls: NnspecServer, params: types.DidChangeTextDocumentParams) -> None:
-    uri, version = params.text_document.uri, params.text_document.version
-    ls.latest[uri] = version
+def did_change(ls: NnspecServer, params: types.DidChangeTextDocumentParams) -> None:
     # When the editor sends changes faster than they are checked (a paste, a burst of
-    # keystrokes), a later change that arrives meanwhile makes this one stale, and only the
-    # newest text is checked and published.
-    await asyncio.sleep(COALESCE_S)
-    if ls.latest.get(uri) == version:
-        _publish(ls, uri, version)
+    # keystrokes), only the newest text is checked and published, once no change has come
+    # for COALESCE_S. One timer per document, not one task per change: a burst of changes
+    # costs no memory beyond the newest text.
+    uri = params.text_document.uri
+    loop = asyncio.get_running_loop()
+    ls.latest[uri] = params.text_document.version
+    ls.changed_at[uri] = loop.time()
+    if uri not in ls.pending:
+        ls.pending[uri] = loop.call_later(COALESCE_S, _when_quiet, ls, uri)
+
+
+def _when_quiet(ls: NnspecServer, uri: str) -> None:
+    """The timer of `did_change`: publish the newest text, or wait until the burst ends."""
+    ls.pending.pop(uri, None)
+    try:
+        changed_at = ls.changed_at.get(uri)
+        if changed_at is None:  # closed meanwhile
+            return
+        loop = asyncio.get_running_loop()
+        wait = changed_at + COALESCE_S - loop.time()
+        if wait > 0:
+            ls.pending[uri] = loop.call_later(wait, _when_quiet, ls, uri)
+            return
+        _publish(ls, uri, ls.latest.get(uri))
+    except Exception:
+        ls.report_internal("did_change")
 
 
 @server.feature(types.TEXT_DOCUMENT_DID_SAVE, types.SaveOptions(include_text=False))
@@ -177,8 +219,7 @@ def did_save(ls: NnspecServer, params: types.DidSaveTextDocumentParams) -> None:
 @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
 @_safe(lambda: None)
 def did_close(ls: NnspecServer, params: types.DidCloseTextDocumentParams) -> None:
-    ls.cache.drop(params.text_document.uri)
-    ls.latest.pop(params.text_document.uri, None)
+    ls.forget(params.text_document.uri)
     ls.text_document_publish_diagnostics(
         types.PublishDiagnosticsParams(uri=params.text_document.uri, diagnostics=[]))
 
@@ -213,6 +254,34 @@ def hover(ls: NnspecServer, params: types.HoverParams) -> types.Hover | None:
     if result is not None and not ls.markdown("text_document.hover.content_format"):
         result = attrs.evolve(result, contents=_plain(result.contents))
     return result
+
+
+@server.feature(types.TEXT_DOCUMENT_SIGNATURE_HELP, types.SignatureHelpOptions(
+    trigger_characters=["(", ",", " "], retrigger_characters=["="]))
+@_safe(lambda: None)
+def signature_help(ls: NnspecServer, params: types.SignatureHelpParams
+                   ) -> types.SignatureHelp | None:
+    uri = params.text_document.uri
+    text, path = ls.document(uri)
+    offset = position_to_offset(text, params.position, ls.encoding)
+    result = signature_mod.signature_help(text, offset, ls.cache.get(uri, text, path).tokens)
+    if result is not None and not ls.markdown(
+            "text_document.signature_help.signature_information.documentation_format"):
+        result = signature_mod.plain(result)
+    return result
+
+
+@server.feature(types.TEXT_DOCUMENT_CODE_ACTION,
+                types.CodeActionOptions(code_action_kinds=actions.KINDS))
+@_safe(list)
+def code_action(ls: NnspecServer, params: types.CodeActionParams) -> list:
+    uri = params.text_document.uri
+    text, path = ls.document(uri)
+    version = ls.workspace.get_text_document(uri).version
+    analysis = ls.cache.get(uri, text, path)
+    only = [str(getattr(k, "value", k)) for k in params.context.only or []] or None
+    return actions.code_actions(analysis.diagnostics, text, path, uri, version, params.range,
+                                only, ls.encoding)
 
 
 @server.feature(types.TEXT_DOCUMENT_FORMATTING)
