@@ -24,7 +24,8 @@ class StatementDoc:
 
 BLOCKS: dict[str, list[StatementDoc]] = {
     "model": [
-        StatementDoc("input", "input N", "number of input features per sample (required)"),
+        StatementDoc("input", "input N | input C H W", "the shape of one sample: N features, or "
+                     "C x H x W values (required)"),
         StatementDoc("init", 'init from "weights.npz"',
                      "start from saved weights (keys layers.<i>.weight / .bias)"),
         StatementDoc("dense", "dense UNITS [ACTIVATION] [init=INIT] [bias=BOOL] "
@@ -35,6 +36,16 @@ BLOCKS: dict[str, list[StatementDoc]] = {
                      "batch normalization over the features", repeat=True),
         StatementDoc("activation", "activation ACTIVATION", "a standalone activation",
                      repeat=True),
+        StatementDoc("flatten", "flatten", "a (C, H, W) sample as one flat row of features",
+                     repeat=True),
+        StatementDoc("concat", "concat { branch { LAYERS } branch { LAYERS } ... }",
+                     "parallel branches reading the same input, outputs joined", repeat=True),
+        StatementDoc("add", "add { branch { LAYERS } branch { LAYERS } ... }",
+                     "parallel branches reading the same input, outputs summed", repeat=True),
+        StatementDoc("residual", "residual { LAYERS }", "x + f(x): the body's output added to "
+                     "its input", repeat=True),
+        StatementDoc("head", "head NAME [weight=F] { LAYERS }", "an auxiliary output trained "
+                     "on the same target, its loss added with this weight", repeat=True),
     ],
     "data": [
         StatementDoc("source", "source SOURCE", "the training data, e.g. "

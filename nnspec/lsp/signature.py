@@ -45,6 +45,8 @@ def _default_label(cls: type[BaseModel], name: str) -> str | None:
     if info.default_factory is None and info.default is PydanticUndefined:
         return None
     value = info.default_factory() if info.default_factory is not None else info.default  # type: ignore[call-arg]
+    if value is None:
+        return "..."  # optional, unset by default (its meaning says what unset does)
     if isinstance(value, str) and not _WORD.fullmatch(value):
         return '"' + value + '"'  # a string (`delimiter=","`); names (`monitor=val_loss`) bare
     if isinstance(value, tuple) and value:

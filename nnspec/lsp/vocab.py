@@ -339,9 +339,10 @@ _VALUES: dict[str, dict[str, dict[str, typing.Any]]] = {
     },
     "output": {
         "dir": {"positional": ("",)},
-        "checkpoint": {"options": ir.Output, "renamed": (("every", "checkpoint_every"),),
+        "checkpoint": {"options": ir.Output, "renamed": (("every", "checkpoint_every"),
+                                                         ("seconds", "checkpoint_seconds")),
                        "skip_options": frozenset(set(ir.Output.model_fields)
-                                                 - {"checkpoint_every"})},
+                                                 - {"checkpoint_every", "checkpoint_seconds"})},
         "artifacts": {"positional": (_artifacts(),), "repeat": True},
     },
 }

@@ -94,8 +94,17 @@ TABLES = {"reference (finite differences)": reference_plans, "cpu": cpu_plans,
           "cuda": cuda_plans, "pytorch oracle": oracle_plans}
 
 
-@pytest.mark.parametrize("table", list(TABLES))
-@pytest.mark.parametrize("family", list(REGISTRIES))
+# Known gaps, each an xfail that must fail: a gap closed without removing it here is an error
+# (strict). The cuda engine runs chains only (backends.GRAPHS; a graph there is E506).
+AWAITING = {("layer", "cuda"): "the cuda engine does not run graphs yet (concat, add, "
+                                "residual, head): E506"}
+CASES = [pytest.param(family, table, marks=pytest.mark.xfail(strict=True,
+                                                            reason=AWAITING[family, table]))
+         if (family, table) in AWAITING else (family, table)
+         for table in TABLES for family in REGISTRIES]
+
+
+@pytest.mark.parametrize(("family", "table"), CASES)
 def test_every_registered_op_is_covered(family: str, table: str) -> None:
     covered = _facts(TABLES[table]())[family]
     missing = sorted(set(REGISTRIES[family]) - covered)

@@ -66,7 +66,7 @@ CASES = [
     ("train {\n    batch |\n}", {"full"}),
     ("train {\n    shuffle |\n}", {"true", "false"}),
     ("train {\n    epochs |\n}", set()),
-    ("output {\n    checkpoint |\n}", {"every="}),
+    ("output {\n    checkpoint |\n}", {"every=", "seconds="}),
     ("output {\n    artifacts weights, |\n}", set(ir.Output.model_fields["artifacts"]
                                                  .default)),
     # Nothing inside comments and strings, or after a value inside a call.
