@@ -124,7 +124,7 @@ def run_nnspec(case: Case, x: np.ndarray, y: np.ndarray, epochs: int,
                                             dropout_rng(0))
     exe = compile_plan(plan, backend)
     data = SimpleNamespace(train=SimpleNamespace(x=xs, y=ys), val=None, test=None)
-    result = train(spec, data, exe)
+    result = train(exe.plan, data, exe)
     assert result.status == "completed" and len(result.history) == epochs
     seconds = sum(row["time"] for row in result.history)
     return len(xs) * epochs / seconds, exe
@@ -264,7 +264,7 @@ class First(Reporter):
     def epoch(self, row, sps):
         marks.append(("first epoch (engine load or JIT)", time.time()))
         print(json.dumps(marks), flush=True)
-train(spec, data, exe, reporter=First())
+train(exe.plan, data, exe, reporter=First())
 """
 
 

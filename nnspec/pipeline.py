@@ -1,9 +1,14 @@
-"""pipeline: source text -> Spec -> (later) Plan -> Executable -> RunResult.
+"""pipeline: source text -> Spec -> Plan -> Executable, + data -> RunResult.
 
 Start reading here. Each stage is a package named after its entry function:
 
     text --parse()--> syntax.Document --check()--> ir.Spec --lower()--> Plan
-         --backends.<name>.compile()--> Executable --train()--> RunResult
+         --backends.compile(plan, backend)--> Executable
+    ir.Spec --data.load_spec_data()--> Dataset (files read, split, scaled)
+    train.train(plan, dataset, executable) --> RunResult (history, metrics, checkpoint)
+
+and `nnspec run` (run/session.py) writes the RunResult into a run directory. After `lower()`
+nothing reads the IR: the Plan carries the model and the whole training plan.
 
 `diagnose()` is the single front end: `nnspec check`, the language server and `nnspec run`
 all call it, so the editor and the CLI can never disagree about a file. Every stage reports
@@ -13,6 +18,7 @@ problems as `Diagnostic`s (nnspec/diagnostics.py), never as tracebacks.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from nnspec import ir
 from nnspec.check import check
@@ -82,7 +88,34 @@ def load_spec(path: str | Path, *, require_data: bool = False
     return diagnose(text, str(path), require_data=require_data)
 
 
-# Later stages chain on from a Spec, e.g. (owned by their packages):
-#   plan = nnspec.lower.lower(spec)
-#   executable = nnspec.backends.<name>.compile(plan)
-#   result = nnspec.train.train(executable, data, spec)
+def compile_spec(spec: ir.Spec, backend: str = "cpu") -> Any:
+    """lower + compile: the Executable of a checked Spec (`init from` applied). A failure
+    inside a backend is an E502 diagnostic ("a bug in nnspec"), not a traceback."""
+    from nnspec.backends import compile as compile_plan
+    from nnspec.diagnostics import DiagnosticError
+    from nnspec.lower import lower
+
+    try:
+        return compile_plan(lower(spec), backend)
+    except DiagnosticError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a backend bug is a diagnostic, not a traceback
+        raise DiagnosticError(error("E502", f"the {backend} backend failed to compile the "
+                                    f"model: {type(exc).__name__}: {exc}", path=spec.path,
+                                    hints=["this is a bug in nnspec; please report it"])) from exc
+
+
+def dataset_of(spec: ir.Spec) -> Any:
+    """The spec's Dataset: its files read (or data generated), split and scaled."""
+    from nnspec.data import load_spec_data
+
+    return load_spec_data(spec)
+
+
+def train_spec(spec: ir.Spec, backend: str = "cpu", **kwargs: Any) -> tuple[Any, Any]:
+    """The whole chain in memory, without a run directory: (RunResult, Executable).
+    kwargs go to `train.train` (e.g. `epochs=`, `reporter=`)."""
+    from nnspec.train import train
+
+    exe = compile_spec(spec, backend)
+    return train(exe.plan, dataset_of(spec), exe, **kwargs), exe

@@ -29,14 +29,18 @@ from nnspec.lower.plan import (
     LAYER_CODES,
     LOSS_CODES,
     RULE_CODES,
+    CheckpointPlan,
+    EarlyStopPlan,
     InitPlan,
     LayerPlan,
+    OpRef,
     OptimizerPlan,
     OutputPlan,
     Plan,
     TensorSlot,
 )
 from nnspec.ops.layers import Add, Concat, Head, Layer, Residual, Shape
+from nnspec.ops.metrics import monitor_mode
 from nnspec.ops.optimizers import Optimizer
 
 
@@ -51,6 +55,21 @@ def optimizer_plan(opt: Optimizer) -> OptimizerPlan:
     return OptimizerPlan(code=RULE_CODES[opt.update_rule()], name=opt.kind, lr=float(opt.lr),  # type: ignore[attr-defined]
                          n_state=opt.n_state(), decoupled=type(opt).decoupled_decay,
                          hyper=tuple(opt.hyper().items()))
+
+
+def early_stop_plan(es: ir.EarlyStop | None) -> EarlyStopPlan | None:
+    if es is None:
+        return None
+    return EarlyStopPlan(monitor=es.monitor, mode=monitor_mode(es.monitor, es.mode),
+                         patience=es.patience, min_delta=float(es.min_delta),
+                         restore_best=es.restore_best)
+
+
+def checkpoint_plan(output: ir.Output) -> CheckpointPlan:
+    if output.checkpoint_every is not None:
+        return CheckpointPlan(every=output.checkpoint_every, seconds=None)
+    return CheckpointPlan(every=None,
+                          seconds=float(output.checkpoint_seconds or ir.CHECKPOINT_SECONDS))
 
 
 def _fused(node: LayerPlan | None, loss: int) -> int:
@@ -191,8 +210,15 @@ def lower(spec: ir.Spec) -> Plan:
         seed=train.seed,
         epochs=train.epochs,
         outputs=outputs,
+        schedule=OpRef.of(train.schedule),
+        warmup=OpRef.of(train.warmup) if train.warmup is not None else None,
+        early_stop=early_stop_plan(train.early_stop),
+        stop_on_nonfinite=train.early_stop.stop_on_nonfinite if train.early_stop else True,
+        metrics=tuple(OpRef.of(m) for m in train.metrics),
+        checkpoint=checkpoint_plan(spec.output),
         init_from=init_from,
         spec_path=spec.path,
         loss_span=loss.span,
+        data_span=spec.data.span if spec.data is not None else None,
         init_span=model.span,
     )

@@ -21,7 +21,9 @@ state_dict key `layers.<i>.<name>`, i = position among layer statements.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from nnspec.diagnostics import Span
 from nnspec.ops.activations import ACTIVATIONS
@@ -234,8 +236,55 @@ class OptimizerPlan:
 
 
 @dataclass(frozen=True)
+class OpRef:
+    """A configured op as plain data: its registry name and its options as the checked spec
+    has them (defaults filled in), so the Plan holds no pydantic object; `build(registry)`
+    makes the op again (the training loop does this for schedules and metrics)."""
+
+    kind: str
+    options: tuple[tuple[str, Any], ...] = ()
+
+    @classmethod
+    def of(cls, op: Any) -> OpRef:
+        dumped = op.model_dump(exclude={"kind", "span"})
+        return cls(op.kind, tuple((k, tuple(v) if isinstance(v, list) else v)
+                                  for k, v in dumped.items()))
+
+    def build(self, ops: Mapping[str, Any]) -> Any:
+        return ops[self.kind](**dict(self.options))
+
+    def __str__(self) -> str:
+        opts = ", ".join(f"{k}={v}" for k, v in self.options if v is not None)
+        return f"{self.kind}({opts})"
+
+
+@dataclass(frozen=True)
+class EarlyStopPlan:
+    """`early_stop(...)` resolved: `mode` is min or max (ops.metrics.monitor_mode)."""
+
+    monitor: str
+    mode: str
+    patience: int
+    min_delta: float = 0.0
+    restore_best: bool = False
+
+
+@dataclass(frozen=True)
+class CheckpointPlan:
+    """When the loop offers a periodic checkpoint (train/cadence.py): after every `every`-th
+    epoch, or (`every` None) at most once per `seconds` of wall time; `every` 0: none.
+    A checkpoint is always offered at the end, on interruption and on early stop."""
+
+    every: int | None = None
+    seconds: float | None = 30.0
+
+
+@dataclass(frozen=True)
 class Plan:
-    """Everything a backend needs, resolved: see the module docstring for the layouts."""
+    """Everything a backend and the training loop need, resolved: see the module docstring
+    for the layouts. After `lower()` nothing reads the IR: the model, the objective, the
+    optimizer and the training plan (epochs, seed, batching, schedule, early stopping,
+    metrics, checkpoints) are all here."""
 
     model_name: str
     input_shape: tuple[int, ...]  # one sample
@@ -259,9 +308,16 @@ class Plan:
     seed: int
     epochs: int
     outputs: tuple[OutputPlan, ...] = ()  # the main output (the last node) first, then heads
+    schedule: OpRef = OpRef("constant")  # ops.schedules; its lr0 is optimizer.lr
+    warmup: OpRef | None = None  # a `warmup` before the schedule
+    early_stop: EarlyStopPlan | None = None
+    stop_on_nonfinite: bool = True  # stop at a non-finite loss or gradient (else skip the batch)
+    metrics: tuple[OpRef, ...] = ()  # ops.metrics, reported every epoch
+    checkpoint: CheckpointPlan = CheckpointPlan()
     init_from: str | None = None  # resolved path of an `init from` .npz, if any
     spec_path: str | None = None
     loss_span: Span | None = field(default=None, compare=False, repr=False)
+    data_span: Span | None = field(default=None, compare=False, repr=False)  # the data block
     init_span: Span | None = field(default=None, compare=False, repr=False)  # the model
 
     @property

@@ -85,4 +85,19 @@ def format_plan(plan: Plan) -> str:
                  f"drop_last {plan.drop_last}, seed {plan.seed}"
                  + (f", clip {' '.join(clip)}" if clip else "")
                  + (f", init from {plan.init_from}" if plan.init_from else ""))
+    schedule = (f"{plan.warmup} then " if plan.warmup is not None else "") + str(plan.schedule)
+    lines.append(f"schedule {schedule}")
+    es = plan.early_stop
+    if es is not None:
+        lines.append(f"early stop: {es.monitor} {es.mode}, patience {es.patience}, min_delta "
+                     f"{_num(es.min_delta)}" + (", restore best" if es.restore_best else ""))
+    if not plan.stop_on_nonfinite:
+        lines.append("non-finite batches are skipped")
+    if plan.metrics:
+        lines.append("metrics " + ", ".join(str(m) for m in plan.metrics))
+    cp = plan.checkpoint
+    if cp.every is not None:
+        lines.append("checkpoint " + (f"every {cp.every} epoch(s)" if cp.every else "off"))
+    else:
+        lines.append(f"checkpoint at most every {_num(cp.seconds or 0.0)} s")
     return "\n".join(lines) + "\n"

@@ -78,3 +78,17 @@ class R2(Metric):
 
 METRICS = registry(Accuracy, Precision, Recall, F1, Mae, Mse, Rmse, R2)
 AnyMetric = union(METRICS)
+
+
+def monitor_mode(monitor: str, mode: str = "auto") -> Literal["min", "max"]:
+    """`min` or `max` for a monitored history column (early stopping, reduce_on_plateau):
+    `auto` is `max` when the column, without its `val_` / `test_` prefix, is a metric whose
+    higher values are better (accuracy, precision, recall, f1, r2), `min` otherwise (the loss
+    and the error metrics)."""
+    if mode in ("min", "max"):
+        return mode  # type: ignore[return-value]
+    base = monitor
+    for prefix in ("val_", "test_"):
+        base = base.removeprefix(prefix)
+    cls = METRICS.get(base)
+    return "max" if cls is not None and getattr(cls, "higher_is_better", False) else "min"

@@ -52,16 +52,12 @@ def weights_digest(arrays: dict[str, np.ndarray]) -> dict[str, Any]:
 def summarize(spec_path: str | Path, epochs: int = 3, sources: dict[str, str] | None = None
               ) -> dict[str, Any]:
     """Train the first `epochs` epochs of the spec (CPU, its seed) and summarise the run."""
-    from nnspec.data import load_spec_data
+    from nnspec.pipeline import train_spec
     from nnspec.run.restore import weights_of
-    from nnspec.run.session import _compile, load, make_schedule
-    from nnspec.train.loop import train
+    from nnspec.run.session import load
 
-    loaded = load(spec_path, sources if sources is not None else {})
-    spec = loaded.spec
-    data = load_spec_data(spec)
-    exe = _compile(spec, "cpu")
-    result = train(spec, data, exe, make_schedule(spec), epochs=min(epochs, spec.train.epochs))
+    spec = load(spec_path, sources if sources is not None else {}).spec
+    result, exe = train_spec(spec, "cpu", epochs=min(epochs, spec.train.epochs))
     history = [{k: v for k, v in row.items() if k != "time"} for row in result.history]
     return _round({
         "spec": Path(spec_path).name, "epochs": result.epochs_run, "seed": spec.train.seed,

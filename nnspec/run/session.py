@@ -16,6 +16,7 @@ from typing import Any
 
 from nnspec import ir
 from nnspec.diagnostics import Diagnostic, DiagnosticError, error, has_errors, warning
+from nnspec.pipeline import compile_spec, dataset_of
 from nnspec.run import artifacts
 from nnspec.run.overrides import apply_overrides
 from nnspec.run.paths import rebase_paths
@@ -24,6 +25,7 @@ from nnspec.run.rundir import RunDir, default_dir
 from nnspec.train.interrupt import StopFlag
 from nnspec.train.loop import COMPLETED, FAILED, INTERRUPTED, RunResult, train
 from nnspec.train.progress import Reporter
+from nnspec.train.schedules import make_schedule
 
 EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
 
@@ -158,27 +160,6 @@ def _gpu_usable() -> tuple[bool, str]:
     return ok, "" if ok else "no CUDA device is visible (numba.cuda.is_available() is false)"
 
 
-def make_schedule(spec: ir.Spec) -> Any:
-    from nnspec.train.schedules import make_schedule as build
-
-    return build(spec.train)
-
-
-def _compile(spec: ir.Spec, backend: str) -> Any:
-    from nnspec.backends import compile as compile_plan
-    from nnspec.lower import lower
-
-    try:
-        exe = compile_plan(lower(spec), backend)
-    except DiagnosticError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - a backend bug is a diagnostic, not a traceback
-        raise DiagnosticError(error("E502", f"the {backend} backend failed to compile the "
-                                    f"model: {type(exc).__name__}: {exc}", path=spec.path,
-                                    hints=["this is a bug in nnspec; please report it"])) from exc
-    return exe  # compile() applied `init from`
-
-
 def _train(spec: ir.Spec, data: Any, exe: Any, schedule: Any, rd: RunDir, *,
            reporter: Reporter | None, stop: StopFlag | None, opts: RunOptions,
            resume: dict[str, Any] | None = None,
@@ -186,7 +167,7 @@ def _train(spec: ir.Spec, data: Any, exe: Any, schedule: Any, rd: RunDir, *,
     ckpt = rd.save_checkpoint if "checkpoint" in rd.wanted else None
     rd.start_history(history or [])
     try:
-        result = train(spec, data, exe, schedule, resume=resume, history=history,
+        result = train(exe.plan, data, exe, schedule, resume=resume, history=history,
                        reporter=reporter, stop=stop, on_checkpoint=ckpt,
                        on_epoch=rd.append_history, chunk_target_s=opts.chunk_target_s,
                        out_dir=str(rd.path))
@@ -218,7 +199,6 @@ def _finish(rd: RunDir, spec: ir.Spec, exe: Any, result: RunResult, t0: float) -
 def run_spec(path: str | os.PathLike[str], opts: RunOptions, *, sources: dict[str, str],
              reporter: Reporter | None = None, stop: StopFlag | None = None) -> RunOutcome:
     """`nnspec run SPEC`: a fresh run into a new run directory."""
-    from nnspec.data import load_spec_data
     from nnspec.unparse import unparse
 
     t0 = time.perf_counter()
@@ -227,9 +207,9 @@ def run_spec(path: str | os.PathLike[str], opts: RunOptions, *, sources: dict[st
     device, backend = resolve_device(opts.device or spec.train.device, opts.backend,
                                      spec_path=str(path),
                                      source=None if opts.device else loaded.text)
-    data = load_spec_data(spec)
-    exe = _compile(spec, backend)
-    schedule = make_schedule(spec)
+    data = dataset_of(spec)
+    exe = compile_spec(spec, backend)
+    schedule = make_schedule(exe.plan)
     out = opts.out or spec.output.dir
     if out is not None and opts.out is None and not os.path.isabs(out) and spec.path:
         out = str(Path(spec.path).parent / out)  # `output { dir "..." }` is spec-relative
@@ -255,7 +235,6 @@ def resume_run(run_dir: str | os.PathLike[str], opts: RunOptions, *, sources: di
                reporter: Reporter | None = None, stop: StopFlag | None = None) -> RunOutcome:
     """`nnspec run --resume RUN_DIR`: continue exactly where the checkpoint left off;
     `--epochs N` may extend a run (the schedule then sees the new total)."""
-    from nnspec.data import load_spec_data
     from nnspec.unparse import unparse
 
     t0 = time.perf_counter()
@@ -276,10 +255,10 @@ def resume_run(run_dir: str | os.PathLike[str], opts: RunOptions, *, sources: di
             path=str(rd.path), hints=[f"pass `--epochs N` with N > {done} to train longer"]))
     device, backend = resolve_device(opts.device or rd.manifest.get("device", "cpu"),
                                      opts.backend or rd.manifest.get("backend"))
-    data = load_spec_data(spec)
+    data = dataset_of(spec)
     _same_data(rd, data)
-    exe = _compile(spec, backend)
-    schedule = make_schedule(spec)
+    exe = compile_spec(spec, backend)
+    schedule = make_schedule(exe.plan)
     if opts.epochs is not None:
         rd.write_spec(unparse(spec))
     resumed = [*rd.manifest.get("resumed", []), {"time": artifacts.now_iso(), "epoch": done,

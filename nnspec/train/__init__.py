@@ -1,6 +1,6 @@
-"""train: Spec + Dataset + Executable -> RunResult (the epoch loop, early stopping, progress).
+"""train: Plan + Dataset + Executable -> RunResult (the epoch loop, early stopping, progress).
 
-    train(spec, dataset, executable, schedule=None, *, resume=None, reporter=None, stop=None,
+    train(plan, dataset, executable, schedule=None, *, resume=None, reporter=None, stop=None,
           on_checkpoint=None, chunk_target_s=0.5, epochs=None, out_dir=None) -> RunResult
 
 See loop.py for what an epoch does and what the history rows hold.

@@ -1,9 +1,10 @@
-"""train.cadence: ir.Output's checkpoint policy -> when the loop offers a periodic checkpoint.
+"""train.cadence: the Plan's checkpoint policy (lower.plan.CheckpointPlan, from `output`)
+-> when the loop offers a periodic checkpoint.
 
 - `checkpoint every=N`: after every N-th epoch;
-- `checkpoint seconds=S`, or nothing said (S = ir.CHECKPOINT_SECONDS): between two chunks of
-  batches (so a long epoch is not lost whole) once S seconds have passed since the last one,
-  and never more often than keeps checkpoints under 2% of the time (a big net whose state
+- `checkpoint seconds=S`, or nothing said (S: ir.CHECKPOINT_SECONDS, set by lower):
+  between two chunks of batches (so a long epoch is not lost whole) once S seconds have
+  passed since the last one, and never more often than keeps checkpoints under 2% of the time (a big net whose state
   takes long to write waits longer);
 - `checkpoint off` (`every=0`): none.
 Whatever the policy, the loop also checkpoints at the end, on interruption and on early stop.
@@ -14,18 +15,19 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from nnspec import ir
+from nnspec.lower.plan import CheckpointPlan
 
 # cost / (interval + cost) <= 2% when interval >= 49 x cost
 _SHARE = 49.0
 
 
 class Cadence:
-    def __init__(self, output: ir.Output, clock: Callable[[], float] | None = None):
-        self.every = output.checkpoint_every
+    def __init__(self, policy: CheckpointPlan, clock: Callable[[], float] | None = None):
+        self.every = policy.every
         self.seconds: float | None = None
         if self.every is None:
-            self.seconds = output.checkpoint_seconds or ir.CHECKPOINT_SECONDS
+            assert policy.seconds is not None, "lower() resolves the default policy"
+            self.seconds = policy.seconds
         self.clock = clock or time.monotonic
         self.last = self.clock()
         self.cost = 0.0

@@ -18,18 +18,11 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-from nnspec.ops.metrics import METRICS
+from nnspec.ops.metrics import monitor_mode
 
 
 def resolve_mode(monitor: str, mode: Literal["auto", "min", "max"]) -> Literal["min", "max"]:
-    if mode != "auto":
-        return mode
-    base = monitor
-    for prefix in ("val_", "test_"):
-        if base.startswith(prefix):
-            base = base[len(prefix):]
-    cls = METRICS.get(base)
-    return "max" if cls is not None and getattr(cls, "higher_is_better", False) else "min"
+    return monitor_mode(monitor, mode)
 
 
 @dataclass
@@ -44,8 +37,9 @@ class EarlyStopping:
     stopped_epoch: int | None = None
 
     @classmethod
-    def from_ir(cls, es: Any) -> EarlyStopping:
-        """Build from an `ir.EarlyStop` (or anything with the same fields)."""
+    def from_plan(cls, es: Any) -> EarlyStopping:
+        """Build from a `lower.plan.EarlyStopPlan` (or an `ir.EarlyStop`: same fields; an
+        `auto` mode is resolved)."""
         return cls(monitor=es.monitor, mode=resolve_mode(es.monitor, es.mode),
                    patience=es.patience, min_delta=es.min_delta)
 

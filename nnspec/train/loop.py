@@ -1,4 +1,7 @@
-"""train.loop: Spec + Dataset + Executable -> RunResult (the epoch loop).
+"""train.loop: Plan + Dataset + Executable -> RunResult (the epoch loop).
+
+Everything the loop needs comes from the Plan (lower/plan.py): epochs, seed, batching, the
+schedule, early stopping, metrics, the checkpoint policy; it never reads the IR.
 
 Per epoch e (0-based; history and messages count from 1):
 1. lr = schedule.lr(e) (warmup and the main schedule are the schedule object's business);
@@ -36,7 +39,6 @@ from typing import Any
 
 import numpy as np
 
-from nnspec import ir
 from nnspec.backends.base import (
     Executable,
     as_inputs,
@@ -45,6 +47,8 @@ from nnspec.backends.base import (
     evaluate_outputs,
 )
 from nnspec.diagnostics import Diagnostic, DiagnosticError, warning
+from nnspec.lower.plan import Plan
+from nnspec.ops.metrics import METRICS
 from nnspec.train.batching import ChunkSizer, epoch_order, shuffle_rng
 from nnspec.train.cadence import Cadence
 from nnspec.train.early_stop import EarlyStopping
@@ -92,21 +96,21 @@ class RunResult:
 class Trainer:
     """One training run; `run()` may be called on a fresh or a resumed Trainer."""
 
-    def __init__(self, spec: ir.Spec, data: Any, exe: Executable, schedule: Any, *,
+    def __init__(self, plan: Plan, data: Any, exe: Executable, schedule: Any, *,
                  reporter: Reporter | None = None, stop: StopFlag | None = None,
                  on_checkpoint: Callable[[dict[str, Any]], None] | None = None,
                  on_epoch: Callable[[dict[str, Any]], None] | None = None,
                  chunk_target_s: float = 0.5, epochs: int | None = None,
                  out_dir: str | None = None):
-        self.spec, self.exe, self.schedule = spec, exe, schedule
-        self.plan = exe.plan
-        self.train_cfg = spec.train
-        self.epochs = epochs or self.plan.epochs
+        if plan.tensors != exe.plan.tensors or plan.layers != exe.plan.layers:
+            raise ValueError("the executable was compiled from a different model than `plan`")
+        self.plan, self.exe, self.schedule = plan, exe, schedule
+        self.epochs = epochs or plan.epochs
         self.reporter = reporter or Reporter()
         self.stop = stop if stop is not None else StopFlag()
         self.on_checkpoint = on_checkpoint
         self.on_epoch = on_epoch
-        self.cadence = Cadence(spec.output)
+        self.cadence = Cadence(plan.checkpoint)
         self.out_dir = out_dir
         self.sizer = ChunkSizer(chunk_target_s)
         self.x = as_inputs(self.plan, data.train.x)
@@ -120,7 +124,7 @@ class Trainer:
         self.y_raw = np.asarray(data.train.y)
         self.n = int(self.x.shape[0])
         self.n_batches = self.plan.n_batches(self.n)
-        self.metrics = tuple(spec.train.metrics)
+        self.metrics = tuple(m.build(METRICS) for m in plan.metrics)
         self.task = self.plan.task
         k = self.plan.n_outputs
         self.scorers = {"train": Scorer(self.metrics, self.task, self.y_raw, k),
@@ -128,10 +132,10 @@ class Trainer:
                            for name, (_, _, raw) in self.splits.items()}}
         self.shuffle = shuffle_rng(self.plan.seed)
         self.dropout = dropout_rng(self.plan.seed)
-        es = spec.train.early_stop
-        self.early = EarlyStopping.from_ir(es) if es is not None else None
+        es = plan.early_stop
+        self.early = EarlyStopping.from_plan(es) if es is not None else None
         self.restore_best = bool(es and es.restore_best)
-        self.stop_on_nonfinite = es.stop_on_nonfinite if es is not None else True
+        self.stop_on_nonfinite = plan.stop_on_nonfinite
         self.state = TrainState()
         self.diagnostics: list[Diagnostic] = []
 
@@ -236,7 +240,7 @@ class Trainer:
             if not chunk.ok:
                 if self.stop_on_nonfinite:
                     err = nonfinite_error(self.exe, self.x, self.y, s.order, e, chunk, lr,
-                                          self.spec.path)
+                                          self.plan.spec_path)
                     self.diagnostics.extend(err.diagnostics)
                     return FAILED
                 s.nonfinite_batches += 1
@@ -331,12 +335,13 @@ class Trainer:
         return out
 
 
-def train(spec: ir.Spec, data: Any, exe: Executable, schedule: Any = None, *,
+def train(plan: Plan, data: Any, exe: Executable, schedule: Any = None, *,
           resume: dict[str, Any] | None = None, history: list[dict[str, Any]] | None = None,
           **kwargs: Any) -> RunResult:
-    """Train `exe` on `data` (a data.Dataset) as `spec.train` says; see the module docstring.
+    """Train `exe` (compiled from `plan`) on `data` (a data.Dataset) as `plan` says; see the
+    module docstring.
 
-    `schedule` defaults to `train.schedules.make_schedule(spec.train)`; `resume` is a state
+    `schedule` defaults to `train.schedules.make_schedule(plan)`; `resume` is a state
     from a checkpoint (`Trainer.state_dict()`) and `history` the rows of its epochs;
     kwargs go to `Trainer`. Raises
     DiagnosticError only for problems found before the first epoch.
@@ -344,20 +349,19 @@ def train(spec: ir.Spec, data: Any, exe: Executable, schedule: Any = None, *,
     if schedule is None:
         from nnspec.train.schedules import make_schedule
 
-        schedule = make_schedule(spec.train)
-    trainer = Trainer(spec, data, exe, schedule, **kwargs)
+        schedule = make_schedule(plan)
+    trainer = Trainer(plan, data, exe, schedule, **kwargs)
     if trainer.n_batches == 0:
-        raise DiagnosticError(_no_batches(spec, trainer.n))
+        raise DiagnosticError(_no_batches(plan, trainer.n))
     if resume is not None:
         trainer.load_state_dict(resume, history)
     return trainer.run()
 
 
-def _no_batches(spec: ir.Spec, n: int) -> Diagnostic:
+def _no_batches(plan: Plan, n: int) -> Diagnostic:
     # A batch larger than the training set is one short batch (Plan.batch_size), even with
     # drop_last, so only an empty training split leaves nothing to run.
     from nnspec.diagnostics import error
 
-    data_span = spec.data.span if spec.data is not None else None
-    return error("E412", f"the training split has {n} samples", data_span, path=spec.path,
-                 hints=("check the data file and the split fractions",))
+    return error("E412", f"the training split has {n} samples", plan.data_span,
+                 path=plan.spec_path, hints=("check the data file and the split fractions",))

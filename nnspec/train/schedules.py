@@ -1,4 +1,4 @@
-"""train.schedules: ir.Train -> LrSchedule (the learning rate of every epoch).
+"""train.schedules: Plan -> LrSchedule (the learning rate of every epoch).
 
 The training loop asks `schedule.lr(e)` before epoch e (0-based) and calls
 `schedule.step(row)` after it with that epoch's history row (loss, val_loss, metrics...).
@@ -36,9 +36,10 @@ import bisect
 import math
 from typing import Any
 
-from nnspec import ir
-from nnspec.ops.metrics import METRICS
+from nnspec.lower.plan import Plan
+from nnspec.ops.metrics import monitor_mode
 from nnspec.ops.schedules import (
+    SCHEDULES,
     Constant,
     Cosine,
     Exponential,
@@ -104,11 +105,7 @@ def closed_form(op: Schedule, lr0: float, e: int, epochs: int) -> float:
 
 def plateau_mode(op: ReduceOnPlateau) -> str:
     """min or max: auto is max when the monitored metric is better higher."""
-    if op.mode != "auto":
-        return op.mode
-    base = op.monitor.removeprefix("val_")
-    better_higher = base in METRICS and getattr(METRICS[base], "higher_is_better", False)
-    return "max" if better_higher else "min"
+    return monitor_mode(op.monitor, op.mode)
 
 
 class LrSchedule:
@@ -184,7 +181,9 @@ class LrSchedule:
         self.cooldown_counter = int(state["cooldown_counter"])
 
 
-def make_schedule(train: ir.Train) -> LrSchedule:
-    """The schedule of a checked `train` block (lr0 = the optimizer's lr; one_cycle's own
-    max_lr replaces it)."""
-    return LrSchedule(train.schedule, train.optimizer.lr, train.epochs, train.warmup)
+def make_schedule(plan: Plan, epochs: int | None = None) -> LrSchedule:
+    """The schedule of a Plan (lr0 = the optimizer's lr; one_cycle's own max_lr replaces it)
+    over `epochs` (default the Plan's: a resumed run given `--epochs N` passes N)."""
+    warmup = plan.warmup.build(SCHEDULES) if plan.warmup is not None else None
+    return LrSchedule(plan.schedule.build(SCHEDULES), plan.optimizer.lr,
+                      plan.epochs if epochs is None else epochs, warmup)

@@ -70,7 +70,7 @@ def _runs(case, backend, dtype):
     params0, buffers0 = exe.get_params(), exe.get_buffers()
     x, y = case.data()
     data = SimpleNamespace(train=SimpleNamespace(x=x, y=y), val=None, test=None)
-    result = train(spec, data, exe)
+    result = train(exe.plan, data, exe)
     assert result.status == "completed", result.diagnostics
     tdtype = torch.float64 if dtype == "float64" else torch.float32
     ty = y if plan.loss == L_CCE else y.reshape(len(y), -1)

@@ -239,15 +239,16 @@ def test_resume_refusals(tmp_path, capsys):
 
 
 def test_init_from_loads_saved_weights(tmp_path, capsys):
+    from nnspec.pipeline import compile_spec
     from nnspec.run.restore import weights_of
-    from nnspec.run.session import _compile, load
+    from nnspec.run.session import load
 
     spec = write_spec(tmp_path, epochs=2)
     assert run_cli(spec, "--out", tmp_path / "a", "-q") == 0
     text = spec.read_text().replace("input 2", 'input 2\n    init from "a/weights.npz"')
     (tmp_path / "b.nn").write_text(text)
     loaded = load(tmp_path / "b.nn", {})
-    exe = _compile(loaded.spec, "cpu")
+    exe = compile_spec(loaded.spec, "cpu")
     got, want = weights_of(exe), weights(tmp_path / "a")
     assert sorted(got) == sorted(want)
     assert all(np.array_equal(got[k], want[k]) for k in want)

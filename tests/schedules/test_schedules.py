@@ -3,13 +3,12 @@ plus hand-computed values and exact resume (torch-free)."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import pytest
 from torch_oracle import main_scheduler
 
-from nnspec import ir
-from nnspec.ops.losses import Mse
 from nnspec.ops.optimizers import Sgd
 from nnspec.ops.schedules import SCHEDULES
 from nnspec.train.schedules import LrSchedule, make_schedule
@@ -212,13 +211,27 @@ def test_resume_is_exact(main, warmup, cut):
     assert rest == full[cut:]
 
 
-def test_make_schedule_from_ir():
-    train = ir.Train(loss=Mse(), optimizer=Sgd(lr=0.3), epochs=8,
-                     schedule=S["cosine"](), warmup=S["warmup"](epochs=2))
-    s = make_schedule(train)
+def _plan(train_block: str):
+    from nnspec.lower import lower
+    from nnspec.pipeline import diagnose
+
+    spec, diagnostics = diagnose("model m { input 2; dense 1 }\n"
+                                 f"train {{ loss mse; {train_block} }}\n")
+    assert spec is not None, diagnostics
+    return lower(spec)
+
+
+def test_make_schedule_from_plan():
+    plan = _plan("optimizer sgd(lr=0.3); epochs 8; schedule warmup(epochs=2) then cosine()")
+    assert plan.optimizer.lr == 0.3 and plan.schedule.kind == "cosine"
+    assert plan.warmup is not None and dict(plan.warmup.options)["epochs"] == 2
+    s = make_schedule(plan)
     assert s.lr(0) == pytest.approx(0.03) and s.lr(2) == 0.3
     assert s.lr(5) == pytest.approx(0.15)  # cosine over the 6 epochs after warmup, e=3
-    assert make_schedule(ir.Train(loss=Mse())).lr(7) == Sgd().lr
+    assert make_schedule(_plan("epochs 10")).lr(7) == Sgd().lr
+    # the Plan's lr is the one the schedule starts from
+    again = dataclasses.replace(plan, optimizer=dataclasses.replace(plan.optimizer, lr=0.6))
+    assert make_schedule(again).lr(2) == 0.6
 
 
 def test_every_schedule_kind_tested():

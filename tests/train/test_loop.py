@@ -59,7 +59,7 @@ def test_chunks_cover_every_batch_once(linear, target):
     spec_fn, data_fn, make = linear
     spec = spec_fn(epochs=2)
     exe, sched = make(spec)
-    result = train(spec, data_fn(), exe, sched, chunk_target_s=target)
+    result = train(exe.plan, data_fn(), exe, sched, chunk_target_s=target)
     assert result.status == COMPLETED and result.epochs_run == 2
     per_epoch: list[list[tuple[int, int]]] = [[]]
     for start, end in exe.calls:
@@ -81,7 +81,7 @@ def test_chunking_does_not_change_results(linear):
     runs = []
     for target in (1e-12, 10.0):
         exe, sched = make(spec)
-        r = train(spec, data_fn(), exe, sched, chunk_target_s=target)
+        r = train(exe.plan, data_fn(), exe, sched, chunk_target_s=target)
         runs.append((exe.get_params(), strip_time(r.history)))
     assert np.array_equal(runs[0][0], runs[1][0])
     assert runs[0][1] == runs[1][1]
@@ -94,7 +94,7 @@ def test_history_rows_and_final_metrics(linear):
     spec = spec_fn(epochs=3, metrics=(Mae(), R2()))
     exe, sched = make(spec)
     data = data_fn()
-    r = train(spec, data, exe, sched)
+    r = train(exe.plan, data, exe, sched)
     assert [row["epoch"] for row in r.history] == [1, 2, 3]
     assert list(r.history[0]) == ["epoch", "loss", "lr", "mae", "r2", "val_loss", "val_mae",
                                   "val_r2", "time"]
@@ -132,11 +132,11 @@ def test_interrupt_and_resume_is_bit_identical(linear, tmp_path, epoch, batch):
     spec = spec_fn(epochs=6, early_stop=ir.EarlyStop(monitor="val_loss", patience=50,
                                                      restore_best=True))
     exe, sched = make(spec)
-    straight = train(spec, data_fn(), exe, sched, chunk_target_s=1e-12)
+    straight = train(exe.plan, data_fn(), exe, sched, chunk_target_s=1e-12)
 
     exe1, sched1 = make(spec)
     flag = StopFlag()
-    part = train(spec, data_fn(), exe1, sched1, stop=flag, reporter=StopAt(flag, epoch, batch),
+    part = train(exe1.plan, data_fn(), exe1, sched1, stop=flag, reporter=StopAt(flag, epoch, batch),
                  chunk_target_s=1e-12)
     assert part.status == INTERRUPTED
     assert part.epochs_run == (epoch if batch is None else epoch - 1)
@@ -147,7 +147,7 @@ def test_interrupt_and_resume_is_bit_identical(linear, tmp_path, epoch, batch):
     state = checkpoint.load(tmp_path / "checkpoint")
     exe2, sched2 = make(spec)
     exe2.params[:] = 0  # nothing of the fresh initialisation may leak into the result
-    resumed = train(spec, data_fn(), exe2, sched2, resume=state, history=part.history,
+    resumed = train(exe2.plan, data_fn(), exe2, sched2, resume=state, history=part.history,
                     chunk_target_s=10.0)
     assert resumed.status == COMPLETED
     assert np.array_equal(exe2.get_params(), exe.get_params())
@@ -164,7 +164,7 @@ def test_early_stopping_and_restore_best(linear):
     es = ir.EarlyStop(monitor="loss", patience=2, min_delta=0.05, restore_best=True)
     spec = spec_fn(epochs=40, early_stop=es)
     exe, sched = make(spec)
-    r = train(spec, data_fn(), exe, sched)
+    r = train(exe.plan, data_fn(), exe, sched)
     assert r.status == COMPLETED
     assert r.early_stop_epoch is not None and r.early_stop_epoch < 40
     assert r.epochs_run == r.early_stop_epoch == len(r.history)
@@ -185,7 +185,7 @@ def test_restore_best_without_stop_firing(linear):
     es = ir.EarlyStop(monitor="val_loss", patience=100, restore_best=True)
     spec = spec_fn(epochs=5, early_stop=es, optimizer=ir.Sgd(lr=0.9))
     exe, sched = make(spec)
-    r = train(spec, data_fn(), exe, sched)
+    r = train(exe.plan, data_fn(), exe, sched)
     assert r.early_stop_epoch is None
     vals = [row["val_loss"] for row in r.history]
     assert r.best_epoch == int(np.nanargmin(vals)) + 1
@@ -198,7 +198,7 @@ def test_nonfinite_skipped_when_not_stopping(linear):
     es = ir.EarlyStop(monitor="loss", patience=100, stop_on_nonfinite=False)
     spec = spec_fn(epochs=3, early_stop=es, optimizer=ir.Sgd(lr=1e6))
     exe, sched = make(spec)
-    r = train(spec, data_fn(), exe, sched)
+    r = train(exe.plan, data_fn(), exe, sched)
     assert r.status == COMPLETED and r.epochs_run == 3
     assert any(np.isnan(row["loss"]) for row in r.history)
     assert [d.code for d in r.diagnostics] == ["W105"]
@@ -213,7 +213,7 @@ def test_empty_training_set_is_a_diagnostic(linear):
     data = data_fn()
     data.train.x, data.train.y = data.train.x[:0], data.train.y[:0]
     with pytest.raises(DiagnosticError) as info:
-        train(spec, data, exe, sched)
+        train(exe.plan, data, exe, sched)
     assert info.value.diagnostics[0].code == "E412"
 
 
@@ -221,7 +221,7 @@ def test_trainer_state_dict_round_trips(linear):
     spec_fn, data_fn, make = linear
     spec = spec_fn(epochs=2)
     exe, sched = make(spec)
-    t = Trainer(spec, data_fn(), exe, sched)
+    t = Trainer(exe.plan, data_fn(), exe, sched)
     t.run()
     state = t.state_dict()
     assert state["epoch"] == 2 and state["batch"] == 0 and "order" not in state

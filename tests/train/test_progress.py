@@ -100,7 +100,7 @@ def test_checkpoint_cadence(linear, every, epochs, calls):
         checkpoint_every=every)})
     exe, sched = make(spec)
     seen = []
-    train(spec, data_fn(), exe, sched, on_checkpoint=lambda s: seen.append(s["epoch"]))
+    train(exe.plan, data_fn(), exe, sched, on_checkpoint=lambda s: seen.append(s["epoch"]))
     assert seen == calls
 
 
@@ -116,7 +116,7 @@ def test_checkpoint_policies_on_a_short_run(linear, output, epochs, calls):
     spec = spec_fn(epochs=epochs).model_copy(update={"output": ir.Output(**output)})
     exe, sched = make(spec)
     seen = []
-    train(spec, data_fn(), exe, sched, on_checkpoint=lambda s: seen.append(s["epoch"]))
+    train(exe.plan, data_fn(), exe, sched, on_checkpoint=lambda s: seen.append(s["epoch"]))
     assert seen == calls
 
 
@@ -133,10 +133,17 @@ def test_checkpoints_by_wall_time_between_chunks(linear, monkeypatch):
     spec = spec_fn(epochs=6).model_copy(update={"output": ir.Output(checkpoint_seconds=10.0)})
     exe, sched = make(spec)
     seen = []
-    train(spec, data_fn(), exe, sched, chunk_target_s=1e-12,
+    train(exe.plan, data_fn(), exe, sched, chunk_target_s=1e-12,
           on_checkpoint=lambda s: seen.append((s["epoch"], s["batch"])))
     assert seen[-1] == (6, 0) and len(seen) >= 2
     assert seen[0][1] > 0
+
+
+def _policy(**output):
+    from nnspec import ir
+    from nnspec.lower.lower import checkpoint_plan
+
+    return checkpoint_plan(ir.Output(**output))
 
 
 def test_cadence_keeps_checkpoints_under_two_percent():
@@ -144,7 +151,7 @@ def test_cadence_keeps_checkpoints_under_two_percent():
     from nnspec.train.cadence import Cadence
 
     now = [0.0]
-    c = Cadence(ir.Output(), clock=lambda: now[0])
+    c = Cadence(_policy(), clock=lambda: now[0])
     assert c.seconds == ir.CHECKPOINT_SECONDS and not c.after_epoch(1)
     now[0] = 30.0
     assert c.after_epoch(1) and c.mid_epoch()
@@ -157,9 +164,9 @@ def test_cadence_keeps_checkpoints_under_two_percent():
     assert not c.mid_epoch()  # 2 s / 2% = 98 s between checkpoints
     now[0] += 38.0
     assert c.mid_epoch()
-    assert not Cadence(ir.Output(checkpoint_every=3)).mid_epoch()
-    assert Cadence(ir.Output(checkpoint_every=3)).after_epoch(6)
-    assert not Cadence(ir.Output(checkpoint_every=0)).after_epoch(6)
+    assert not Cadence(_policy(checkpoint_every=3)).mid_epoch()
+    assert Cadence(_policy(checkpoint_every=3)).after_epoch(6)
+    assert not Cadence(_policy(checkpoint_every=0)).after_epoch(6)
 
 
 def test_rich_reporter_prints_every_line_in_batches(monkeypatch):
