@@ -4,8 +4,8 @@
 - `checkpoint every=N`: after every N-th epoch;
 - `checkpoint seconds=S`, or nothing said (S: ir.CHECKPOINT_SECONDS, set by lower):
   between two chunks of batches (so a long epoch is not lost whole) once S seconds have
-  passed since the last one, and never more often than keeps checkpoints under 2% of the time (a big net whose state
-  takes long to write waits longer);
+  passed since the last one, and never more often than keeps checkpoints under 2% of the
+  time (a big net whose state takes long to write waits longer);
 - `checkpoint off` (`every=0`): none.
 Whatever the policy, the loop also checkpoints at the end, on interruption and on early stop.
 """
