@@ -67,6 +67,16 @@ may the option marked *positional* in the tables (`dense 16 relu`, `leaky_relu(0
 Statement options can also be written as a call: `early_stop(patience=5)` is
 `early_stop patience=5`, and `optimizer sgd lr=0.1` is `optimizer sgd(lr=0.1)`.
 
+**Shapes.** `input` gives the shape of one sample: `input 2` (two features) or
+`input 1 28 28` (channels, height, width). Every layer has a shape rule (in its section
+below); `check` works out the shape after every statement and reports a mismatch (E305) at
+the statement that causes it, and `nnspec summary` and the editor's hover show the shapes.
+Branches (`concat`, `add`, `residual`) read the same input; their layers' weights are saved
+under nested names as PyTorch names nested modules (`layers.2.branches.1.0.weight`,
+`layers.3.body.0.weight`, `layers.4.body.0.weight` for a head). Token inputs will extend the
+same statement: `input 3 tokens` will be a sample of 3 integer token ids (the shape (3,)
+with an integer element kind that only an embedding layer accepts), not a new statement.
+
 **Values.** Numbers (`16`, `0.1`, `1e-4`), strings (`"data/iris.csv"`, relative to the
 spec file), names (`true`, `false`, `full`, `val_loss`; a bare name is accepted wherever
 text is expected, so `target=species` is `target="species"`) and lists (`[30, 60, 90]`).
