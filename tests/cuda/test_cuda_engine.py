@@ -202,7 +202,8 @@ def test_training_loop_end_to_end_matches_cpu(dtype):
     x = rng.standard_normal((20, 2))
     y = (x[:, 0] > 0).astype(np.int64) + (x[:, 1] > 0.5)
     dataset = SimpleNamespace(train=SimpleNamespace(x=x, y=y), val=None, test=None)
-    results = [train(spec, dataset, backend.compile(lower(spec))) for backend in (gpu, cpu)]
+    plan = lower(spec)
+    results = [train(plan, dataset, backend.compile(plan)) for backend in (gpu, cpu)]
     for r in results:
         assert r.status == "completed" and len(r.history) == 4
     g_loss = [row["loss"] for row in results[0].history]
