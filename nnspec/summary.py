@@ -3,10 +3,11 @@
 The one place these numbers are computed: `nnspec summary` prints them, and the language
 server's hover and inlay hints show them. `all_rows` has a row for every layer statement, the
 layers inside `concat`, `add`, `residual` and `head` bodies too (after their statement, named
-as their weights are: `layers.2.branches.1.0`); `rows` keeps the model's own layers. Each layer op states its own shape rule, parameters and FLOPs
-(nnspec/ops/layers.py); FLOPs count one forward pass of one sample at evaluation time, a
-multiply-add as 2 (dense: 2 * in * out + out for the bias; batchnorm: 2 * n, + 2 * n with
-affine); activations, dropout and flatten are not counted.
+as their weights are: `layers.2.branches.1.0`); `rows` keeps the model's own layers. Each
+layer op states its own shape rule, parameters and FLOPs (nnspec/ops/layers.py); FLOPs count
+one forward pass of one sample at evaluation time, a multiply-add as 2 (dense: 2 * in * out +
+out for the bias; batchnorm: 2 * n, + 2 * n with affine); activations, dropout and flatten are
+not counted.
 """
 
 from __future__ import annotations
