@@ -90,7 +90,9 @@ def loss_statement(block: Block, model: ir.Model | None, data: ir.Data | None,
 
 def input_statement(block: Block, data: ir.Data | None) -> Fix | None:
     """`input N` for a model block without one, N as the data source declares it."""
-    n = data.source.declared_features() if data is not None else None
+    if data is None:
+        return None
+    n = data.source.declared_features()
     if n is None:
         return None
     return first_statement(block, f"input {n}", f"add `input {n}` (as `{data.source.kind}` "

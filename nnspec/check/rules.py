@@ -78,7 +78,8 @@ def shape_rules(ctx: Ctx, model: ir.Model, data: ir.Data, blocks: dict[str, Bloc
             # `input 3` -> `input 2`: certain when the source always gives 2 features, a guess
             # when it has a `features=` option (that may be the one to change)
             fixes = [Fix(span=input_span, replacement=str(n), title=f"write `input {n}`",
-                         preferred="n_features" not in type(src).model_fields)] if flat else []
+                         preferred="n_features" not in type(src).model_fields)
+                     ] if flat and src is not None and input_span is not None else []
             ctx.error("E305", f"the data has {features} but the model declares "
                       f"`{declared}`", input_span, label=f"expected {n}",
                       notes=[f"`{src.kind}` on {_line(src.span)} generates {features} per "
