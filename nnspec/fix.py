@@ -2,7 +2,8 @@
 
 A fix (`nnspec.diagnostics.Fix`) replaces one span of the source; applying them is purely
 textual (comments and layout survive). `nnspec check --fix` and the language server's
-`source.fixAll` apply the preferred fixes; guesses are only offered one by one.
+`source.fixAll` apply the preferred fixes; guesses (fixes that are not preferred) are offered
+one by one in the editor, and `nnspec check --fix --guesses` applies them too.
 """
 
 from __future__ import annotations
@@ -47,15 +48,16 @@ class Fixed:
     diagnostics: list[Diagnostic]  # what the new text still has
 
 
-def fix_source(text: str, path: str | None = None) -> Fixed:
-    """Apply the preferred fixes of `text`'s diagnostics, checking again after each round."""
+def fix_source(text: str, path: str | None = None, *, guesses: bool = False) -> Fixed:
+    """Apply the preferred fixes of `text`'s diagnostics (the guesses too with
+    `guesses=True`), checking again after each round."""
     from nnspec.pipeline import diagnose
 
     applied: list[tuple[Fix, str]] = []
     diagnostics = diagnose(text, path)[1]
     for _ in range(ROUNDS):
         mine = [d for d in diagnostics if d.path == path or d.path is None]
-        new, chosen = apply(text, fixes_of(mine))
+        new, chosen = apply(text, fixes_of(mine, preferred=not guesses))
         if not chosen or new == text:
             break
         applied += [(f, text[f.span.start:f.span.end]) for f in chosen]

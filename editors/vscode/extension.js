@@ -26,6 +26,9 @@ async function start(context) {
       { scheme: "untitled", language: "nnspec" },
     ],
     synchronize: {
+      // Send workspace/didChangeConfiguration when an `nnspec.*` setting changes (the server
+      // reads nnspec.inlayHints.enabled again).
+      configurationSection: "nnspec",
       // Re-check when data or weight files next to a spec change on disk.
       fileEvents: vscode.workspace.createFileSystemWatcher("**/*.{nn,csv,npz}"),
     },

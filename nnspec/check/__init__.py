@@ -12,6 +12,7 @@ import sys
 import types
 
 from nnspec import ir
+from nnspec.check import missing as missing_fix
 from nnspec.check.context import Ctx
 from nnspec.check.data import check_data
 from nnspec.check.model import check_model
@@ -64,13 +65,28 @@ def _check(ctx: Ctx, doc: Document) -> ir.Spec | None:
                 ctx.error("E304", f"the `{kind}` block takes no name, found `{block.name.value}`",
                           block.name.span, label="unexpected name")
             blocks[kind] = block
+    # data first: what its source declares completes a model block without `input`. A fix
+    # that completes something missing is built only from blocks that checked without error.
+    errors = ctx.error_count
+    data = check_data(ctx, blocks["data"]) if "data" in blocks else None
+    sure_data = data if ctx.error_count == errors else None
+    errors = ctx.error_count
+    model = check_model(ctx, blocks["model"], sure_data) if "model" in blocks else None
+    sure_model = model if ctx.error_count == errors else None
+    errors = ctx.error_count
+    train, train_failed = (check_train(ctx, blocks["train"], sure_model, sure_data)
+                           if "train" in blocks else (None, set()))
+    train_ok = ctx.error_count == errors
     for kind in REQUIRED:
         if kind not in blocks:
+            if kind == "train":
+                fix = missing_fix.train_block(blocks, sure_model, sure_data)
+            else:
+                fix = missing_fix.model_block(blocks, sure_data, train.loss if train_ok and
+                                              train is not None else None, "train" in blocks)
             ctx.error("E308", f"missing `{kind}` block", None,
-                      hints=[f"add `{kind} {{ ... }}`: " + _EXAMPLE[kind]])
-    model = check_model(ctx, blocks["model"]) if "model" in blocks else None
-    data = check_data(ctx, blocks["data"]) if "data" in blocks else None
-    train, train_failed = check_train(ctx, blocks["train"]) if "train" in blocks else (None, set())
+                      hints=[f"add `{kind} {{ ... }}`: " + _EXAMPLE[kind]],
+                      fixes=[fix] if fix is not None else [])
     output = check_output(ctx, blocks["output"]) if "output" in blocks else ir.Output()
     if model is not None:
         model_rules(ctx, model)

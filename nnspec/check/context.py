@@ -30,12 +30,18 @@ class Ctx:
     def failed(self) -> bool:
         return any(d.is_error for d in self.diagnostics)
 
+    @property
+    def error_count(self) -> int:
+        return sum(1 for d in self.diagnostics if d.is_error)
+
     def unknown(self, code: str, what: str, name: str, span: Span, known: Iterable[str],
                 *, where: str = "", label: str | None = None,
-                extra_hints: Iterable[str] = (), taken: Iterable[str] = ()) -> None:
+                extra_hints: Iterable[str] = (), taken: Iterable[str] = (),
+                among: Iterable[str] | None = None) -> None:
         """`unknown <what> `name`<where>`, with a did-you-mean and the known names, and the
-        did-you-mean as a fix (not when it names one of `taken`: a second `lr=`, say)."""
-        hint, fixes = did_you_mean(name, known, span, taken)
+        did-you-mean as a fix (not when it names one of `taken`: a second `lr=`, say). The
+        did-you-mean is chosen `among` these names when given (those that fit)."""
+        hint, fixes = did_you_mean(name, known, span, taken, among)
         self.error(code, f"unknown {what} `{name}`{where}", span,
                    label=label or f"not a known {what}",
                    hints=[*extra_hints, hint], fixes=fixes)
@@ -46,26 +52,28 @@ def closest(name: str, known: Iterable[str]) -> str | None:
     return match[0] if match else None
 
 
-def suggest(name: str, known: Iterable[str]) -> str:
+def suggest(name: str, known: Iterable[str], among: Iterable[str] | None = None) -> str:
     """`did you mean `relu`? (known: ...)` or just the known names."""
     known = list(known)
     listing = ", ".join(known)
-    best = closest(name, known)
+    best = closest(name, known if among is None else among)
     if best is not None:
         return f"did you mean `{best}`? (known: {listing})"
     return f"known: {listing}"
 
 
 def did_you_mean(name: str, known: Iterable[str], span: Span | None,
-                 taken: Iterable[str] = ()) -> tuple[str, tuple[Fix, ...]]:
+                 taken: Iterable[str] = (), among: Iterable[str] | None = None
+                 ) -> tuple[str, tuple[Fix, ...]]:
     """`suggest()`'s hint, and the replacement it names as a fix of the text at `span` (none
     when nothing is close, or when the name it suggests is in `taken`, where it would make a
-    duplicate)."""
+    duplicate). The suggestion is the closest of `among` (default: `known`)."""
     known = list(known)
-    best = closest(name, known)
+    among = known if among is None else list(among)
+    best = closest(name, among)
     if best is None or span is None or best in set(taken):
-        return suggest(name, known), ()
-    return suggest(name, known), (replace(span, name, best),)
+        return suggest(name, known, among), ()
+    return suggest(name, known, among), (replace(span, name, best),)
 
 
 def replace(span: Span, old: str, new: str) -> Fix:

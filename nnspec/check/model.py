@@ -12,6 +12,7 @@ statement, with the rule's hint (`dense` after a 1x28x28 input: "add `flatten`")
 from __future__ import annotations
 
 from nnspec import ir
+from nnspec.check import missing as missing_fix
 from nnspec.check.context import Ctx
 from nnspec.check.options import build, validate
 from nnspec.check.statements import Seen, all_args, keywords
@@ -20,7 +21,8 @@ from nnspec.ops.layers import Branch, Dense, Head, ShapeError, show_shape
 from nnspec.syntax import Block, Name, Number, Option, String
 
 
-def check_model(ctx: Ctx, block: Block) -> ir.Model | None:
+def check_model(ctx: Ctx, block: Block, data: ir.Data | None = None) -> ir.Model | None:
+    """`data` (the checked data block, if any) only completes a missing `input` (its fix)."""
     seen = Seen(ctx, "model")
     given: dict = {}
     failed: set[str] = set()
@@ -44,7 +46,10 @@ def check_model(ctx: Ctx, block: Block) -> ir.Model | None:
                 layers.append(layer)
         else:
             known = [k for k in keywords("model") if k not in LAYERS] + list(LAYERS)
+            # `iniut 64` is closest to `init`, but only `input` takes numbers: the
+            # suggestion (and its fix) is a statement these values could belong to
             ctx.unknown("E203", "layer", kw, st.keyword.span, known,
+                        among=[k for k in known if _could_be(k, st, block)],
                         label="not a layer or model statement")
             failed.add("layers")  # the shapes after it are unknown
     if not layers and "layers" not in failed:
@@ -55,9 +60,11 @@ def check_model(ctx: Ctx, block: Block) -> ir.Model | None:
     given["layers"] = (tuple(layers), block.span, None)
 
     def missing(key: str) -> None:
+        fix = missing_fix.input_statement(block, data)
         ctx.error("E309", "the model block needs an `input` statement", block.kind.span,
                   label="no `input N` in this block",
-                  hints=["add `input N`, N = the number of features per sample"])
+                  hints=["add `input N`, N = the number of features per sample"],
+                  fixes=[fix] if fix is not None else [])
 
     model = validate(ctx, ir.Model, given, block.span, title="model", failed=failed,
                      on_missing=missing, names={"init_from": "init from"})
@@ -65,6 +72,19 @@ def check_model(ctx: Ctx, block: Block) -> ir.Model | None:
         return None
     ok = _heads_fit(ctx, model) and _shapes_fit(ctx, model)  # type: ignore[arg-type]
     return model if ok else None  # type: ignore[return-value]
+
+
+def _could_be(keyword: str, st, block: Block) -> bool:  # type: ignore[no-untyped-def]
+    """Whether statement `st` could be `keyword` misspelt: `init` takes `from "path"`,
+    `input` whole numbers (and is written once); a layer takes what a layer does."""
+    args = all_args(st)
+    if keyword == "init":
+        return (len(args) == 2 and isinstance(args[0], Name) and args[0].value == "from"
+                and isinstance(args[1], String))
+    if keyword == "input":
+        return (bool(args) and all(isinstance(a, Number) for a in args)
+                and not any(s.keyword.value == "input" for s in block.statements))
+    return True
 
 
 def _body(st) -> tuple | None:  # type: ignore[no-untyped-def]

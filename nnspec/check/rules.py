@@ -12,7 +12,7 @@ from __future__ import annotations
 from nnspec import ir
 from nnspec.check.context import Ctx, did_you_mean
 from nnspec.check.statements import all_args, find, option_span
-from nnspec.diagnostics import Span
+from nnspec.diagnostics import Fix, Span
 from nnspec.ops.layers import ActivationLayer, Dense, Dropout, Head
 from nnspec.ops.schedules import OneCycle, ReduceOnPlateau
 from nnspec.ops.sources import Source
@@ -74,11 +74,18 @@ def shape_rules(ctx: Ctx, model: ir.Model, data: ir.Data, blocks: dict[str, Bloc
             continue
         features = f"{n} feature{'s' if n != 1 else ''}"
         if part == "source":
+            flat = len(model.input) == 1 and input_st is not None and all_args(input_st)
+            # `input 3` -> `input 2`: certain when the source always gives 2 features, a guess
+            # when it has a `features=` option (that may be the one to change)
+            fixes = [Fix(span=input_span, replacement=str(n), title=f"write `input {n}`",
+                         preferred="n_features" not in type(src).model_fields)
+                     ] if flat and src is not None and input_span is not None else []
             ctx.error("E305", f"the data has {features} but the model declares "
                       f"`{declared}`", input_span, label=f"expected {n}",
                       notes=[f"`{src.kind}` on {_line(src.span)} generates {features} per "
                              "sample"], hints=[f"write `input {n}`"] if len(model.input) == 1 else
-                      [f"the input shape {declared[6:]} holds {model.features} values"])
+                      [f"the input shape {declared[6:]} holds {model.features} values"],
+                      fixes=fixes)
         else:
             ctx.error("E305", f"the {part} data has {features} but the model declares "
                       f"`{declared}`", src.span, label=f"{features}",

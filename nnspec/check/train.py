@@ -7,6 +7,7 @@ then constant. Anything else with `then` is E310.
 from __future__ import annotations
 
 from nnspec import ir
+from nnspec.check import missing as missing_fix
 from nnspec.check.context import Ctx, show
 from nnspec.check.data import op_statement
 from nnspec.check.options import build, build_named, validate
@@ -19,8 +20,10 @@ _SCALARS = {"epochs": "a number of epochs", "batch": "a batch size or `full`",
             "dtype": "`float32` or `float64`", "seed": "a seed", "device": "cpu, cuda or auto"}
 
 
-def check_train(ctx: Ctx, block: Block) -> tuple[ir.Train | None, set[str]]:
-    """-> (train, names of the statements that failed).
+def check_train(ctx: Ctx, block: Block, model: ir.Model | None = None,
+                data: ir.Data | None = None) -> tuple[ir.Train | None, set[str]]:
+    """-> (train, names of the statements that failed). `model` and `data` (checked, if
+    they are) only choose the loss a train block without one is offered (its fix).
 
     A statement that failed (already reported) falls back to its default, so that the rules
     that span blocks still run and every mistake is reported in one pass; the caller must not
@@ -69,9 +72,13 @@ def check_train(ctx: Ctx, block: Block) -> tuple[ir.Train | None, set[str]]:
             scalar(ctx, ir.Train, kw, st, given, failed, _SCALARS[kw])
 
     def missing(key: str) -> None:
+        metrics = given["metrics"][0] if "metrics" in given else ()
+        fix = None if "loss" in failed else missing_fix.loss_statement(block, model, data,
+                                                                      metrics)
         ctx.error("E309", "the train block needs a `loss` statement", block.kind.span,
                   label="no `loss` in this block",
-                  hints=["add e.g. `loss mse` (regression) or `loss categorical_crossentropy`"])
+                  hints=["add e.g. `loss mse` (regression) or `loss categorical_crossentropy`"],
+                  fixes=[fix] if fix is not None else [])
 
     train = validate(ctx, ir.Train, given, block.span, title="train", failed=failed,
                      on_missing=missing)

@@ -1,5 +1,5 @@
-"""cli.check: `nnspec check FILE... [--format text|json] [--fix [--diff]]` -> diagnostics,
-exit 0/1/2. `--fix` is cli.fix."""
+"""cli.check: `nnspec check FILE... [--format text|json] [--fix [--diff] [--guesses]]` ->
+diagnostics, exit 0/1/2. `--fix` is cli.fix."""
 
 from __future__ import annotations
 
@@ -23,6 +23,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "to the files and print what changed; exit 1 if errors remain")
     p.add_argument("--diff", action="store_true",
                    help="with --fix: change nothing, print the fixes as a unified diff")
+    p.add_argument("--guesses", action="store_true",
+                   help="with --fix: also apply the fixes that are guesses (not preferred: "
+                        "e.g. a minimal model block), which --fix alone leaves alone")
     p.set_defaults(func=run)
 
 
@@ -43,7 +46,7 @@ def check_files(paths: list[str]) -> tuple[list[Diagnostic], dict[str, str], boo
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.fix or args.diff:
+    if args.fix or args.diff or args.guesses:
         from nnspec.cli.fix import run as run_fix
 
         return run_fix(args)

@@ -1,9 +1,11 @@
-"""cli.fix: `nnspec check --fix [--diff] FILE...` -> files with their fixes applied.
+"""cli.fix: `nnspec check --fix [--diff] [--guesses] FILE...` -> files, their fixes applied.
 
-Each file's preferred fixes (did-you-mean replacements, ...) are applied textually (comments
-and layout survive), the file is checked again and the new text written atomically; what was
-changed is printed (`path:line:col: fixed: replace `rleu` with `relu``). `--diff` only prints
-a unified diff. Files that are not regular files (a FIFO, a device) are refused unread.
+Each file's preferred fixes (did-you-mean replacements, a missing block or statement whose
+form is certain, ...), with `--guesses` also the fixes that are guesses, are applied
+textually (comments and layout survive), the file is checked again and the new text written
+atomically; what was changed is printed (`path:line:col: fixed: replace `rleu` with
+`relu``). `--diff` only prints a unified diff. Files that are not regular files (a FIFO, a
+device) are refused unread.
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
             diagnostics += found
             usage = True
             continue
-        fixed = fix_source(text, path)
+        fixed = fix_source(text, path, guesses=getattr(args, "guesses", False))
         sources[path] = fixed.text if not args.diff else text
         diagnostics += fixed.diagnostics
         if not fixed.applied:
@@ -62,8 +64,10 @@ def run(args: argparse.Namespace) -> int:
                                      path=path))
             continue
         for fix, old in fixed.applied:
-            print(f"{path}:{fix.span.line}:{fix.span.col}: fixed: {fix.title}"
-                  + ("" if f"`{old}`" in fix.title else f" (was `{old}`)"), file=sys.stdout)
+            was = "" if not old or f"`{old}`" in fix.title else f" (was `{old}`)"
+            guess = "" if fix.preferred else " (a guess)"
+            print(f"{path}:{fix.span.line}:{fix.span.col}: fixed{guess}: {fix.title}{was}",
+                  file=sys.stdout)
     if args.format == "json":
         sys.stdout.write(to_json(diagnostics) + "\n")
     elif diagnostics:

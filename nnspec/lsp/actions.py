@@ -13,7 +13,7 @@ from lsprotocol import types
 from nnspec.diagnostics import Diagnostic, Fix
 from nnspec.fix import apply, fixes_of
 from nnspec.lsp import publish
-from nnspec.lsp.positions import UTF16, offsets_to_range, span_to_range
+from nnspec.lsp.positions import UTF16, offsets_to_range
 
 QUICKFIX = types.CodeActionKind.QuickFix
 FIX_ALL = types.CodeActionKind.SourceFixAll
@@ -48,9 +48,10 @@ def code_actions(diagnostics: list[Diagnostic], text: str, path: str | None, uri
     actions: list[types.CodeAction] = []
     if _wanted(QUICKFIX, only):
         for d in mine:
-            if d.span is None or not _overlaps(span_to_range(text, d.span, encoding), at):
-                continue
+            # where the editor shows it: a file-level finding (a missing block) at the start
             shown = publish.to_lsp(d, text, path, encoding)
+            if not _overlaps(shown.range, at):
+                continue
             for fix in d.fixes:
                 actions.append(types.CodeAction(
                     title=fix.title, kind=QUICKFIX, diagnostics=[shown],

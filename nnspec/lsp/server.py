@@ -5,6 +5,10 @@
 pygls's reconstruction of it. Every handler is wrapped by `_safe`: a failure inside nnspec is
 logged (stderr and window/logMessage) and answered with an empty result, never with a
 JSON-RPC internal error.
+
+Settings (`nnspec.inlayHints.enabled`) are read from the client through
+`workspace/configuration` once initialized and again on every
+`workspace/didChangeConfiguration`; a client that cannot be asked keeps the defaults.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from pygls import uris
 from pygls.capabilities import get_capability
 from pygls.lsp.server import LanguageServer
 
-from nnspec.lsp import actions, navigate, publish
+from nnspec.lsp import actions, inlay, navigate, publish
 from nnspec.lsp import complete as complete_mod
 from nnspec.lsp import hover as hover_mod
 from nnspec.lsp import signature as signature_mod
@@ -57,12 +61,17 @@ class NnspecServer(LanguageServer):
         self.latest: dict[str, int] = {}
         self.changed_at: dict[str, float] = {}
         self.pending: dict[str, asyncio.TimerHandle] = {}
+        # The last layer shapes that held, per open document (lsp/inlay.py): what the inlay
+        # hints fall back on while the model block is being edited.
+        self.known: dict[str, inlay.Known] = {}
+        self.inlay_hints_enabled = True  # the setting nnspec.inlayHints.enabled
 
     def forget(self, uri: str) -> None:
         """Release everything kept for a document (it was closed)."""
         self.cache.drop(uri)
         self.latest.pop(uri, None)
         self.changed_at.pop(uri, None)
+        self.known.pop(uri, None)
         timer = self.pending.pop(uri, None)
         if timer is not None:
             timer.cancel()
@@ -71,6 +80,7 @@ class NnspecServer(LanguageServer):
         """How many entries each per-document or per-message table holds (for the tests)."""
         return {"cache": len(self.cache), "latest": len(self.latest),
                 "changed_at": len(self.changed_at), "pending": len(self.pending),
+                "known": len(self.known),
                 "documents": len(self.workspace.text_documents),
                 "request_futures": len(self.protocol._request_futures)}
 
@@ -92,6 +102,13 @@ class NnspecServer(LanguageServer):
         except (OSError, UnicodeDecodeError):
             text = ""  # nothing there to check, complete or hover
         return text, path
+
+    def client_can(self, field: str) -> bool:
+        """Whether the client declares the boolean ClientCapabilities path `field`."""
+        try:
+            return bool(get_capability(self.client_capabilities, field, False))  # type: ignore
+        except Exception:
+            return False
 
     def markdown(self, field: str) -> bool:
         """Whether the client renders Markdown in `field` (a ClientCapabilities path that
@@ -163,11 +180,49 @@ def _publish(ls: NnspecServer, uri: str, version: int | None) -> None:
         types.PublishDiagnosticsParams(uri=uri, diagnostics=diagnostics, version=version))
 
 
+SETTING_INLAY_HINTS = "nnspec.inlayHints.enabled"
+
+
+def _setting(settings: Any, dotted: str) -> Any:
+    """`settings["nnspec"]["inlayHints"]["enabled"]` (or a flat "nnspec.inlayHints.enabled"
+    key, as some clients send), None when absent."""
+    if not isinstance(settings, dict):
+        return None
+    if dotted in settings:
+        return settings[dotted]
+    head, _, rest = dotted.partition(".")
+    return _setting(settings.get(head), rest) if rest else settings.get(head)
+
+
+async def _read_settings(ls: NnspecServer, pushed: Any = None) -> None:
+    """Apply the settings the client pushed, else ask for them (when it can be asked); hints
+    shown before are refreshed when the client allows it."""
+    value = _setting(pushed, SETTING_INLAY_HINTS)
+    if value is None and ls.client_can("workspace.configuration"):
+        got = await ls.workspace_configuration_async(types.ConfigurationParams(
+            items=[types.ConfigurationItem(section=SETTING_INLAY_HINTS)]))
+        value = got[0] if got else None
+    enabled = value is not False  # unset (None) means the default, on
+    if enabled != ls.inlay_hints_enabled:
+        ls.inlay_hints_enabled = enabled
+        if ls.client_can("workspace.inlay_hint.refresh_support"):
+            ls.workspace_inlay_hint_refresh(None)
+
+
 @server.feature(types.INITIALIZED)
 @_safe(lambda: None)
-def initialized(ls: NnspecServer, params: types.InitializedParams) -> None:
+async def initialized(ls: NnspecServer, params: types.InitializedParams) -> None:
     # Import the front end now, so that the first keystroke does not pay for it.
     import nnspec.pipeline  # noqa: F401
+
+    await _read_settings(ls)
+
+
+@server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
+@_safe(lambda: None)
+async def did_change_configuration(ls: NnspecServer,
+                                   params: types.DidChangeConfigurationParams) -> None:
+    await _read_settings(ls, params.settings)
 
 
 @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
@@ -282,6 +337,22 @@ def code_action(ls: NnspecServer, params: types.CodeActionParams) -> list:
     only = [str(getattr(k, "value", k)) for k in params.context.only or []] or None
     return actions.code_actions(analysis.diagnostics, text, path, uri, version, params.range,
                                 only, ls.encoding)
+
+
+@server.feature(types.TEXT_DOCUMENT_INLAY_HINT, types.InlayHintOptions(resolve_provider=False))
+@_safe(list)
+def inlay_hint(ls: NnspecServer, params: types.InlayHintParams) -> list:
+    if not ls.inlay_hints_enabled:
+        return []
+    uri = params.text_document.uri
+    if uri not in ls.workspace.text_documents:
+        return []  # only open documents (what is kept for them is released on close)
+    text, path = ls.document(uri)
+    found, known = inlay.inlay_hints(ls.cache.get(uri, text, path), ls.known.get(uri),
+                                     params.range, ls.encoding)
+    if known is not None:
+        ls.known[uri] = known
+    return found
 
 
 @server.feature(types.TEXT_DOCUMENT_FORMATTING)

@@ -168,3 +168,30 @@ def test_closed_pipe_is_not_an_internal_error() -> None:
     rc = proc.wait(timeout=60)
     assert "E502" not in err and "Traceback" not in err, err
     assert rc in (0, 141)
+
+
+def test_summary_shows_the_layers_inside_bodies(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["summary", "specs/inception.nn"]) == 0
+    out = capsys.readouterr().out
+    # concat: branch 0 is dense 32 (64*32+32), branch 1 dense 16 (64*16+16) then dense 32
+    for row in (("concat of 2 branches", "(64,)", "3,664"),
+                ("branch 0: dense 32 relu", "(32,)", "2,080"),
+                ("branch 1: dense 16 tanh", "(16,)", "1,040"),
+                ("branch 1: dense 32 relu", "(32,)", "544"),
+                ("- dense 10 softmax", "(10,)", "650"), ("total", "9,124")):
+        assert any(all(cell in line for cell in row) for line in out.splitlines()), row
+
+
+def test_nested_rows_add_up_to_their_composite() -> None:
+    from nnspec.pipeline import diagnose
+    from nnspec.summary import all_rows, rows
+
+    for name in ("inception.nn", "residual.nn"):
+        spec, _ = diagnose((ROOT / "specs" / name).read_text(), name)
+        every = all_rows(spec.model)
+        assert [r for r in every if r.depth == 0] == rows(spec.model)
+        for r in every:
+            children = [c for c in every if c.name.startswith(r.name + ".")
+                        and c.depth == r.depth + 1]
+            if children:
+                assert r.params == sum(c.params for c in children), r

@@ -72,3 +72,31 @@ def test_json_carries_the_fixes(tmp_path: Path) -> None:
     assert fix["range"] == {"start": {"line": 3, "character": 13},
                             "end": {"line": 3, "character": 17}}
     assert fix["span"]["start"] == BAD.index("rleu")
+
+
+NO_MODEL = GOOD[GOOD.index("data {"):]  # moons.nn without its model block
+
+
+def test_guesses_are_applied_only_when_asked(tmp_path: Path) -> None:
+    spec = tmp_path / "s.nn"
+    spec.write_text(NO_MODEL)
+    proc = nnspec("check", "--fix", "s.nn", cwd=tmp_path)
+    assert proc.returncode == 1 and spec.read_text() == NO_MODEL  # a guess: left alone
+    assert "error[E308]: missing `model` block" in proc.stderr
+    found = json.loads(nnspec("check", "--format", "json", "s.nn", cwd=tmp_path).stdout)
+    [fix] = [f for d in found["diagnostics"] for f in d["fixes"]]
+    assert fix["preferred"] is False and fix["span"]["start"] == fix["span"]["end"] == 0
+    proc = nnspec("check", "--fix", "--guesses", "s.nn", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert spec.read_text() == ("model m {\n    input 2\n    dense 1 sigmoid\n}\n\n" + NO_MODEL)
+    assert proc.stdout.splitlines() == [
+        "s.nn:1:1: fixed (a guess): add a minimal `model` block (input 2, dense 1 sigmoid)"]
+
+
+def test_a_missing_train_block_is_added(tmp_path: Path) -> None:
+    no_train = GOOD[:GOOD.index("train {")].rstrip("\n") + "\n"
+    spec = tmp_path / "s.nn"
+    spec.write_text(no_train)
+    proc = nnspec("check", "--fix", "s.nn", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert spec.read_text() == no_train[:-1] + "\n\ntrain {\n    loss binary_crossentropy\n}\n"

@@ -125,3 +125,32 @@ async def test_edits_name_the_version_they_were_made_for(client: LanguageClient,
         assert change.text_document.version == 2  # type: ignore[union-attr]
     fix_all = [a for a in found if a.kind == types.CodeActionKind.SourceFixAll]
     assert apply_edits(newer, fix_all[0].edit, uri, 2) == fix_source(newer).text  # type: ignore[arg-type]
+
+
+async def test_a_missing_block_and_a_guess(client: LanguageClient, tmp_path: Path) -> None:
+    """A missing `train` block (a file-level finding, shown at the start) offers its minimal
+    form as a preferred fix; a missing `model` block only a guess (`isPreferred: false`),
+    which `source.fixAll` leaves out, as `nnspec check --fix` does."""
+    top = types.Range(start=types.Position(line=0, character=0),
+                      end=types.Position(line=0, character=0))
+    no_train = GOOD[:GOOD.index("train {")].rstrip("\n") + "\n"
+    uri = (tmp_path / "no_train.nn").as_uri()
+    shown = await published(client, uri, lambda: open_doc(client, uri, no_train, version=1))
+    assert [d.code for d in shown] == ["E308"]
+    [action] = await actions(client, uri, top, only=[types.CodeActionKind.QuickFix])
+    assert action.is_preferred and action.title == (
+        "add a `train` block with `loss binary_crossentropy`")
+    assert action.edit is not None
+    fixed = apply_edits(no_train, action.edit, uri, 1)
+    assert fixed.endswith("\n\ntrain {\n    loss binary_crossentropy\n}\n")
+    assert await published(client, uri, lambda: change_doc(client, uri, fixed, 2)) == []
+
+    no_model = GOOD[GOOD.index("data {"):]
+    uri = (tmp_path / "no_model.nn").as_uri()
+    await published(client, uri, lambda: open_doc(client, uri, no_model, version=1))
+    [guess] = await actions(client, uri, top)  # a quick fix, and no fixAll
+    assert guess.kind == types.CodeActionKind.QuickFix and guess.is_preferred is False
+    assert guess.edit is not None
+    guessed = apply_edits(no_model, guess.edit, uri, 1)
+    assert guessed == "model m {\n    input 2\n    dense 1 sigmoid\n}\n\n" + no_model
+    assert await published(client, uri, lambda: change_doc(client, uri, guessed, 2)) == []

@@ -76,3 +76,25 @@ def test_outline_and_formatting():
             in_text(FULL, child.selection_range)
     (edit,) = format_edits(FULL)
     assert "        branch {\n            dense 32 relu\n        }\n" in edit.new_text
+
+
+def test_inlay_hints_on_every_prefix():
+    """Typing the spec from its first character: inlay hints never fail, stay inside the text,
+    and the last numbers that held are only carried to statements that are still there."""
+    from lsprotocol import types
+
+    from nnspec.lsp.analysis import analyze as analyze_text
+    from nnspec.lsp.inlay import inlay_hints
+
+    everything = types.Range(start=types.Position(line=0, character=0),
+                             end=types.Position(line=10_000, character=0))
+    known = None
+    for end in [*range(0, len(FULL), 5), len(FULL)]:
+        text = FULL[:end]
+        found, known = inlay_hints(analyze_text(text, None), known, everything)
+        for h in found:
+            assert 0 <= position_to_offset(text, h.position) <= len(text)
+    from nnspec.summary import all_rows
+
+    spec, _ = diagnose(FULL, None)
+    assert len(found) == len(all_rows(spec.model)) == 11  # every layer, nested ones too

@@ -185,3 +185,16 @@ def test_extension_manifest_points_at_real_files() -> None:
     from nnspec.cli import build_parser
 
     assert build_parser().parse_args(["lsp", "--stdio"]).command == "lsp"
+
+
+def test_extension_declares_the_inlay_hint_setting() -> None:
+    """The server reads `nnspec.inlayHints.enabled` (test_lsp_inlay.py); the extension declares
+    it, sends its changes (didChangeConfiguration) and its README shows the hints."""
+    manifest = json.loads((VSCODE / "package.json").read_text(encoding="utf-8"))
+    setting = manifest["contributes"]["configuration"]["properties"]["nnspec.inlayHints.enabled"]
+    assert setting["type"] == "boolean" and setting["default"] is True
+    client = (VSCODE / "extension.js").read_text(encoding="utf-8")
+    assert 'configurationSection: "nnspec"' in client
+    readme = (VSCODE / "README.md").read_text(encoding="utf-8")
+    pictures = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", readme)
+    assert pictures and all((VSCODE / p).is_file() for p in pictures), pictures

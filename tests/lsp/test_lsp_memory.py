@@ -80,6 +80,8 @@ async def test_a_mixed_burst_retains_no_memory(client: LanguageClient, tmp_path:
     doc = types.TextDocumentIdentifier(uri=uri)
     dense = types.Position(line=3, character=10)  # on `dense 16 relu`
     optimizer = types.Position(line=16, character=18)  # inside `sgd(`
+    everything = types.Range(start=types.Position(line=0, character=0),
+                             end=types.Position(line=100, character=0))
 
     async def round_(first: int, count: int) -> None:
         pending = []
@@ -96,6 +98,8 @@ async def test_a_mixed_burst_retains_no_memory(client: LanguageClient, tmp_path:
                     client.text_document_code_action_async(types.CodeActionParams(
                         text_document=doc, range=types.Range(start=dense, end=dense),
                         context=types.CodeActionContext(diagnostics=[]))),
+                    client.text_document_inlay_hint_async(types.InlayHintParams(
+                        text_document=doc, range=everything)),
                 )]
             if version % 50 == 0:  # a document opened, changed and closed again
                 other = uri.replace("mixed.nn", f"other{version % 100}.nn")
@@ -117,17 +121,23 @@ async def test_a_mixed_burst_retains_no_memory(client: LanguageClient, tmp_path:
 async def test_a_closed_document_leaves_nothing(client: LanguageClient, tmp_path: Path) -> None:
     before = await state(client)
     uris = [(tmp_path / f"doc{i}.nn").as_uri() for i in range(100)]
+    everything = types.Range(start=types.Position(line=0, character=0),
+                             end=types.Position(line=100, character=0))
     for uri in uris:
         open_doc(client, uri, text(1))
         change_doc(client, uri, text(2), 2)
+        await client.text_document_inlay_hint_async(types.InlayHintParams(
+            text_document=types.TextDocumentIdentifier(uri=uri), range=everything))
     opened = await state(client)
     assert opened["documents"] == before["documents"] + 100
     assert opened["cache"] == before["cache"] + 100
+    assert opened["known"] == before["known"] + 100  # the last shapes that held (inlay)
     for uri in uris:
         client.text_document_did_close(types.DidCloseTextDocumentParams(
             text_document=types.TextDocumentIdentifier(uri=uri)))
     closed = await state(client)
-    for table in ("documents", "cache", "latest", "changed_at", "pending", "request_futures"):
+    for table in ("documents", "cache", "latest", "changed_at", "pending", "known",
+                  "request_futures"):
         assert closed[table] == before[table], (table, before, closed)
 
 
