@@ -126,15 +126,15 @@ def _gather(r, x, y, order, rows, ws, y_off):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True)
-def _forward(r, rows, net, mem, rng, big):  # type: ignore[no-untyped-def]
+def _forward(r, rows, itab, ftab, params, buffers, ws, rng, fast, big):  # type: ignore[no-untyped-def]
     for _ in range(r):
-        engine.forward(rows, True, net, mem, rng, big, None)
+        engine.forward(rows, True, itab, ftab, params, buffers, ws, rng, fast, big, None)
 
 
 @njit(cache=True)
-def _backward(r, rows, net, mem, big):  # type: ignore[no-untyped-def]
+def _backward(r, rows, fused, itab, ftab, params, grad, ws, g1, g2, big):  # type: ignore[no-untyped-def]
     for _ in range(r):
-        engine.backward(rows, net, mem, False, big)
+        engine.backward(rows, fused, itab, ftab, params, grad, ws, g1, g2, False, big)
 
 
 def per_call(fn, *args, target_s: float = 0.05, runs: int = 5) -> float:  # type: ignore[no-untyped-def]
@@ -248,9 +248,11 @@ def main(name: str) -> None:
     with one_blas_thread(lay.split):
         whole = [
             ("engine.forward, whole network", per_call(
-                _forward, b, work.net, work.memory(exe), rng_d, True if lay.split else None)),
+                _forward, b, lay.itab, lay.ftab, exe.params, exe.buffers, work.ws, rng_d,
+                exe.fast, True if lay.split else None)),
             ("engine.backward, whole network", per_call(
-                _backward, b, work.net, work.memory(exe), True if lay.split else None)),
+                _backward, b, plan.fused, lay.itab, lay.ftab, exe.params, exe.grad, work.ws,
+                work.g1, work.g2, True if lay.split else None)),
         ]
     call = min(_time(lambda: exe.train_epoch(xs, ys, order, 1e-9, 0, 1, rng_d))
                for _ in range(20))

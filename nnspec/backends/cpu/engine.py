@@ -7,22 +7,23 @@ flat gradient buffer, checks that loss and gradients are finite, clips, updates 
 batchnorm running statistics and applies the optimizer step to the flat parameters.
 Compiled once per dtype (float32, float64) and cached on disk.
 
-Arguments are packed (backends/cpu/tables.py, which builds them and names their members):
-`net` = (itab, ftab, conf, fconf, hyper), the read-only layer tables (layout.py), the run's
-int and float scalars (columns C_*, F_*: workspace offsets, loss, optimizer, clipping) and
-the optimizer's hyperparameters (H_*); `mem` = (params, grad, buffers, state, ws, g1, g2),
-the buffers it reads and writes; `graph` (below). Entry points from Python:
+The entry points called from Python take packed arguments (backends/cpu/tables.py builds
+them and names their members): `net` = (itab, ftab, conf, fconf, hyper), the read-only
+layer tables (layout.py), the run's int and float scalars (columns C_*, F_*: workspace
+offsets, loss, optimizer, clipping) and the optimizer's hyperparameters (H_*); `mem` =
+(params, grad, buffers, state, ws, g1, g2), the buffers it reads and writes; `graph` below:
 
     train_chunk(x, y, order, start, end, t, lr, net, mem, terms, rng, big, graph)
     evaluate(x, y, net, mem, big, graph)        predict(x, out, net, mem, big, graph)
 
-and, for the non-finite replay (nonfinite.py), forward / backward / graph_losses /
-graph_seeds / backward_graph with the same net and mem. A kernel unpacks what it uses at
-its top (`itab, ftab = net[NET_ITAB], net[NET_FTAB]`). rng, big and graph stay separate
-arguments: their None selects a smaller compiled variant (see forward), which Numba can
-prune only on a function's own arguments. A new layer reads its numbers from new itab /
-ftab columns (layout.py); a new run-wide number is a new C_* / F_* column (tables.py):
-neither changes a signature.
+Each unpacks what it uses once at its top; the per-batch kernels below them (forward,
+backward, graph_losses, graph_seeds, backward_graph, also called by nonfinite.py) take
+those arrays and scalars themselves: handing them the whole packs measured ~2% slower on
+the tiny benchmark case (every call then copies all of both tuples' array structs). rng, big
+and graph stay separate arguments everywhere: their None selects a smaller compiled variant
+(see forward), and Numba prunes `is None` branches only on a function's own arguments. A
+layer's new number is a new itab / ftab column (layout.py), a new run-wide number a new
+C_* / F_* column (tables.py): neither changes an entry point's signature.
 
 A chain's backward uses two ping-pong buffers for dL/d(activation); the first layer's dL/dx
 is never computed (nothing needs it), which saves the largest gemm of wide-input models.
@@ -154,15 +155,12 @@ def _large(itab, layer):  # type: ignore[no-untyped-def]
 
 
 @kernel
-def forward(rows, training, net, mem, rng, big, graph):  # type: ignore[no-untyped-def]
+def forward(rows, training, itab, ftab, params, buffers, ws, rng, fast, big, graph):  # type: ignore[no-untyped-def]
     """All layers on the `rows` samples already gathered at the start of ws. `big` is None
     when no layer is split (layout.Layout.split): Numba then prunes the multi-threaded and
     transposed paths before compiling (as for rng = None), and a small net's first run does
     not compile them (measured on the tiny benchmark spec: 15 s cold instead of 28). `graph`
     is None for a chain (no merge nodes: their code is pruned the same way)."""
-    itab, ftab = net[NET_ITAB], net[NET_FTAB]
-    fast = net[NET_CONF][C_FAST] != 0
-    params, buffers, ws = mem[M_PARAMS], mem[M_BUFFERS], mem[M_WS]
     for layer in range(itab.shape[0]):
         if graph is not None and (itab[layer, KIND] == CONCAT or itab[layer, KIND] == ADD):
             _merge(rows, itab, ws, graph[GR_GTAB], graph[GR_ETAB], layer)
@@ -220,14 +218,11 @@ def forward(rows, training, net, mem, rng, big, graph):  # type: ignore[no-untyp
 
 
 @kernel
-def backward(rows, net, mem, squares, big):  # type: ignore[no-untyped-def]
+def backward(rows, fused, itab, ftab, params, grad, ws, g1, g2, squares, big):  # type: ignore[no-untyped-def]
     """A chain's dL/d(params) into grad, given dL/d(output) (dL/dz if fused) in g1. Returns a
     float64 that is finite iff every gradient is (the engine's non-finite check), and is the
     sum of squares of all of grad when `squares` (the clip norm): optimizers.check of each
     layer's gradients, taken while they are in cache."""
-    itab, ftab = net[NET_ITAB], net[NET_FTAB]
-    fused = net[NET_CONF][C_FUSED]
-    params, grad, ws, g1, g2 = mem[M_PARAMS], mem[M_GRAD], mem[M_WS], mem[M_G1], mem[M_G2]
     checked = 0.0
     cur, other = g1, g2
     last = itab.shape[0] - 1
@@ -351,12 +346,9 @@ def _deliver_columns(gws, g, n, etab, e, rows):  # type: ignore[no-untyped-def]
 
 
 @kernel
-def graph_losses(rows, k, net, mem, graph):  # type: ignore[no-untyped-def]
+def graph_losses(rows, k, loss_code, loss_param, ws, y_off, graph):  # type: ignore[no-untyped-def]
     """Every output's batch loss into graph[GR_VALUES] (the main output's first); returns
     whether all are finite."""
-    conf = net[NET_CONF]
-    loss_code, loss_param = conf[C_LOSS], net[NET_FCONF][F_LOSS_PARAM]
-    ws, y_off = mem[M_WS], conf[C_Y_OFF]
     otab = graph[GR_OTAB]
     values = graph[GR_VALUES]
     ok = True
@@ -372,12 +364,9 @@ def graph_losses(rows, k, net, mem, graph):  # type: ignore[no-untyped-def]
 
 
 @kernel
-def graph_seeds(rows, k, net, mem, graph):  # type: ignore[no-untyped-def]
+def graph_seeds(rows, k, loss_code, loss_param, ws, y_off, graph):  # type: ignore[no-untyped-def]
     """Every output's weight x dL/d(its output) (dL/dz when fused) into its node's gradient
     region: written by the first output at a node, added by the others."""
-    conf = net[NET_CONF]
-    loss_code, loss_param = conf[C_LOSS], net[NET_FCONF][F_LOSS_PARAM]
-    ws, y_off = mem[M_WS], conf[C_Y_OFF]
     otab, owt, gws, values = graph[GR_OTAB], graph[GR_OWT], graph[GR_GWS], graph[GR_VALUES]
     scratch = gws[gws.shape[0] - graph[GR_SCRATCH]:]
     yb = ws[y_off:y_off + rows * k]
@@ -406,12 +395,10 @@ def graph_seeds(rows, k, net, mem, graph):  # type: ignore[no-untyped-def]
 
 
 @kernel
-def backward_graph(rows, net, mem, squares, big, graph):  # type: ignore[no-untyped-def]
+def backward_graph(rows, itab, ftab, params, grad, ws, squares, big, graph):  # type: ignore[no-untyped-def]
     """backward for a graph, the outputs' seeds in place (graph_seeds): nodes from the last
     back, each with a gradient region (layout: gtab G_OFF >= 0), its parameter gradients
     into grad and dL/d(input) delivered along its edges. Returns the check, as backward."""
-    itab, ftab = net[NET_ITAB], net[NET_FTAB]
-    params, grad, ws = mem[M_PARAMS], mem[M_GRAD], mem[M_WS]
     gtab, etab, gws = graph[GR_GTAB], graph[GR_ETAB], graph[GR_GWS]
     scratch = gws[gws.shape[0] - graph[GR_SCRATCH]:]
     checked = 0.0
@@ -534,10 +521,11 @@ def _train_batches(x, y, order, start, end, t, lr, net, mem, terms, rng, big, gr
     itab, ftab, conf, fconf, hyper = (net[NET_ITAB], net[NET_FTAB], net[NET_CONF],
                                       net[NET_FCONF], net[NET_HYPER])
     params, grad, buffers, state = mem[M_PARAMS], mem[M_GRAD], mem[M_BUFFERS], mem[M_STATE]
-    ws, g1 = mem[M_WS], mem[M_G1]
+    ws, g1, g2 = mem[M_WS], mem[M_G1], mem[M_G2]
     batch, y_off, out_off, z_off = conf[C_ROWS], conf[C_Y_OFF], conf[C_OUT_OFF], conf[C_Z_OFF]
     loss_code, fused, opt_code = conf[C_LOSS], conf[C_FUSED], conf[C_OPT]
     step_parts = conf[C_STEP_PARTS]
+    fast = conf[C_FAST] != 0
     loss_param = fconf[F_LOSS_PARAM]
     clip_value, clip_norm = fconf[F_CLIP_VALUE], fconf[F_CLIP_NORM]
     n_total = x.shape[0]
@@ -552,7 +540,7 @@ def _train_batches(x, y, order, start, end, t, lr, net, mem, terms, rng, big, gr
         r0 = b * batch
         rows = min(batch, n_total - r0)
         _gather(x, y, order, r0, rows, ws, y_off)
-        forward(rows, True, net, mem, rng, big, graph)
+        forward(rows, True, itab, ftab, params, buffers, ws, rng, fast, big, graph)
         if graph is None:
             out = ws[out_off:out_off + rows * k]
             yb = ws[y_off:y_off + rows * k]
@@ -563,13 +551,15 @@ def _train_batches(x, y, order, start, end, t, lr, net, mem, terms, rng, big, gr
                 return loss_total, samples, done, STATUS_NONFINITE_LOSS, b, t
             g = g1[:rows * k]
             losses.loss_grad(loss_code, loss_param, fused, out, yb, g, rows, k, loss)
-            squares = backward(rows, net, mem, squares_wanted, big)
+            squares = backward(rows, fused, itab, ftab, params, grad, ws, g1, g2,
+                               squares_wanted, big)
         else:
-            if not graph_losses(rows, k, net, mem, graph):
+            if not graph_losses(rows, k, loss_code, loss_param, ws, y_off, graph):
                 return loss_total, samples, done, STATUS_NONFINITE_LOSS, b, t
             loss = graph[GR_VALUES][0]
-            graph_seeds(rows, k, net, mem, graph)
-            squares = backward_graph(rows, net, mem, squares_wanted, big, graph)
+            graph_seeds(rows, k, loss_code, loss_param, ws, y_off, graph)
+            squares = backward_graph(rows, itab, ftab, params, grad, ws, squares_wanted, big,
+                                     graph)
         if not math.isfinite(squares):
             return loss_total, samples, done, STATUS_NONFINITE_GRAD, b, t
         optimizers.clip(grad, clip_value, clip_norm, squares)
@@ -606,15 +596,15 @@ def _copy_rows(x, y, r0, rows, ws, y_off):  # type: ignore[no-untyped-def]
 @kernel
 def predict(x, out, net, mem, big, graph):  # type: ignore[no-untyped-def]
     """out = the outputs of every row of x in eval mode, C_ROWS rows at a time."""
-    conf = net[NET_CONF]
-    cap, out_off = conf[C_ROWS], conf[C_OUT_OFF]
-    ws = mem[M_WS]
+    itab, ftab, conf = net[NET_ITAB], net[NET_FTAB], net[NET_CONF]
+    cap, out_off, fast = conf[C_ROWS], conf[C_OUT_OFF], conf[C_FAST] != 0
+    params, buffers, ws = mem[M_PARAMS], mem[M_BUFFERS], mem[M_WS]
     n_total = x.shape[0]
     k = out.shape[1]
     for r0 in range(0, n_total, cap):
         rows = min(cap, n_total - r0)
         _copy_rows(x, out, r0, rows, ws, -1)
-        forward(rows, False, net, mem, None, big, graph)
+        forward(rows, False, itab, ftab, params, buffers, ws, None, fast, big, graph)
         for r in range(rows):
             for j in range(k):
                 out[r0 + r, j] = ws[out_off + r * k + j]
@@ -624,17 +614,18 @@ def predict(x, out, net, mem, big, graph):  # type: ignore[no-untyped-def]
 def evaluate(x, y, net, mem, big, graph):  # type: ignore[no-untyped-def]
     """The loss of the whole set in eval mode, C_ROWS rows at a time (terms summed chunk by
     chunk in float64): the main output's, its pre-activation at C_Z_OFF."""
-    conf = net[NET_CONF]
+    itab, ftab, conf = net[NET_ITAB], net[NET_FTAB], net[NET_CONF]
     cap, y_off, out_off, z_off = conf[C_ROWS], conf[C_Y_OFF], conf[C_OUT_OFF], conf[C_Z_OFF]
     loss_code, fused, loss_param = conf[C_LOSS], conf[C_FUSED], net[NET_FCONF][F_LOSS_PARAM]
-    ws = mem[M_WS]
+    fast = conf[C_FAST] != 0
+    params, buffers, ws = mem[M_PARAMS], mem[M_BUFFERS], mem[M_WS]
     n_total = x.shape[0]
     k = y.shape[1]
     s = 0.0
     for r0 in range(0, n_total, cap):
         rows = min(cap, n_total - r0)
         _copy_rows(x, y, r0, rows, ws, y_off)
-        forward(rows, False, net, mem, None, big, graph)
+        forward(rows, False, itab, ftab, params, buffers, ws, None, fast, big, graph)
         s += losses.loss_sum(loss_code, loss_param, fused, ws[z_off:z_off + rows * k],
                              ws[out_off:out_off + rows * k], ws[y_off:y_off + rows * k], rows, k)
     return losses.finish(loss_code, s, n_total, k)

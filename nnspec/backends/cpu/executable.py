@@ -41,6 +41,7 @@ class _Work:
         self.net = tables.net(plan, self.layout,
                               optimizers.hyper_array(plan.optimizer) if hyper is None else hyper,
                               step_parts(plan.n_params) if parts is None else parts, fast)
+        self.mem: tuple = ()  # memory(exe) of the executable that owns it (CpuExecutable)
 
     def graph(self, head_terms: np.ndarray | None = None) -> tuple | None:
         """The engine's `graph` argument: None for a chain (tables.graph)."""
@@ -114,6 +115,9 @@ class CpuExecutable(HostState):
         work = self._work.get(rows)
         if work is None:
             work = self._work[rows] = _Work(self.plan, rows, self.hyper, self.step_parts)
+            # built once: the executable's arrays are never rebound, only assigned into
+            # (HostState), so the tuple stays valid (saves ~0.1 us of every engine call)
+            work.mem = work.memory(self)
         return work
 
     # training ---------------------------------------------------------------------------
@@ -141,7 +145,7 @@ class CpuExecutable(HostState):
         threaded = lay.split or self.step_parts > 0
         with one_blas_thread(threaded):
             loss_sum, samples, done, status, bad, t = engine.train_chunk(
-                x, y, order, start, end, self.step, float(lr), work.net, work.memory(self),
+                x, y, order, start, end, self.step, float(lr), work.net, work.mem,
                 terms, rng if self._draws else None, _big(threaded), work.graph(head_terms))
         self.step = int(t)
         if status != 0:
@@ -160,7 +164,7 @@ class CpuExecutable(HostState):
         work = self._get_work(min(EVAL_ROWS, x.shape[0]))
         lay = work.layout
         with one_blas_thread(lay.split):
-            engine.predict(x, out, work.net, work.memory(self), _big(lay.split), work.graph())
+            engine.predict(x, out, work.net, work.mem, _big(lay.split), work.graph())
         return out
 
     def evaluate(self, x: np.ndarray, y: np.ndarray) -> float:
@@ -171,7 +175,7 @@ class CpuExecutable(HostState):
         work = self._get_work(min(EVAL_ROWS, x.shape[0]))
         lay = work.layout
         with one_blas_thread(lay.split):
-            return float(engine.evaluate(x, y, work.net, work.memory(self), _big(lay.split),
+            return float(engine.evaluate(x, y, work.net, work.mem, _big(lay.split),
                                          work.graph()))
 
     def evaluate_outputs(self, x: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:

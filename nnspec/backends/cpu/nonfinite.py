@@ -16,7 +16,7 @@ import math
 import numpy as np
 
 from nnspec.backends.base import EpochChunk, Executable, as_inputs, as_targets
-from nnspec.backends.cpu import engine, losses, tables
+from nnspec.backends.cpu import engine, losses
 from nnspec.backends.cpu.executable import _Work
 from nnspec.backends.cpu.layout import A_OFF, O_A, O_G, SPLIT, Z_OFF
 from nnspec.diagnostics import DiagnosticError, Span, error
@@ -75,11 +75,9 @@ def locate(exe: Executable, x: np.ndarray, y: np.ndarray, order: np.ndarray,
     work.ws[:rows * plan.n_inputs] = xb.ravel()
     work.ws[lay.y_off:lay.y_off + rows * k] = yb.ravel()
     graph = work.graph()
-    grad = np.zeros(plan.n_params, dtype=dtype)
-    no_state = np.zeros((0, plan.n_params), dtype=dtype)  # (exe may be another backend's)
-    mem = tables.memory(params, grad, buffers, no_state, work.ws, work.g1, work.g2)
     # big=True: the layout may keep activations transposed (serial gemms: SPLIT is 0)
-    engine.forward(rows, True, work.net, mem, rng, True, graph)
+    engine.forward(rows, True, lay.itab, lay.ftab, params, buffers, work.ws, rng,
+                   dtype == np.float32, True, graph)
     for i, layer in enumerate(plan.layers):
         n_out = layer.n_out
         if layer.kind == DENSE:
@@ -92,13 +90,14 @@ def locate(exe: Executable, x: np.ndarray, y: np.ndarray, order: np.ndarray,
 
     out = work.ws[lay.out_off:lay.out_off + rows * k]
     ys = work.ws[lay.y_off:lay.y_off + rows * k]
+    grad = np.zeros(plan.n_params, dtype=dtype)
     if graph is None:
         loss = losses.finish(plan.loss, losses.loss_sum(
             plan.loss, plan.loss_param, plan.fused, work.ws[lay.z_off:lay.z_off + rows * k],
             out, ys, rows, k), rows, k)
         values = [loss]
     else:
-        engine.graph_losses(rows, k, work.net, mem, graph)
+        engine.graph_losses(rows, k, plan.loss, plan.loss_param, work.ws, lay.y_off, graph)
         values = work.values.tolist()
     for j, loss in enumerate(values):
         if not math.isfinite(loss):
@@ -115,13 +114,15 @@ def locate(exe: Executable, x: np.ndarray, y: np.ndarray, order: np.ndarray,
                          rows, k, values[0])
         if kind := _bad(work.g1[:rows * k]):
             return "gradient of the loss", kind, -1
-        engine.backward(rows, work.net, mem, False, True)
+        engine.backward(rows, plan.fused, lay.itab, lay.ftab, params, grad, work.ws, work.g1,
+                        work.g2, False, True)
     else:
-        engine.graph_seeds(rows, k, work.net, mem, graph)
+        engine.graph_seeds(rows, k, plan.loss, plan.loss_param, work.ws, lay.y_off, graph)
         for g_off in lay.graph.otab[:, O_G].tolist():
             if g_off >= 0 and (kind := _bad(work.gws[g_off:g_off + rows * k])):
                 return "gradient of the loss", kind, -1
-        engine.backward_graph(rows, work.net, mem, False, True, graph)
+        engine.backward_graph(rows, lay.itab, lay.ftab, params, grad, work.ws, False, True,
+                              graph)
     for slot in reversed(plan.tensors):
         if slot.buffer == "params":
             if kind := _bad(grad[slot.offset:slot.offset + slot.size]):

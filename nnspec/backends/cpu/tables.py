@@ -1,7 +1,7 @@
 """backends.cpu.tables: Layout + the executable's buffers -> the engine's packed arguments.
 
-The engine's entry points (backends/cpu/engine.py) take a few packed arguments, each built
-here and indexed in compiled code by the constants below:
+The engine's entry points (backends/cpu/engine.py: train_chunk, evaluate, predict) take a
+few packed arguments, built here and indexed in compiled code by the constants below:
 
     net   = (itab, ftab, conf, fconf, hyper)         read-only, built once per workspace
     mem   = (params, grad, buffers, state, ws, g1, g2)  what the engine reads and writes
@@ -13,20 +13,22 @@ here and indexed in compiled code by the constants below:
 - hyper: the optimizer's hyperparameters, columns H_* (optimizers.hyper_array);
 - graph: layout.Graph's tables and its gradient workspace (None for a chain).
 
-Besides these a kernel takes its data (x, y, order), the per-call scalars (train_chunk:
-start, end, t, lr) and the variant switches rng, big and graph, whose None selects a
-smaller compiled engine. A layer that needs a new per-layer number adds an itab/ftab
-column (layout.py); a new run-wide number adds a C_* or F_* column here and its value in
-`net()`. Neither changes a kernel's signature, so no new compiled variant and no new
-argument to thread through every caller.
+Besides these an entry point takes its data (x, y, order, or the output array), the
+per-call scalars (train_chunk: start, end, t, lr) and the variant switches rng, big and
+graph, whose None selects a smaller compiled engine. A layer that needs a new per-layer
+number adds an itab/ftab column (layout.py); a new run-wide number adds a C_* or F_* column
+here and its value in `net()`. Neither changes an entry point's signature: no new
+argument to thread through executable.py, and no new compiled variant.
 
-Why plain tuples and arrays: Numba types a tuple of arrays in C, as fast as separate
-arguments (a 32-argument call 1.50 us, the same call packed 1.40 us, measured); a
-namedtuple goes through Python's typeof (2.60 us per call, which the tiny benchmark case
-pays once per chunk); a structref or jitclass adds compile time and boxing code for no
-gain here. The None switches stay separate arguments because Numba prunes `x is None`
-branches only on a function's own arguments, not on tuple members (whose pruned branch
-would then fail to type).
+Why plain tuples and arrays (measured on a stand-in of train_chunk's 32-argument call,
+float32, rng/big/graph None): Numba types a plain tuple of arrays in C, so the packed call
+dispatches as fast as the flat one (1.40 against 1.50 us per call); a namedtuple goes
+through Python's typeof (2.60 us per call, paid once per chunk, which on the tiny benchmark
+case is ~1% of an epoch). A structref or jitclass was not tried: each brings its own type
+and boxing code, compiled and cached besides the engine, for nothing plain tuples lack here. The None switches stay separate arguments because Numba prunes
+`x is None` branches only on a function's own arguments; a None tuple member leaves the
+branch in, which then fails to type. Config values are numbers in arrays rather than tuple
+members so that their types, and with them the compiled signatures, never change.
 """
 
 from __future__ import annotations
