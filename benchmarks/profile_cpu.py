@@ -128,7 +128,7 @@ def _gather(r, x, y, order, rows, ws, y_off):  # type: ignore[no-untyped-def]
 @njit(cache=True)
 def _forward(r, rows, itab, ftab, params, buffers, ws, rng, fast, big):  # type: ignore[no-untyped-def]
     for _ in range(r):
-        engine.forward(rows, True, itab, ftab, params, buffers, ws, rng, fast, big)
+        engine.forward(rows, True, itab, ftab, params, buffers, ws, rng, fast, big, None)
 
 
 @njit(cache=True)

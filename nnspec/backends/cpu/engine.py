@@ -7,6 +7,24 @@ flat gradient buffer, checks that loss and gradients are finite, clips, updates 
 batchnorm running statistics and applies the optimizer step to the flat parameters.
 Compiled once per dtype (float32, float64) and cached on disk.
 
+The entry points called from Python take packed arguments (backends/cpu/tables.py builds
+them and names their members): `net` = (itab, ftab, conf, fconf, hyper), the read-only
+layer tables (layout.py), the run's int and float scalars (columns C_*, F_*: workspace
+offsets, loss, optimizer, clipping) and the optimizer's hyperparameters (H_*); `mem` =
+(params, grad, buffers, state, ws, g1, g2), the buffers it reads and writes; `graph` below:
+
+    train_chunk(x, y, order, start, end, t, lr, net, mem, terms, rng, big, graph)
+    evaluate(x, y, net, mem, big, graph)        predict(x, out, net, mem, big, graph)
+
+Each unpacks what it uses once at its top; the per-batch kernels below them (forward,
+backward, graph_losses, graph_seeds, backward_graph, also called by nonfinite.py) take
+those arrays and scalars themselves: handing them the whole packs measured ~2% slower on
+the tiny benchmark case (every call then copies all of both tuples' array structs). rng, big
+and graph stay separate arguments everywhere: their None selects a smaller compiled variant
+(see forward), and Numba prunes `is None` branches only on a function's own arguments. A
+layer's new number is a new itab / ftab column (layout.py), a new run-wide number a new
+C_* / F_* column (tables.py): neither changes an entry point's signature.
+
 A chain's backward uses two ping-pong buffers for dL/d(activation); the first layer's dL/dx
 is never computed (nothing needs it), which saves the largest gemm of wide-input models.
 A graph (any other plan) passes `graph` (layout.Graph's tables and its gradient workspace,
@@ -75,6 +93,40 @@ from nnspec.backends.cpu.layout import (
     WT_OFF,
     Z_OFF,
 )
+from nnspec.backends.cpu.tables import (
+    C_FAST,
+    C_FUSED,
+    C_LOSS,
+    C_OPT,
+    C_OUT_OFF,
+    C_ROWS,
+    C_STEP_PARTS,
+    C_Y_OFF,
+    C_Z_OFF,
+    F_CLIP_NORM,
+    F_CLIP_VALUE,
+    F_LOSS_PARAM,
+    GR_ETAB,
+    GR_GTAB,
+    GR_GWS,
+    GR_HEADS,
+    GR_OTAB,
+    GR_OWT,
+    GR_SCRATCH,
+    GR_VALUES,
+    M_BUFFERS,
+    M_G1,
+    M_G2,
+    M_GRAD,
+    M_PARAMS,
+    M_STATE,
+    M_WS,
+    NET_CONF,
+    NET_FCONF,
+    NET_FTAB,
+    NET_HYPER,
+    NET_ITAB,
+)
 from nnspec.lower.plan import (
     A_LINEAR,
     ACTIVATION,
@@ -111,7 +163,7 @@ def forward(rows, training, itab, ftab, params, buffers, ws, rng, fast, big, gra
     is None for a chain (no merge nodes: their code is pruned the same way)."""
     for layer in range(itab.shape[0]):
         if graph is not None and (itab[layer, KIND] == CONCAT or itab[layer, KIND] == ADD):
-            _merge(rows, itab, ws, graph[0], graph[1], layer)
+            _merge(rows, itab, ws, graph[GR_GTAB], graph[GR_ETAB], layer)
             continue
         kind = itab[layer, KIND]
         n_in = itab[layer, N_IN]
@@ -167,10 +219,10 @@ def forward(rows, training, itab, ftab, params, buffers, ws, rng, fast, big, gra
 
 @kernel
 def backward(rows, fused, itab, ftab, params, grad, ws, g1, g2, squares, big):  # type: ignore[no-untyped-def]
-    """dL/d(params) into grad, given dL/d(output) (dL/dz if fused) in g1. Returns a float64
-    that is finite iff every gradient is (the engine's non-finite check), and is the sum of
-    squares of all of grad when `squares` (the clip norm): optimizers.check of each layer's
-    gradients, taken while they are in cache."""
+    """A chain's dL/d(params) into grad, given dL/d(output) (dL/dz if fused) in g1. Returns a
+    float64 that is finite iff every gradient is (the engine's non-finite check), and is the
+    sum of squares of all of grad when `squares` (the clip norm): optimizers.check of each
+    layer's gradients, taken while they are in cache."""
     checked = 0.0
     cur, other = g1, g2
     last = itab.shape[0] - 1
@@ -295,10 +347,10 @@ def _deliver_columns(gws, g, n, etab, e, rows):  # type: ignore[no-untyped-def]
 
 @kernel
 def graph_losses(rows, k, loss_code, loss_param, ws, y_off, graph):  # type: ignore[no-untyped-def]
-    """Every output's batch loss into graph[5] (the main output's first); returns whether all
-    are finite."""
-    otab = graph[2]
-    values = graph[5]
+    """Every output's batch loss into graph[GR_VALUES] (the main output's first); returns
+    whether all are finite."""
+    otab = graph[GR_OTAB]
+    values = graph[GR_VALUES]
     ok = True
     yb = ws[y_off:y_off + rows * k]
     for j in range(otab.shape[0]):
@@ -315,8 +367,8 @@ def graph_losses(rows, k, loss_code, loss_param, ws, y_off, graph):  # type: ign
 def graph_seeds(rows, k, loss_code, loss_param, ws, y_off, graph):  # type: ignore[no-untyped-def]
     """Every output's weight x dL/d(its output) (dL/dz when fused) into its node's gradient
     region: written by the first output at a node, added by the others."""
-    otab, owt, gws, values = graph[2], graph[3], graph[4], graph[5]
-    scratch = gws[gws.shape[0] - graph[7]:]
+    otab, owt, gws, values = graph[GR_OTAB], graph[GR_OWT], graph[GR_GWS], graph[GR_VALUES]
+    scratch = gws[gws.shape[0] - graph[GR_SCRATCH]:]
     yb = ws[y_off:y_off + rows * k]
     size = rows * k
     for j in range(otab.shape[0]):
@@ -347,8 +399,8 @@ def backward_graph(rows, itab, ftab, params, grad, ws, squares, big, graph):  # 
     """backward for a graph, the outputs' seeds in place (graph_seeds): nodes from the last
     back, each with a gradient region (layout: gtab G_OFF >= 0), its parameter gradients
     into grad and dL/d(input) delivered along its edges. Returns the check, as backward."""
-    gtab, etab, gws = graph[0], graph[1], graph[4]
-    scratch = gws[gws.shape[0] - graph[7]:]
+    gtab, etab, gws = graph[GR_GTAB], graph[GR_ETAB], graph[GR_GWS]
+    scratch = gws[gws.shape[0] - graph[GR_SCRATCH]:]
     checked = 0.0
     for layer in range(itab.shape[0] - 1, -1, -1):
         g_off = gtab[layer, G_OFF]
@@ -451,31 +503,33 @@ def _update_running(rows, itab, ftab, ws, buffers):  # type: ignore[no-untyped-d
 
 
 @kernel
-def train_chunk(x, y, order, start, end, batch, itab, ftab, params, grad, buffers, state,
-                hyper, opt_code, lr, t, clip_value, clip_norm, loss_code, loss_param, fused,
-                ws, y_off, out_off, g1, g2, rng, fast, terms, step_parts, big, graph):  # type: ignore[no-untyped-def]
-    """Batches [start, end) of the epoch; returns (loss_sum, samples, batches done, status,
-    bad batch, step t after the last update); terms[k] = loss * rows of the k-th batch run
-    (the main output's; a graph's heads' in graph[6][k]). Denormals are flushed meanwhile
+def train_chunk(x, y, order, start, end, t, lr, net, mem, terms, rng, big, graph):  # type: ignore[no-untyped-def]
+    """Batches [start, end) of the epoch (batches of net's C_ROWS samples) at learning rate
+    lr, t the step before the first; returns (loss_sum, samples, batches done, status, bad
+    batch, step t after the last update); terms[k] = loss * rows of the k-th batch run (the
+    main output's; a graph's heads' in graph[GR_HEADS][k]). Denormals are flushed meanwhile
     (fpu.py)."""
     saved = fpu.get_mxcsr()
     fpu.set_mxcsr(saved | fpu.FTZ_DAZ)
-    result = _train_batches(x, y, order, start, end, batch, itab, ftab, params, grad, buffers,
-                            state, hyper, opt_code, lr, t, clip_value, clip_norm, loss_code,
-                            loss_param, fused, ws, y_off, out_off, g1, g2, rng, fast, terms,
-                            step_parts, big, graph)
+    result = _train_batches(x, y, order, start, end, t, lr, net, mem, terms, rng, big, graph)
     fpu.set_mxcsr(saved)
     return result
 
 
 @kernel
-def _train_batches(x, y, order, start, end, batch, itab, ftab, params, grad, buffers, state,
-                   hyper, opt_code, lr, t, clip_value, clip_norm, loss_code, loss_param, fused,
-                   ws, y_off, out_off, g1, g2, rng, fast, terms, step_parts, big, graph):  # type: ignore[no-untyped-def]
+def _train_batches(x, y, order, start, end, t, lr, net, mem, terms, rng, big, graph):  # type: ignore[no-untyped-def]
+    itab, ftab, conf, fconf, hyper = (net[NET_ITAB], net[NET_FTAB], net[NET_CONF],
+                                      net[NET_FCONF], net[NET_HYPER])
+    params, grad, buffers, state = mem[M_PARAMS], mem[M_GRAD], mem[M_BUFFERS], mem[M_STATE]
+    ws, g1, g2 = mem[M_WS], mem[M_G1], mem[M_G2]
+    batch, y_off, out_off, z_off = conf[C_ROWS], conf[C_Y_OFF], conf[C_OUT_OFF], conf[C_Z_OFF]
+    loss_code, fused, opt_code = conf[C_LOSS], conf[C_FUSED], conf[C_OPT]
+    step_parts = conf[C_STEP_PARTS]
+    fast = conf[C_FAST] != 0
+    loss_param = fconf[F_LOSS_PARAM]
+    clip_value, clip_norm = fconf[F_CLIP_VALUE], fconf[F_CLIP_NORM]
     n_total = x.shape[0]
     k = y.shape[1]
-    last = itab.shape[0] - 1
-    z_off = itab[last, Z_OFF] if itab[last, KIND] == DENSE else itab[last, IN_OFF]
     s0, s1, s2 = optimizers.rows(state)
     loss_total = 0.0
     samples = 0
@@ -502,7 +556,7 @@ def _train_batches(x, y, order, start, end, batch, itab, ftab, params, grad, buf
         else:
             if not graph_losses(rows, k, loss_code, loss_param, ws, y_off, graph):
                 return loss_total, samples, done, STATUS_NONFINITE_LOSS, b, t
-            loss = graph[5][0]
+            loss = graph[GR_VALUES][0]
             graph_seeds(rows, k, loss_code, loss_param, ws, y_off, graph)
             squares = backward_graph(rows, itab, ftab, params, grad, ws, squares_wanted, big,
                                      graph)
@@ -517,8 +571,9 @@ def _train_batches(x, y, order, start, end, batch, itab, ftab, params, grad, buf
             optimizers.step_rows(opt_code, params, grad, s0, s1, s2, hyper, lr, t)
         terms[done] = loss * rows
         if graph is not None:
-            for h in range(1, graph[5].shape[0]):
-                graph[6][done, h - 1] = graph[5][h] * rows
+            values, heads = graph[GR_VALUES], graph[GR_HEADS]
+            for h in range(1, values.shape[0]):
+                heads[done, h - 1] = values[h] * rows
         loss_total += loss * rows
         samples += rows
         done += 1
@@ -539,31 +594,38 @@ def _copy_rows(x, y, r0, rows, ws, y_off):  # type: ignore[no-untyped-def]
 
 
 @kernel
-def predict(x, cap, itab, ftab, params, buffers, ws, out_off, rng, fast, out, big, graph):  # type: ignore[no-untyped-def]
-    """out = the outputs of every row of x in eval mode, `cap` rows at a time."""
+def predict(x, out, net, mem, big, graph):  # type: ignore[no-untyped-def]
+    """out = the outputs of every row of x in eval mode, C_ROWS rows at a time."""
+    itab, ftab, conf = net[NET_ITAB], net[NET_FTAB], net[NET_CONF]
+    cap, out_off, fast = conf[C_ROWS], conf[C_OUT_OFF], conf[C_FAST] != 0
+    params, buffers, ws = mem[M_PARAMS], mem[M_BUFFERS], mem[M_WS]
     n_total = x.shape[0]
     k = out.shape[1]
     for r0 in range(0, n_total, cap):
         rows = min(cap, n_total - r0)
         _copy_rows(x, out, r0, rows, ws, -1)
-        forward(rows, False, itab, ftab, params, buffers, ws, rng, fast, big, graph)
+        forward(rows, False, itab, ftab, params, buffers, ws, None, fast, big, graph)
         for r in range(rows):
             for j in range(k):
                 out[r0 + r, j] = ws[out_off + r * k + j]
 
 
 @kernel
-def evaluate(x, y, cap, itab, ftab, params, buffers, ws, y_off, out_off, rng, fast, loss_code,
-             loss_param, fused, big, graph, z_off):  # type: ignore[no-untyped-def]
-    """The loss of the whole set in eval mode (terms summed chunk by chunk in float64): the
-    main output's, its pre-activation at z_off."""
+def evaluate(x, y, net, mem, big, graph):  # type: ignore[no-untyped-def]
+    """The loss of the whole set in eval mode, C_ROWS rows at a time (terms summed chunk by
+    chunk in float64): the main output's, its pre-activation at C_Z_OFF."""
+    itab, ftab, conf = net[NET_ITAB], net[NET_FTAB], net[NET_CONF]
+    cap, y_off, out_off, z_off = conf[C_ROWS], conf[C_Y_OFF], conf[C_OUT_OFF], conf[C_Z_OFF]
+    loss_code, fused, loss_param = conf[C_LOSS], conf[C_FUSED], net[NET_FCONF][F_LOSS_PARAM]
+    fast = conf[C_FAST] != 0
+    params, buffers, ws = mem[M_PARAMS], mem[M_BUFFERS], mem[M_WS]
     n_total = x.shape[0]
     k = y.shape[1]
     s = 0.0
     for r0 in range(0, n_total, cap):
         rows = min(cap, n_total - r0)
         _copy_rows(x, y, r0, rows, ws, y_off)
-        forward(rows, False, itab, ftab, params, buffers, ws, rng, fast, big, graph)
+        forward(rows, False, itab, ftab, params, buffers, ws, None, fast, big, graph)
         s += losses.loss_sum(loss_code, loss_param, fused, ws[z_off:z_off + rows * k],
                              ws[out_off:out_off + rows * k], ws[y_off:y_off + rows * k], rows, k)
     return losses.finish(loss_code, s, n_total, k)

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from nnspec.backends.base import EpochChunk, HostState, as_inputs, as_targets, init_rng
-from nnspec.backends.cpu import engine, optimizers
+from nnspec.backends.cpu import engine, optimizers, tables
 from nnspec.backends.cpu.layout import Layout, layout, step_parts
 from nnspec.lower.init import init_buffers, init_params
 from nnspec.lower.plan import Plan
@@ -22,9 +22,12 @@ EVAL_ROWS = 1024  # rows per chunk in predict / evaluate
 
 
 class _Work:
-    """A layout and its buffers for batches of up to `rows` samples."""
+    """A layout and its buffers for batches of up to `rows` samples, and the engine's `net`
+    for them (tables.py): hyper and parts (the optimizer step's threads) are the
+    executable's, computed from the plan when not given."""
 
-    def __init__(self, plan: Plan, rows: int):
+    def __init__(self, plan: Plan, rows: int, hyper: np.ndarray | None = None,
+                 parts: int | None = None):
         self.layout: Layout = layout(plan, rows)
         self.ws = np.zeros(self.layout.ws_size, dtype=plan.dtype)
         self.g1 = np.zeros(self.layout.g_size, dtype=plan.dtype)
@@ -33,17 +36,22 @@ class _Work:
         self.gws = None if graph is None else np.zeros(graph.gws_size, dtype=plan.dtype)
         self.values = np.zeros(len(plan.outputs), dtype=np.float64)
         self.no_heads = np.zeros((0, max(len(plan.outputs) - 1, 0)), dtype=np.float64)
+        # the float32 approximations of tanh/sigmoid (backends/cpu/approx.py); float64 exact
+        fast = np.dtype(plan.dtype) == np.float32
+        self.net = tables.net(plan, self.layout,
+                              optimizers.hyper_array(plan.optimizer) if hyper is None else hyper,
+                              step_parts(plan.n_params) if parts is None else parts, fast)
+        self.mem: tuple = ()  # memory(exe) of the executable that owns it (CpuExecutable)
 
     def graph(self, head_terms: np.ndarray | None = None) -> tuple | None:
-        """The engine's `graph` argument: None for a chain, else the graph tables, the
-        gradient workspace, the outputs' batch losses, head_terms (n_batches, n_heads) and
-        the scratch size (see engine.backward_graph)."""
-        g = self.layout.graph
-        if g is None:
-            return None
-        return (g.gtab, g.etab, g.otab, g.owt, self.gws, self.values,
-                self.no_heads if head_terms is None else head_terms,
-                g.gws_size - g.scratch_off)
+        """The engine's `graph` argument: None for a chain (tables.graph)."""
+        return tables.graph(self.layout, self.gws, self.values,
+                            self.no_heads if head_terms is None else head_terms)
+
+    def memory(self, exe: HostState) -> tuple:
+        """The engine's `mem`: exe's flat buffers and this workspace (tables.memory)."""
+        return tables.memory(exe.params, exe.grad, exe.buffers, exe.state, self.ws, self.g1,
+                             self.g2)
 
 
 _BLAS_LIBS: list | None = None
@@ -106,7 +114,10 @@ class CpuExecutable(HostState):
     def _get_work(self, rows: int) -> _Work:
         work = self._work.get(rows)
         if work is None:
-            work = self._work[rows] = _Work(self.plan, rows)
+            work = self._work[rows] = _Work(self.plan, rows, self.hyper, self.step_parts)
+            # built once: the executable's arrays are never rebound, only assigned into
+            # (HostState), so the tuple stays valid (saves ~0.1 us of every engine call)
+            work.mem = work.memory(self)
         return work
 
     # training ---------------------------------------------------------------------------
@@ -126,7 +137,6 @@ class CpuExecutable(HostState):
         batch = plan.batch_size(n)
         work = self._get_work(batch)
         lay = work.layout
-        opt = plan.optimizer
         # kept for the non-finite locator, which replays the bad batch with the same masks
         rng_state = dict(rng.bit_generator.state) if self._draws else None
         terms = np.zeros(end - start, dtype=np.float64)
@@ -135,12 +145,8 @@ class CpuExecutable(HostState):
         threaded = lay.split or self.step_parts > 0
         with one_blas_thread(threaded):
             loss_sum, samples, done, status, bad, t = engine.train_chunk(
-                x, y, order, start, end, batch, lay.itab, lay.ftab, self.params, self.grad,
-                self.buffers, self.state, self.hyper, opt.code, float(lr), self.step,
-                plan.clip_value, plan.clip_norm, plan.loss, plan.loss_param, plan.fused,
-                work.ws, lay.y_off, lay.out_off, work.g1, work.g2,
-                rng if self._draws else None, self.fast, terms, self.step_parts,
-                _big(threaded), work.graph(head_terms))
+                x, y, order, start, end, self.step, float(lr), work.net, work.mem,
+                terms, rng if self._draws else None, _big(threaded), work.graph(head_terms))
         self.step = int(t)
         if status != 0:
             return EpochChunk(float(loss_sum), int(samples), int(done), int(status), int(bad),
@@ -158,8 +164,7 @@ class CpuExecutable(HostState):
         work = self._get_work(min(EVAL_ROWS, x.shape[0]))
         lay = work.layout
         with one_blas_thread(lay.split):
-            engine.predict(x, lay.rows, lay.itab, lay.ftab, self.params, self.buffers, work.ws,
-                           lay.out_off, None, self.fast, out, _big(lay.split), work.graph())
+            engine.predict(x, out, work.net, work.mem, _big(lay.split), work.graph())
         return out
 
     def evaluate(self, x: np.ndarray, y: np.ndarray) -> float:
@@ -170,11 +175,8 @@ class CpuExecutable(HostState):
         work = self._get_work(min(EVAL_ROWS, x.shape[0]))
         lay = work.layout
         with one_blas_thread(lay.split):
-            return float(engine.evaluate(x, y, lay.rows, lay.itab, lay.ftab, self.params,
-                                         self.buffers, work.ws, lay.y_off, lay.out_off, None,
-                                         self.fast, plan.loss, plan.loss_param,
-                                         plan.fused, _big(lay.split), work.graph(),
-                                         lay.z_off))
+            return float(engine.evaluate(x, y, work.net, work.mem, _big(lay.split),
+                                         work.graph()))
 
     def evaluate_outputs(self, x: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
         """(evaluate(x, y), predict(x)) from one forward pass when x fits one eval chunk: the
