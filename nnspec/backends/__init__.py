@@ -13,9 +13,10 @@ from nnspec.backends.base import EpochChunk, Executable
 from nnspec.lower.plan import Plan
 
 BACKENDS = ("reference", "cpu", "cuda")
-# Backends whose engines run any graph of nodes (branches, merges, heads); the others run
-# chains of layers only, and say so (E506) instead of computing something else.
-GRAPHS = ("reference", "cpu")
+# Backends whose engines run any graph of nodes (branches, merges, heads); a backend not
+# listed runs chains of layers only, and says so (E506) instead of computing something else.
+# Every backend here runs graphs now; the check stays for a backend that starts with chains.
+GRAPHS = ("reference", "cpu", "cuda")
 
 
 def compile(plan: Plan, backend: str = "cpu", *,  # noqa: A001 - the stage verb

@@ -76,6 +76,8 @@ def cuda_plans() -> list:  # type: ignore[no-untyped-def]
     plans += [make_plan([parity.dense(2)], LOSSES["mse"](), optimizer=op)
               for op in OPTIMIZER_CASES.values()]
     plans += [make_plan(layers, loss) for layers, loss in parity.LOSS_CASES.values()]
+    plans += [make_plan(layers, loss, n_in=n_in)
+              for layers, loss, n_in in parity.GRAPH_CASES.values()]
     return plans
 
 
@@ -95,9 +97,8 @@ TABLES = {"reference (finite differences)": reference_plans, "cpu": cpu_plans,
 
 
 # Known gaps, each an xfail that must fail: a gap closed without removing it here is an error
-# (strict). The cuda engine runs chains only (backends.GRAPHS; a graph there is E506).
-AWAITING = {("layer", "cuda"): "the cuda engine does not run graphs yet (concat, add, "
-                                "residual, head): E506"}
+# (strict). None at present.
+AWAITING: dict[tuple[str, str], str] = {}
 CASES = [pytest.param(family, table, marks=pytest.mark.xfail(strict=True,
                                                             reason=AWAITING[family, table]))
          if (family, table) in AWAITING else (family, table)

@@ -53,6 +53,45 @@ def _choose_simulator() -> None:
 _choose_simulator()
 
 
+def _atomic_shared_arrays() -> None:
+    """Repair a race in the simulator: `cuda.shared.array` is looked up per source line in a
+    dict shared by the block's threads (kernelapi.FakeCUDAShared.array: get, and if absent,
+    allocate and store), so two threads that reach the line together can each allocate their
+    own array, and the block's threads then disagree about the shared memory (a tile of the
+    tiled matmul, a reduction's partial sums: wrong numbers, now and then, under load; seen
+    4 times in one run of this folder). Here the store is dict.setdefault (atomic under the
+    GIL) and every thread uses the array stored first. Same behaviour otherwise."""
+    from numba.core import config
+
+    if not HAVE_NUMBA_CUDA or not config.ENABLE_CUDASIM:
+        return
+    import traceback
+
+    import numpy as np
+    from numba.cuda.simulator import kernelapi
+
+    types, numpy_support = kernelapi.types, kernelapi.numpy_support  # (the original's)
+
+    def array(self, shape, dtype, alignment=None):  # type: ignore[no-untyped-def]
+        if alignment is not None:
+            raise RuntimeError("Array alignment is not supported in cudasim")
+        if isinstance(dtype, types.Type):
+            dtype = numpy_support.as_dtype(dtype)
+        if shape == 0:  # dynamic shared memory: one buffer, as the original
+            count = self._dynshared_size // dtype.itemsize
+            return np.frombuffer(self._dynshared.data, dtype=dtype, count=count)
+        caller = traceback.extract_stack(sys._getframe())[-2][0:2]
+        res = self._allocations.get(caller)
+        if res is None:
+            res = self._allocations.setdefault(caller, np.empty(shape, dtype))
+        return res
+
+    kernelapi.FakeCUDAShared.array = array
+
+
+_atomic_shared_arrays()
+
+
 @pytest.fixture(autouse=True)
 def _fast_thread_switching():
     """The simulator runs a block's threads as Python threads that poll each other: a short

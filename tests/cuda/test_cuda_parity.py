@@ -1,12 +1,14 @@
 """The CUDA backend against the CPU backend (the next oracle in the chain), op by op through
 whole executables: forward outputs before training, then a few updates (gradients, optimizer
-moments, running statistics, epoch loss sums) and the evaluation after them.
+moments, running statistics, epoch loss sums, heads' loss terms) and the evaluation after
+them; chains and graphs (branches, merges, heads: the cpu tests' graph nets).
 float64 agrees to summation order; float32 to the tolerance stated in cuda_helpers."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
+from cpu_nets import GRAPH_NETS
 from cuda_helpers import ACT, LOSS, OPT, OPTIMIZER_CASES, close, data, dense, make_plan, order, pair
 
 from nnspec.backends.base import dropout_rng
@@ -32,6 +34,10 @@ def run_both(plan, n=8, epochs=1, lr=0.05, x=None, y=None):
         assert (cg.n_batches, cg.n_samples, cg.status) == (cc.n_batches, cc.n_samples, cc.status)
         close(cg.loss_sum, cc.loss_sum, dt, f"epoch {e} loss")
         close(cg.terms, cc.terms, dt, f"epoch {e} batch terms")
+        assert (cg.head_terms is None) == (cc.head_terms is None)
+        if cc.head_terms is not None:  # graphs with heads: (batches, heads)
+            assert cg.head_terms.shape == cc.head_terms.shape == (cc.n_batches, len(plan.heads))
+            close(cg.head_terms, cc.head_terms, dt, f"epoch {e} head terms")
     assert g.step == c.step
     close(g.get_params(), c.get_params(), dt, "parameters after training")
     close(g.get_buffers(), c.get_buffers(), dt, "running statistics")
@@ -146,6 +152,25 @@ def test_dropout_and_batchnorm(name, dtype):
     plan = make_plan(LAYER_CASES[name], loss, dtype=dtype, seed=5,
                      n_in=LAYER_INPUTS.get(name, 3))
     run_both(plan, n=10, epochs=2)
+
+
+# graphs: fan-out, concat (an identity branch at the model's input among them), add,
+# residual, heads with loss weights, fused and not; dropout and batchnorm inside branches.
+# name -> (layers, loss, n_in): tests/cpu/cpu_nets.py's (the first four are the reference's)
+GRAPH_CASES = GRAPH_NETS
+F32_GRAPHS = ["residual-add-huber", "head-residual-bce", "input-concat-dropout-heads-mse"]
+
+
+@pytest.mark.parametrize("name, dtype", [(n, "float64") for n in GRAPH_CASES]
+                         + [(n, "float32") for n in F32_GRAPHS])
+def test_graphs(name, dtype):
+    """6 samples in batches of 4 (a short last batch), two epochs: outputs, losses, every
+    head's loss terms, parameters, moments and running statistics as the cpu engine's."""
+    layers, loss, n_in = GRAPH_CASES[name]
+    plan = make_plan(layers, loss, n_in=n_in, dtype=dtype, seed=3,
+                     optimizer=OPT["adam"](lr=0.01))
+    assert not plan.is_chain
+    run_both(plan, n=6, epochs=2)
 
 
 @pytest.mark.parametrize("layers, loss", [

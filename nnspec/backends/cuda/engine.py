@@ -10,6 +10,20 @@ Nothing is copied back until the chunk ends: loss sums, the step count and the n
 stop are kept on the device (slots.py), so the host never waits on the GPU within a chunk.
 The workspace layout is the CPU engine's own (backends/cpu/layout.py).
 
+Graphs (a plan that is not a chain) run on the same layout's graph tables (layout.Graph),
+launched as the cpu engine interprets them: a merge node's forward is one `blit` per input
+(concat: the input's rows into its columns of the node's output; add: the first input
+copied, the others added); every output's loss and seed is one `loss_seed` (weight x
+dL/d(output) written, or added where two outputs share a node), then backward_graph walks
+the nodes from the last back, each with a gradient region in the gradient workspace `gws`:
+parameter gradients into grad, dL/d(input) delivered along its edges (written by the first
+reader to arrive in backward order, added by the others, or already in place where the
+layout aliased the region: a node read by several gets the sum of their gradients). A dense
+node's dL/dx goes straight into its input's region when it arrives first; nothing is
+computed for the model's input. With heads, `book_heads` books each head's loss of an
+applied batch. A chain keeps its own path (two ping-pong gradient buffers, no edge tables).
+Concat copies its inputs: the shared layout gives every node a contiguous output region.
+
 About 5 launches per dense layer and 3 per batch: `tiny` models are launch-bound on a GPU.
 """
 
@@ -28,33 +42,62 @@ from nnspec.backends.cpu.layout import (
     AFFINE,
     AUX_OFF,
     B_OFF,
+    COL,
+    E0,
+    E_ADD,
+    E_NONE,
+    E_WRITE,
     EPS,
+    G_OFF,
     HAS_BIAS,
     IN_OFF,
     KIND,
+    MODE,
     MOMENTUM,
     N_IN,
     N_OUT,
+    NE,
+    O_A,
+    O_FUSED,
+    O_G,
+    O_MODE,
+    O_Z,
     P0,
     P1,
     RATE,
     RM_OFF,
     RV_OFF,
+    SEEDED,
+    SRC,
+    SRC_A,
     STAT_OFF,
+    TGT,
     W_OFF,
+    WIDTH,
     Z_OFF,
     Layout,
     layout,
 )
-from nnspec.backends.cuda import activations, batchnorm, dense, dropout, losses, optimizers
+from nnspec.backends.cuda import (
+    activations,
+    batchnorm,
+    dense,
+    dropout,
+    losses,
+    optimizers,
+    slots,
+)
 from nnspec.backends.cuda.jit import BLOCK, RED_BLOCKS, RED_THREADS, cuda, grid, kernel
 from nnspec.lower.plan import (
     A_LINEAR,
     ACTIVATION,
+    ADD,
     BATCHNORM,
+    CONCAT,
     DENSE,
     DROPOUT,
     FUSED_NONE,
+    MERGES,
     ROWWISE_ACTS,
     Plan,
 )
@@ -84,7 +127,32 @@ def build(dtype: str) -> SimpleNamespace:
         for i in range(cuda.grid(1), size, cuda.gridsize(1)):
             dst[dst_off + i] = src[src_off + i]
 
-    return SimpleNamespace(gather=gather, copy=copy, act=activations.build(dtype),
+    @kernel("void(T[::1], int64, int64, T[::1], int64, int64, int64, int64, int64)", dtype)
+    def blit(src, s_off, s_rs, dst, d_off, d_rs, rows, width, add):  # type: ignore[no-untyped-def]
+        """dst[d_off + r*d_rs + j] (+)= src[s_off + r*s_rs + j], r < rows, j < width: a
+        merge's input into its columns (forward), a gradient to its input's region or a
+        concat's columns of it (backward). Thread per element, grid-stride."""
+        for i in range(cuda.grid(1), rows * width, cuda.gridsize(1)):
+            r = i // width
+            j = i - r * width
+            v = src[s_off + r * s_rs + j]
+            if add != 0:
+                dst[d_off + r * d_rs + j] += v
+            else:
+                dst[d_off + r * d_rs + j] = v
+
+    @kernel("void(float64[::1], int64[::1], float64[::1], int64, int64)", dtype)
+    def book_heads(acc, ctl, head_terms, n_heads, rows):  # type: ignore[no-untyped-def]
+        """After the optimizer kernel: when this batch's update was applied (status still
+        ok), head_terms[done - 1, h] = acc[HEAD + h] * rows. One thread."""
+        if cuda.grid(1) != 0 or ctl[slots.STATUS] != 0:
+            return
+        row = (ctl[slots.DONE] - 1) * n_heads
+        for h in range(n_heads):
+            head_terms[row + h] = acc[slots.HEAD + h] * rows
+
+    return SimpleNamespace(gather=gather, copy=copy, blit=blit, book_heads=book_heads,
+                           act=activations.build(dtype),
                            dense=dense.build(dtype), drop=dropout.build(dtype),
                            bn=batchnorm.build(dtype), loss=losses.build(dtype),
                            opt=optimizers.build(dtype))
@@ -115,6 +183,38 @@ class LayerRow:
     momentum: float
     eps: float
     keep_col: int  # dropout: mask values of earlier dropout layers per sample
+    # graphs (layout.Graph): the node's gradient region in gws (-1: no backward), whether
+    # an output's fused seed (dL/dz) is there, and its edges (one per input, in order)
+    g_off: int = -1
+    seeded: int = 0
+    edges: tuple[EdgeRow, ...] = ()
+
+
+@dataclass(frozen=True)
+class EdgeRow:
+    """An input of a graph node (layout's etab row): where its value is and its width, the
+    column of a concat it goes to, where its gradient goes and how (E_*)."""
+
+    src: int
+    src_a: int
+    width: int
+    col: int
+    tgt: int
+    mode: int
+
+
+@dataclass(frozen=True)
+class OutRow:
+    """An output of a graph (layout's otab row): its z and a in ws, its seed's region (a view
+    of gws; the scratch region where none is needed), write or add, weight, acc slot."""
+
+    fused: int
+    z_off: int
+    a_off: int
+    g: Any
+    add: int
+    weight: float
+    slot: int
 
 
 class Work:
@@ -123,23 +223,44 @@ class Work:
     def __init__(self, plan: Plan, rows: int, dtype: str):
         self.layout: Layout = layout(plan, rows)
         lay = self.layout
+        graph = lay.graph
         self.ws = cuda.to_device(np.zeros(max(1, lay.ws_size), dtype=dtype))
-        self.g1 = cuda.to_device(np.zeros(max(1, lay.g_size), dtype=dtype))
-        self.g2 = cuda.to_device(np.zeros(max(1, lay.g_size), dtype=dtype))
+        if graph is None:
+            self.g1 = cuda.to_device(np.zeros(max(1, lay.g_size), dtype=dtype))
+            self.g2 = cuda.to_device(np.zeros(max(1, lay.g_size), dtype=dtype))
+        else:
+            self.gws = cuda.to_device(np.zeros(max(1, graph.gws_size), dtype=dtype))
+            self.scratch_off = int(graph.scratch_off)
+            self.scratch = self.gws[self.scratch_off:]
         self.layers: list[LayerRow] = []
+        self.gview: list[Any] = []  # graphs: each node's gradient region, a view of gws
         col = 0
         for i, row in enumerate(lay.itab):
             f = lay.ftab[i]
             r = [int(v) for v in row]
+            extra: dict[str, Any] = {}
+            if graph is not None:
+                gr = [int(v) for v in graph.gtab[i]]
+                extra = {"g_off": gr[G_OFF], "seeded": gr[SEEDED], "edges": tuple(
+                    EdgeRow(*(int(e[c]) for c in (SRC, SRC_A, WIDTH, COL, TGT, MODE)))
+                    for e in graph.etab[gr[E0]:gr[E0] + gr[NE]])}
+                self.gview.append(None if gr[G_OFF] < 0 else
+                                  self.gws[gr[G_OFF]:gr[G_OFF] + rows * r[N_OUT]])
             self.layers.append(LayerRow(
                 r[KIND], r[N_IN], r[N_OUT], r[ACT], r[HAS_BIAS], max(r[W_OFF], 0),
                 max(r[B_OFF], 0), max(r[RM_OFF], 0), max(r[RV_OFF], 0), r[AFFINE], r[IN_OFF],
                 r[Z_OFF], r[A_OFF], r[AUX_OFF], r[STAT_OFF], float(f[P0]), float(f[P1]),
-                float(f[RATE]), float(f[MOMENTUM]), float(f[EPS]), col))
+                float(f[RATE]), float(f[MOMENTUM]), float(f[EPS]), col, **extra))
             if r[KIND] == DROPOUT and f[RATE] > 0:
                 col += r[N_OUT]
-        last = self.layers[-1]
-        self.z_out = last.z_off if last.kind == DENSE else last.in_off
+        self.outs: list[OutRow] = []
+        if graph is not None:
+            size = rows * plan.n_outputs
+            for j, o in enumerate(graph.otab.tolist()):
+                g = self.scratch if o[O_G] < 0 else self.gws[o[O_G]:o[O_G] + size]
+                self.outs.append(OutRow(o[O_FUSED], o[O_Z], o[O_A], g,
+                                        int(o[O_MODE] == E_ADD), float(graph.owt[j]),
+                                        slots.LOSS if j == 0 else slots.HEAD + j - 1))
 
 
 def keep_width(plan: Plan) -> int:
@@ -189,71 +310,141 @@ class Engine:
                     k.bn.forward_eval[grid(n), BLOCK](
                         ws, la.in_off, la.a_off, rows, n, params, la.w_off, la.b_off,
                         la.affine, buffers, la.rm_off, la.rv_off, la.eps)
+            elif la.kind in MERGES:  # graphs only
+                # concat  a[r, col_e + j] = in_e[r, j]     add  a = in_0 + in_1 + ...
+                # (an add's edges have cumulative columns in the layout too: not read)
+                add = la.kind == ADD
+                for e, edge in enumerate(la.edges):
+                    k.blit[grid(rows * edge.width), BLOCK](
+                        ws, edge.src_a, edge.width, ws, la.a_off + (0 if add else edge.col), n,
+                        rows, edge.width, int(add and e > 0))
 
     @staticmethod
     def _act_grid(code: int, rows: int, n: int) -> int:
         return grid(rows) if code in ROWWISE_ACTS else grid(rows * n)
 
+    def _dense_backward(self, w: Work, la: LayerRow, code: int, rows: int, params: Any,
+                        grad: Any, g: Any, gx: Any, gx_off: int) -> None:
+        """A dense layer's gradients, given dL/d(output) (dL/dz if code is linear) in g:
+        g <- dL/dz in place, dL/dbias, dL/dw into grad, dL/dx into gx at gx_off (gx None:
+        not needed)."""
+        k, ws, n = self.k, w.ws, la.n
+        if code in ROWWISE_ACTS:
+            k.act.backward[grid(rows), BLOCK](code, la.p0, la.p1, ws, la.z_off, la.a_off, g,
+                                              rows, n)
+            code = A_LINEAR
+        if code != A_LINEAR or la.has_bias:
+            dense.launch_bias_grad(k.dense, code, la.p0, la.p1, ws, la.z_off, la.a_off, g,
+                                   grad, la.b_off, la.has_bias, rows, n)
+        # gw = gz.T @ x: A(o, r) = gz[r, o], B = x (rows, n_in)
+        self.gemm(g, 0, 1, n, ws, la.in_off, la.n_in, 1, grad, la.w_off, la.n_in, n, la.n_in,
+                  rows)
+        if gx is not None:  # gx = gz @ w
+            self.gemm(g, 0, n, 1, params, la.w_off, la.n_in, 1, gx, gx_off, la.n_in, rows,
+                      la.n_in, n)
+
+    def _elementwise_backward(self, w: Work, la: LayerRow, code: int, rows: int, params: Any,
+                              grad: Any, g: Any, keep: Any, keep_base: int) -> None:
+        """g <- dL/d(input) in place for an activation, dropout or batchnorm node (flatten:
+        nothing to do); code is the activation whose derivative applies (linear: none)."""
+        k, ws, n = self.k, w.ws, la.n
+        if la.kind == ACTIVATION:
+            if code != A_LINEAR:
+                k.act.backward[self._act_grid(code, rows, n), BLOCK](
+                    code, la.p0, la.p1, ws, la.in_off, la.a_off, g, rows, n)
+        elif la.kind == DROPOUT:
+            if la.rate > 0.0:
+                k.drop.backward[grid(rows * n), BLOCK](
+                    g, keep, keep_base + rows * la.keep_col, 1.0 / (1.0 - la.rate), rows * n)
+        elif la.kind == BATCHNORM:
+            k.bn.backward[grid(n), BLOCK](ws, g, la.aux_off, la.stat_off, rows, n, params,
+                                          grad, la.w_off, la.b_off, la.affine)
+
     def backward(self, w: Work, rows: int, params: Any, grad: Any, keep: Any,
                  keep_base: int) -> None:
-        """dL/d(params) into grad, given dL/d(output) (dL/dz if fused) in w.g1."""
-        k, ws = self.k, w.ws
+        """A chain: dL/d(params) into grad, given dL/d(output) (dL/dz if fused) in w.g1."""
         cur, other = w.g1, w.g2
         last = len(w.layers) - 1
         fused = self.plan.fused != FUSED_NONE
         for i in range(last, -1, -1):
             la = w.layers[i]
-            n = la.n
             code = A_LINEAR if fused and i == last else la.act
             if la.kind == DENSE:
-                if code in ROWWISE_ACTS:
-                    k.act.backward[grid(rows), BLOCK](code, la.p0, la.p1, ws, la.z_off,
-                                                      la.a_off, cur, rows, n)
-                    code = A_LINEAR
-                if code != A_LINEAR or la.has_bias:
-                    dense.launch_bias_grad(k.dense, code, la.p0, la.p1, ws, la.z_off,
-                                           la.a_off, cur, grad, la.b_off, la.has_bias, rows, n)
-                # gw = gz.T @ x: A(o, r) = gz[r, o], B = x (rows, n_in)
-                self.gemm(cur, 0, 1, n, ws, la.in_off, la.n_in, 1, grad, la.w_off, la.n_in,
-                          n, la.n_in, rows)
-                if i > 0:  # gx = gz @ w
-                    self.gemm(cur, 0, n, 1, params, la.w_off, la.n_in, 1, other, 0, la.n_in,
-                              rows, la.n_in, n)
+                self._dense_backward(w, la, code, rows, params, grad, cur,
+                                     other if i > 0 else None, 0)
                 cur, other = other, cur
-            elif la.kind == ACTIVATION:
-                if code != A_LINEAR:
-                    k.act.backward[self._act_grid(code, rows, n), BLOCK](
-                        code, la.p0, la.p1, ws, la.in_off, la.a_off, cur, rows, n)
-            elif la.kind == DROPOUT:
-                if la.rate > 0.0:
-                    k.drop.backward[grid(rows * n), BLOCK](
-                        cur, keep, keep_base + rows * la.keep_col, 1.0 / (1.0 - la.rate),
-                        rows * n)
-            elif la.kind == BATCHNORM:
-                k.bn.backward[grid(n), BLOCK](ws, cur, la.aux_off, la.stat_off, rows, n, params,
-                                              grad, la.w_off, la.b_off, la.affine)
+            else:
+                self._elementwise_backward(w, la, code, rows, params, grad, cur, keep,
+                                           keep_base)
+
+    def backward_graph(self, w: Work, rows: int, params: Any, grad: Any, keep: Any,
+                       keep_base: int) -> None:
+        """A graph: dL/d(params) into grad, given the outputs' seeds in their nodes' regions
+        of w.gws (see the module docstring)."""
+        blit, gws = self.k.blit, w.gws
+        for i in range(len(w.layers) - 1, -1, -1):
+            la = w.layers[i]
+            if la.g_off < 0:
+                continue
+            n = la.n
+            g = w.gview[i]
+            code = A_LINEAR if la.seeded else la.act
+            if la.kind == DENSE:
+                e = la.edges[0]
+                if e.mode == E_NONE:
+                    self._dense_backward(w, la, code, rows, params, grad, g, None, 0)
+                else:  # written straight into the input's region when first, else added
+                    off = e.tgt if e.mode == E_WRITE else w.scratch_off
+                    self._dense_backward(w, la, code, rows, params, grad, g, gws, off)
+                    if e.mode == E_ADD:
+                        blit[grid(rows * la.n_in), BLOCK](gws, off, la.n_in, gws, e.tgt,
+                                                          la.n_in, rows, la.n_in, 1)
+                continue
+            if la.kind == CONCAT:  # columns [col, col + width) of g to each input
+                for e in la.edges:
+                    if e.mode == E_WRITE or e.mode == E_ADD:
+                        blit[grid(rows * e.width), BLOCK](gws, la.g_off + e.col, n, gws, e.tgt,
+                                                          e.width, rows, e.width,
+                                                          int(e.mode == E_ADD))
+                continue
+            if la.kind != ADD:  # elementwise: g becomes dL/d(input) in place
+                self._elementwise_backward(w, la, code, rows, params, grad, g, keep,
+                                           keep_base)
+            for e in la.edges:  # add: g to every input; elementwise: to its one input
+                if e.mode == E_WRITE or e.mode == E_ADD:  # (E_ALIAS: g is that region)
+                    blit[grid(rows * n), BLOCK](gws, la.g_off, n, gws, e.tgt, n, rows, n,
+                                                int(e.mode == E_ADD))
 
     # one training batch -----------------------------------------------------------------
     def batch(self, w: Work, x: Any, y: Any, order: Any, b: int, r0: int, rows: int,
               lr: float, t: int, s: Any, keep: Any, keep_base: int) -> None:
         """Everything of batch b (rows order[r0:r0+rows]); `s` holds the executable's device
-        buffers (params, grad, buffers, state, hyper, acc, ctl, terms)."""
+        buffers (params, grad, buffers, state, hyper, acc, ctl, terms, head_terms)."""
         plan, k = self.plan, self.k
         lay = w.layout
         n_out = plan.n_outputs
         k.gather[grid(rows * (plan.n_inputs + n_out)), BLOCK](
             x, y, order, r0, rows, plan.n_inputs, n_out, w.ws, lay.y_off)
         self.forward(w, rows, True, s.params, s.buffers, keep, keep_base)
-        k.loss.loss_grad[1, RED_THREADS](plan.loss, plan.loss_param, plan.fused, w.ws, w.z_out,
-                                         lay.out_off, lay.y_off, w.g1, rows, n_out, b, s.acc,
-                                         s.ctl)
-        self.backward(w, rows, s.params, s.grad, keep, keep_base)
+        if lay.graph is None:
+            k.loss.loss_grad[1, RED_THREADS](plan.loss, plan.loss_param, plan.fused, w.ws,
+                                             lay.z_off, lay.out_off, lay.y_off, w.g1, rows,
+                                             n_out, b, s.acc, s.ctl)
+            self.backward(w, rows, s.params, s.grad, keep, keep_base)
+        else:
+            for o in w.outs:
+                k.loss.loss_seed[1, RED_THREADS](plan.loss, plan.loss_param, o.fused, w.ws,
+                                                 o.z_off, o.a_off, lay.y_off, o.g, rows, n_out,
+                                                 b, s.acc, s.ctl, o.weight, o.add, o.slot)
+            self.backward_graph(w, rows, s.params, s.grad, keep, keep_base)
         n = plan.n_params
         k.opt.sum_squares[RED_BLOCKS, RED_THREADS](s.grad, n, plan.clip_value, s.acc, s.ctl)
         s0, s1, s2 = optimizers.step_scalars(plan.optimizer, lr, t)
         self.step_kernel[grid(n), BLOCK](s.params, s.grad, s.state, n, s.hyper, s0, s1, s2,
                                          plan.clip_value, plan.clip_norm, b, rows, s.acc,
                                          s.ctl, s.terms)
+        if len(w.outs) > 1:
+            k.book_heads[1, 1](s.acc, s.ctl, s.head_terms, len(w.outs) - 1, rows)
         for la in w.layers:
             if la.kind == BATCHNORM:
                 k.bn.update_running[grid(la.n), BLOCK](w.ws, la.stat_off, rows, la.n,

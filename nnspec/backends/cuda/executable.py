@@ -1,11 +1,11 @@
 """backends.cuda.executable: Plan -> CudaExecutable, the Python face of the GPU engine.
 
 Holds every buffer on the device (parameters, gradients, batchnorm running statistics,
-optimizer moments, the chunk's books) and one workspace per batch size; the contract is
-backends/base.py, the same as the CPU executable's. Data passed to train_epoch, predict and
-evaluate is uploaded once and kept on the device while the same array objects come back
-(the training loop passes the same converted arrays every chunk and the same order array
-within an epoch); arrays are treated as read-only once passed.
+optimizer moments, the chunk's books and a graph's head terms) and one workspace per batch
+size; the contract is backends/base.py, the same as the CPU executable's. Data passed to
+train_epoch, predict and evaluate is uploaded once and kept on the device while the same
+array objects come back (the training loop passes the same converted arrays every chunk and
+the same order array within an epoch); arrays are treated as read-only once passed.
 """
 
 from __future__ import annotations
@@ -52,9 +52,10 @@ class CudaExecutable:
             buffers=self._upload(self._padded(init_buffers(plan), max(1, plan.n_buffers))),
             state=self._upload(self._padded(state, max(1, state.size))),
             hyper=cuda.to_device(optimizers.device_hyper(opt)),
-            acc=cuda.to_device(np.zeros(slots.N_ACC, dtype=np.float64)),
+            acc=cuda.to_device(np.zeros(slots.N_ACC + len(plan.heads), dtype=np.float64)),
             ctl=cuda.to_device(np.zeros(slots.N_CTL, dtype=np.int64)),
-            terms=cuda.to_device(np.zeros(1, dtype=np.float64)))
+            terms=cuda.to_device(np.zeros(1, dtype=np.float64)),
+            head_terms=cuda.to_device(np.zeros(1, dtype=np.float64)))
         self.step = 0
         self._work: dict[int, Work] = {}
         self._arrays: OrderedDict[int, tuple[np.ndarray, Any]] = OrderedDict()
@@ -88,7 +89,7 @@ class CudaExecutable:
         return dev
 
     def _reset_books(self) -> None:
-        self.s.acc.copy_to_device(np.zeros(slots.N_ACC, dtype=np.float64))
+        self.s.acc.copy_to_device(np.zeros(self.s.acc.shape[0], dtype=np.float64))
         self.s.ctl.copy_to_device(np.zeros(slots.N_CTL, dtype=np.int64))
 
     # parameters -------------------------------------------------------------------------
@@ -132,6 +133,10 @@ class CudaExecutable:
         self._reset_books()
         if self.s.terms.shape[0] < end - start:
             self.s.terms = cuda.to_device(np.zeros(end - start, dtype=np.float64))
+        heads = len(plan.heads)
+        if self.s.head_terms.shape[0] < (end - start) * heads:
+            self.s.head_terms = cuda.to_device(np.zeros((end - start) * heads,
+                                                        dtype=np.float64))
         keep: Any = None
         for c0 in range(start, end, per_upload):
             c1 = min(end, c0 + per_upload)
@@ -149,6 +154,8 @@ class CudaExecutable:
         self.step += done
         loss_sum, samples = float(acc[slots.LOSS_TOTAL]), int(ctl[slots.SAMPLES])
         terms = self.s.terms.copy_to_host()[:done]
+        head_terms = (self.s.head_terms.copy_to_host()[:done * heads].reshape(done, heads)
+                      if heads else None)
         if ctl[slots.STATUS] != 0:
             if width:  # leave rng where the CPU leaves it: after the bad batch's masks
                 rng.bit_generator.state = dict(rng_state or {})
@@ -156,8 +163,8 @@ class CudaExecutable:
                 rng.random(sum(min(batch, n - b * batch) for b in range(start, bad + 1))
                            * width)
             return EpochChunk(loss_sum, samples, done, int(ctl[slots.STATUS]),
-                              int(ctl[slots.BAD]), start, rng_state, terms)
-        return EpochChunk(loss_sum, samples, done, terms=terms)
+                              int(ctl[slots.BAD]), start, rng_state, terms, head_terms)
+        return EpochChunk(loss_sum, samples, done, terms=terms, head_terms=head_terms)
 
     # evaluation -------------------------------------------------------------------------
     def predict(self, x: np.ndarray) -> np.ndarray:
@@ -193,7 +200,7 @@ class CudaExecutable:
             self.engine.k.copy[grid(rows * k), BLOCK](
                 yd, r0 * k, work.ws, lay.y_off, rows * k)
             self.engine.k.loss.loss_sum[1, RED_THREADS](
-                plan.loss, plan.loss_param, plan.fused, work.ws, work.z_out, lay.out_off,
+                plan.loss, plan.loss_param, plan.fused, work.ws, lay.z_off, lay.out_off,
                 lay.y_off, rows, k, self.s.acc)
         s = float(self.s.acc.copy_to_host()[slots.S])
         return losses.finish_host(plan.loss, s, n, k)

@@ -7,7 +7,10 @@ workspace: a the network output, z the last pre-activation (fused forms), y the 
 loss terms of rows tid, tid + T, ...; a shared-memory tree gives S; every thread then knows
 the batch loss L = finish(S) (rmse's gradient needs it) and writes the gradient rows it owns
 (dL/dz for the fused sigmoid/softmax/log_softmax forms). A non-finite L sets the chunk status
-instead (slots.py). `loss_sum` (evaluation) adds S of a chunk of rows to acc[S].
+instead (slots.py). `loss_seed` is the same for one output of a graph (engine.py): its loss
+into acc[slot], its seed weight x dL/d(output) written or added to its node's gradient region
+(g = w * dL/da, in the dtype, as the cpu engine's graph_seeds). `loss_sum` (evaluation) adds
+S of a chunk of rows to acc[S].
 Thread mapping: one thread per batch row (strided by the block size), T = RED_THREADS.
 """
 
@@ -68,6 +71,7 @@ def block_sum(sh, tid, v):  # type: ignore[no-untyped-def]
 @functools.cache
 def build(dtype: str) -> SimpleNamespace:
     dt = np.dtype(dtype).type
+    one = dt(1.0)
     nt = RED_THREADS
 
     @device
@@ -119,8 +123,19 @@ def build(dtype: str) -> SimpleNamespace:
         return s
 
     @device
-    def row_grad(code, param, fused, ws, a_off, y_off, g, r, rows, k, loss):  # type: ignore[no-untyped-def]
-        """g[r, :] <- dL/da (or dL/dz for the fused forms) of the batch loss `loss`."""
+    def put(g, i, v, w, add):  # type: ignore[no-untyped-def]
+        """g[i] <- v (w = 1, add = 0: the chain's seed), w v, or g[i] + w v."""
+        if add != 0:
+            g[i] += w * v
+        elif w != one:
+            g[i] = w * v
+        else:
+            g[i] = v
+
+    @device
+    def row_grad(code, param, fused, ws, a_off, y_off, g, r, rows, k, loss, w, add):  # type: ignore[no-untyped-def]
+        """g[r, :] <- dL/da (or dL/dz for the fused forms) of the batch loss `loss`, through
+        put (w, add: see there)."""
         base = r * k
         if code == L_CCE:
             inv_b = 1.0 / rows
@@ -131,31 +146,31 @@ def build(dtype: str) -> SimpleNamespace:
                 t = ws[y_off + base + j] * (1.0 - param) + param / k
                 p = float64(ws[a_off + base + j])
                 if fused == FUSED_SOFTMAX_CCE:
-                    g[base + j] = dt((p * st - t) * inv_b)
+                    put(g, base + j, dt((p * st - t) * inv_b), w, add)
                 elif fused == FUSED_LOG_SOFTMAX_CCE:
-                    g[base + j] = dt((math.exp(p) * st - t) * inv_b)
+                    put(g, base + j, dt((math.exp(p) * st - t) * inv_b), w, add)
                 else:
-                    g[base + j] = dt(-t / max(p, GRAD_EPS) * inv_b if p > TINY else 0.0)
+                    put(g, base + j, dt(-t / max(p, GRAD_EPS) * inv_b if p > TINY else 0.0), w, add)
             return
         inv_n = 1.0 / (rows * k)
         for j in range(k):
             i = base + j
             e = float64(ws[a_off + i]) - float64(ws[y_off + i])
             if code == L_MSE:
-                g[i] = dt(2.0 * e * inv_n)
+                put(g, i, dt(2.0 * e * inv_n), w, add)
             elif code == L_RMSE:
-                g[i] = dt(e * (inv_n / loss if loss > 0 else 0.0))
+                put(g, i, dt(e * (inv_n / loss if loss > 0 else 0.0)), w, add)
             elif code == L_MAE:
-                g[i] = dt((1.0 if e > 0 else (-1.0 if e < 0 else 0.0)) * inv_n)
+                put(g, i, dt((1.0 if e > 0 else (-1.0 if e < 0 else 0.0)) * inv_n), w, add)
             elif code == L_HUBER:
-                g[i] = dt(min(max(e, -param), param) * inv_n)
+                put(g, i, dt(min(max(e, -param), param) * inv_n), w, add)
             elif code == L_BCE:
                 t = ws[y_off + i] * (1.0 - param) + 0.5 * param
                 p = float64(ws[a_off + i])
                 if fused == FUSED_SIGMOID_BCE:
-                    g[i] = dt((p - t) * inv_n)
+                    put(g, i, dt((p - t) * inv_n), w, add)
                 else:
-                    g[i] = dt((p - t) / max(p * (1.0 - p), GRAD_EPS) * inv_n)
+                    put(g, i, dt((p - t) / max(p * (1.0 - p), GRAD_EPS) * inv_n), w, add)
 
     @kernel("void(int64, float64, int64, T[::1], int64, int64, int64, T[::1], int64, int64, "
             "int64, float64[::1], int64[::1])", dtype)
@@ -177,7 +192,32 @@ def build(dtype: str) -> SimpleNamespace:
         if tid == 0:
             acc[slots.LOSS] = loss
         for r in range(tid, rows, nt):
-            row_grad(code, param, fused, ws, a_off, y_off, g, r, rows, k, loss)
+            row_grad(code, param, fused, ws, a_off, y_off, g, r, rows, k, loss, one, 0)
+
+    @kernel("void(int64, float64, int64, T[::1], int64, int64, int64, T[::1], int64, int64, "
+            "int64, float64[::1], int64[::1], float64, int64, int64)", dtype)
+    def loss_seed(code, param, fused, ws, z_off, a_off, y_off, g, rows, k, batch, acc, ctl,  # type: ignore[no-untyped-def]
+                  weight, add, slot):
+        """loss_grad for one output of a graph: its loss into acc[slot], weight x its
+        gradient written (add = 0) or added (add = 1) to g; one block of RED_THREADS."""
+        if ctl[slots.STATUS] != 0:
+            return
+        sh = cuda.shared.array(nt, float64)
+        tid = cuda.threadIdx.x
+        s = 0.0
+        for r in range(tid, rows, nt):
+            s += row_terms(code, param, fused, ws, z_off, a_off, y_off, r, k)
+        loss = finish(code, block_sum(sh, tid, s), rows, k)
+        if not math.isfinite(loss):
+            if tid == 0:
+                ctl[slots.STATUS] = 1
+                ctl[slots.BAD] = batch
+            return
+        if tid == 0:
+            acc[slot] = loss
+        w = dt(weight)
+        for r in range(tid, rows, nt):
+            row_grad(code, param, fused, ws, a_off, y_off, g, r, rows, k, loss, w, add)
 
     @kernel("void(int64, float64, int64, T[::1], int64, int64, int64, int64, int64, "
             "float64[::1])", dtype)
@@ -192,7 +232,7 @@ def build(dtype: str) -> SimpleNamespace:
         if tid == 0:
             acc[slots.S] += total
 
-    return SimpleNamespace(loss_grad=loss_grad, loss_sum=loss_sum)
+    return SimpleNamespace(loss_grad=loss_grad, loss_seed=loss_seed, loss_sum=loss_sum)
 
 
 def finish_host(code: int, s: float, rows: int, k: int) -> float:

@@ -10,7 +10,9 @@ acc (float64): LOSS_TOTAL (sum of batch loss * rows over the batches applied), L
   current batch's loss, written by the loss kernel, read by its gradient and the books),
   S (evaluate's running sum of loss terms), then PART: RED_BLOCKS pairs of partial sums
   (sum g^2, sum clip(g)^2) of the gradient check, summed by every optimizer block in the
-  same order (deterministic, no float atomics).
+  same order (deterministic, no float atomics); then, for a graph with heads, HEAD: head h's
+  batch loss at acc[HEAD + h] (losses.loss_seed), booked per applied batch by book_heads
+  (engine.py) into the chunk's head terms.
 """
 
 from __future__ import annotations
@@ -22,3 +24,4 @@ N_CTL = 4
 LOSS_TOTAL, LOSS, S = range(3)
 PART = 4
 N_ACC = PART + 2 * RED_BLOCKS
+HEAD = N_ACC  # acc holds N_ACC + (number of heads) values
