@@ -14,7 +14,7 @@ The public API (everything else in this package is internal):
 class indices for multiclass, rows: source row indices), `scaler`, `classes`, `feature_names`,
 `target_names`, `files` (sha256 of each file read), `hashes`, `schema()` (save it in the run
 directory for `load_features`), `manifest()`, `summary()`, `warnings` (W105 diagnostics).
-Bad data raises `nnspec.diagnostics.DiagnosticError` (E305, E401-E406, E409, E412, E413).
+Bad data raises `nnspec.diagnostics.DiagnosticError` (E305, E401-E406, E409, E412-E415).
 """
 
 from __future__ import annotations

@@ -39,7 +39,7 @@ import numpy as np
 
 from nnspec.data.dataset import FileInfo
 from nnspec.data.errors import Where
-from nnspec.data.files import NotRegular, open_regular, resolve
+from nnspec.data.files import NotRegular, open_regular, refusal, resolve
 
 MISSING = {"", "nan", "na", "n/a", "null", "none", "?", "-"}
 # A missing *target*: `none` and `-` can be class names.
@@ -64,11 +64,8 @@ def open_data(path: str, base: Path | str, where: Where, role: str) -> tuple[int
         where.fail("E401", f"data file `{path}` not found", label="file not found",
                    notes=[f"looked for {full.as_posix()}"], hints=hints)
     except NotRegular as e:
-        if e.kind == "a folder":
-            where.fail("E413", f"`{path}` is a folder, not a data file", label="not a file")
-        where.fail("E413", f"`{path}` is {e.kind}, not a regular file: data is read only "
-                   "from regular files", label="not a regular file",
-                   hints=["write the data to a file first, e.g. `cat ... > data.csv`"])
+        message, label, hints = refusal(path, e.kind)
+        where.fail("E413", message, label=label, hints=hints)
     except OSError as e:
         where.fail("E413", f"cannot read `{path}`: {e.strerror or e}", label="unreadable file")
 

@@ -87,6 +87,15 @@ def probe(path: str | os.PathLike[str]) -> str | None:
     return None
 
 
+def refusal(path: str, kind: str) -> tuple[str, str, list[str]]:
+    """(message, caret label, hints) of E413 for a data path that is `kind`, not a file: the
+    same words from `check`, `run`, `eval`, `predict` and the language server."""
+    if kind == "a folder":
+        return f"`{path}` is a folder, not a data file", "not a file", []
+    return (f"`{path}` is {kind}, not a regular file: data is read only from regular files",
+            "not a regular file", ["write the data to a file first, e.g. `cat ... > data.csv`"])
+
+
 def resolve(path: str, base: Path | str) -> Path:
     """A relative path is relative to the spec's folder `base`."""
     p = Path(path).expanduser()
