@@ -45,6 +45,7 @@ MISSING = {"", "nan", "na", "n/a", "null", "none", "?", "-"}
 # A missing *target*: `none` and `-` can be class names.
 MISSING_TARGET = MISSING - {"none", "-"}
 CHUNK = 1 << 20
+ROWS = 1 << 18  # rows per numpy.loadtxt call: one chunk's table is a few MB
 
 
 def open_data(path: str, base: Path | str, where: Where, role: str) -> tuple[int, Path]:
@@ -103,13 +104,15 @@ def _blank(row: list[str]) -> bool:
 class CsvFile:
     """An open, scanned CSV file. `head(header)` reads its columns, `read()` its values."""
 
-    def __init__(self, fd: int, info: FileInfo, delimiter: str, where: Where, quotes: bool):
+    def __init__(self, fd: int, info: FileInfo, delimiter: str, where: Where, quotes: bool,
+                 newlines: int):
         self.fd = fd
         self.info = info
         self.shown = info.resolved
         self.delimiter = delimiter
         self.where = where
         self._quotes = quotes
+        self._newlines = newlines
         self._closer = weakref.finalize(self, os.close, fd)
         self._head: Head | None = None
         self._skip = 0  # physical lines up to and including the header (0: no header)
@@ -120,12 +123,12 @@ class CsvFile:
     def open(path: str, base: Path | str, where: Where, role: str, delimiter: str) -> CsvFile:
         fd, full = open_data(path, base, where, role)
         try:
-            sha, size, quotes = _scan(fd, full.as_posix(), where)
+            sha, size, quotes, newlines = _scan(fd, full.as_posix(), where)
         except BaseException:
             os.close(fd)
             raise
         info = FileInfo(role, path, full.as_posix(), sha, size)
-        return CsvFile(fd, info, delimiter, where, quotes)
+        return CsvFile(fd, info, delimiter, where, quotes, newlines)
 
     def close(self) -> None:
         self._closer()
@@ -212,46 +215,85 @@ class CsvFile:
     def _fast(self, cols: list[int], targets: list[int]
               ) -> tuple[np.ndarray, np.ndarray | None] | None:
         """numpy.loadtxt over every column; None when it raised (the careful pass decides)."""
-        head = self._head
-        assert head is not None
         text_target = len(targets) == 1 and targets[0] not in cols and not _numeric_start(
             self._first_data_cell(targets[0]))
         for as_text in ((True,) if text_target else (False, True)):
             if as_text and len(targets) != 1:
                 return None
-            fields = []
-            for c in range(head.ncols):
-                if c in cols or (c in targets and not as_text):
-                    fields.append((f"c{c}", "f8"))
-                elif c in targets:
-                    fields.append((f"c{c}", "O"))
-                else:
-                    fields.append((f"c{c}", "U1"))  # read (its width counts), not kept
             try:
-                with self._text() as text, warnings.catch_warnings():
-                    warnings.simplefilter("error")
-                    table = np.loadtxt(text, dtype=np.dtype(fields), delimiter=self.delimiter,
-                                       comments=None, quotechar='"', skiprows=self._skip,
-                                       ndmin=1)
-            except (ValueError, TypeError, IndexError, UnicodeError, Warning) as e:
-                if _blames_other_column(e, targets):
+                return self._loadtxt(cols, targets, as_text)
+            except _Fallback as e:
+                if e.cause is None or _blames_other_column(e.cause, targets):
                     return None  # reading the target as text would not help
-                continue
-            x = np.empty((len(table), len(cols)), dtype=np.float64)
-            for j, c in enumerate(cols):
-                x[:, j] = table[f"c{c}"]
-            y: np.ndarray | None = None
-            if len(targets) > 1:
-                y = np.empty((len(table), len(targets)), dtype=np.float64)
-                for j, c in enumerate(targets):
-                    y[:, j] = table[f"c{c}"]
-            elif targets:
-                y = np.array(table[f"c{targets[0]}"])
-            del table
-            if len(x) == 0:
-                return None  # (head() saw a data row: let the careful pass say what it is)
-            return x, y
         return None
+
+    def _loadtxt(self, cols: list[int], targets: list[int], as_text: bool
+                 ) -> tuple[np.ndarray, np.ndarray | None]:
+        """The values, read ROWS rows at a time straight into arrays sized by the file's line
+        count (so the peak is the result plus one chunk); _Fallback when numpy refused."""
+        head = self._head
+        assert head is not None
+        fields = []
+        for c in range(head.ncols):
+            if c in cols or (c in targets and not as_text):
+                fields.append((f"c{c}", "f8"))
+            elif c in targets:
+                fields.append((f"c{c}", "O"))
+            else:
+                fields.append((f"c{c}", "U1"))  # read (its width counts), not kept
+        dtype = np.dtype(fields)
+        bound = self._newlines + 1
+        x = np.empty((bound, len(cols)), dtype=np.float64)
+        y: np.ndarray | None = None
+        if len(targets) > 1 or (targets and not as_text):
+            y = np.empty((bound, len(targets)), dtype=np.float64)
+        labels: list[np.ndarray] = []
+        n = 0
+        with self._text() as text:
+            while True:
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always")
+                    try:
+                        table = np.loadtxt(text, dtype=dtype, delimiter=self.delimiter,
+                                           comments=None, quotechar='"', ndmin=1,
+                                           skiprows=self._skip if n == 0 else 0,
+                                           max_rows=ROWS)
+                    except (ValueError, TypeError, IndexError, UnicodeError) as e:
+                        raise _Fallback(e) from None
+                ended = False
+                for w in caught:
+                    message = str(w.message)
+                    if "contained no data" in message and "max_rows" in message:
+                        continue  # a blank line inside a chunk: skipped, as the rules say
+                    if "input contained no data" in message and n > 0:
+                        ended = True  # the previous chunk ended exactly at the end
+                        continue
+                    raise _Fallback(None)
+                if ended:
+                    break
+                m = len(table)
+                if n + m > bound:
+                    raise _Fallback(None)  # (cannot happen: a row is at least one line)
+                for j, c in enumerate(cols):
+                    x[n:n + m, j] = table[f"c{c}"]
+                if y is not None:
+                    for j, c in enumerate(targets):
+                        y[n:n + m, j] = table[f"c{c}"]
+                elif targets:
+                    labels.append(np.char.strip(table[f"c{targets[0]}"].astype(str)))
+                n += m
+                del table
+                if m < ROWS:
+                    break
+        if n == 0:
+            raise _Fallback(None)  # (head() saw a data row: let the careful pass say)
+        x = _shrink(x, n)
+        if y is not None:
+            y = _shrink(y, n)
+            return x, (y[:, 0].copy() if len(targets) == 1 else y)
+        if targets:
+            return x, np.concatenate(labels)
+        return x, None
 
     def _first_data_cell(self, col: int) -> str:
         rows = self._rows()
@@ -279,7 +321,7 @@ class CsvFile:
             i = int(np.flatnonzero(~np.isfinite(y))[0])
             line, row = self.row(i)
             return self._missing_target(line, col, row[col].strip())
-        cells = np.char.strip(y.astype(str))
+        cells = y if y.dtype.kind == "U" else np.char.strip(y.astype(str))
         values = _floats(cells)
         if values is not None and np.isfinite(values).all():
             return values
@@ -421,6 +463,19 @@ class CsvFile:
                 yield n, line.split(d)
 
 
+class _Fallback(Exception):
+    """numpy.loadtxt refused the file (`cause`: its error, None for a warning)."""
+
+    def __init__(self, cause: BaseException | None) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+
+
+def _shrink(a: np.ndarray, n: int) -> np.ndarray:
+    """The first n rows; a copy when the rest would waste more than a tenth."""
+    return a[:n] if n >= 0.9 * len(a) else a[:n].copy()
+
+
 def _blames_other_column(e: BaseException, targets: list[int]) -> bool:
     """Whether numpy's message names a cell outside the target column ("... at row 3,
     column 2."): then the careful pass is next. Only a shortcut: unknown wording is no."""
@@ -440,7 +495,7 @@ def _floats(cells: np.ndarray) -> np.ndarray | None:
     """Every cell as Python's float() reads it, or None at the first that is not a number."""
     out = np.empty(len(cells), dtype=np.float64)
     try:
-        for i, c in enumerate(cells.tolist()):
+        for i, c in enumerate(cells):  # one cell at a time: a label column stops at once
             out[i] = float(c)
     except ValueError:
         return None
@@ -477,14 +532,16 @@ def _no_duplicates(names: list[str], shown: str, line: int, where: Where) -> Non
         seen[name] = c
 
 
-def _scan(fd: int, shown: str, where: Where) -> tuple[str, int, bool]:
-    """(sha256, size, whether a quote character occurs) of the whole file; E413 for text that
-    is not UTF-8 or holds NUL bytes (a binary file)."""
+def _scan(fd: int, shown: str, where: Where) -> tuple[str, int, bool, int]:
+    """(sha256, size, whether a quote character occurs, newlines) of the whole file; E413 for
+    text that is not UTF-8 or holds NUL bytes (a binary file)."""
     sha = hashlib.sha256()
     decoder = codecs.getincrementaldecoder("utf-8")()
     size = 0
     nul = quotes = False
+    newlines = 0
     while chunk := os.read(fd, CHUNK):
+        newlines += chunk.count(b"\n")
         sha.update(chunk)
         try:
             decoder.decode(chunk)
@@ -500,7 +557,7 @@ def _scan(fd: int, shown: str, where: Where) -> tuple[str, int, bool]:
         _not_utf8(where, shown, size - len(e.object) + e.start)
     if nul:
         where.fail("E413", f"`{shown}` is a binary file, not CSV text", label="unreadable file")
-    return sha.hexdigest(), size, quotes
+    return sha.hexdigest(), size, quotes, newlines
 
 
 def _not_utf8(where: Where, shown: str, offset: int) -> None:

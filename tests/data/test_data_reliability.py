@@ -19,7 +19,7 @@ from data_helpers import fails, load, write
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from nnspec.data import Scaler, load_features
+from nnspec.data import Scaler, csvfile, load_features
 from nnspec.data.csvfile import CsvFile
 from nnspec.data.errors import Where
 from nnspec.data.files import NotRegular, open_regular, probe
@@ -157,14 +157,14 @@ def _outcome(fn):
     return ("ok", x.tolist(), None if y is None else [str(v) for v in y.tolist()])
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=400, deadline=None, suppress_health_check=list(HealthCheck))
 @given(rows=st.lists(st.lists(CELLS, min_size=2, max_size=4), min_size=1, max_size=5),
        eol=st.sampled_from(["\n", "\r\n", "\r"]), blank=st.booleans(), header=st.booleans(),
-       target=st.integers(0, 1))
+       target=st.integers(0, 1), chunk=st.sampled_from([1, 2, csvfile.ROWS]))
 def test_fast_pass_reads_what_the_careful_pass_reads(tmp_path_factory, rows, eol, blank,
-                                                      header, target):
+                                                      header, target, chunk):
     """numpy.loadtxt's pass either raises (then the csv-module pass decides) or gives the very
-    values, labels and errors the csv-module definition does."""
+    values, labels and errors the csv-module definition does, whatever its chunk size."""
     folder = tmp_path_factory.mktemp("c")
     lines = [",".join(r) for r in rows]
     if blank:
@@ -178,7 +178,11 @@ def test_fast_pass_reads_what_the_careful_pass_reads(tmp_path_factory, rows, eol
         cols = [c for c in range(head.ncols) if c != t]
         return f._careful(cols, [t]) if careful else f.read(cols, [t])
 
-    assert _outcome(lambda: read(False)) == _outcome(lambda: read(True))
+    default, csvfile.ROWS = csvfile.ROWS, chunk
+    try:
+        assert _outcome(lambda: read(False)) == _outcome(lambda: read(True))
+    finally:
+        csvfile.ROWS = default
 
 
 @pytest.mark.parametrize("text, line, message", [
