@@ -75,8 +75,8 @@ def check_data(ctx: Ctx, block: Block) -> ir.Data | None:
                     on_missing=missing)
     if data is None or failed:
         return None
-    _split_conflicts(ctx, data, block)
-    _data_files(ctx, data)
+    _split_conflicts(ctx, data, block)  # type: ignore[arg-type]
+    _data_files(ctx, data)  # type: ignore[arg-type]
     return data  # type: ignore[return-value]
 
 
@@ -94,7 +94,7 @@ def _data_files(ctx: Ctx, data: ir.Data) -> None:
         kind = probe(resolve(path, base))
         if kind is not None:
             message, label, hints = refusal(path, kind)
-            ctx.error("E413", message, src.span, label=label, hints=hints)
+            ctx.error("E413", message, getattr(src, "span", None), label=label, hints=hints)
 
 
 def _split_conflicts(ctx: Ctx, data: ir.Data, block: Block) -> None:

@@ -9,13 +9,16 @@ Reading it is done twice over only when needed:
 - `scan` (always): one pass over the raw bytes, through the descriptor `files.open_regular`
   checked, for the sha256, the size, UTF-8 validity and NUL bytes (a binary file);
 - the fast pass: `numpy.loadtxt` (its C parser) with one structured dtype over all columns
-  (features float64, the target float64 or str, others ignored), so it also checks that every
-  row is as wide as the first. Peak memory stays near the arrays it returns.
+  (features float64, the target float64 or str, others read one character wide and
+  dropped), so it also checks that every row is as wide as the first. It reads ROWS rows at a
+  time into arrays sized by the line count of the scan: the peak is the result plus one
+  chunk. A target that is text in its first row is read as text at once; a numeric-looking
+  one that turns out not to be is read again as text.
 - the careful pass, only when the fast one raised (a text cell, a ragged row, a lone CR, a
   white-space-only line, a number that only Python reads, ...): `csv.reader` row by row, which
   either stops at the first problem with its file:line:column, exactly as the rules say, or
   returns the values the fast pass could not read. It streams: nothing per row is kept but
-  the values (array('d')) and the line number.
+  the values (array('d')), the line number and the target's text.
 A cell the fast pass read but the rules refuse (`nan`, `inf`) is located by counting rows
 again up to it (`lines()`), only on that error path.
 """
@@ -31,7 +34,7 @@ import re
 import warnings
 import weakref
 from array import array
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -141,7 +144,7 @@ class CsvFile:
         return io.TextIOWrapper(io.BufferedReader(raw, CHUNK), encoding="utf-8-sig",
                                 newline="")
 
-    def _rows(self) -> Iterator[tuple[int, list[str]]]:
+    def _rows(self) -> Generator[tuple[int, list[str]], None, None]:
         """(line, fields) of every non-blank row, header included; malformed CSV is E413."""
         with self._text() as text:
             reader = csv.reader(text, delimiter=self.delimiter)
@@ -451,7 +454,7 @@ class CsvFile:
             return {i: int(self._careful_lines[i]) for i in wanted}
         return {i: line for i, (line, _row) in self.rows(wanted).items()}
 
-    def _plain_rows(self) -> Iterator[tuple[int, list[str]]]:
+    def _plain_rows(self) -> Generator[tuple[int, list[str]], None, None]:
         """_rows() for a file without a quote character: lines split at the delimiter (what
         csv.reader does then), a few times faster."""
         d = self.delimiter

@@ -232,8 +232,8 @@ def test_missing_target_in_a_string_label_column_is_located(tmp_path):
     ("a,y,b, y ", 2, 4, "`y`"),
     ("a,,b,,y", 2, 4, "`` (an empty name)"),
 ])
-def test_duplicate_column_names_are_refused_with_both_positions(tmp_path, header, first,
-                                                                 second, name):
+def test_duplicate_column_names_are_refused_with_both_positions(tmp_path, monkeypatch, header,
+                                                                 first, second, name):
     write(tmp_path, "d.csv", f"{header}\n" + ",".join("1" * len(header.split(","))) + "\n")
     diag = fails("E414", load, Csv(path="d.csv", target="y", features=("b",)),
                  folder=tmp_path, n_inputs=1)
@@ -241,7 +241,7 @@ def test_duplicate_column_names_are_refused_with_both_positions(tmp_path, header
     assert diag.message == (f"{shown}:1:{second}: column {second} is named {name}, like column "
                             f"{first} ({shown}:1:{first})")
     # predict and eval read the same way
-    os.chdir(tmp_path)
+    monkeypatch.chdir(tmp_path)
     schema = {**SCHEMA, "feature_names": ["b"], "n_features": 1}
     assert fails("E414", load_features, "d.csv", schema).message.startswith(f"d.csv:1:{second}")
 
@@ -318,8 +318,15 @@ def test_value_beyond_float32_is_refused_but_float64_keeps_it(tmp_path):
     assert load(src, folder=tmp_path, n_inputs=1, dtype=np.float64).train.x[1, 0] == 5e38
 
 
-def test_predict_input_far_outside_training_is_refused(tmp_path):
-    os.chdir(tmp_path)
+def test_regression_target_beyond_float32_is_refused(tmp_path):
+    write(tmp_path, "d.csv", "a,y\n1,0.5\n2,-1e39\n")
+    diag = fails("E415", load, Csv(path="d.csv", target="y"), folder=tmp_path, n_inputs=1,
+                 dtype=np.float32)
+    assert diag.message.startswith(f"{tmp_path / 'd.csv'}:3:2: target `y` is -1e+39")
+
+
+def test_predict_input_far_outside_training_is_refused(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
     write(tmp_path, "in.csv", "a,b\n1,2\n3,1e300\n")
     schema = {**SCHEMA, "scaler": {"kind": "standardize", "n_features": 2, "mean": [0.0, 0.0],
                                    "std": [1.0, 1e-5]}}
