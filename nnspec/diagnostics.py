@@ -109,6 +109,9 @@ CODES: dict[str, str] = {
     "E411": "loss or gradient is not finite",
     "E412": "empty data set",
     "E413": "bad data file",
+    "E414": "duplicate column name",
+    "E415": "value out of range for the training dtype",
+    "E416": "prediction or evaluation is not finite",
     # E5xx: backend and environment
     "E501": "device not available",
     "E502": "backend failure",

@@ -1,10 +1,13 @@
 """check.data: the `data` block -> ir.Data.
 
 Also the checks that need only the data block: a validation (or test) set given twice
-(split fraction and a separate source: E409) and stratifying a regression target (E409).
+(split fraction and a separate source: E409), stratifying a regression target (E409), and a
+data path that is a folder, named pipe, socket or device (E413; data.files.probe).
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from nnspec import ir
 from nnspec.check.context import Ctx
@@ -72,8 +75,26 @@ def check_data(ctx: Ctx, block: Block) -> ir.Data | None:
                     on_missing=missing)
     if data is None or failed:
         return None
-    _split_conflicts(ctx, data, block)
+    _split_conflicts(ctx, data, block)  # type: ignore[arg-type]
+    _data_files(ctx, data)  # type: ignore[arg-type]
     return data  # type: ignore[return-value]
+
+
+def _data_files(ctx: Ctx, data: ir.Data) -> None:
+    """A data path that is there but is no regular file (a folder, a FIFO, a device) is E413
+    now, before `run` would block on it or read it forever. One open (O_NONBLOCK) and fstat
+    per file: nothing is read, so it stays cheap enough for the language server."""
+    from nnspec.data.files import probe, refusal, resolve
+
+    base = Path(ctx.path).parent if ctx.path else Path(".")
+    for src in (data.source, data.validation, data.test):
+        path = getattr(src, "path", None)
+        if not isinstance(path, str) or not path:
+            continue
+        kind = probe(resolve(path, base))
+        if kind is not None:
+            message, label, hints = refusal(path, kind)
+            ctx.error("E413", message, getattr(src, "span", None), label=label, hints=hints)
 
 
 def _split_conflicts(ctx: Ctx, data: ir.Data, block: Block) -> None:

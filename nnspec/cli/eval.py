@@ -41,7 +41,8 @@ def main(args: argparse.Namespace) -> int:
                     "E402", f"`{args.data}` has no target column to evaluate against",
                     path=args.data, notes=[f"targets: {targets}"],
                     hints=["use `nnspec predict` for data without targets"]))
-            results = {args.data: evaluate(restored, features.x, features.y)}
+            results = {args.data: evaluate(restored, features.x, features.y, args.data,
+                                                features.locate)}
     except DiagnosticError as exc:
         print_diagnostics(exc.diagnostics, sources)
         return 1

@@ -27,14 +27,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def main(args: argparse.Namespace) -> int:
     from nnspec.run.atomic import write_text
-    from nnspec.run.predict import prediction_table, read_input, write_csv
+    from nnspec.run.predict import predict, prediction_table, read_input, write_csv
     from nnspec.run.restore import restore
 
     sources: dict[str, str] = {}
     try:
         restored = restore(args.run_dir, sources)
         features = read_input(restored, args.input)
-        header, rows = prediction_table(restored, restored.exe.predict(features.x))
+        header, rows = prediction_table(restored, predict(restored, features, args.input))
         buf = io.StringIO()
         write_csv(header, rows, buf)
         if args.output:

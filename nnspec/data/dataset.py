@@ -8,8 +8,9 @@ read new inputs exactly as the training data was read.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -34,12 +35,24 @@ class FileInfo:
                 "sha256": self.sha256, "bytes": self.size}
 
 
+class Locator(Protocol):
+    """Where a sample of a Table came from, for messages (data.csvfile.CsvLocator)."""
+
+    def target(self, i: int) -> str: ...
+
+    def feature(self, i: int, j: int) -> str: ...
+
+    def features(self, cells: Iterable[tuple[int, int]]) -> list[str]: ...
+
+
 @dataclass
 class Table:
     """One source as read, before target encoding, splitting and scaling.
 
     x: float64 (N, F), finite. y: float64 (N,) / (N, K), or str (N,) class labels.
-    `locate(i)` says where target i came from (`file:line:col`), for messages.
+    `locate(i)` says where target i came from (`file:line:col`), `locate_feature(i, j)`
+    where feature j of sample i did, for messages (the `locator` finds the line only when
+    asked: nothing per row is kept for it).
     `layout` records how a CSV was read (for predict); None for other sources.
     """
 
@@ -48,18 +61,31 @@ class Table:
     feature_names: list[str]
     target_names: list[str]
     file: FileInfo | None = None
-    target_locations: list[str] | None = None
+    locator: Locator | None = None
     layout: dict[str, Any] | None = None
     warnings: list[Diagnostic] = field(default_factory=list)
 
     def __len__(self) -> int:
         return int(self.x.shape[0])
 
+    def _where(self) -> str:
+        return self.file.resolved if self.file else "generated data"
+
     def locate(self, i: int) -> str:
-        if self.target_locations is not None:
-            return self.target_locations[i]
-        where = self.file.resolved if self.file else "generated data"
-        return f"{where}: row {i} (0-based)"
+        if self.locator is not None:
+            return self.locator.target(i)
+        return f"{self._where()}: row {i} (0-based)"
+
+    def locate_feature(self, i: int, j: int) -> str:
+        if self.locator is not None:
+            return self.locator.feature(i, j)
+        return f"{self._where()}: sample {i}, feature {j} (0-based)"
+
+    def locate_features(self, cells: Iterable[tuple[int, int]]) -> list[str]:
+        """locate_feature() of several cells, in one pass over the file."""
+        if self.locator is not None:
+            return self.locator.features(cells)
+        return [self.locate_feature(i, j) for i, j in cells]
 
 
 @dataclass(frozen=True, eq=False)

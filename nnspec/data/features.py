@@ -15,6 +15,7 @@ the training data was an npz.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,19 +23,11 @@ from typing import Any
 
 import numpy as np
 
+from nnspec.data.csvfile import MISSING, CsvFile, CsvLocator, Head
 from nnspec.data.dataset import FileInfo, Table
 from nnspec.data.errors import Where, did_you_mean, listing
-from nnspec.data.readers import (
-    MISSING,
-    Rows,
-    labels,
-    npz_array,
-    numbers,
-    open_npz,
-    read_file,
-    split_rows,
-    table_from_arrays,
-)
+from nnspec.data.load import scaled, targets_as
+from nnspec.data.readers import npz_array, open_npz, read_file, table_from_arrays
 from nnspec.data.scaling import Scaler
 from nnspec.data.targets import encode
 
@@ -48,6 +41,13 @@ class Features:
     raw: np.ndarray
     y: np.ndarray | None
     file: FileInfo
+    table: Table | None = None
+
+    def locate(self, i: int) -> str:
+        """Where sample i is in the input: `file:line` for a CSV, else its 0-based index."""
+        if self.table is not None and self.table.locator is not None:
+            return self.table.locate_feature(i, 0).rsplit(":", 1)[0]
+        return f"{self.file.resolved}: sample {i} (0-based)"
 
 
 def load_features(path: str | Path, schema: Mapping[str, Any], *, dtype: Any = np.float32,
@@ -56,8 +56,8 @@ def load_features(path: str | Path, schema: Mapping[str, Any], *, dtype: Any = n
     shown = Path(path).as_posix()
     where = Where(shown)
     layout = schema.get("layout") or {}
-    blob, info = read_file(shown, ".", where, "input")
     if shown.endswith(".npz"):
+        blob, info = read_file(shown, ".", where, "input")
         arrays = open_npz(blob, shown, where)
         xkey = layout.get("x", "x") if layout.get("format") == "npz" else "x"
         ykey = layout.get("y", "y") if layout.get("format") == "npz" else "y"
@@ -66,57 +66,63 @@ def load_features(path: str | Path, schema: Mapping[str, Any], *, dtype: Any = n
         has_y = ykey in arrays
     else:
         delim = delimiter or layout.get("delimiter") or ","
-        table, has_y = _read_csv(blob, shown, schema, layout, header, delim, where)
-        table.file = info
+        csv_file = CsvFile.open(shown, ".", where, "input", delim)
+        table, has_y = _read_csv(csv_file, schema, layout, header, where)
+        info = csv_file.info
     n_features = int(schema["n_features"])
     if table.x.shape[1] != n_features:
         f = table.x.shape[1]
         where.fail("E405", f"`{shown}` has {f} feature{'s' if f != 1 else ''} but the model "
                    f"takes {n_features}", label="feature count",
                    notes=[f"features: {listing(schema['feature_names'])}"])
+    dtype = np.dtype(dtype)
+    rows = np.arange(len(table), dtype=np.int64)
     y = None
     if has_y:
         [y], _ = encode([(table, where)], schema["task"], int(schema["n_outputs"]),
                         schema.get("classes"))
         if schema["task"] != "multiclass":
-            y = y.astype(np.dtype(dtype))
+            y = targets_as(y, table, rows, dtype, where)
     scaler = Scaler.from_dict(schema["scaler"])
-    return Features(scaler.apply(table.x, np.dtype(dtype)), table.x, y, info)
+    if not scaler.finite:
+        where.fail("E416", "the run's scaling statistics (data.json) are not finite: the model "
+                   "was trained on broken inputs", label="broken run",
+                   notes=[f"scaler: {json.dumps(schema['scaler'])}"],
+                   hints=["train the run again with this version of nnspec (its scaler is "
+                          "finite for any finite data)"])
+    return Features(scaled(scaler, table, rows, dtype, where), table.x, y, info, table)
 
 
-def _read_csv(blob: bytes, shown: str, schema: Mapping[str, Any], layout: Mapping[str, Any],
-              header: bool | None, delim: str, where: Where) -> tuple[Table, bool]:
+def _read_csv(f: CsvFile, schema: Mapping[str, Any], layout: Mapping[str, Any],
+              header: bool | None, where: Where) -> tuple[Table, bool]:
+    shown = f.shown
     if header is None:
-        header = _has_header(split_rows(blob, shown, delim, False, where).rows[0], schema,
-                             layout)
-    rows = split_rows(blob, shown, delim, header, where)
+        first = f.first_row()
+        header = first is not None and _has_header(first, schema, layout)
+    head = f.head(header)
     feats: list[str] = list(schema["feature_names"])
     targets: list[str] = list(schema["target_names"])
-    if rows.header is not None:
-        missing = [f for f in feats if f not in rows.header]
+    if head.header is not None:
+        missing = [c for c in feats if c not in head.header]
         if missing:
             where.fail("E402", f"feature column `{missing[0]}` not found in `{shown}`",
-                       label="no such column", notes=[f"columns: {listing(rows.header)}",
+                       label="no such column", notes=[f"columns: {listing(head.header)}",
                                                       f"the model reads: {listing(feats)}"],
-                       hints=did_you_mean(missing[0], rows.header))
-        cols = [rows.header.index(f) for f in feats]
-        tcols = [rows.header.index(t) for t in targets] if all(
-            t in rows.header for t in targets) else []
+                       hints=did_you_mean(missing[0], head.header))
+        cols = [head.header.index(c) for c in feats]
+        tcols = [head.header.index(t) for t in targets] if all(
+            t in head.header for t in targets) else []
     else:
-        cols, tcols = _positions(rows, schema, layout, where)
-    x = numbers(rows, cols, where, "feature")
-    y = None
-    if tcols:
-        y = labels(rows, tcols[0], where) if len(tcols) == 1 else numbers(
-            rows, tcols, where, "target")
-    names = rows.names()
-    locs = [f"{shown}:{line}:{tcols[0] + 1}" for line in rows.lines] if tcols else None
-    table = Table(x, y if y is not None else np.zeros((len(rows.rows), 0)),
-                  [names[c] for c in cols], [names[c] for c in tcols], None, locs)
+        cols, tcols = _positions(head, schema, layout, where)
+    x, y = f.read(cols, tcols)
+    names = head.names()
+    table = Table(x, y if y is not None else np.zeros((len(x), 0)),
+                  [names[c] for c in cols], [names[c] for c in tcols], f.info,
+                  CsvLocator(f, cols, tcols))
     return table, bool(tcols)
 
 
-def _positions(rows: Rows, schema: Mapping[str, Any], layout: Mapping[str, Any],
+def _positions(rows: Head, schema: Mapping[str, Any], layout: Mapping[str, Any],
                where: Where) -> tuple[list[int], list[int]]:
     f, k = int(schema["n_features"]), len(schema["target_names"])
     if layout.get("format") == "csv" and rows.ncols == layout.get("ncols"):

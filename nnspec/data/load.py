@@ -24,7 +24,7 @@ from nnspec.data.dataset import TASKS, Dataset, Part, Table
 from nnspec.data.errors import Where
 from nnspec.data.generators import generate
 from nnspec.data.readers import read_csv, read_npz
-from nnspec.data.scaling import Scaler
+from nnspec.data.scaling import Scaler, dominant_rows, unrepresentable
 from nnspec.data.split import split_rows
 from nnspec.data.targets import encode
 from nnspec.diagnostics import DiagnosticError, error
@@ -133,26 +133,109 @@ def load_data(data: ir.Data, *, spec_dir: Path | str, seed: int, n_inputs: int,
 
     scaler = Scaler.fit(data.scale, main.x[train_rows])
 
-    def part(table: Table, y: np.ndarray, rows: np.ndarray) -> Part:
-        return Part(scaler.apply(table.x[rows], dtype),
-                    y[rows] if task == "multiclass" else y[rows].astype(dtype), rows)
+    def part(table: Table, y: np.ndarray, rows: np.ndarray, where: Where) -> Part:
+        x = scaled(scaler, table, rows, dtype, where)
+        if task == "multiclass":
+            return Part(x, y[rows], rows)
+        return Part(x, targets_as(y[rows], table, rows, dtype, where), rows)
 
     y_main = y_of["source"]
-    val = part(main, y_main, val_rows) if len(val_rows) else None
-    test = part(main, y_main, test_rows) if len(test_rows) else None
+    src_where = where_of["source"]
+    val = part(main, y_main, val_rows, src_where) if len(val_rows) else None
+    test = part(main, y_main, test_rows, src_where) if len(test_rows) else None
     for role in ("validation", "test"):
         if role in tables:
             t = tables[role]
-            p = part(t, y_of[role], np.arange(len(t), dtype=np.int64))
+            p = part(t, y_of[role], np.arange(len(t), dtype=np.int64), where_of[role])
             val, test = (p, test) if role == "validation" else (val, p)
     warnings = [w for t in tables.values() for w in t.warnings]
-    train = part(main, y_main, train_rows)
-    warnings += _warnings(train, main, task, n_outputs, classes, where_of["source"])
+    train = part(main, y_main, train_rows, src_where)
+    warnings += _warnings(train, main, task, n_outputs, classes, src_where)
+    if data.scale != "none":
+        warnings += extreme_rows(main, train_rows, data.scale, src_where)
     return Dataset(train=train, val=val, test=test, scaler=scaler, task=task,
                    n_outputs=n_outputs, feature_names=main.feature_names,
                    target_names=main.target_names, classes=classes,
                    files=tuple(t.file for t in tables.values() if t.file is not None),
                    layout=main.layout, warnings=tuple(warnings))
+
+
+def scaled(scaler: Scaler, table: Table, rows: np.ndarray, dtype: np.dtype,
+           where: Where) -> np.ndarray:
+    """The scaled features of `rows` in the run's dtype; a value that dtype cannot hold after
+    scaling is E415 at its cell."""
+    x = scaler.apply(table.x[rows], dtype)
+    bad = unrepresentable(x)
+    if bad is not None:
+        i, j = bad
+        raw = float(table.x[rows[i], j])
+        how = {"none": "", "standardize": " after standardizing",
+               "normalize": " after normalizing"}[scaler.kind]
+        value = float(np.asarray(x[i, j], np.float64)) if np.isfinite(x[i, j]) else None
+        scaled_to = "" if not how or value is None else f" ({value:.4g})"
+        where.fail("E415", f"{table.locate_feature(int(rows[i]), j)}: feature "
+                   f"`{table.feature_names[j]}` is {raw:.6g}{how}{scaled_to}: beyond the range "
+                   f"of {dtype.name} (±{np.finfo(dtype).max:.3g})",
+                   label="value out of range", notes=_range_notes(scaler, j),
+                   hints=_range_hints(dtype))
+    return x
+
+
+def targets_as(y: np.ndarray, table: Table, rows: np.ndarray, dtype: np.dtype,
+               where: Where) -> np.ndarray:
+    """Regression / binary targets in the run's dtype; one it cannot hold is E415."""
+    with np.errstate(over="ignore"):
+        out = y.astype(dtype)
+    bad = unrepresentable(out.reshape(len(out), -1))
+    if bad is not None:
+        i, j = bad
+        where.fail("E415", f"{table.locate(int(rows[i]))}: target "
+                   f"`{table.target_names[min(j, len(table.target_names) - 1)]}` is "
+                   f"{float(y.reshape(len(y), -1)[i, j]):.6g}: beyond the range of {dtype.name} "
+                   f"(±{np.finfo(dtype).max:.3g})", label="value out of range",
+                   hints=_range_hints(dtype, target=True))
+    return out
+
+
+def _range_notes(scaler: Scaler, j: int) -> list[str]:
+    if scaler.kind == "standardize":
+        std = scaler.stats["std"][j]
+        return [f"standardized with the training split's mean {scaler.stats['mean'][j]:.6g} "
+                f"and std {std:.6g}" + (" (a constant column: divided by 1)" if std == 0
+                                          else "")]
+    if scaler.kind == "normalize":
+        return [f"normalized with the training split's min {scaler.stats['min'][j]:.6g} and "
+                f"max {scaler.stats['max'][j]:.6g}"]
+    return []
+
+
+def _range_hints(dtype: np.dtype, target: bool = False) -> list[str]:
+    what = "target" if target else "column"
+    if dtype == np.float32:
+        return [f"rescale the {what} (other units, a logarithm), fix the row, or train in "
+                "float64 (`dtype float64` in the train block)"]
+    return [f"rescale the {what} (other units, a logarithm) or fix the row"]
+
+
+def extreme_rows(main: Table, train_rows: np.ndarray, kind: str, where: Where) -> list:
+    """W105 for each feature whose scale a few training rows dominate (at most 3 named)."""
+    out = []
+    found = dominant_rows(main.x[train_rows])
+    for k, (j, rows, std, rest) in enumerate(found[:5]):
+        others = ([f"{len(found) - 5} more features have such rows"]
+                  if k == 4 and len(found) > 5 else [])
+        cells = main.locate_features((int(train_rows[r]), j) for r in rows[:3])
+        more = f" and {len(rows) - 3} more" if len(rows) > 3 else ""
+        n = len(rows)
+        out.append(where.warn(
+            "W105", f"{n} row{'s' if n != 1 else ''} dominate{'s' if n == 1 else ''} the "
+            f"scale of feature `{main.feature_names[j]}`: {', '.join(cells)}{more}",
+            label="extreme values",
+            notes=[f"the column's standard deviation is {std:.4g} with "
+                   f"{'it' if n == 1 else 'them'} and {rest:.4g} without: {kind} squeezes "
+                   "every other row into a sliver of the range", *others],
+            hints=["fix or remove those rows, or transform the column (e.g. a logarithm)"]))
+    return out
 
 
 def _warnings(train: Part, main: Table, task: str, n_outputs: int,

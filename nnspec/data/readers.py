@@ -1,11 +1,15 @@
 """data.readers: a file source (csv, npz) -> Table.
 
-CSV rules: UTF-8 text (a BOM is ignored), read with the stdlib csv module. Lines that are empty
-are skipped; every other row must have as many fields as the header (or the first row).
-Columns are picked by name (with a header) or 0-based index. Feature cells must be finite
-numbers; an empty cell or a missing-value marker (nan, NA, ?, ...) is E404, other text E403,
-reported as `file:line:column` with the 1-based line number of the file (header included).
-The target column is read as numbers when every cell is one, else as string labels.
+Only regular files are read (data.files): a folder, FIFO, socket or device is E413, by name.
+
+CSV rules: UTF-8 text (a BOM is ignored), as the stdlib csv module splits it (data.csvfile
+reads it faster, to the same result). Lines that are empty are skipped; every other row must
+have as many fields as the header (or the first row); a column name given twice in the header
+is E414. Columns are picked by name (with a header) or 0-based index. Feature cells must be
+finite numbers; an empty cell or a missing-value marker (nan, NA, ?, ...) is E404, other text
+(and inf) E403, reported as `file:line:column` with the 1-based line number of the file
+(header included). The target column is read as numbers when every cell is one, else as
+string labels.
 
 NPZ rules: `x` is (N, F) (a 1-D x is one feature, (N, 1)), `y` is (N,) or (N, K), numeric, or
 strings for class labels; no pickled objects.
@@ -13,233 +17,85 @@ strings for class labels; no pickled objects.
 
 from __future__ import annotations
 
-import csv
-import difflib
 import hashlib
 import io
 import os
 import zipfile
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from nnspec.data.csvfile import CsvFile, CsvLocator, Head, open_data, read_all
 from nnspec.data.dataset import FileInfo, Table
 from nnspec.data.errors import Where, did_you_mean, listing
 from nnspec.ops.sources import Csv, Npz
 
-MISSING = {"", "nan", "na", "n/a", "null", "none", "?", "-"}
-
-
-def resolve(path: str, base: Path | str) -> Path:
-    """A relative path is relative to the spec's folder `base`."""
-    p = Path(path).expanduser()
-    return p if p.is_absolute() else Path(base) / p
-
 
 def read_file(path: str, base: Path | str, where: Where, role: str) -> tuple[bytes, FileInfo]:
-    """The bytes of a data file and its FileInfo; `resolved` (the path shown in messages) is
-    base/path as the user would type it from the working folder."""
-    full = resolve(path, base)
+    """The bytes of a (regular) data file and its FileInfo; `resolved` (the path shown in
+    messages) is base/path as the user would type it from the working folder."""
+    fd, full = open_data(path, base, where, role)
     try:
-        blob = full.read_bytes()
-    except FileNotFoundError:
-        hints = [] if role == "input" else [
-            f"paths are relative to the spec's folder ({Path(base).as_posix()})"]
-        if full.parent.is_dir():
-            near = difflib.get_close_matches(full.name, sorted(os.listdir(full.parent)), n=1)
-            hints = [f"did you mean `{_sibling(path)}{near[0]}`?" for _ in near[:1]] + hints
-        where.fail("E401", f"data file `{path}` not found", label="file not found",
-                   notes=[f"looked for {full.as_posix()}"], hints=hints)
-    except IsADirectoryError:
-        where.fail("E413", f"`{path}` is a folder, not a data file", label="not a file")
+        blob = read_all(fd)
     except OSError as e:
         where.fail("E413", f"cannot read `{path}`: {e.strerror or e}", label="unreadable file")
+    finally:
+        os.close(fd)
     info = FileInfo(role, path, full.as_posix(), hashlib.sha256(blob).hexdigest(), len(blob))
     return blob, info
-
-
-def _sibling(path: str) -> str:
-    """The folder part of a written path, so the hint shows a path the user can paste."""
-    head = Path(path).parent.as_posix()
-    return "" if head == "." else head + "/"
 
 
 # ----------------------------------------------------------------------------- CSV
 
 
-@dataclass
-class Rows:
-    """A CSV split into fields: header (or None), data rows and each row's line number."""
-
-    shown: str
-    header: list[str] | None
-    rows: list[list[str]]
-    lines: list[int]
-
-    @property
-    def ncols(self) -> int:
-        return len(self.header) if self.header is not None else len(self.rows[0])
-
-    def names(self) -> list[str]:
-        return self.header if self.header is not None else [str(i) for i in range(self.ncols)]
-
-
-def split_rows(blob: bytes, shown: str, delimiter: str, header: bool, where: Where) -> Rows:
-    try:
-        text = blob.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        where.fail("E413", f"`{shown}` is not UTF-8 text (bad byte at offset {e.start})",
-                   label="unreadable file", hints=["save the file as UTF-8 CSV"])
-    if "\x00" in text:
-        where.fail("E413", f"`{shown}` is a binary file, not CSV text", label="unreadable file")
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    head: list[str] | None = None
-    rows: list[list[str]] = []
-    lines: list[int] = []
-    width = 0
-    try:
-        for row in reader:
-            if not row or (len(row) == 1 and not row[0].strip()):
-                continue  # blank line
-            if head is None and header:
-                head = [c.strip() for c in row]
-                width = len(head)
-                continue
-            if not width:
-                width = len(row)
-            if len(row) != width:
-                first = "the header" if header else "the first row"
-                where.fail("E413", f"{shown}:{reader.line_num}: row has {len(row)} fields but "
-                           f"{first} has {width}", label="ragged CSV file",
-                           hints=[f"check the delimiter (`{delimiter}`) and the quoting of "
-                                  "that line"])
-            rows.append(row)
-            lines.append(reader.line_num)
-    except csv.Error as e:
-        where.fail("E413", f"{shown}:{reader.line_num}: malformed CSV: {e}",
-                   label="unreadable file")
-    if not rows:
-        what = "only a header" if head is not None else "no rows"
-        where.fail("E412", f"`{shown}` has {what}: no samples to read", label="empty data set")
-    return Rows(shown, head, rows, lines)
-
-
-def column(ref: str | int, rows: Rows, where: Where, what: str) -> int:
+def column(ref: str | int, head: Head, where: Where, what: str) -> int:
     """The 0-based index of a column given by name or index."""
-    n = rows.ncols
+    n = head.ncols
     if isinstance(ref, int) and not isinstance(ref, bool):
         if 0 <= ref < n:
             return ref
-        where.fail("E402", f"{what} column index {ref} is out of range: `{rows.shown}` has "
+        where.fail("E402", f"{what} column index {ref} is out of range: `{head.shown}` has "
                    f"{n} column{'s' if n != 1 else ''} (0..{n - 1})", label="no such column",
                    hints=["column indices are 0-based"])
     name = str(ref)
-    if rows.header is None:
-        where.fail("E402", f"{what} column `{name}` cannot be found by name: `{rows.shown}` "
+    if head.header is None:
+        where.fail("E402", f"{what} column `{name}` cannot be found by name: `{head.shown}` "
                    "is read without a header (header=false)", label="no such column",
                    hints=["refer to columns by 0-based index, or set header=true"])
-    if name in rows.header:
-        return rows.header.index(name)
-    hints = did_you_mean(name, rows.header)
-    if len(rows.header) == 1 and any(d in rows.header[0] for d in ",;\t|"):
-        guess = next(d for d in ",;\t|" if d in rows.header[0])
+    if name in head.header:
+        return head.header.index(name)
+    hints = did_you_mean(name, head.header)
+    if len(head.header) == 1 and any(d in head.header[0] for d in ",;\t|"):
+        guess = next(d for d in ",;\t|" if d in head.header[0])
         hints.append(f"the header has one column; is the delimiter `{guess!r}`? "
                      f"(delimiter=\"{guess}\")".replace("'", ""))
-    where.fail("E402", f"{what} column `{name}` not found in `{rows.shown}`",
-               label="no such column", notes=[f"columns: {listing(rows.header)}"], hints=hints)
-
-
-def numbers(rows: Rows, cols: list[int], where: Where, what: str) -> np.ndarray:
-    """Float64 (N, len(cols)); the first bad cell is E403 (text) or E404 (missing)."""
-    out: np.ndarray | None
-    try:
-        out = np.array([[float(r[c]) for c in cols] for r in rows.rows], dtype=np.float64)
-    except ValueError:
-        out = None
-    bad = None if out is not None else _first_bad(rows, cols)
-    if bad is None and out is not None and not np.isfinite(out).all():
-        i, j = map(int, np.argwhere(~np.isfinite(out))[0])
-        bad = (i, cols[j])
-    if bad is None:
-        assert out is not None
-        return out
-    i, c = bad
-    cell = rows.rows[i][c].strip()
-    name = rows.names()[c]
-    loc = f"{rows.shown}:{rows.lines[i]}:{c + 1}"
-    if cell.lower() in MISSING:
-        shown = "an empty cell" if not cell else f"`{cell}`"
-        where.fail("E404", f"{loc}: missing value ({shown}) in {what} column `{name}`",
-                   label="missing value in data",
-                   hints=["fill in or remove the rows with missing values"])
-    kind = "not a finite number" if _is_float(cell) else "not a number"
-    where.fail("E403", f"{loc}: {what} column `{name}` has `{cell}`, {kind}",
-               label="non-numeric data",
-               hints=["every feature must be a number; encode categories as numbers "
-                      "(e.g. one column per category)"])
-
-
-def _is_float(s: str) -> bool:
-    try:
-        float(s)
-    except ValueError:
-        return False
-    return True
-
-
-def _first_bad(rows: Rows, cols: list[int]) -> tuple[int, int]:
-    for i, r in enumerate(rows.rows):
-        for c in cols:
-            if not _is_float(r[c]):
-                return i, c
-    raise AssertionError("no bad cell")  # pragma: no cover
-
-
-def labels(rows: Rows, col: int, where: Where) -> np.ndarray:
-    """A target column: float64 (N,) when every cell is a number, else str labels (N,)."""
-    cells = [r[col].strip() for r in rows.rows]
-    try:
-        values = np.array([float(c) for c in cells], dtype=np.float64)
-    except ValueError:
-        values = None
-    if values is not None and np.isfinite(values).all():
-        return values
-    for i, cell in enumerate(cells):
-        # Missing targets are errors in either reading: a NaN label cannot be trained on.
-        if cell.lower() in MISSING - {"none", "-"} or (values is not None
-                                                      and not np.isfinite(values[i])):
-            shown = "an empty cell" if not cell else f"`{cell}`"
-            where.fail("E404", f"{rows.shown}:{rows.lines[i]}:{col + 1}: missing target "
-                       f"({shown}) in column `{rows.names()[col]}`",
-                       label="missing value in data",
-                       hints=["fill in or remove the rows with missing targets"])
-    return np.array(cells, dtype=str)
+    where.fail("E402", f"{what} column `{name}` not found in `{head.shown}`",
+               label="no such column", notes=[f"columns: {listing(head.header)}"], hints=hints)
 
 
 def read_csv(src: Csv, base: Path | str, where: Where, role: str = "source") -> Table:
-    blob, info = read_file(src.path, base, where, role)
-    rows = split_rows(blob, info.resolved, src.delimiter, src.header, where)
-    t = column(src.target, rows, where, "target")
+    f = CsvFile.open(src.path, base, where, role, src.delimiter)
+    head = f.head(src.header)
+    t = column(src.target, head, where, "target")
     if src.features is None:
-        cols = [c for c in range(rows.ncols) if c != t]
+        cols = [c for c in range(head.ncols) if c != t]
     else:
-        cols = [column(f, rows, where, "feature") for f in src.features]
+        cols = [column(c, head, where, "feature") for c in src.features]
     warns = []
+    names = head.names()
     if t in cols:
-        warns.append(where.warn("W105", f"the target column `{rows.names()[t]}` is also a "
+        warns.append(where.warn("W105", f"the target column `{names[t]}` is also a "
                                 "feature: the model can read the answer",
                                 label="target used as a feature"))
     if not cols:
-        where.fail("E412", f"`{info.resolved}` has no feature columns besides the target",
+        where.fail("E412", f"`{f.shown}` has no feature columns besides the target",
                    label="empty data set")
-    names = rows.names()
-    x = numbers(rows, cols, where, "feature")
-    y = labels(rows, t, where)
-    locs = [f"{rows.shown}:{line}:{t + 1}" for line in rows.lines]
+    x, y = f.read(cols, [t])
+    assert y is not None
     layout = {"format": "csv", "header": src.header, "delimiter": src.delimiter,
-              "ncols": rows.ncols, "features": cols, "target": t}
-    return Table(x, y, [names[c] for c in cols], [names[t]], info, locs, layout, warns)
+              "ncols": head.ncols, "features": cols, "target": t}
+    return Table(x, y, [names[c] for c in cols], [names[t]], f.info, CsvLocator(f, cols, [t]),
+                 layout, warns)
 
 
 # ----------------------------------------------------------------------------- NPZ

@@ -7,6 +7,16 @@ land in [0, 1]; other splits may fall outside); a constant column gets range 1.
 none: x' = x.
 Statistics are computed in float64 and saved with the run (`to_dict`), so `nnspec predict`
 applies exactly the transformation the model was trained with.
+
+Finite input always gives finite statistics: a column whose magnitude is beyond 2^480 (or
+below 2^-480) is first divided by a power of two (exact), its statistics computed there and
+multiplied back, so `x**2` never overflows (the std of values up to 1e308 is finite). Applying
+the scaler divides by the same kind of power of two (`unit`) where the statistics need it, so
+`max - min` beyond the float64 range still normalizes. For every other column the unit is 1
+and the arithmetic is the plain formula, bit for bit. What a scaled value cannot be in the
+run's dtype (1e39 in float32) comes out as inf: `unrepresentable()` finds it, the caller
+names the cell (E415). No numpy warning escapes: each computation that may overflow runs under
+a local `np.errstate` and its outcome is checked.
 """
 
 from __future__ import annotations
@@ -18,14 +28,20 @@ import numpy as np
 
 ScaleKind = Literal["none", "standardize", "normalize"]
 
+# Columns whose magnitude is within [2^-SAFE, 2^SAFE] are computed without rescaling: the sum
+# of N squares of (2 * 2^480) stays below float64's 2^1024 up to N = 2^60 rows.
+SAFE = 480
+
 
 @dataclass(frozen=True, eq=False)
 class Scaler:
-    """x' = (x - shift) / scale, column by column; shift/scale are float64 (F,) arrays."""
+    """x' = (x / unit - shift_u) / scale_u, column by column: the same as (x - shift) / scale,
+    with shift_u = shift / unit and scale_u = scale / unit kept finite. All float64 (F,)."""
 
     kind: ScaleKind
-    shift: np.ndarray
-    scale: np.ndarray
+    shift_u: np.ndarray
+    scale_u: np.ndarray
+    unit: np.ndarray  # a power of two per column; 1 for ordinary magnitudes
     # The fitted statistics by their usual names, for to_dict() and for people reading it.
     stats: dict[str, np.ndarray]
 
@@ -34,38 +50,68 @@ class Scaler:
         x = np.asarray(x, dtype=np.float64)
         f = x.shape[1]
         if kind == "none":
-            return Scaler._make(kind, np.zeros(f), np.ones(f), {})
+            return Scaler._make(kind, {}, f)
         if kind == "standardize":
-            mean = x.mean(axis=0)
-            std = x.std(axis=0)
-            return Scaler._make(kind, mean, _nonzero(std), {"mean": mean, "std": std})
+            mean, std = mean_std(x)
+            return Scaler._make(kind, {"mean": mean, "std": std}, f)
         if kind == "normalize":
-            lo, hi = x.min(axis=0), x.max(axis=0)
-            return Scaler._make(kind, lo, _nonzero(hi - lo), {"min": lo, "max": hi})
+            return Scaler._make(kind, {"min": x.min(axis=0), "max": x.max(axis=0)}, f)
         raise ValueError(f"unknown scaling {kind!r}")
 
     @staticmethod
-    def _make(kind: str, shift: np.ndarray, scale: np.ndarray, stats: dict) -> Scaler:
-        return Scaler(kind, np.asarray(shift, np.float64), np.asarray(scale, np.float64),  # type: ignore[arg-type]
-                      {k: np.asarray(v, np.float64) for k, v in stats.items()})
+    def _make(kind: str, stats: dict[str, Any], f: int) -> Scaler:
+        stats = {k: np.asarray(v, np.float64) for k, v in stats.items()}
+        if kind == "none":
+            ones = np.ones(f)
+            return Scaler(kind, np.zeros(f), ones, ones.copy(), stats)  # type: ignore[arg-type]
+        if kind == "standardize":
+            mean, std = stats["mean"], stats["std"]
+            unit = _unit(np.maximum(np.abs(mean), std))
+            return Scaler(kind, mean / unit, _nonzero(std / unit), unit,  # type: ignore[arg-type]
+                          stats)
+        if kind == "normalize":
+            lo, hi = stats["min"], stats["max"]
+            unit = _unit(np.maximum(np.abs(lo), np.abs(hi)))
+            with np.errstate(over="ignore"):  # only where unit is 1, and then checked
+                span = hi / unit - lo / unit
+            return Scaler(kind, lo / unit, _nonzero(span), unit, stats)  # type: ignore[arg-type]
+        raise ValueError(f"unknown scaling {kind!r}")
 
     @property
     def n_features(self) -> int:
-        return int(self.shift.shape[0])
+        return int(self.shift_u.shape[0])
+
+    @property
+    def shift(self) -> np.ndarray:
+        return self.shift_u * self.unit
+
+    @property
+    def finite(self) -> bool:
+        """Whether every statistic is finite (a scaler saved by an older nnspec may not be)."""
+        return all(bool(np.isfinite(v).all()) for v in self.stats.values())
 
     def apply(self, x: np.ndarray, dtype: Any = None) -> np.ndarray:
-        """The scaled copy of x (N, F), in `dtype` (default: x's floating dtype or float64)."""
+        """The scaled copy of x (N, F), in `dtype` (default: x's floating dtype or float64).
+        A value beyond `dtype`'s range comes out as inf (see `unrepresentable`)."""
         x = np.asarray(x)
         if dtype is None:
             dtype = x.dtype if np.issubdtype(x.dtype, np.floating) else np.float64
         if x.ndim != 2 or x.shape[1] != self.n_features:
             raise ValueError(f"expected (N, {self.n_features}) features, got {x.shape}")
-        out = (x.astype(np.float64) - self.shift) / self.scale
-        return out.astype(dtype, copy=False)
+        x = x.astype(np.float64)
+        with np.errstate(over="ignore", invalid="ignore"):
+            out = (x / self.unit - self.shift_u) / self.scale_u
+            bad = ~np.isfinite(out) & np.isfinite(x)
+            if bad.any():
+                # x - shift overflowed where the quotient may not: halve both first.
+                i, j = np.nonzero(bad)
+                out[i, j] = ((x[i, j] / self.unit[j] * 0.5 - self.shift_u[j] * 0.5)
+                             / self.scale_u[j]) * 2.0
+            return out.astype(dtype, copy=False)
 
     def invert(self, x: np.ndarray) -> np.ndarray:
         """The unscaled values (float64) of scaled features."""
-        return np.asarray(x, np.float64) * self.scale + self.shift
+        return (np.asarray(x, np.float64) * self.scale_u + self.shift_u) * self.unit
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: {"kind": ..., "mean": [...], "std": [...]} or min/max or just kind."""
@@ -77,15 +123,93 @@ class Scaler:
     def from_dict(d: dict[str, Any]) -> Scaler:
         kind = d["kind"]
         if kind == "standardize":
-            mean, std = np.asarray(d["mean"], np.float64), np.asarray(d["std"], np.float64)
-            return Scaler._make(kind, mean, _nonzero(std), {"mean": mean, "std": std})
-        if kind == "normalize":
-            lo, hi = np.asarray(d["min"], np.float64), np.asarray(d["max"], np.float64)
-            return Scaler._make(kind, lo, _nonzero(hi - lo), {"min": lo, "max": hi})
-        if kind == "none":
-            f = int(d["n_features"])
-            return Scaler._make(kind, np.zeros(f), np.ones(f), {})
-        raise ValueError(f"unknown scaling {kind!r}")
+            stats = {"mean": _floats(d["mean"]), "std": _floats(d["std"])}
+        elif kind == "normalize":
+            stats = {"min": _floats(d["min"]), "max": _floats(d["max"])}
+        elif kind == "none":
+            return Scaler._make(kind, {}, int(d["n_features"]))
+        else:
+            raise ValueError(f"unknown scaling {kind!r}")
+        return Scaler._make(kind, stats, len(next(iter(stats.values()))))
+
+
+def unrepresentable(out: np.ndarray) -> tuple[int, int] | None:
+    """The first (row, column) of a scaled array that is not finite, or None."""
+    bad = ~np.isfinite(out)
+    if not bad.any():
+        return None
+    i, j = np.argwhere(bad)[0]
+    return int(i), int(j)
+
+
+def mean_std(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Column mean and population std of finite float64 x (N, F), finite whatever the
+    magnitudes: columns beyond 2^SAFE (or below 2^-SAFE) are computed on x / 2^k (exact)."""
+    lo, hi = x.min(axis=0), x.max(axis=0)
+    unit = _unit(np.maximum(np.abs(lo), np.abs(hi)))
+    scaled = x if (unit == 1.0).all() else x / unit
+    mean_u = scaled.mean(axis=0)
+    std_u = scaled.std(axis=0)
+    if (unit == 1.0).all():
+        return mean_u, std_u
+    # The sum's rounding can leave the mean a hair outside [min, max]: keep it inside, so
+    # that multiplying back never overflows; the std of values within [-m, m] is at most m.
+    # (Only for rescaled columns: the others keep numpy's own figures, bit for bit.)
+    big = unit != 1.0
+    with np.errstate(over="ignore"):
+        mean = np.where(big, np.clip(mean_u * unit, lo, hi), mean_u)
+        std = np.where(big, np.minimum(std_u * unit, np.maximum(np.abs(lo), np.abs(hi))),
+                       std_u)
+    return mean, std
+
+
+def dominant_rows(x: np.ndarray, *, most: int | None = None, factor: float = 10.0
+                  ) -> list[tuple[int, np.ndarray, float, float]]:
+    """Columns of finite float64 x (N, F) whose std falls more than `factor`-fold when at most
+    `most` rows (default: a tenth of N, 1 to 5) are left out, the rest not being constant:
+    [(column, those rows sorted, std, std without them)]. N < 10 gives nothing.
+
+    Cheap when nothing is found: a set of k rows can only carry 99% of a column's variance if
+    one of them lies sqrt(0.99 (N - k) / k) standard deviations from the mean, so only
+    columns with such a value are looked at row by row.
+    """
+    n = x.shape[0]
+    if n < 10:
+        return []
+    k = most if most is not None else min(5, max(1, n // 10))
+    mean, std = mean_std(x)
+    out = []
+    reach = np.sqrt((1.0 - 1.0 / factor**2) * (n - k) / k)
+    with np.errstate(over="ignore"):
+        far = np.maximum(x.max(axis=0) - mean, mean - x.min(axis=0)) >= std * reach
+    for j in np.flatnonzero(far & (std > 0)):
+        col = x[:, j]
+        unit = _unit(np.array([np.abs(col).max()]))[0]
+        dist = np.abs(col / unit - mean[j] / unit)
+        far_rows = np.argpartition(dist, n - k)[n - k:]
+        order = far_rows[np.argsort(dist[far_rows], kind="stable")[::-1]]
+        keep = np.ones(n, dtype=bool)
+        for m in range(1, k + 1):
+            keep[order[m - 1]] = False
+            _, rest = mean_std(col[keep][:, None])
+            if rest[0] > 0 and rest[0] * factor < std[j]:
+                out.append((int(j), np.sort(order[:m]), float(std[j]), float(rest[0])))
+                break
+    return out
+
+
+def _unit(magnitude: np.ndarray) -> np.ndarray:
+    """1 where 2^-SAFE <= magnitude <= 2^SAFE (or 0), else the power of two that brings the
+    magnitude into [1, 2)."""
+    m = np.asarray(magnitude, np.float64)
+    _, e = np.frexp(m)
+    ordinary = (m == 0) | ((m >= 2.0**-SAFE) & (m <= 2.0**SAFE)) | ~np.isfinite(m)
+    return np.where(ordinary, 1.0, np.ldexp(1.0, e - 1))
+
+
+def _floats(values: Any) -> np.ndarray:
+    # None (JSON null, from a scaler an older nnspec saved) becomes NaN: `finite` says so.
+    return np.array([np.nan if v is None else v for v in values], dtype=np.float64)
 
 
 def _nonzero(scale: np.ndarray) -> np.ndarray:

@@ -15,6 +15,11 @@ be deleted).
    for the life of the server, about 3 KB per `didChange`, tens of MB over a day of typing.
    `Protocol` removes such an entry when its future is done. A request's entry is left to
    pygls (it must stay until the request is answered, so that it can still be cancelled).
+2. A document the client never opened is read from disk with `Path.read_text` (pygls 2.1.1,
+   `TextDocument.source`, when `_source` is None): a named pipe there blocks the server for
+   good, `/dev/zero` is read until memory runs out. `document_text` reads such a document
+   itself, from a descriptor that `nnspec.data.files.open_regular` checked (O_NONBLOCK, then
+   fstat): anything but a regular file raises `NotRegular` (an OSError) at once.
 """
 
 from __future__ import annotations
@@ -24,6 +29,8 @@ from functools import partial
 from typing import Any
 
 from pygls.protocol import LanguageServerProtocol
+
+from nnspec.data.files import open_regular
 
 # The pygls versions this module was written for (checked by the tests, stated in pyproject).
 PYGLS_SERIES = "2.1"
@@ -54,3 +61,12 @@ class Protocol(LanguageServerProtocol):
         if not answers_request(self, callback):
             callback = _forget_when_done(self._request_futures, msg_id, callback)
         super()._execute_handler(msg_id, handler, callback, args, kwargs)
+
+
+def document_text(doc: Any) -> str:
+    """The text of a pygls TextDocument; one the client never opened is read only when it is
+    a regular file (NotRegular, an OSError, otherwise; UnicodeDecodeError for non-UTF-8)."""
+    if getattr(doc, "_source", None) is None and getattr(doc, "path", None) is not None:
+        with open(open_regular(doc.path), "rb") as f:
+            return f.read().decode("utf-8")
+    return str(doc.source)

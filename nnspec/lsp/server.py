@@ -27,6 +27,7 @@ from pygls import uris
 from pygls.capabilities import get_capability
 from pygls.lsp.server import LanguageServer
 
+from nnspec.data.files import NotRegular
 from nnspec.lsp import actions, inlay, navigate, publish
 from nnspec.lsp import complete as complete_mod
 from nnspec.lsp import hover as hover_mod
@@ -34,7 +35,7 @@ from nnspec.lsp import signature as signature_mod
 from nnspec.lsp.analysis import Cache, FrontEndError
 from nnspec.lsp.formatting import format_edits
 from nnspec.lsp.positions import UTF16, position_to_offset
-from nnspec.lsp.pygls_fixes import Protocol
+from nnspec.lsp.pygls_fixes import Protocol, document_text
 
 log = logging.getLogger("nnspec.lsp")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -97,8 +98,11 @@ class NnspecServer(LanguageServer):
         doc = self.workspace.get_text_document(uri)
         path = uris.to_fs_path(uri) if uri.startswith("file:") else None
         try:
-            # A document the client never opened is read from disk by pygls.
-            text = doc.source
+            # A document the client never opened is read from disk, if it is a regular file.
+            text = document_text(doc)
+        except NotRegular as exc:
+            log.warning("nnspec lsp: not reading %s: %s", path or uri, exc)
+            text = ""
         except (OSError, UnicodeDecodeError):
             text = ""  # nothing there to check, complete or hover
         return text, path

@@ -164,6 +164,16 @@ CASES = [
     Case("E413", 'csv("latin1.csv", target=y)', csv("latin1.csv", "y"),
          {"latin1.csv": "a,b,y\n1,2,caf\xe9\n".encode("latin-1")}, **REG),
     Case("E413", 'csv("folder", target=y)', csv("folder", "y"), {"folder/x": "1"}, **REG),
+    Case("E414", 'csv("dup.csv", target=species)', csv("dup.csv", "species"),
+         {"dup.csv": IRIS.replace("petal_length,", "sepal_width,", 1)}),
+    Case("E415", 'csv("big.csv", target=y)', csv("big.csv", "y"),
+         {"big.csv": "a,b,y\n1,2,0.5\n3,1e39,1.5\n5,6,2.5\n"}, **REG),
+    Case("E415", 'csv("big.csv", target=y)', csv("big.csv", "y"),
+         {"big.csv": "a,b,y\n1,2,0.5\n3,4,1.5\n5,6,-4e38\n"}, **REG),
+    Case("E415", 'csv("d.csv", target=y)', csv("d.csv", "y"),
+         {"d.csv": "a,b,y\n1,2,0\n1,2,1\n1,2,0\n",
+          "v.csv": "a,b,y\n1,2,0\n1,1e300,1\n"}, **REG, scale="standardize",
+         validation=('csv("v.csv", target=y)', csv("v.csv", "y"))),
     Case("E305", 'npz("two.npz")', npz("two.npz"),
          {"two.npz": npz_bytes(x=np.zeros((3, 2)), y=np.zeros((3, 2)))}, **REG),
 ]
@@ -190,6 +200,8 @@ def _predict_cases(tmp: Path) -> dict[str, list[str]]:
     cases = [("E402", "renamed.csv", IRIS.replace("petal_width", "petal_wdth")),
              ("E405", "short.csv", "1,2,3\n4,5,6\n"),
              ("E406", "new.csv", IRIS.replace("virginica", "setosa-x")),
+             ("E414", "twice.csv", IRIS.replace("species", "petal_width")),
+             ("E415", "far.csv", IRIS.replace("4.7,1.4", "4.7,1e39")),
              ("E401", "nowhere.csv", None)]
     out: dict[str, list[str]] = {}
     for code, name, content in cases:
@@ -200,6 +212,15 @@ def _predict_cases(tmp: Path) -> dict[str, list[str]]:
         [diag] = info.value.diagnostics
         assert diag.code == code and diag.path == name and diag.span is None
         out.setdefault(code, []).append(render(diag))
+    # A run saved by an older nnspec, whose scaler overflowed to null (JSON) on huge features.
+    broken = {**schema, "scaler": {"kind": "standardize", "n_features": 4,
+                                   "mean": [5.0, 3.0, 4.0, 1.0], "std": [1.0, None, 1.0, 1.0]}}
+    write(tmp, "ok.csv", IRIS)
+    with pytest.raises(DiagnosticError) as info:
+        load_features("ok.csv", broken)
+    [diag] = info.value.diagnostics
+    assert diag.code == "E416"
+    out["E416"] = [render(diag)]
     return out
 
 
@@ -214,6 +235,15 @@ def _warning_cases(tmp: Path) -> list[str]:
         case = Case("W105", source, src, n_in=n_in, n_out=1, loss="binary_crossentropy")
         ds = case.run()
         out += [render(w, case.text()) for w in ds.warnings]
+    # Two rows that dominate a column's standard deviation (the rest are squeezed).
+    rows = [f"{i % 7},{(i * 3) % 5},{i % 2}" for i in range(40)]
+    rows[12] = "1e9,1,0"
+    rows[30] = "-2e9,4,1"
+    write(tmp / "proj", "far.csv", "a,b,y\n" + "\n".join(rows) + "\n")
+    case = Case("W105", 'csv("far.csv", target=y)', csv("far.csv", "y"), n_in=2, n_out=1,
+                loss="binary_crossentropy", scale="standardize")
+    ds = case.run()
+    out += [render(w, case.text()) for w in ds.warnings]
     return out
 
 
@@ -246,7 +276,7 @@ def renders(tmp_path_factory) -> dict[str, list[str]]:
     return _all_renders(tmp_path_factory.mktemp("diag"))
 
 
-CODES = sorted({c.code for c in CASES} | {"W105", "E308"})
+CODES = sorted({c.code for c in CASES} | {"W105", "E308", "E416"})
 
 
 @pytest.mark.parametrize("code", CODES)
