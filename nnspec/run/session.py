@@ -436,7 +436,7 @@ def _same_spec(rd: RunDir, stored: dict[str, Any], spec: ir.Spec) -> None:
     if changed:
         raise DiagnosticError(error(
             "E508", f"`{rd.path / 'spec.nn'}` is not the spec this run started with: "
-            f"{len(changed)} field(s) changed", path=str(rd.path / "spec.nn"),
+            f"{len(changed)} change(s)", path=str(rd.path / "spec.nn"),
             notes=changed,
             hints=["a resume may change only `epochs`, `device`, the `output` block, "
                    "comments and layout; undo the other edits, or start a new run with "

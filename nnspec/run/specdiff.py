@@ -65,15 +65,36 @@ def changes(before: Any, after: Any, path: str = "") -> list[str]:
                 out += changes(before[key], after[key], sub)
         return out
     if isinstance(before, list) and isinstance(after, list):
-        out = []
-        if len(before) != len(after):
-            out.append(f"{path}: {len(before)} items -> {len(after)} items")
-        for i, (a, b) in enumerate(zip(before, after, strict=False)):
-            out += changes(a, b, f"{path}[{i}]")
-        return out
+        return _list_changes(before, after, path)
     if before != after or type(before) is not type(after) and not _same_number(before, after):
         return [f"{path}: {_shown(before)} -> {_shown(after)}"]
     return []
+
+
+def _list_changes(before: list[Any], after: list[Any], path: str) -> list[str]:
+    """Equal leading and trailing items are skipped, so a layer inserted or removed is named
+    as such instead of as a change of every layer after it."""
+    if len(before) == len(after):
+        return [c for i, (a, b) in enumerate(zip(before, after, strict=True))
+                for c in changes(a, b, f"{path}[{i}]")]
+    short = min(len(before), len(after))
+    head = 0
+    while head < short and before[head] == after[head]:
+        head += 1
+    tail = 0
+    while tail < short - head and before[-1 - tail] == after[-1 - tail]:
+        tail += 1
+    old, new = before[head:len(before) - tail], after[head:len(after) - tail]
+    items = "item" if len(before) == 1 else "items"
+    out = [f"{path}: {len(before)} {items} -> {len(after)} "
+           f"{'item' if len(after) == 1 else 'items'}"]
+    for i, (a, b) in enumerate(zip(old, new, strict=False)):
+        out += changes(a, b, f"{path}[{head + i}]")
+    for i in range(len(new), len(old)):
+        out.append(f"{path}[{head + i}]: {_shown(old[i])} -> (absent)")
+    for i in range(len(old), len(new)):
+        out.append(f"{path}[{head + i}]: (absent) -> {_shown(new[i])}")
+    return out
 
 
 def _same_number(a: Any, b: Any) -> bool:
