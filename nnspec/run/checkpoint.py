@@ -4,7 +4,10 @@ A state is a nested dict whose leaves are NumPy arrays or JSON values (numbers, 
 lists, the Generator's `bit_generator.state`). Arrays go to `checkpoint/state-<tag>.npz`,
 everything else to `checkpoint/state.json`, which names its npz and is written LAST: at every
 instant `state.json` points at a complete npz, so a crash mid-save leaves the previous
-checkpoint loadable. Older npz files are removed once the new json is in place.
+checkpoint loadable. Older npz files are removed once the new json is in place. In a run
+folder every file is reached through the folder's descriptor (run/folder.py: `checkpoint/`
+as a link is refused, never followed). A damaged checkpoint is an E504 that says so and what
+to do, never a reader's own wording ("contains pickled data", "File is not a zip file").
 """
 
 from __future__ import annotations

@@ -13,9 +13,15 @@ Layout (every file written atomically, see run/atomic.py, but the appended histo
     curves.png      loss and metrics per epoch, train vs val, the kept epoch marked
     checkpoint/     the last training state, for `nnspec run --resume` (train/cadence.py
                     says when it is written)
+    .nnspec.lock    while a run or a resume uses the folder: its flock, holding its pid
 
-`manifest.json` is written first with status `running`, then `completed`, `interrupted` or
-`failed` at the end. `history.csv` only grows: each epoch appends its row (run/history.py);
+`manifest.json` is written first, with status `running`, the format marker that makes the
+folder nnspec's (run/claim.py) and the checked spec (run/specdiff.py); then spec.nn, the data
+facts, and at the end `finishing` (training over, the final checkpoint written) and
+`completed`, `interrupted` or `failed` (docs/runs.md has what `--resume` and a rerun do with
+each). While a run uses the folder it holds `.nnspec.lock` (run/lock.py), and every entry is
+reached through the folder's descriptor, a link inside refused (run/folder.py).
+`history.csv` only grows: each epoch appends its row (run/history.py);
 it is fsynced before every checkpoint, and `history.json` is rewritten at checkpoints (at most
 once per 30 s, and never taking more than 2% of the time) and at the end. A checkpoint holds
 the training state, not the history: a resume rebuilds the rows from the log. So no epoch

@@ -1,8 +1,13 @@
 """run.session: a spec path (or a run directory to resume) + options -> a finished run dir.
 
 The whole of `nnspec run`, without argument parsing or printing: front end (diagnose),
-overrides, device, data, lower, compile, train, artifacts. Every failure is raised as a
-DiagnosticError (the CLI renders it); `sources` collects the texts diagnostics point into.
+overrides, device, the run folder (claimed and locked, run/claim.py), data, lower, compile
+and warm-up (run/warmup.py), train, artifacts. Every failure is raised as a DiagnosticError
+(the CLI renders it); `sources` collects the texts diagnostics point into.
+
+Until training starts the caller decides what a signal does (the CLI: end the process at
+once, train/interrupt.py); training and writing the artifacts run under `catch_interrupts`.
+Named stages call run/killpoints.py, the hook of the kill -9 tests (docs/runs.md).
 """
 
 from __future__ import annotations
