@@ -28,7 +28,8 @@ from nnspec.diagnostics import Diagnostic, DiagnosticError, error, warning
 from nnspec.run.folder import Folder, link_refused
 from nnspec.run.lock import LOCK_NAME, RunLock, acquire
 
-FORMAT = {"name": "nnspec-run", "version": 2}
+FORMAT_NAME, FORMAT_VERSION = "nnspec-run", 2
+FORMAT: dict[str, Any] = {"name": FORMAT_NAME, "version": FORMAT_VERSION}
 CHECKPOINT_DIR = "checkpoint"
 # Every file nnspec writes into a run folder: a rerun deletes these (and only these).
 OWN_FILES = ("manifest.json", "spec.nn", "data.json", "history.csv", "history.json",
@@ -45,7 +46,7 @@ def is_checkpoint_file(name: str) -> bool:
 def is_own_temp(name: str) -> bool:
     """A temporary file of an atomic write of ours (`.tmp-<our file>-<random>`)."""
     m = _TEMP.match(name)
-    return bool(m) and (m.group(1) in OWN_FILES or is_checkpoint_file(m.group(1)))
+    return m is not None and (m.group(1) in OWN_FILES or is_checkpoint_file(m.group(1)))
 
 
 @dataclass
@@ -66,11 +67,11 @@ def _manifest_kind(manifest: Any) -> str:
     if not isinstance(manifest, dict):
         return "foreign"
     fmt = manifest.get("format")
-    if isinstance(fmt, dict) and fmt.get("name") == FORMAT["name"]:
+    if isinstance(fmt, dict) and fmt.get("name") == FORMAT_NAME:
         version = fmt.get("version")
-        if version == FORMAT["version"]:
+        if version == FORMAT_VERSION:
             return "run"
-        return "newer" if isinstance(version, int) and version > FORMAT["version"] else "old"
+        return "newer" if isinstance(version, int) and version > FORMAT_VERSION else "old"
     # written before the format field: nnspec's version, its command and a status
     if isinstance(manifest.get("nnspec"), str) and "status" in manifest:
         return "old"
@@ -266,7 +267,7 @@ def claim_resume(path: Path) -> tuple[Folder, RunLock, Found, list[Diagnostic]]:
     if found.kind == "old":
         warnings.append(warning(
             "W106", f"`{path}` was written by an older nnspec (before the run format "
-            f"{FORMAT['version']}): its spec.nn is resumed without comparing it with the spec "
+            f"{FORMAT_VERSION}): its spec.nn is resumed without comparing it with the spec "
             "it started with", path=str(path),
             hints=["make sure spec.nn was not edited since the run started"]))
     return folder, lock, found, warnings
@@ -282,5 +283,5 @@ def _refuse_resume(path: Path, found: Found) -> None:
     if found.kind == "newer":
         raise DiagnosticError(error(
             "E504", f"`{path}` was written by a newer nnspec (run format "
-            f"{found.manifest['format'].get('version')}, this one reads {FORMAT['version']})",
+            f"{found.manifest['format'].get('version')}, this one reads {FORMAT_VERSION})",
             path=str(path), hints=["resume it with the nnspec that started it"]))

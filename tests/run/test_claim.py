@@ -245,3 +245,14 @@ def test_own_temporary_names():
     assert not claim.is_own_temp(".tmp-notes.txt-ab12cd34")
     assert not claim.is_own_temp("manifest.json")
     assert re.fullmatch(r"\.nnspec\.lock", LOCK_NAME)
+
+
+def test_out_that_is_a_file_and_resume_with_overwrite_are_refused(tmp_path, spec, capsys):
+    (tmp_path / "f").write_text("a file")
+    assert run_cli(spec, "--out", tmp_path / "f", "-q") == 1
+    assert "error[E503]" in capsys.readouterr().err
+    assert (tmp_path / "f").read_text() == "a file"
+    assert run_cli("--resume", tmp_path / "f") == 1
+    assert "is not a run directory (it is a file)" in capsys.readouterr().err
+    assert run_cli("--resume", tmp_path / "f", "--overwrite") == 1
+    assert "cannot be combined with --resume" in capsys.readouterr().err
