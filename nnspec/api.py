@@ -150,27 +150,26 @@ def open_run(run_dir: PathLike) -> Run:
 
 def fit(spec: Spec | PathLike, *, epochs: int | None = None, seed: int | None = None,
         out: PathLike | None = None, device: str | None = None,
-        set: Mapping[str, Any] | None = None, quiet: bool = False) -> Run:  # noqa: A002
+        set: Mapping[str, Any] | None = None, quiet: bool = False,  # noqa: A002
+        overwrite: bool = False) -> Run:
     """Train a spec (`nnspec run`): a loaded Spec or a path, with the same overrides as the
     CLI; writes the run directory (`out`, default runs/<model>-<timestamp>) and returns the
     Run. Progress is printed as the CLI prints it unless `quiet`. Ctrl-C stops at the next
     chunk with a checkpoint (status `interrupted`, resumable with `nnspec run --resume`)."""
     from nnspec.run.session import RunOptions, run_spec
-    from nnspec.train.interrupt import StopFlag, catch_interrupts
+    from nnspec.train.interrupt import StopFlag
     from nnspec.train.progress import make_reporter
 
     if not isinstance(spec, Spec):
         spec = load(spec)
     sets = (*spec.sets, *_override_args(set))
     opts = RunOptions(out=None if out is None else str(out), epochs=epochs, seed=seed,
-                      device=device, sets=sets)
+                      device=device, sets=sets, overwrite=overwrite)
     sources: dict[str, str] = {}
     stop = StopFlag()
-    try:
-        with catch_interrupts(stop):
-            outcome = run_spec(spec.path, opts, sources=sources,
-                               reporter=make_reporter(quiet=quiet, json_lines=False),
-                               stop=stop)
+    try:  # run_spec stops training gracefully on Ctrl-C (before training: KeyboardInterrupt)
+        outcome = run_spec(spec.path, opts, sources=sources,
+                           reporter=make_reporter(quiet=quiet, json_lines=False), stop=stop)
     except DiagnosticError as exc:
         raise SpecError(exc.diagnostics, sources) from None
     result = outcome.result

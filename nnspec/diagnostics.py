@@ -119,12 +119,15 @@ CODES: dict[str, str] = {
     "E504": "cannot resume run",
     "E505": "cannot read input file",
     "E506": "backend cannot run this model",
+    "E507": "run directory in use",
+    "E508": "spec changed since the run started",
     # W1xx: warnings
     "W101": "learning rate above 1",
     "W102": "early stopping on training loss",
     "W103": "no validation split for a validation monitor",
     "W104": "dropout at the output",
     "W105": "suspicious value",
+    "W106": "run directory from an older nnspec",
 }
 
 

@@ -1,8 +1,11 @@
 """cli.run: `nnspec run SPEC [options]` / `nnspec run --resume RUN_DIR` -> exit status.
 
 Exit status: 0 when training completed (early stopping included), 130 when interrupted
-(Ctrl-C / SIGTERM; a checkpoint is written and the message says how to resume), 1 for any
-error, which is printed as a rendered diagnostic on stderr, never as a traceback.
+(Ctrl-C / SIGTERM / SIGHUP while training: a checkpoint is written and the message says how
+to resume), 1 for any error, which is printed as a rendered diagnostic on stderr, never as a
+traceback. Before training starts (importing, reading data, compiling) a signal ends the
+process at once (train/interrupt.py): the shell sees 130 for Ctrl-C, and the run folder is
+left for `--resume` or a rerun (docs/runs.md).
 With `--json`, stdout carries exactly one JSON object per epoch and nothing else.
 """
 
@@ -28,6 +31,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--set", dest="sets", action="append", default=[], metavar="PATH=VALUE",
                    help="override any spec value, e.g. --set train.optimizer.lr=0.01 "
                         "(repeatable)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="let a run replace what --out holds: a completed run, or one with a "
+                        "checkpoint (only nnspec's own files are deleted)")
     p.add_argument("--resume", metavar="RUN_DIR",
                    help="continue an interrupted run (or extend one with --epochs)")
     p.add_argument("--quiet", "-q", action="store_true", help="print nothing while training")
@@ -43,13 +49,19 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def main(args: argparse.Namespace) -> int:
+    from nnspec.train.interrupt import StopFlag, exit_at_once
+
+    with exit_at_once():  # until training starts, a signal ends the process at once
+        return _run(args, StopFlag())
+
+
+def _run(args: argparse.Namespace, stop: Any) -> int:
     from nnspec.run.session import RunOptions, resume_run, run_spec
-    from nnspec.train.interrupt import StopFlag, catch_interrupts
     from nnspec.train.progress import make_reporter
 
     sources: dict[str, str] = {}
     opts = RunOptions(out=args.out, epochs=args.epochs, seed=args.seed, device=args.device,
-                      sets=tuple(args.sets))
+                      sets=tuple(args.sets), overwrite=args.overwrite)
     if (args.spec is None) == (args.resume is None):
         print("nnspec run: give either SPEC or --resume RUN_DIR", file=sys.stderr)
         return 2
@@ -57,15 +69,12 @@ def main(args: argparse.Namespace) -> int:
         print("nnspec run: --epochs must be positive", file=sys.stderr)
         return 2
     reporter = make_reporter(quiet=args.quiet, json_lines=args.json)
-    stop = StopFlag()
     try:
-        with catch_interrupts(stop):
-            if args.resume is not None:
-                outcome = resume_run(args.resume, opts, sources=sources, reporter=reporter,
-                                     stop=stop)
-            else:
-                outcome = run_spec(args.spec, opts, sources=sources, reporter=reporter,
-                                   stop=stop)
+        if args.resume is not None:
+            outcome = resume_run(args.resume, opts, sources=sources, reporter=reporter,
+                                 stop=stop)
+        else:
+            outcome = run_spec(args.spec, opts, sources=sources, reporter=reporter, stop=stop)
     except DiagnosticError as exc:
         print_diagnostics(exc.diagnostics, sources)
         return 1

@@ -4,7 +4,10 @@ A state is a nested dict whose leaves are NumPy arrays or JSON values (numbers, 
 lists, the Generator's `bit_generator.state`). Arrays go to `checkpoint/state-<tag>.npz`,
 everything else to `checkpoint/state.json`, which names its npz and is written LAST: at every
 instant `state.json` points at a complete npz, so a crash mid-save leaves the previous
-checkpoint loadable. Older npz files are removed once the new json is in place.
+checkpoint loadable. Older npz files are removed once the new json is in place. In a run
+folder every file is reached through the folder's descriptor (run/folder.py: `checkpoint/`
+as a link is refused, never followed). A damaged checkpoint is an E504 that says so and what
+to do, never a reader's own wording ("contains pickled data", "File is not a zip file").
 """
 
 from __future__ import annotations
@@ -12,16 +15,18 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from nnspec.diagnostics import DiagnosticError, error
-from nnspec.run.atomic import write_json, write_npz
+from nnspec.run.folder import Folder
 
 VERSION = 1
 _SEP = "/"
+_NPZ = re.compile(r"state-[A-Za-z0-9_-]+\.npz\Z")
 
 
 def _split(value: Any, prefix: str, arrays: dict[str, np.ndarray]) -> Any:
@@ -56,54 +61,122 @@ def _join(plain: Any, arrays: Any) -> Any:
     return plain
 
 
-def save(folder: str | os.PathLike[str], state: dict[str, Any], tag: str) -> Path:
-    """Write `state` into `folder` (created if needed); returns the path of state.json."""
-    folder = Path(folder)
-    arrays: dict[str, np.ndarray] = {}
-    plain = _split(state, "", arrays)
-    npz_name = f"state-{tag}.npz"
-    write_npz(folder / npz_name, arrays)
-    meta = {"version": VERSION, "arrays": npz_name, "state": plain}
-    path = write_json(folder / "state.json", meta)
-    for old in folder.glob("state-*.npz"):
-        if old.name != npz_name:
-            old.unlink(missing_ok=True)
-    return path
+def _open(where: Folder | str | os.PathLike[str], create: bool) -> tuple[Folder, bool]:
+    """(folder, whether we opened it and must close it)."""
+    if isinstance(where, Folder):
+        return where, False
+    return Folder.open(where, create=create), True
 
 
-def prune(folder: str | os.PathLike[str]) -> list[Path]:
+def save(where: Folder | str | os.PathLike[str], state: dict[str, Any], tag: str) -> Path:
+    """Write `state` into the folder (created if a path is given); returns state.json's path."""
+    folder, owned = _open(where, create=True)
+    try:
+        arrays: dict[str, np.ndarray] = {}
+        plain = _split(state, "", arrays)
+        npz_name = f"state-{tag}.npz"
+        folder.write_npz(npz_name, arrays)
+        meta = {"version": VERSION, "arrays": npz_name, "state": plain}
+        path = folder.write_json("state.json", meta)
+        for old in folder.names():
+            if _NPZ.match(old) and old != npz_name:
+                folder.remove(old)
+        return path
+    finally:
+        if owned:
+            folder.close()
+
+
+def exists(where: Folder) -> bool:
+    """Is there a checkpoint (a state.json) in the folder?"""
+    return where.kind("state.json") is not None
+
+
+def prune(where: Folder | str | os.PathLike[str]) -> list[Path]:
     """Remove `state-*.npz` files that state.json does not name (a save interrupted between
-    writing its json and removing the older arrays); returns what was removed."""
-    folder = Path(folder)
+    writing its arrays and its json, or between the json and removing the older arrays);
+    returns what was removed. Without a state.json no npz can be used: all go."""
+    folder, owned = _open(where, create=False)
     try:
-        keep = json.loads((folder / "state.json").read_text(encoding="utf-8"))["arrays"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return []  # nothing trustworthy names an npz: leave everything for load() to judge
-    removed = []
-    for old in folder.glob("state-*.npz"):
-        if old.name != keep:
-            old.unlink(missing_ok=True)
-            removed.append(old)
-    return removed
+        try:
+            keep = json.loads(folder.read_text("state.json"))["arrays"]
+        except FileNotFoundError:
+            keep = None
+        except (OSError, ValueError, KeyError, TypeError):
+            return []  # a damaged state.json: leave everything for load() to judge
+        removed = []
+        for old in folder.names():
+            if _NPZ.match(old) and old != keep and folder.remove(old):
+                removed.append(folder.path / old)
+        return removed
+    finally:
+        if owned:
+            folder.close()
 
 
-def load(folder: str | os.PathLike[str]) -> dict[str, Any]:
-    """Read a checkpoint written by `save`; a missing or broken one is an E504 diagnostic."""
-    folder = Path(folder)
-    meta_path = folder / "state.json"
+def damaged(folder: Folder, what: str) -> DiagnosticError:
+    return DiagnosticError(error(
+        "E504", f"the checkpoint in `{folder.path}` is damaged: {what}", path=str(folder.path),
+        hints=[f"it cannot be resumed from; delete `{folder.path}` and resume again to train "
+               "from epoch 0, or start the run over with --overwrite"]))
+
+
+def load(where: Folder | str | os.PathLike[str]) -> dict[str, Any]:
+    """Read a checkpoint written by `save`; a missing or damaged one is an E504 diagnostic
+    that says which (never numpy's or zipfile's wording alone)."""
     try:
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        if meta.get("version") != VERSION:
-            raise ValueError(f"checkpoint version {meta.get('version')}, expected {VERSION}")
-        with np.load(folder / meta["arrays"], allow_pickle=False) as npz:
-            arrays = {k: npz[k] for k in npz.files}
-        return _join(meta["state"], arrays)
-    except FileNotFoundError as exc:
+        folder, owned = _open(where, create=False)
+    except OSError:
+        where = Path(where)  # type: ignore[arg-type]
         raise DiagnosticError(error(
-            "E504", f"no checkpoint in `{folder}` ({Path(exc.filename or meta_path).name} "
-            "is missing)", path=str(folder),
+            "E504", f"no checkpoint in `{where}` (the folder is missing)", path=str(where),
             hints=("resume needs a run directory written with the `checkpoint` artifact",)),
         ) from None
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise DiagnosticError(error("E504", f"cannot read the checkpoint in `{folder}`: {exc}",
-                                    path=str(folder))) from exc
+    try:
+        return _load(folder)
+    finally:
+        if owned:
+            folder.close()
+
+
+def _load(folder: Folder) -> dict[str, Any]:
+    try:
+        text = folder.read_text("state.json")
+    except FileNotFoundError:
+        raise DiagnosticError(error(
+            "E504", f"no checkpoint in `{folder.path}` (state.json is missing)",
+            path=str(folder.path),
+            hints=("resume needs a run directory written with the `checkpoint` artifact",)),
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise damaged(folder, f"state.json cannot be read ({exc})") from None
+    try:
+        meta = json.loads(text)
+        npz_name = meta["arrays"]
+        version = meta.get("version")
+        plain = meta["state"]
+    except (ValueError, KeyError, TypeError, AttributeError):
+        raise damaged(folder, "state.json is truncated or not a checkpoint's") from None
+    if version != VERSION:
+        raise DiagnosticError(error(
+            "E504", f"the checkpoint in `{folder.path}` has version {version}, this nnspec "
+            f"reads version {VERSION}", path=str(folder.path),
+            hints=["resume it with the nnspec that wrote it"]))
+    if not isinstance(npz_name, str) or not _NPZ.match(npz_name):
+        raise damaged(folder, "state.json names no arrays file")
+    try:
+        with folder.open_read(npz_name) as f, np.load(f, allow_pickle=False) as npz:
+            arrays = {k: npz[k] for k in npz.files}
+    except FileNotFoundError:
+        raise damaged(folder, f"`{npz_name}`, which state.json names, is missing") from None
+    except DiagnosticError:
+        raise
+    except Exception:  # noqa: BLE001 - zipfile, numpy and OS errors alike: a broken file
+        raise damaged(folder, f"`{npz_name}` is truncated or not an arrays file") from None
+    try:
+        state = _join(plain, arrays)
+    except (KeyError, TypeError, ValueError, AttributeError):
+        raise damaged(folder, f"`{npz_name}` lacks arrays that state.json names") from None
+    if not isinstance(state, dict) or not {"epoch", "batch", "executable"} <= set(state):
+        raise damaged(folder, "state.json lacks the training state")
+    return state

@@ -21,7 +21,8 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from nnspec.run.atomic import _jsonable, dumps, finite, write_text
+from nnspec.run.atomic import _jsonable, dumps, finite
+from nnspec.run.folder import Folder
 
 
 def cell(value: Any) -> Any:
@@ -76,11 +77,25 @@ def _value(key: str, text: str) -> Any:
     return int(text) if key == "epoch" else float(text)
 
 
-def read(path: str | os.PathLike[str], upto_epoch: int) -> list[dict[str, Any]]:
-    """The rows of the log at `path` with epoch <= upto_epoch ([] when there is no log); a
-    last line without its newline, or any line that does not parse, ends the rows."""
+def _place(path: str | os.PathLike[str], folder: Folder | None) -> tuple[Folder, str]:
+    """(folder, name): `path` is a name inside `folder` when one is given (a run folder,
+    reached through its descriptor), else a path whose parent is opened (created)."""
+    if folder is not None:
+        return folder, str(path)
+    p = Path(path)
+    return Folder.open(p.parent, create=True), p.name
+
+
+def read(path: str | os.PathLike[str], upto_epoch: int, folder: Folder | None = None
+         ) -> list[dict[str, Any]]:
+    """The rows of the log at `path` (a name in `folder` when given) with epoch <= upto_epoch
+    ([] when there is no log); a last line without its newline, or any line that does not
+    parse, ends the rows."""
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        if folder is None:
+            text = Path(path).read_text(encoding="utf-8")
+        else:
+            text = folder.read_text(str(path))
     except FileNotFoundError:
         return []
     lines = text.split("\n")
@@ -106,10 +121,12 @@ class HistoryLog:
     """Appends rows to a CSV log; the header is the first row's keys. A row with other keys
     (never the case within one run) rewrites the file with the union of the columns."""
 
-    def __init__(self, path: str | os.PathLike[str], rows: Sequence[dict[str, Any]] = ()):
+    def __init__(self, path: str | os.PathLike[str], rows: Sequence[dict[str, Any]] = (), *,
+                 folder: Folder | None = None):
         """A log holding exactly `rows` (written atomically when there are any, else created
-        at the first append)."""
-        self.path = Path(path)
+        at the first append); `path` is a name inside `folder` when one is given."""
+        self.folder, self.name = _place(path, folder)
+        self.path = self.folder.path / self.name
         self.rows: list[dict[str, Any]] = list(rows)
         self.names: list[str] = []
         self._file: TextIO | None = None
@@ -119,12 +136,12 @@ class HistoryLog:
 
     def _rewrite(self) -> None:
         self.close()
-        write_text(self.path, to_csv(self.rows))
+        self.folder.write_text(self.name, to_csv(self.rows))
         self.names = columns(self.rows)
         self._open()
 
     def _open(self) -> None:
-        self._file = open(self.path, "a", encoding="utf-8", newline="")  # noqa: SIM115
+        self._file = self.folder.open_append(self.name)
         self._writer = csv.DictWriter(self._file, fieldnames=self.names, lineterminator="\n")
 
     def append(self, row: dict[str, Any]) -> None:

@@ -13,9 +13,15 @@ Layout (every file written atomically, see run/atomic.py, but the appended histo
     curves.png      loss and metrics per epoch, train vs val, the kept epoch marked
     checkpoint/     the last training state, for `nnspec run --resume` (train/cadence.py
                     says when it is written)
+    .nnspec.lock    while a run or a resume uses the folder: its flock, holding its pid
 
-`manifest.json` is written first with status `running`, then `completed`, `interrupted` or
-`failed` at the end. `history.csv` only grows: each epoch appends its row (run/history.py);
+`manifest.json` is written first, with status `running`, the format marker that makes the
+folder nnspec's (run/claim.py) and the checked spec (run/specdiff.py); then spec.nn, the data
+facts, and at the end `finishing` (training over, the final checkpoint written) and
+`completed`, `interrupted` or `failed` (docs/runs.md has what `--resume` and a rerun do with
+each). While a run uses the folder it holds `.nnspec.lock` (run/lock.py), and every entry is
+reached through the folder's descriptor, a link inside refused (run/folder.py).
+`history.csv` only grows: each epoch appends its row (run/history.py);
 it is fsynced before every checkpoint, and `history.json` is rewritten at checkpoints (at most
 once per 30 s, and never taking more than 2% of the time) and at the end. A checkpoint holds
 the training state, not the history: a resume rebuilds the rows from the log. So no epoch
@@ -29,98 +35,131 @@ import json
 import os
 import time
 from collections.abc import Sequence
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from nnspec.diagnostics import DiagnosticError, error
+from nnspec.diagnostics import Diagnostic, DiagnosticError, error
 from nnspec.ir import CHECKPOINT_SECONDS
-from nnspec.run import artifacts, checkpoint, history
-from nnspec.run.atomic import write_json, write_npz, write_text
+from nnspec.run import checkpoint, claim, history
+from nnspec.run.claim import CHECKPOINT_DIR, FORMAT, default_dir  # noqa: F401 - re-exported
+from nnspec.run.folder import Folder
+from nnspec.run.lock import RunLock
 from nnspec.train.loop import RunResult
 
-CHECKPOINT_DIR = "checkpoint"
-
-
-def default_dir(model_name: str, root: str | os.PathLike[str] = "runs") -> Path:
-    """runs/<model>-<YYYYmmdd-HHMMSS>, with -2, -3... if that second is taken."""
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    base = Path(root) / f"{model_name}-{stamp}"
-    path, i = base, 1
-    while path.exists():
-        i += 1
-        path = base.with_name(f"{base.name}-{i}")
-    return path
+ALL_ARTIFACTS = ("weights", "history", "metrics", "curves", "checkpoint")
 
 
 class RunDir:
-    """Writes one run's artifacts; `artifacts` is the spec's `output.artifacts` selection."""
+    """One run folder, open (entries reached through its descriptor, run/folder.py) and, for
+    a run or a resume, locked (run/lock.py); `wanted` is `output.artifacts`."""
 
     def __init__(self, path: str | os.PathLike[str], artifacts_wanted: tuple[str, ...] = (
-            "weights", "history", "metrics", "curves", "checkpoint")):
+            ALL_ARTIFACTS), *, folder: Folder | None = None, lock: RunLock | None = None):
         self.path = Path(path)
+        self.folder = folder if folder is not None else Folder.open(self.path, create=True)
+        self.lock = lock
         self.wanted = set(artifacts_wanted)
         self.manifest: dict[str, Any] = {}
         self.log: history.HistoryLog | None = None
+        self.checkpoints_saved = 0
+        self._ckpt: Folder | None = None
         self._json_at, self._json_cost = time.monotonic(), 0.0
 
-    # -- creation and reading -------------------------------------------------------------
+    # -- claiming, opening, closing -----------------------------------------------------
 
     @classmethod
-    def create(cls, path: str | os.PathLike[str], wanted: tuple[str, ...]) -> RunDir:
-        """A new run directory; one holding a previous run is refused (E503)."""
-        p = Path(path)
-        if (p / "manifest.json").exists():
-            raise DiagnosticError(error(
-                "E503", f"`{p}` already holds a run", path=str(p),
-                hints=[f"continue it with `nnspec run --resume {p}`, or pick another --out"]))
-        try:
-            p.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise DiagnosticError(error("E503", f"cannot create `{p}`: {exc.strerror or exc}",
-                                        path=str(p))) from exc
-        return cls(p, wanted)
+    def create(cls, path: str | os.PathLike[str] | None, wanted: tuple[str, ...], *,
+               model_name: str = "run", overwrite: bool = False) -> RunDir:
+        """The folder of a new run (run/claim.py says which folders may be used), locked;
+        `path` None: a new runs/<model_name>-<time>."""
+        folder, lock, _ = claim.claim_new(None if path is None else Path(path), model_name,
+                                          overwrite)
+        return cls(folder.path, wanted, folder=folder, lock=lock)
+
+    @classmethod
+    def resume(cls, path: str | os.PathLike[str]) -> tuple[RunDir, list[Diagnostic]]:
+        """A run folder to continue, locked, with its manifest (and W106 for an old one)."""
+        folder, lock, found, warnings = claim.claim_resume(Path(path))
+        rd = cls(folder.path, tuple(found.manifest.get("artifacts", ALL_ARTIFACTS)),
+                 folder=folder, lock=lock)
+        rd.manifest = found.manifest
+        return rd, warnings
 
     @classmethod
     def open(cls, path: str | os.PathLike[str]) -> RunDir:
-        """An existing run directory (for resume, predict, eval)."""
+        """An existing run directory, to read (predict, eval): not locked."""
         p = Path(path)
         try:
-            manifest = json.loads((p / "manifest.json").read_text(encoding="utf-8"))
+            folder = Folder.open(p)
         except FileNotFoundError:
-            raise DiagnosticError(error(
-                "E504", f"`{p}` is not a run directory (no manifest.json)", path=str(p),
-                hints=["pass the folder `nnspec run` printed, e.g. runs/<model>-<time>"],
-            )) from None
+            raise claim.not_a_run(p, "it does not exist") from None
+        except OSError as exc:
+            raise claim.not_a_run(p, exc.strerror or str(exc)) from None
+        try:
+            manifest = json.loads(folder.read_text("manifest.json"))
+        except FileNotFoundError:
+            folder.close()
+            raise claim.not_a_run(p, "no manifest.json") from None
         except (OSError, ValueError) as exc:
+            folder.close()
             raise DiagnosticError(error("E504", f"cannot read `{p / 'manifest.json'}`: {exc}",
                                         path=str(p))) from exc
-        rd = cls(p, tuple(manifest.get("artifacts", ())))
+        rd = cls(p, tuple(manifest.get("artifacts", ())), folder=folder)
         rd.manifest = manifest
         return rd
 
+    def close(self) -> None:
+        """Close the history log and the folder; release the lock."""
+        if self.log is not None:
+            try:
+                self.log.close()
+            except OSError:
+                pass
+        if self._ckpt is not None:
+            self._ckpt.close()
+            self._ckpt = None
+        if self.lock is not None:
+            self.lock.release()
+            self.lock = None
+        self.folder.close()
+
     def read_json(self, name: str) -> Any:
         try:
-            return json.loads((self.path / name).read_text(encoding="utf-8"))
+            return json.loads(self.folder.read_text(name))
         except (OSError, ValueError) as exc:
             raise DiagnosticError(error("E504", f"cannot read `{self.path / name}`: {exc}",
                                         path=str(self.path))) from exc
+
+    def has(self, name: str) -> bool:
+        return self.folder.exists(name)
+
+    def read_spec(self) -> str | None:
+        """spec.nn's text, or None when it is missing."""
+        try:
+            return self.folder.read_text("spec.nn")
+        except FileNotFoundError:
+            return None
 
     # -- writing ------------------------------------------------------------------------
 
     def write_manifest(self, **updates: Any) -> None:
         self.manifest.update(updates)
-        artifacts.write_manifest(self.path, self.manifest)
+        self.folder.write_json("manifest.json", self.manifest)
 
     def write_spec(self, text: str) -> None:
-        write_text(self.path / "spec.nn", text)
+        self.folder.write_text("spec.nn", text)
 
     def write_data_schema(self, schema: dict[str, Any]) -> None:
-        write_json(self.path / "data.json", schema)
+        self.folder.write_json("data.json", schema)
 
     # -- history and checkpoints ------------------------------------------------------------
+
+    def _checkpoint_folder(self, create: bool) -> Folder | None:
+        if self._ckpt is None:
+            self._ckpt = self.folder.sub(CHECKPOINT_DIR, create=create)
+        return self._ckpt
 
     @property
     def history_path(self) -> Path:
@@ -130,13 +169,19 @@ class RunDir:
             return self.path / "history.csv"
         return self.path / CHECKPOINT_DIR / "history.csv"
 
+    def _history_place(self, create: bool) -> Folder | None:
+        return self.folder if "history" in self.wanted else self._checkpoint_folder(create)
+
     def start_history(self, rows: Sequence[dict[str, Any]] = ()) -> None:
         """Open the log holding exactly `rows` (a resume's rows, up to its checkpoint)."""
-        self.log = history.HistoryLog(self.history_path, rows)
+        if self.log is not None:
+            self.log.close()
+        self.log = history.HistoryLog("history.csv", rows, folder=self._history_place(True))
 
     def read_history(self, upto_epoch: int) -> list[dict[str, Any]]:
         """The logged rows up to `upto_epoch` (later ones and a torn last line dropped)."""
-        return history.read(self.history_path, upto_epoch)
+        place = self._history_place(False)
+        return [] if place is None else history.read("history.csv", upto_epoch, folder=place)
 
     def append_history(self, row: dict[str, Any]) -> None:
         """Called by the loop as each epoch ends (on_epoch)."""
@@ -153,10 +198,13 @@ class RunDir:
         if self.log is not None:
             self.log.sync()
         tag = f"e{int(state['epoch']):05d}-b{int(state['batch']):06d}"
-        checkpoint.save(self.path / CHECKPOINT_DIR, state, tag)
+        folder = self._checkpoint_folder(True)
+        assert folder is not None
+        checkpoint.save(folder, state, tag)
+        self.checkpoints_saved += 1
         if "history" in self.wanted and self.log is not None and self._json_due():
             t0 = time.monotonic()
-            write_text(self.path / "history.json", history.to_json(self.log.rows))
+            self.folder.write_text("history.json", history.to_json(self.log.rows))
             self._json_at = time.monotonic()
             self._json_cost = self._json_at - t0
 
@@ -166,24 +214,43 @@ class RunDir:
         waited = time.monotonic() - self._json_at
         return waited >= max(CHECKPOINT_SECONDS, 49.0 * self._json_cost)
 
+    def has_checkpoint(self) -> bool:
+        folder = self._checkpoint_folder(False)
+        return folder is not None and checkpoint.exists(folder)
+
     def load_checkpoint(self) -> dict[str, Any]:
-        return checkpoint.load(self.path / CHECKPOINT_DIR)
+        folder = self._checkpoint_folder(False)
+        if folder is None:
+            return checkpoint.load(self.path / CHECKPOINT_DIR)  # the "missing" diagnostic
+        return checkpoint.load(folder)
 
     def clean_temporary(self) -> list[Path]:
-        """Remove what an interrupted write left behind: `.tmp-*` files (run/atomic.py) and
-        checkpoint arrays that state.json no longer names. Returns what was removed."""
-        removed = [*checkpoint.prune(self.path / CHECKPOINT_DIR)]
-        for folder in (self.path, self.path / CHECKPOINT_DIR):
-            for tmp in sorted(folder.glob(".tmp-*")):
-                try:
-                    tmp.unlink()
-                    removed.append(tmp)
-                except OSError:
-                    pass
+        """Remove what an interrupted write left behind: our `.tmp-*` files and checkpoint
+        arrays that state.json does not name. Returns what was removed."""
+        folder = self._checkpoint_folder(False)
+        removed = [] if folder is None else [*checkpoint.prune(folder)]
+        for place in (self.folder, folder):
+            if place is None:
+                continue
+            for name in place.names():
+                if claim.is_own_temp(name) and place.remove(name):
+                    removed.append(place.path / name)
         return removed
 
+    def drop_checkpoint(self) -> None:
+        """Remove the checkpoint (kept only for a resume, when the artifact is not wanted)."""
+        folder = self._checkpoint_folder(False)
+        if folder is None:
+            return
+        for name in folder.names():
+            if claim.is_checkpoint_file(name) or claim.is_own_temp(name):
+                folder.remove(name)
+        folder.close()
+        self._ckpt = None
+        self.folder.rmdir(CHECKPOINT_DIR)
+
     def write_weights(self, arrays: dict[str, np.ndarray]) -> None:
-        write_npz(self.path / "weights.npz", arrays)
+        self.folder.write_npz("weights.npz", arrays)
 
     def write_results(self, result: RunResult, title: str = "") -> None:
         """history, metrics and curves, each only when selected in `output.artifacts`; the
@@ -193,20 +260,11 @@ class RunDir:
         assert self.log is not None
         self.log.close()
         if "history" in self.wanted:
-            write_text(self.path / "history.json", history.to_json(result.history))
-        elif "checkpoint" not in self.wanted and result.status == "completed":
-            # kept for a resume only; a completed run without checkpoints cannot be resumed
-            self.log.path.unlink(missing_ok=True)
-            _remove_if_empty(self.path / CHECKPOINT_DIR)
+            self.folder.write_text("history.json", history.to_json(result.history))
         if "metrics" in self.wanted and result.metrics:
-            artifacts.write_metrics(self.path, result.metrics)
+            self.folder.write_json("metrics.json", result.metrics)
         if "curves" in self.wanted and result.history:
+            from nnspec.run.curves import png  # Pillow, imported only when curves are drawn
+
             marked = result.restored_epoch or result.best_epoch
-            artifacts.write_curves(self.path, result.history, marked, title)
-
-
-def _remove_if_empty(folder: Path) -> None:
-    try:
-        folder.rmdir()
-    except OSError:
-        pass
+            self.folder.write_bytes("curves.png", png(result.history, marked, title))

@@ -1,12 +1,18 @@
 """run.session: a spec path (or a run directory to resume) + options -> a finished run dir.
 
 The whole of `nnspec run`, without argument parsing or printing: front end (diagnose),
-overrides, device, data, lower, compile, train, artifacts. Every failure is raised as a
-DiagnosticError (the CLI renders it); `sources` collects the texts diagnostics point into.
+overrides, device, the run folder (claimed and locked, run/claim.py), data, lower, compile
+and warm-up (run/warmup.py), train, artifacts. Every failure is raised as a DiagnosticError
+(the CLI renders it); `sources` collects the texts diagnostics point into.
+
+Until training starts the caller decides what a signal does (the CLI: end the process at
+once, train/interrupt.py); training and writing the artifacts run under `catch_interrupts`.
+Named stages call run/killpoints.py, the hook of the kill -9 tests (docs/runs.md).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import time
@@ -17,15 +23,17 @@ from typing import Any
 from nnspec import ir
 from nnspec.diagnostics import Diagnostic, DiagnosticError, error, has_errors, warning
 from nnspec.pipeline import compile_spec, dataset_of
-from nnspec.run import artifacts
+from nnspec.run import artifacts, killpoints, specdiff
 from nnspec.run.overrides import apply_overrides
 from nnspec.run.paths import rebase_paths
 from nnspec.run.restore import weights_of
-from nnspec.run.rundir import RunDir, default_dir
-from nnspec.train.interrupt import StopFlag
+from nnspec.run.rundir import FORMAT, RunDir
+from nnspec.train.interrupt import StopFlag, catch_interrupts
 from nnspec.train.loop import COMPLETED, FAILED, INTERRUPTED, RunResult, train
 from nnspec.train.progress import Reporter
 from nnspec.train.schedules import make_schedule
+
+RUNNING, FINISHING = "running", "finishing"  # the other statuses are train.loop's
 
 EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
 
@@ -39,6 +47,7 @@ class RunOptions:
     sets: tuple[str, ...] = ()
     backend: str | None = None  # force a backend (tests use "reference"); None: from device
     chunk_target_s: float = 0.5
+    overwrite: bool = False  # a rerun may replace a completed run or one with a checkpoint
 
 
 @dataclass
@@ -64,12 +73,20 @@ class Loaded:
 
 
 def load(path: str | os.PathLike[str], sources: dict[str, str]) -> Loaded:
-    from nnspec.pipeline import diagnose, read_source
+    from nnspec.pipeline import read_source
 
     shown = str(path)
     text, problems = read_source(shown)
     if text is None:
         raise DiagnosticError(problems)
+    return load_text(text, shown, sources)
+
+
+def load_text(text: str, shown: str, sources: dict[str, str]) -> Loaded:
+    """A spec's text (from the file `shown`: its relative paths are relative to that file's
+    folder) checked, as `load`."""
+    from nnspec.pipeline import diagnose
+
     sources[shown] = text
     spec, diagnostics = diagnose(text, shown, require_data=True)
     if spec is None or has_errors(diagnostics):
@@ -160,31 +177,74 @@ def _gpu_usable() -> tuple[bool, str]:
     return ok, "" if ok else "no CUDA device is visible (numba.cuda.is_available() is false)"
 
 
+def _prepare(spec: ir.Spec, backend: str, data: Any) -> Any:
+    """Compile, then call every kernel once (run/warmup.py), so that all compiling happens
+    while a signal still ends the process at once."""
+    from nnspec.run.warmup import warm_up
+
+    killpoints.reached("compiling")
+    exe = compile_spec(spec, backend)
+    try:
+        warm_up(exe, data)
+    except DiagnosticError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - as in compile_spec
+        raise DiagnosticError(error("E502", f"the {backend} backend failed to compile the "
+                                    f"model: {type(exc).__name__}: {exc}", path=spec.path,
+                                    hints=["this is a bug in nnspec; please report it"])) from exc
+    return exe
+
+
 def _train(spec: ir.Spec, data: Any, exe: Any, schedule: Any, rd: RunDir, *,
            reporter: Reporter | None, stop: StopFlag | None, opts: RunOptions,
            resume: dict[str, Any] | None = None,
-           history: list[dict[str, Any]] | None = None) -> RunResult:
+           history: list[dict[str, Any]] | None = None, epochs: int | None = None
+           ) -> RunResult:
+    """train() with the run folder's callbacks. `epochs` (resuming a run that had ended but
+    not finished writing) stops the loop there: it only restores and evaluates."""
     ckpt = rd.save_checkpoint if "checkpoint" in rd.wanted else None
     rd.start_history(history or [])
+    checkpointed = resume is not None
+
+    def on_epoch(row: dict[str, Any]) -> None:
+        rd.append_history(row)
+        killpoints.reached("training")
+        killpoints.reached("training-checkpoint" if checkpointed or rd.checkpoints_saved
+                           else "training-no-checkpoint")
+
     try:
         result = train(exe.plan, data, exe, schedule, resume=resume, history=history,
-                       reporter=reporter, stop=stop, on_checkpoint=ckpt,
-                       on_epoch=rd.append_history, chunk_target_s=opts.chunk_target_s,
-                       out_dir=str(rd.path))
-    except DiagnosticError:
-        rd.write_manifest(status=FAILED, end_time=artifacts.now_iso())
+                       reporter=reporter, stop=stop, on_checkpoint=ckpt, on_epoch=on_epoch,
+                       chunk_target_s=opts.chunk_target_s, out_dir=str(rd.path),
+                       epochs=epochs)
+    except DiagnosticError as exc:
+        _failed(rd, exc.diagnostics)
         raise
     except Exception as exc:  # noqa: BLE001
-        rd.write_manifest(status=FAILED, end_time=artifacts.now_iso())
+        _failed(rd, [])
         raise DiagnosticError(error("E502", f"training failed: {type(exc).__name__}: {exc}",
                                     path=spec.path,
                                     hints=["this is a bug in nnspec; please report it"])) from exc
-    if result.status == INTERRUPTED and ckpt is None:
-        rd.save_checkpoint(result.checkpoint)  # resuming needs it even if not selected
+    if result.status != FAILED and ckpt is None:
+        # a resume needs it even if not selected: after an interrupt, and after a kill while
+        # the artifacts are written (dropped once the run has finished)
+        rd.save_checkpoint(result.checkpoint)
     return result
 
 
+def _failed(rd: RunDir, diagnostics: list[Diagnostic]) -> None:
+    """Mark the run failed (best effort: the failure may be that the folder is unwritable)."""
+    try:
+        rd.write_manifest(status=FAILED, end_time=artifacts.now_iso(),
+                          diagnostics=[d.model_dump(mode="json") for d in diagnostics])
+    except DiagnosticError:
+        pass
+
+
 def _finish(rd: RunDir, spec: ir.Spec, exe: Any, result: RunResult, t0: float) -> None:
+    if result.status == COMPLETED:
+        rd.write_manifest(status=FINISHING)  # training is over; a resume writes what follows
+        killpoints.reached("finishing")
     if "weights" in rd.wanted and result.status != FAILED:
         rd.write_weights(weights_of(exe))
     rd.write_results(result, title=spec.model.name)
@@ -194,11 +254,29 @@ def _finish(rd: RunDir, spec: ir.Spec, exe: Any, result: RunResult, t0: float) -
         restored_epoch=result.restored_epoch, interrupt_reason=result.interrupt_reason,
         elapsed_s=round(rd.manifest.get("elapsed_s", 0.0) + time.perf_counter() - t0, 3),
         diagnostics=[d.model_dump(mode="json") for d in result.diagnostics])
+    if result.status == COMPLETED and "checkpoint" not in rd.wanted:
+        rd.drop_checkpoint()  # kept for a resume only; a completed run is not resumed
+
+
+def _train_and_finish(spec: ir.Spec, data: Any, exe: Any, schedule: Any, rd: RunDir, t0: float,
+                      *, reporter: Reporter | None, stop: StopFlag | None, opts: RunOptions,
+                      **resume: Any) -> RunResult:
+    """From here on a signal stops training gracefully (a checkpoint, then exit 130)."""
+    guard = catch_interrupts(stop) if stop is not None else contextlib.nullcontext()
+    with guard:
+        result = _train(spec, data, exe, schedule, rd, reporter=reporter, stop=stop,
+                        opts=opts, **resume)
+        _finish(rd, spec, exe, result, t0)
+    return result
 
 
 def run_spec(path: str | os.PathLike[str], opts: RunOptions, *, sources: dict[str, str],
              reporter: Reporter | None = None, stop: StopFlag | None = None) -> RunOutcome:
-    """`nnspec run SPEC`: a fresh run into a new run directory."""
+    """`nnspec run SPEC`: a fresh run into a new (or empty, or overwritten) run directory.
+
+    The folder is claimed and locked as soon as the spec is checked (run/claim.py), and its
+    manifest, holding the checked spec, is written first: from then on a kill at any moment
+    leaves a folder that `--resume` continues (docs/runs.md)."""
     from nnspec.unparse import unparse
 
     t0 = time.perf_counter()
@@ -207,69 +285,164 @@ def run_spec(path: str | os.PathLike[str], opts: RunOptions, *, sources: dict[st
     device, backend = resolve_device(opts.device or spec.train.device, opts.backend,
                                      spec_path=str(path),
                                      source=None if opts.device else loaded.text)
-    data = dataset_of(spec)
-    exe = compile_spec(spec, backend)
-    schedule = make_schedule(exe.plan)
     out = opts.out or spec.output.dir
     if out is not None and opts.out is None and not os.path.isabs(out) and spec.path:
         out = str(Path(spec.path).parent / out)  # `output { dir "..." }` is spec-relative
-    rd = RunDir.create(out or default_dir(spec.model.name), spec.output.artifacts)
-    resolved = unparse(rebase_paths(spec, Path(spec.path or ".").parent, rd.path))
-    rd.write_spec(resolved)
-    rd.write_data_schema(data.schema())
-    rd.write_manifest(
-        **artifacts.versions(), command=" ".join(sys.argv), device=device, backend=backend,
-        device_requested=opts.device or spec.train.device, seed=spec.train.seed,
-        spec={"source": str(path), "source_sha256": artifacts.sha256_text(loaded.text),
-              "sha256": artifacts.sha256_text(resolved)},
-        overrides=cli_overrides(opts), data=data.manifest(),
-        artifacts=list(spec.output.artifacts), epochs=spec.train.epochs,
-        start_time=artifacts.now_iso(), status="running", resumed=[])
-    warnings = [*loaded.warnings, *data.warnings]
-    result = _train(spec, data, exe, schedule, rd, reporter=reporter, stop=stop, opts=opts)
-    _finish(rd, spec, exe, result, t0)
+    rd = RunDir.create(out, spec.output.artifacts, model_name=spec.model.name,
+                       overwrite=opts.overwrite)
+    try:
+        stored = rebase_paths(spec, Path(spec.path or ".").parent, rd.path)
+        resolved = unparse(stored)
+        rd.write_manifest(
+            format=FORMAT, command=" ".join(sys.argv), device=device, backend=backend,
+            device_requested=opts.device or spec.train.device, seed=spec.train.seed,
+            spec={"source": str(path), "source_sha256": artifacts.sha256_text(loaded.text),
+                  "sha256": artifacts.sha256_text(resolved),
+                  "checked": specdiff.comparable(stored)},
+            overrides=cli_overrides(opts), artifacts=list(spec.output.artifacts),
+            epochs=spec.train.epochs, start_time=artifacts.now_iso(), status=RUNNING,
+            resumed=[])
+        rd.write_spec(resolved)
+        killpoints.reached("importing")
+
+        rd.write_manifest(**artifacts.versions())
+        killpoints.reached("data")
+        data = dataset_of(spec)
+        rd.write_data_schema(data.schema())
+        rd.write_manifest(data=data.manifest())
+        exe = _prepare(spec, backend, data)
+        schedule = make_schedule(exe.plan)
+    except DiagnosticError as exc:
+        _failed(rd, exc.diagnostics)
+        rd.close()
+        raise
+    except BaseException:
+        rd.close()
+        raise
+    try:
+        warnings = [*loaded.warnings, *data.warnings]
+        result = _train_and_finish(spec, data, exe, schedule, rd, t0, reporter=reporter,
+                                   stop=stop, opts=opts)
+    finally:
+        rd.close()
     return RunOutcome(rd.path, result, device, warnings)
 
 
 def resume_run(run_dir: str | os.PathLike[str], opts: RunOptions, *, sources: dict[str, str],
                reporter: Reporter | None = None, stop: StopFlag | None = None) -> RunOutcome:
-    """`nnspec run --resume RUN_DIR`: continue exactly where the checkpoint left off;
-    `--epochs N` may extend a run (the schedule then sees the new total)."""
-    from nnspec.unparse import unparse
-
-    t0 = time.perf_counter()
-    if opts.sets or opts.seed is not None or opts.out is not None:
+    """`nnspec run --resume RUN_DIR`: continue exactly where the checkpoint left off (from
+    epoch 0 when there is none yet; only the artifacts when training had ended); `--epochs N`
+    may extend a run (the schedule then sees the new total). Every refusal comes before the
+    folder is changed."""
+    if opts.sets or opts.seed is not None or opts.out is not None or opts.overwrite:
         raise DiagnosticError(error(
-            "E504", "--set, --seed and --out cannot be combined with --resume", path="--resume",
+            "E504", "--set, --seed, --out and --overwrite cannot be combined with --resume",
+            path="--resume",
             hints=["a resumed run continues with the options it was started with; only "
                    "--epochs (and --device) may change"]))
-    rd = RunDir.open(run_dir)
-    loaded = load(rd.path / "spec.nn", sources)
+    t0 = time.perf_counter()
+    rd, notes = RunDir.resume(run_dir)
+    try:
+        return _resume(rd, opts, notes, t0, sources=sources, reporter=reporter, stop=stop)
+    finally:
+        rd.close()
+
+
+def _resume(rd: RunDir, opts: RunOptions, notes: list[Diagnostic], t0: float, *,
+            sources: dict[str, str], reporter: Reporter | None, stop: StopFlag | None
+            ) -> RunOutcome:
+    from nnspec.unparse import unparse
+
+    status = rd.manifest.get("status")
+    stored = (rd.manifest.get("spec") or {}).get("checked")
+    text = rd.read_spec()
+    if text is None:  # killed between writing the manifest and spec.nn
+        if stored is None:
+            raise DiagnosticError(error(
+                "E504", f"`{rd.path}` has no spec.nn", path=str(rd.path),
+                hints=["start the run again with `nnspec run SPEC --out DIR`"]))
+        text = unparse(specdiff.restore(stored))
+    loaded = load_text(text, str(rd.path / "spec.nn"), sources)
     spec = override(loaded.spec, cli_overrides(opts), sources)
+    if stored is not None:
+        _same_spec(rd, stored, spec)
     rd.clean_temporary()
-    state = rd.load_checkpoint()
-    done = int(state["epoch"])
-    if done >= spec.train.epochs and int(state["batch"]) == 0:
+    state = rd.load_checkpoint() if rd.has_checkpoint() else None
+    if state is None and status == COMPLETED:
         raise DiagnosticError(error(
-            "E504", f"`{rd.path}` already ran {done} of {spec.train.epochs} epochs",
-            path=str(rd.path), hints=[f"pass `--epochs N` with N > {done} to train longer"]))
+            "E504", f"`{rd.path}` holds a completed run without a checkpoint",
+            path=str(rd.path),
+            hints=["it was written without the `checkpoint` artifact; start a new run to "
+                   "train longer"]))
+    done, batch = (int(state["epoch"]), int(state["batch"])) if state else (0, 0)
+    stopped = bool(state and batch == 0 and (state.get("early_stop") or {}).get(
+        "stopped_epoch") == done and opts.epochs is None)
+    ended = state is not None and batch == 0 and (done >= spec.train.epochs or stopped)
+    if status == COMPLETED and ended:
+        how = f"stopped early at epoch {done}" if stopped and done < spec.train.epochs else \
+            f"already ran {done} of {spec.train.epochs} epochs"
+        raise DiagnosticError(error(
+            "E504", f"`{rd.path}` {how}", path=str(rd.path),
+            hints=[f"pass `--epochs N` with N > {done} to train longer"]))
     device, backend = resolve_device(opts.device or rd.manifest.get("device", "cpu"),
                                      opts.backend or rd.manifest.get("backend"))
+    killpoints.reached("importing")
+
+    killpoints.reached("data")
     data = dataset_of(spec)
     _same_data(rd, data)
-    exe = compile_spec(spec, backend)
+    exe = _prepare(spec, backend, data)
+    if state is not None:
+        _fits(rd, exe, state)
     schedule = make_schedule(exe.plan)
-    if opts.epochs is not None:
+    # Checked: from here on the folder changes.
+    if opts.epochs is not None or not rd.has("spec.nn"):
         rd.write_spec(unparse(spec))
+    if not rd.has("data.json"):
+        rd.write_data_schema(data.schema())
     resumed = [*rd.manifest.get("resumed", []), {"time": artifacts.now_iso(), "epoch": done,
-                                                 "batch": int(state["batch"])}]
-    rd.write_manifest(status="running", resumed=resumed, epochs=spec.train.epochs,
-                      device=device, backend=backend)
-    history, short = _history(rd, state)
-    result = _train(spec, data, exe, schedule, rd, reporter=reporter, stop=stop, opts=opts,
-                    resume=state, history=history)
-    _finish(rd, spec, exe, result, t0)
-    return RunOutcome(rd.path, result, device, [*loaded.warnings, *data.warnings, *short])
+                                                 "batch": batch}]
+    spec_facts = {**rd.manifest.get("spec", {}), "checked": specdiff.comparable(spec)}
+    rd.write_manifest(format=FORMAT, status=RUNNING, resumed=resumed, epochs=spec.train.epochs,
+                      device=device, backend=backend, spec=spec_facts, **artifacts.versions(),
+                      **({} if "data" in rd.manifest else {"data": data.manifest()}))
+    history, short = _history(rd, state) if state is not None else ([], [])
+    result = _train_and_finish(spec, data, exe, schedule, rd, t0, reporter=reporter, stop=stop,
+                               opts=opts, resume=state, history=history,
+                               epochs=done if ended else None)
+    return RunOutcome(rd.path, result, device,
+                      [*notes, *loaded.warnings, *data.warnings, *short])
+
+
+def _same_spec(rd: RunDir, stored: dict[str, Any], spec: ir.Spec) -> None:
+    """E508 unless spec.nn is the spec the run started with (but for what may change)."""
+    changed = specdiff.changes(stored, specdiff.comparable(spec))
+    if changed:
+        raise DiagnosticError(error(
+            "E508", f"`{rd.path / 'spec.nn'}` is not the spec this run started with: "
+            f"{len(changed)} change(s)", path=str(rd.path / "spec.nn"),
+            notes=changed,
+            hints=["a resume may change only `epochs`, `device`, the `output` block, "
+                   "comments and layout; undo the other edits, or start a new run with "
+                   "the edited spec"]))
+
+
+def _fits(rd: RunDir, exe: Any, state: dict[str, Any]) -> None:
+    """The checkpoint's arrays have the model's shapes (else it is damaged, or spec.nn was
+    edited in a folder written before specs were compared)."""
+    from nnspec.backends.base import check_state
+
+    try:
+        check_state(exe.plan, state["executable"])
+        for key in ("shuffle_rng", "dropout_rng", "schedule", "loss_sum", "n_samples"):
+            state[key]  # noqa: B018 - presence
+    except (KeyError, TypeError, ValueError) as exc:
+        where = rd.path / "checkpoint"
+        raise DiagnosticError(error(
+            "E504", f"the checkpoint in `{where}` does not fit the model of spec.nn: {exc}",
+            path=str(where),
+            hints=["undo the edits to spec.nn, or start the run over with --overwrite"])
+        ) from None
 
 
 def _history(rd: RunDir, state: dict[str, Any]) -> tuple[list[dict[str, Any]], list[Diagnostic]]:

@@ -94,15 +94,15 @@ def test_checkpoint_round_trip(tmp_path):
 
 def test_interrupted_checkpoint_save_leaves_the_previous_one(tmp_path, monkeypatch):
     checkpoint.save(tmp_path / "ck", state(1), tag="e1")
-    real = checkpoint.write_json
+    real = checkpoint.Folder.write_json
 
-    def crash(path, obj):  # the npz of epoch 2 is written, then the process dies
+    def crash(folder, name, obj):  # the npz of epoch 2 is written, then the process dies
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(checkpoint, "write_json", crash)
+    monkeypatch.setattr(checkpoint.Folder, "write_json", crash)
     with pytest.raises(KeyboardInterrupt):
         checkpoint.save(tmp_path / "ck", state(2), tag="e2")
-    monkeypatch.setattr(checkpoint, "write_json", real)
+    monkeypatch.setattr(checkpoint.Folder, "write_json", real)
     back = checkpoint.load(tmp_path / "ck")
     assert back["epoch"] == 1
     assert np.array_equal(back["executable"]["params"], np.arange(5, dtype=np.float32))
@@ -112,19 +112,33 @@ def test_interrupted_checkpoint_save_leaves_the_previous_one(tmp_path, monkeypat
 
 
 @pytest.mark.parametrize("breakage, text", [
-    (None, "no checkpoint"), ("json", "cannot read"), ("npz", "missing")])
+    (None, "no checkpoint"), ("json", "damaged: state.json is truncated"),
+    ("npz", "damaged: `state-x.npz`, which state.json names, is missing"),
+    ("truncated", "damaged: `state-x.npz` is truncated or not an arrays file"),
+    ("garbage", "damaged: `state-x.npz` is truncated or not an arrays file"),
+    ("half-json", "damaged: state.json is truncated")])
 def test_broken_checkpoint_is_e504(tmp_path, breakage, text):
     folder = tmp_path / "ck"
     if breakage is not None:
         checkpoint.save(folder, state(1), tag="x")
+        npz, js = folder / "state-x.npz", folder / "state.json"
         if breakage == "json":
-            (folder / "state.json").write_text("{not json")
+            js.write_text("{not json")
+        elif breakage == "half-json":
+            js.write_bytes(js.read_bytes()[: len(js.read_bytes()) // 2])
+        elif breakage == "npz":
+            npz.unlink()
+        elif breakage == "truncated":
+            npz.write_bytes(npz.read_bytes()[:200])
         else:
-            (folder / "state-x.npz").unlink()
+            npz.write_bytes(b"\x80\x04 not an npz at all" * 10)
     with pytest.raises(DiagnosticError) as info:
         checkpoint.load(folder)
     d = info.value.diagnostics[0]
-    assert d.code == "E504" and text in d.message
+    assert d.code == "E504" and text in d.message, d.message
+    assert "pickled" not in d.message and "zip" not in d.message.lower()
+    if breakage not in (None, "npz"):
+        assert "--overwrite" in d.hints[0] and "from epoch 0" in d.hints[0]
 
 
 ROWS = [{"epoch": 1, "loss": 0.5, "lr": 0.1, "accuracy": 0.5, "val_loss": 0.6,

@@ -1,4 +1,4 @@
-"""A real Ctrl-C / SIGTERM to a training `nnspec run` process: it stops within about a
+"""A real Ctrl-C / SIGTERM / SIGHUP to a training `nnspec run` process: it stops within about a
 second, writes its checkpoint and history, exits 130 and says how to resume; the resumed
 run continues from the checkpoint."""
 
@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
 def test_signal_stops_with_checkpoint_then_resume(tmp_path, sig):
     spec = write_spec(tmp_path, epochs=100000)  # runs until interrupted
     out = tmp_path / "r"
@@ -48,7 +48,7 @@ def test_signal_stops_with_checkpoint_then_resume(tmp_path, sig):
     rows = [first] + [json.loads(line) for line in rest.splitlines()]
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["status"] == "interrupted"
-    assert manifest["interrupt_reason"] == ("SIGINT" if sig == signal.SIGINT else "SIGTERM")
+    assert manifest["interrupt_reason"] == signal.Signals(sig).name
     history = json.loads((out / "history.json").read_text())
     assert [r["epoch"] for r in history] == [r["epoch"] for r in rows]
     state = json.loads((out / "checkpoint" / "state.json").read_text())["state"]
