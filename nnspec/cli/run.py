@@ -25,6 +25,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--epochs", type=int, metavar="N", help="override train.epochs")
     p.add_argument("--seed", type=int, metavar="N", help="override train.seed")
     p.add_argument("--device", choices=("cpu", "cuda", "auto"), help="override train.device")
+    p.add_argument("--backend", choices=("reference", "cpu", "cuda"),
+                   help="force a backend: `reference` is the NumPy float64 definition of "
+                        "every op (slow; it runs layers the compiled engines lack kernels "
+                        "for)")
     p.add_argument("--set", dest="sets", action="append", default=[], metavar="PATH=VALUE",
                    help="override any spec value, e.g. --set train.optimizer.lr=0.01 "
                         "(repeatable)")
@@ -49,7 +53,7 @@ def main(args: argparse.Namespace) -> int:
 
     sources: dict[str, str] = {}
     opts = RunOptions(out=args.out, epochs=args.epochs, seed=args.seed, device=args.device,
-                      sets=tuple(args.sets))
+                      sets=tuple(args.sets), backend=args.backend)
     if (args.spec is None) == (args.resume is None):
         print("nnspec run: give either SPEC or --resume RUN_DIR", file=sys.stderr)
         return 2
