@@ -117,3 +117,17 @@ def test_missing_kernel_golden(tmp_path: Path):
     if os.environ.get("NNSPEC_UPDATE_GOLDEN") == "1":
         golden.write_text(text, encoding="utf-8")
     assert text == golden.read_text(encoding="utf-8")
+
+
+def test_plan_layout_of_a_conv_model_says_there_is_none(tmp_path: Path, capsys):
+    """`nnspec plan --layout` prints the Plan (windows as attrs) and no cpu layout, which
+    the cpu engine could not build."""
+    from nnspec.cli import main
+
+    path = tmp_path / "lenet.nn"
+    path.write_text(LENET, encoding="utf-8")
+    assert main(["plan", str(path), "--layout"]) == 0
+    out = capsys.readouterr().out
+    assert "(6, 3, 3, 2)" in out and "kh 3, kw 2, sh 2, sw 1, pt 1, pl 0" in out
+    assert out.rstrip().endswith("cpu layout: none, the cpu backend has no kernels yet for "
+                                 "avgpool, batchnorm, conv2d, global_avgpool, maxpool")
