@@ -77,12 +77,21 @@ under nested names as PyTorch names nested modules (`layers.2.branches.1.0.weigh
 same statement: `input 3 tokens` will be a sample of 3 integer token ids (the shape (3,)
 with an integer element kind that only an embedding layer accepts), not a new statement.
 
+**Images.** `conv2d`, `maxpool`, `avgpool` and `global_avgpool` take (C, H, W) samples
+(PyTorch's NCHW, one sample row-major); their window options (kernel, stride, padding,
+dilation) are one integer or a list `[h, w]`, and H and W shrink as
+floor((n + 2*padding - dilation*(kernel-1) - 1) / stride) + 1. A window larger than its
+(padded) input, a convolution on a flat input and a `dense` without `flatten` after them
+are E305 at the statement. `batchnorm` on an image normalizes per channel (BatchNorm2d).
+The reference backend runs these layers; the cpu and cuda engines have no kernels for them
+yet and refuse such a model (E506): train it with `nnspec run SPEC --backend reference`.
+
 **Values.** Numbers (`16`, `0.1`, `1e-4`), strings (`"data/iris.csv"`, relative to the
 spec file), names (`true`, `false`, `full`, `val_loss`; a bare name is accepted wherever
 text is expected, so `target=species` is `target="species"`) and lists (`[30, 60, 90]`).
 
 **Resolved defaults.** `nnspec run` saves the spec with every default written out
-(`spec.nn`). A dense layer without `init=` gets its activation's initializer (he_normal
+(`spec.nn`). A dense or conv2d layer without `init=` gets its activation's initializer (he_normal
 after the relu family, lecun_normal after selu, glorot_uniform otherwise). A monitor's
 `mode=auto` stays `auto` (max for accuracy, precision, recall, f1, r2; min otherwise).
 `early_stop` and `reduce_on_plateau` watch `val_loss` by default; without any validation

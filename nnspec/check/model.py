@@ -1,6 +1,6 @@
 """check.model: the `model` block -> ir.Model (layers built from the op registry).
 
-Defaults resolved here: a dense layer without `init=` gets its activation's `default_init`
+Defaults resolved here: a dense or conv2d layer without `init=` gets its activation's `default_init`
 (he_normal after relu, lecun_normal after selu, glorot_uniform otherwise), so the IR says
 exactly what will be drawn.
 
@@ -17,7 +17,7 @@ from nnspec.check.context import Ctx
 from nnspec.check.options import build, validate
 from nnspec.check.statements import Seen, all_args, keywords
 from nnspec.ops import ACTIVATIONS, INITIALIZERS, LAYERS
-from nnspec.ops.layers import Branch, Dense, Head, ShapeError, show_shape
+from nnspec.ops.layers import Branch, Head, ShapeError, show_shape
 from nnspec.syntax import Block, Name, Number, Option, String
 
 
@@ -266,7 +266,10 @@ def _init_from(ctx: Ctx, st, given: dict, failed: set[str]) -> None:
 
 
 def _resolve_init(layer):
-    if isinstance(layer, Dense) and layer.init is None:
+    """A layer with an `init` option left unset (dense, conv2d) gets its activation's
+    default initializer, so the IR says what will be drawn."""
+    if "init" in type(layer).model_fields and "activation" in type(layer).model_fields \
+            and layer.init is None:
         default = ACTIVATIONS[layer.activation.kind].default_init
         return layer.model_copy(update={"init": INITIALIZERS[default]()})
     return layer

@@ -52,6 +52,7 @@ FAMILIES: dict[str, tuple[dict[str, type[Op]], str, str]] = {
 # Ops without a required option that still take their main option positionally.
 EXTRA_POSITIONAL: dict[tuple[str, str], tuple[str, ...]] = {
     ("layer", "dense"): ("activation",),
+    ("layer", "conv2d"): ("activation",),
     ("layer", "activation"): (),
     ("activation", "leaky_relu"): ("alpha",),
     ("activation", "elu"): ("alpha",),

@@ -33,11 +33,23 @@ BLOCKS: dict[str, list[StatementDoc]] = {
         StatementDoc("dropout", "dropout RATE", "zero a fraction of the features while "
                      "training", repeat=True),
         StatementDoc("batchnorm", "batchnorm [momentum=F] [eps=F] [affine=BOOL]",
-                     "batch normalization over the features", repeat=True),
+                     "batch normalization per feature (per channel of an image)", repeat=True),
         StatementDoc("activation", "activation ACTIVATION", "a standalone activation",
                      repeat=True),
         StatementDoc("flatten", "flatten", "a (C, H, W) sample as one flat row of features",
                      repeat=True),
+        StatementDoc("conv2d", "conv2d FILTERS KERNEL [ACTIVATION] [stride=S] "
+                     "[padding=same|valid|P] [dilation=D] [bias=BOOL] [init=INIT] "
+                     "[bias_init=INIT]", "a 2-D convolution of a (C, H, W) image; KERNEL, S, "
+                     "P, D: an integer or [h, w]", repeat=True),
+        StatementDoc("maxpool", "maxpool KERNEL [stride=S] [padding=P]",
+                     "the maximum of each window, per channel (stride: the kernel size)",
+                     repeat=True),
+        StatementDoc("avgpool", "avgpool KERNEL [stride=S] [padding=P]",
+                     "the mean of each window, per channel (stride: the kernel size)",
+                     repeat=True),
+        StatementDoc("global_avgpool", "global_avgpool", "the mean of each channel: "
+                     "(C, H, W) -> (C,)", repeat=True),
         StatementDoc("concat", "concat { branch { LAYERS } branch { LAYERS } ... }",
                      "parallel branches reading the same input, outputs joined", repeat=True),
         StatementDoc("add", "add { branch { LAYERS } branch { LAYERS } ... }",

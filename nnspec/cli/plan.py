@@ -43,6 +43,13 @@ def run(args: argparse.Namespace) -> int:
     plan = lower(spec)
     sys.stdout.write(format_plan(plan))
     if args.layout is not None:
+        from nnspec.backends import missing_kernels
+
+        missing = sorted({n.kind_name for n in missing_kernels(plan, "cpu")})
+        if missing:  # the cpu engine would refuse this plan (E506): no layout to show
+            print("cpu layout: none, the cpu backend has no kernels yet for "
+                  + ", ".join(missing))
+            return 0
         from nnspec.backends.cpu.layout import format_layout
 
         rows = args.layout or (plan.batch or 32)

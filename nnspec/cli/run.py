@@ -28,6 +28,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--epochs", type=int, metavar="N", help="override train.epochs")
     p.add_argument("--seed", type=int, metavar="N", help="override train.seed")
     p.add_argument("--device", choices=("cpu", "cuda", "auto"), help="override train.device")
+    p.add_argument("--backend", choices=("reference", "cpu", "cuda"),
+                   help="force a backend: `reference` is the NumPy float64 definition of "
+                        "every op (slow; it runs layers the compiled engines lack kernels "
+                        "for)")
     p.add_argument("--set", dest="sets", action="append", default=[], metavar="PATH=VALUE",
                    help="override any spec value, e.g. --set train.optimizer.lr=0.01 "
                         "(repeatable)")
@@ -61,7 +65,7 @@ def _run(args: argparse.Namespace, stop: Any) -> int:
 
     sources: dict[str, str] = {}
     opts = RunOptions(out=args.out, epochs=args.epochs, seed=args.seed, device=args.device,
-                      sets=tuple(args.sets), overwrite=args.overwrite)
+                      sets=tuple(args.sets), overwrite=args.overwrite, backend=args.backend)
     if (args.spec is None) == (args.resume is None):
         print("nnspec run: give either SPEC or --resume RUN_DIR", file=sys.stderr)
         return 2

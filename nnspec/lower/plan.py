@@ -12,9 +12,11 @@ the op's `attrs()`, plus the activation code and parameters) and its tensors.
 
 Parameter layout: every trainable value lives in ONE flat buffer of `n_params` values, node
 by node, each node's tensors in the order its op declares them (dense: weight (out, in)
-row-major, PyTorch layout, then bias; batchnorm: gamma (weight) then beta (bias) when
-affine). Values that are not trained (batchnorm running statistics) live in a second flat
-buffer of `n_buffers` values. `tensors` lists every named slot with its `.npz` / PyTorch
+row-major, PyTorch layout, then bias; conv2d: weight (filters, in_channels, kh, kw)
+row-major, PyTorch layout, then bias; batchnorm: gamma (weight) then beta (bias), one per
+channel, when affine). A (C, H, W) sample is stored row-major (NCHW per batch). Values that
+are not trained (batchnorm running statistics) live in a second flat buffer of `n_buffers`
+values. `tensors` lists every named slot with its `.npz` / PyTorch
 state_dict key `layers.<i>.<name>`, i = position among layer statements.
 """
 
@@ -27,7 +29,7 @@ from typing import Any
 
 from nnspec.diagnostics import Span
 from nnspec.ops.activations import ACTIVATIONS
-from nnspec.ops.layers import LAYERS
+from nnspec.ops.layers import LAYERS, Window
 from nnspec.ops.losses import LOSSES
 from nnspec.ops.optimizers import HYPER, OPTIMIZERS
 
@@ -36,6 +38,9 @@ LAYER_CODES = {kind: code for code, kind in enumerate(LAYERS)}
 DENSE, DROPOUT, BATCHNORM, ACTIVATION, FLATTEN, CONCAT, ADD = (
     LAYER_CODES[k] for k in ("dense", "dropout", "batchnorm", "activation", "flatten", "concat",
                              "add"))
+CONV2D, MAXPOOL, AVGPOOL, GLOBAL_AVGPOOL = (
+    LAYER_CODES[k] for k in ("conv2d", "maxpool", "avgpool", "global_avgpool"))
+LAYER_NAMES = tuple(LAYER_CODES)  # code -> kind (a residual's node is an `add`)
 # Merge nodes (several inputs): concat joins its inputs per sample, add sums them (a
 # `residual` is an add of its input and its body). `head` makes no node of its own: its body's
 # last node is an extra output (Plan.outputs).
@@ -191,6 +196,17 @@ class LayerPlan:
     @property
     def bn_affine(self) -> bool:
         return bool(self.attr("affine", 1.0))
+
+    @property
+    def window(self) -> Window:
+        """conv2d, maxpool, avgpool: the window's geometry (ops.layers.Window) from `attrs`."""
+        return Window(**{k: int(self.attr(k)) for k in Window.__dataclass_fields__})
+
+    @property
+    def channels(self) -> int:
+        """The channels of the input: C of a (C, H, W) sample, the features of a flat one
+        (batchnorm's statistics are per channel)."""
+        return self.in_shape[0]
 
     @property
     def label(self) -> str:

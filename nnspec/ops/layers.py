@@ -22,7 +22,7 @@ import math
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from nnspec.ops.activations import AnyActivation, Linear
 from nnspec.ops.base import Op, registry, union
@@ -149,10 +149,16 @@ class Dropout(Layer):
 
 
 class BatchNorm(Layer):
-    """Training: mu = mean_b x, var = mean_b (x-mu)^2 (biased), xh = (x-mu)/sqrt(var+eps),
-    y = gamma*xh + beta; running stats r <- (1-momentum)*r + momentum*batch stat (running_var
-    uses the unbiased batch variance, as PyTorch). Evaluation uses the running stats.
-    Saved as layers.<i>.weight (gamma), .bias (beta), .running_mean, .running_var."""
+    """Normalizes each channel over the batch (PyTorch BatchNorm1d on a flat (F,) sample, one
+    channel per feature; BatchNorm2d on a (C, H, W) sample, one channel per C, its statistics
+    over the batch and every position). With m values per channel (B for a flat sample,
+    B*H*W for an image), training: mu = mean x, var = mean (x-mu)^2 (biased),
+    xh = (x-mu)/sqrt(var+eps), y = gamma*xh + beta; running stats r <- (1-momentum)*r +
+    momentum*batch stat (running_var uses the unbiased batch variance var*m/(m-1), as
+    PyTorch). Evaluation uses the running stats.
+    dL/dx = gamma*inv_std/m * (m*g - sum g - xh * sum g*xh), sums per channel.
+    Saved as layers.<i>.weight (gamma), .bias (beta), .running_mean, .running_var, each
+    (C,)."""
 
     kind: Literal["batchnorm"] = "batchnorm"
     momentum: float = Field(0.1, gt=0.0, le=1.0,
@@ -161,12 +167,8 @@ class BatchNorm(Layer):
     eps: float = Field(1e-5, gt=0.0, description="added to the variance for stability")
     affine: bool = Field(True, description="learn a scale (gamma) and shift (beta)")
 
-    def out_shape(self, x: Shape) -> Shape:
-        flat_input(x, "batchnorm")
-        return x
-
     def tensors(self, x: Shape) -> tuple[TensorDecl, ...]:
-        n = flat_input(x, "batchnorm")
+        n = x[0]  # channels: the features of a flat sample, C of a (C, H, W) one
         stats = (TensorDecl("running_mean", (n,), Zeros(), n, n, trained=False),
                  TensorDecl("running_var", (n,), Ones(), n, n, trained=False))
         if not self.affine:
@@ -209,6 +211,259 @@ class Flatten(Layer):
 
     def out_shape(self, x: Shape) -> Shape:
         return (size(x),)
+
+
+# ---------------------------------------------------------------------------------------------
+# Convolution and pooling over (C, H, W) samples (PyTorch's NCHW layout per sample). A window
+# option (kernel, stride, padding, dilation) is one integer for both axes or a list [h, w].
+# Output size per axis: out = floor((n + pad_lo + pad_hi - dilation*(k-1) - 1) / stride) + 1.
+# ---------------------------------------------------------------------------------------------
+
+Pair = int | tuple[int, int]
+
+
+def pair(v: Pair) -> tuple[int, int]:
+    """A window option as (h, w): `3` -> (3, 3), `[3, 5]` -> (3, 5)."""
+    return (v, v) if isinstance(v, int) else (int(v[0]), int(v[1]))
+
+
+def show_pair(v: Pair) -> str:
+    """`3` -> `3`, `[3, 5]` -> `[3, 5]`: as written in a spec."""
+    return str(v) if isinstance(v, int) else f"[{v[0]}, {v[1]}]"
+
+
+def _positive(layer: Op, names: tuple[str, ...]) -> None:
+    for name in names:
+        v = getattr(layer, name)
+        if min(pair(v)) <= 0:
+            raise ValueError(f"{name} must be greater than 0, found {show_pair(v)}")
+
+
+def image_input(x: Shape, what: str) -> Shape:
+    """(C, H, W) of an image input; a ShapeError (hint: `input C H W`) otherwise."""
+    if len(x) != 3:
+        raise ShapeError(f"`{what}` takes (C, H, W) images, but its input has shape "
+                         f"{show_shape(x)}", f"input {show_shape(x)}",
+                         ("give the model an image input, `input C H W` (e.g. `input 1 8 8` "
+                          "for one 8x8 channel), and keep convolutions and pooling before "
+                          "`flatten`",))
+    return x
+
+
+@dataclass(frozen=True)
+class Window:
+    """A sliding window's geometry, per axis (h, w): kernel, stride, dilation and the zero
+    (or -inf, for max pooling) padding before (top, left) and after (bottom, right)."""
+
+    kh: int
+    kw: int
+    sh: int = 1
+    sw: int = 1
+    pt: int = 0
+    pl: int = 0
+    pb: int = 0
+    pr: int = 0
+    dh: int = 1
+    dw: int = 1
+
+    @classmethod
+    def of(cls, kernel: Pair, stride: Pair, padding: Pair | str, dilation: Pair = 1
+           ) -> Window:
+        (kh, kw), (sh, sw), (dh, dw) = pair(kernel), pair(stride), pair(dilation)
+        if padding == "valid":
+            pads = (0, 0, 0, 0)
+        elif padding == "same":
+            # PyTorch: total d*(k-1) per axis, the odd one out after (bottom, right)
+            th, tw = dh * (kh - 1), dw * (kw - 1)
+            pads = (th // 2, tw // 2, th - th // 2, tw - tw // 2)
+        else:
+            ph, pw = pair(padding)  # type: ignore[arg-type]
+            pads = (ph, pw, ph, pw)
+        return cls(kh, kw, sh, sw, *pads, dh, dw)
+
+    def attrs(self) -> dict[str, float]:
+        return {k: float(v) for k, v in vars(self).items()}
+
+    def out_hw(self, x: Shape, what: str) -> tuple[int, int]:
+        """(H_out, W_out) for a (C, H, W) input; a ShapeError when the window does not fit."""
+        _, h, w = x
+        span_h, span_w = self.dh * (self.kh - 1) + 1, self.dw * (self.kw - 1) + 1
+        ph, pw = h + self.pt + self.pb, w + self.pl + self.pr
+        if span_h > ph or span_w > pw:
+            padded = "" if (ph, pw) == (h, w) else f" ({ph}x{pw} with its padding)"
+            covers = f"{span_h}x{span_w}"
+            dilated = (f" ({self.kh}x{self.kw} dilated)"
+                       if (self.dh, self.dw) != (1, 1) else "")
+            raise ShapeError(f"the {covers} window{dilated} of `{what}` is larger than its "
+                             f"input {h}x{w}{padded}", f"input {show_shape(x)}",
+                             ("use a smaller kernel, pad the input (`padding=`), or "
+                              "downsample less before this layer",))
+        return (ph - span_h) // self.sh + 1, (pw - span_w) // self.sw + 1
+
+
+class Conv2D(Layer):
+    """2-D convolution (cross-correlation, as torch.nn.Conv2d), x (C, H, W) -> y (F, Ho, Wo):
+    z[b, f, i, j] = bias[f] + sum_{c, u, v} w[f, c, u, v] *
+        xp[b, c, i*sh + u*dh, j*sw + v*dw],  y = act(z),
+    xp the input zero-padded. dL/dw[f, c, u, v] = sum_{b, i, j} dL/dz[b, f, i, j] *
+    xp[b, c, i*sh + u*dh, j*sw + v*dw]; dL/dx is the same sum scattered back (col2im).
+
+    w has shape (filters, in_channels, kh, kw) (PyTorch layout), fan_in = in_channels*kh*kw,
+    fan_out = filters*kh*kw; bias has shape (filters,). `padding=same` keeps H and W (the odd
+    extra row or column goes after, as PyTorch) and needs stride 1, as PyTorch requires.
+    Written `conv2d FILTERS KERNEL [ACTIVATION] [stride=S] [padding=same|valid|P]
+    [dilation=D] [bias=BOOL] [init=INIT] [bias_init=INIT]`.
+    """
+
+    kind: Literal["conv2d"] = "conv2d"
+    filters: int = Field(gt=0, description="number of output channels (filters)")
+    kernel: Pair = Field(description="kernel size: one integer or [height, width]")
+    activation: AnyActivation = Field(default_factory=Linear,
+                                      description="applied to the convolution's output")
+    stride: Pair = Field(1, description="step between windows: one integer or [h, w]")
+    padding: Literal["same", "valid"] | Pair = Field(
+        0, description="zeros added around the input: `valid` (none, as 0), `same` (output "
+        "size = input size; stride 1 only), one integer or [h, w]")
+    dilation: Pair = Field(1, description="spacing between kernel elements: one integer or "
+                           "[h, w]")
+    init: AnyInitializer | None = Field(
+        None, description="weight initializer; default depends on the activation "
+        "(he_normal for the relu family, lecun_normal for selu, glorot_uniform otherwise)")
+    bias: bool = Field(True, description="whether the layer adds a learned bias per filter")
+    bias_init: AnyInitializer = Field(default_factory=Zeros, description="bias initializer")
+
+    @model_validator(mode="after")
+    def _window(self) -> Conv2D:
+        _positive(self, ("kernel", "stride", "dilation"))
+        if not isinstance(self.padding, str) and min(pair(self.padding)) < 0:
+            raise ValueError(f"padding must be at least 0, found {show_pair(self.padding)}")
+        if self.padding == "same" and pair(self.stride) != (1, 1):
+            raise ValueError("padding `same` needs stride 1 (as PyTorch); with a stride, "
+                             "give the padding as a number, e.g. `padding=1` for a 3x3 kernel")
+        return self
+
+    def window(self) -> Window:
+        return Window.of(self.kernel, self.stride, self.padding, self.dilation)
+
+    def out_shape(self, x: Shape) -> Shape:
+        image_input(x, "conv2d")
+        if self.activation.kind in ROWWISE:
+            raise ShapeError(f"{self.activation.kind} acts on a flat row, but `conv2d` gives "
+                             "(C, H, W) images", f"{self.activation.kind} on an image",
+                             ("apply it after `flatten` and a `dense` layer",))
+        return (self.filters, *self.window().out_hw(x, "conv2d"))
+
+    def tensors(self, x: Shape) -> tuple[TensorDecl, ...]:
+        c = image_input(x, "conv2d")[0]
+        kh, kw = pair(self.kernel)
+        fan_in, fan_out = c * kh * kw, self.filters * kh * kw
+        init = self.init if self.init is not None else _default_init(self.activation)
+        w = TensorDecl("weight", (self.filters, c, kh, kw), init, fan_in, fan_out)
+        if not self.bias:
+            return (w,)
+        return w, TensorDecl("bias", (self.filters,), self.bias_init, fan_in, fan_out)
+
+    def flops(self, x: Shape) -> int:
+        kh, kw = pair(self.kernel)
+        out = size(self.out_shape(x))
+        return 2 * x[0] * kh * kw * out + (out if self.bias else 0)
+
+    def attrs(self) -> dict[str, float]:
+        return self.window().attrs()
+
+    def describe(self) -> str:
+        kh, kw = pair(self.kernel)
+        parts = [f"conv2d {self.filters} {kh}x{kw}"]
+        if self.activation.kind != "linear":
+            parts.append(self.activation.kind)
+        if pair(self.stride) != (1, 1):
+            parts.append(f"stride={show_pair(self.stride)}")
+        if self.padding not in (0, "valid"):
+            shown = self.padding if isinstance(self.padding, str) else show_pair(self.padding)
+            parts.append(f"padding={shown}")
+        if pair(self.dilation) != (1, 1):
+            parts.append(f"dilation={show_pair(self.dilation)}")
+        if not self.bias:
+            parts.append("bias=false")
+        return " ".join(parts)
+
+
+class Pool2D(Layer):
+    """Shared by max and average pooling: a window per channel, stride = kernel by default."""
+
+    kernel: Pair = Field(description="window size: one integer or [height, width]")
+    stride: Pair | None = Field(None, description="step between windows: one integer or "
+                                "[h, w]; default: the kernel size (as PyTorch)")
+    padding: Pair = Field(0, description="padding around the input, at most half the kernel "
+                          "(as PyTorch): one integer or [h, w]")
+
+    @model_validator(mode="after")
+    def _window(self) -> Pool2D:
+        _positive(self, ("kernel",) if self.stride is None else ("kernel", "stride"))
+        (kh, kw), (ph, pw) = pair(self.kernel), pair(self.padding)
+        if min(ph, pw) < 0:
+            raise ValueError(f"padding must be at least 0, found {show_pair(self.padding)}")
+        if ph > kh // 2 or pw > kw // 2:
+            raise ValueError(f"padding must be at most half the kernel (as PyTorch), found "
+                             f"{show_pair(self.padding)} for kernel {show_pair(self.kernel)}")
+        return self
+
+    def window(self) -> Window:
+        stride = self.kernel if self.stride is None else self.stride
+        return Window.of(self.kernel, stride, self.padding)
+
+    def out_shape(self, x: Shape) -> Shape:
+        what = str(self.kind)  # type: ignore[attr-defined]
+        image_input(x, what)
+        return (x[0], *self.window().out_hw(x, what))
+
+    def flops(self, x: Shape) -> int:
+        kh, kw = pair(self.kernel)
+        return kh * kw * size(self.out_shape(x))
+
+    def attrs(self) -> dict[str, float]:
+        return self.window().attrs()
+
+    def describe(self) -> str:
+        kh, kw = pair(self.kernel)
+        parts = [f"{self.kind} {kh}x{kw}"]  # type: ignore[attr-defined]
+        if self.stride is not None and pair(self.stride) != (kh, kw):
+            parts.append(f"stride={show_pair(self.stride)}")
+        if pair(self.padding) != (0, 0):
+            parts.append(f"padding={show_pair(self.padding)}")
+        return " ".join(parts)
+
+
+class MaxPool2D(Pool2D):
+    """Max pooling per channel (torch.nn.MaxPool2d, padding with -inf):
+    y[b, c, i, j] = max_{u, v} xp[b, c, i*sh + u, j*sw + v]. The position of the maximum is
+    kept (ties: the first in row-major window order, as PyTorch); dL/dx receives dL/dy at
+    that position (summed where windows overlap). Written `maxpool KERNEL [stride=S]
+    [padding=P]`."""
+
+    kind: Literal["maxpool"] = "maxpool"
+
+
+class AvgPool2D(Pool2D):
+    """Average pooling per channel (torch.nn.AvgPool2d, count_include_pad=True: padded zeros
+    count): y[b, c, i, j] = sum_{u, v} xp[b, c, i*sh + u, j*sw + v] / (kh*kw);
+    dL/dx[window] += dL/dy / (kh*kw). Written `avgpool KERNEL [stride=S] [padding=P]`."""
+
+    kind: Literal["avgpool"] = "avgpool"
+
+
+class GlobalAvgPool(Layer):
+    """The mean of each channel: (C, H, W) -> (C,), y[b, c] = sum_{i, j} x[b, c, i, j]/(H*W),
+    as torch.nn.AdaptiveAvgPool2d(1) then flatten; dL/dx[b, c, i, j] = dL/dy[b, c]/(H*W).
+    Written `global_avgpool`."""
+
+    kind: Literal["global_avgpool"] = "global_avgpool"
+
+    def out_shape(self, x: Shape) -> Shape:
+        return (image_input(x, "global_avgpool")[0],)
+
+    def flops(self, x: Shape) -> int:
+        return size(x)
 
 
 # Activations that act on a whole row (not elementwise): their input must be flat.
@@ -426,7 +681,7 @@ def param_count(layer: Layer, x: Shape) -> int:
 
 
 LAYERS = registry(Dense, Dropout, BatchNorm, ActivationLayer, Flatten, Concat, Add, Residual,
-                  Head)
+                  Head, Conv2D, MaxPool2D, AvgPool2D, GlobalAvgPool)
 AnyLayer = union(LAYERS)
 for _cls in (Branch, Concat, Add, Residual, Head):
     _cls.model_rebuild()

@@ -155,3 +155,34 @@ def test_roundtrip_graph() -> None:
     spec, _ = diagnose(GRAPH, "g.nn")
     assert spec is not None
     assert "branch {}" in unparse(spec) and "head aux weight=0.4 {" in unparse(spec)
+
+
+IMAGES = """model m {
+    input 3 12 10
+    conv2d 8 3 relu padding=same init=he_uniform
+    maxpool 2
+    conv2d 6 [3, 2] stride=[2, 1] padding=[1, 0] dilation=[1, 2] bias=false
+    batchnorm
+    avgpool 3 stride=1 padding=1
+    concat {
+        branch { conv2d 4 1 tanh padding=valid }
+        branch { maxpool 3 stride=1 padding=1 }
+    }
+    global_avgpool
+    dense 3 softmax
+}
+train { loss categorical_crossentropy }
+"""
+
+
+def test_roundtrip_images() -> None:
+    """Convolution and pooling options (ints, [h, w] lists, `same`/`valid`) come back the
+    same; an unset conv2d init is resolved from its activation, as dense's."""
+    roundtrip(IMAGES)
+    spec, _ = diagnose(IMAGES, "i.nn")
+    assert spec is not None
+    text = unparse(spec)
+    assert "padding=same" in text and "kernel=[3, 2]" in text and "padding=valid" in text
+    conv = spec.model.layers[2]
+    assert conv.init is not None and conv.init.kind == "glorot_uniform"
+    assert spec.model.output_shape == (3,)

@@ -149,7 +149,8 @@ def test_training_loop_with_a_head_matches_cpu(dtype):
     x = rng.standard_normal((12, 3))
     y = (x[:, 0] > 0).astype(np.int64) + (x[:, 1] > 0.5)
     dataset = SimpleNamespace(train=SimpleNamespace(x=x, y=y), val=None, test=None)
-    results = [train(spec, dataset, backend.compile(lower(spec))) for backend in (gpu, cpu)]
+    plan = lower(spec)
+    results = [train(plan, dataset, backend.compile(plan)) for backend in (gpu, cpu)]
     for r in results:
         assert r.status == "completed" and len(r.history) == 3
         assert all("aux_loss" in row for row in r.history)

@@ -55,7 +55,7 @@ class Case:
             return x, (np.argmax(x @ rng.normal(size=(self.n_in, self.n_out)), axis=1)
                        .astype(np.int64))
         if self.loss.startswith("binary"):
-            return x, (x[:, :1] * x[:, 1:2] + 0.3 * x[:, 2:] > 0).astype(np.float64)
+            return x, (x[:, :1] * x[:, 1:2] + 0.3 * x[:, 2:3] > 0).astype(np.float64)
         w = rng.normal(size=(self.n_in, self.n_out))
         return x, np.sin(x @ w) + 0.1 * rng.normal(size=(N, self.n_out))
 
@@ -180,6 +180,32 @@ CASES = [
          "dense 6 selu\ndense 1 sigmoid", loss="binary_crossentropy",
          optimizer="adamw(lr=0.01)", clip="norm=1.0", schedule="warmup(1) then cosine",
          epochs=5),
+]
+
+# images (C, H, W), trained on the reference backend (the compiled engines have no kernels
+# for them yet: E506, skipped there): a LeNet-like chain, an inception module (conv branches
+# concatenated, an auxiliary head with loss weight 0.3), a residual conv block with
+# batchnorm per channel and dropout on an image, strides, dilation and [h, w] options
+CASES += [
+    Case("conv-lenet", "conv2d 4 3 relu padding=same\nmaxpool 2\nconv2d 6 3 tanh\n"
+         "avgpool 2\nflatten\ndense 8 relu\ndense 3 softmax", loss="categorical_crossentropy",
+         optimizer="sgd(lr=0.1, momentum=0.9)", n_out=3, input=(1, 8, 8)),
+    Case("conv-inception-head", "conv2d 4 3 relu padding=1\nconcat {\n"
+         "    branch { conv2d 2 1 relu }\n"
+         "    branch { conv2d 2 1 relu; conv2d 3 3 relu padding=same }\n"
+         "    branch { maxpool 3 stride=1 padding=1; conv2d 2 1 relu }\n}\n"
+         "head aux weight=0.3 { avgpool 2; flatten; dense 3 softmax }\n"
+         "maxpool 2\nconv2d 4 [2, 3] elu stride=[1, 2] padding=[0, 1]\nglobal_avgpool\n"
+         "dense 3 softmax", loss="categorical_crossentropy", optimizer="adam(lr=0.01)",
+         n_out=3, input=(3, 6, 6)),
+    Case("conv-residual-bn", "conv2d 4 3 padding=1\nbatchnorm\nactivation relu\n"
+         "residual { conv2d 4 3 relu padding=same; conv2d 4 3 padding=same; "
+         "batchnorm(momentum=0.3) }\nactivation relu\ndropout 0.2\nglobal_avgpool\ndense 2",
+         optimizer="sgd(lr=0.05, momentum=0.9)", n_out=2, input=(2, 5, 5)),
+    Case("conv-strides-dilation", "conv2d 4 3 relu stride=2 dilation=2 padding=2\n"
+         "avgpool 3 stride=1 padding=1\nmaxpool [2, 3] stride=[2, 1] padding=[1, 1]\n"
+         "conv2d 3 [2, 1] bias=false\nflatten\ndense 1 sigmoid", loss="binary_crossentropy",
+         optimizer="rmsprop(lr=0.01)", input=(3, 7, 7), batch="15"),
 ]
 
 # The float32 subset (cpu backend against torch float32).

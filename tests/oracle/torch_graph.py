@@ -1,5 +1,8 @@
 """oracle: a spec's model as nested torch modules, as a PyTorch user writes branches.
 
+Also the oracle of image models (nn.Conv2d from the spec's own options, `padding="same"`
+included, nn.MaxPool2d, nn.AvgPool2d, adaptive average pooling, BatchNorm2d), chains or not.
+
 `concat`/`add` hold `branches` (a ModuleList of Sequentials), `residual` and `head` a
 `body` (a Sequential), the model its statements in `layers` (a Sequential): so the state_dict
 keys are `layers.2.branches.1.0.weight`, `layers.3.body.0.weight`, exactly nnspec's saved
@@ -64,22 +67,23 @@ def build(torch, model: ir.Model, plan: Plan, dropout, activation_of):  # noqa: 
             head_out.append(self.body(x))
             return x
 
-    class Dense(nn.Module):
-        """Linear then the activation (left out where the loss takes logits)."""
+    class Affine(nn.Module):
+        """nn.Linear or nn.Conv2d (`inner`), then the activation (left out where the loss
+        takes logits)."""
 
-        def __init__(self, op: L.Dense, n_in: int, fused: bool):
+        def __init__(self, inner, activation, fused: bool):  # noqa: ANN001
             super().__init__()
-            self.linear = nn.Linear(n_in, op.units, bias=op.bias)
-            self.act = nn.Identity() if fused else activation_of(op.activation)
+            self.inner = inner
+            self.act = nn.Identity() if fused else activation_of(activation)
 
         def forward(self, x):  # noqa: ANN001
-            return self.act(self.linear(x))
+            return self.act(self.inner(x))
 
         def _load_from_state_dict(self, state, prefix, *args):  # noqa: ANN001
-            # nnspec names the Linear's tensors at the statement: layers.0.weight
+            # nnspec names the inner module's tensors at the statement: layers.0.weight
             for name in ("weight", "bias"):
                 if prefix + name in state:
-                    state[prefix + "linear." + name] = state.pop(prefix + name)
+                    state[prefix + "inner." + name] = state.pop(prefix + name)
             super()._load_from_state_dict(state, prefix, *args)
 
     def chain(layers, x_shape, prefix):  # noqa: ANN001
@@ -91,14 +95,25 @@ def build(torch, model: ir.Model, plan: Plan, dropout, activation_of):  # noqa: 
 
     def one(op, x_shape, name):  # noqa: ANN001
         if isinstance(op, L.Dense):
-            return Dense(op, x_shape[0], name in fused_nodes)
+            return Affine(nn.Linear(x_shape[0], op.units, bias=op.bias), op.activation,
+                          name in fused_nodes)
+        if isinstance(op, L.Conv2D):
+            conv = nn.Conv2d(x_shape[0], op.filters, op.kernel, stride=op.stride,
+                             padding=op.padding, dilation=op.dilation, bias=op.bias)
+            return Affine(conv, op.activation, name in fused_nodes)
+        if isinstance(op, L.MaxPool2D):
+            return nn.MaxPool2d(op.kernel, stride=op.stride, padding=op.padding)
+        if isinstance(op, L.AvgPool2D):  # count_include_pad=True, torch's default
+            return nn.AvgPool2d(op.kernel, stride=op.stride, padding=op.padding)
+        if isinstance(op, L.GlobalAvgPool):
+            return nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten())
         if isinstance(op, L.ActivationLayer):
             return nn.Identity() if name in fused_nodes else activation_of(op.activation)
         if isinstance(op, L.Dropout):
             return dropout(op.rate)
         if isinstance(op, L.BatchNorm):
-            return nn.BatchNorm1d(x_shape[0], eps=op.eps, momentum=op.momentum,
-                                  affine=op.affine)
+            cls = nn.BatchNorm2d if len(x_shape) == 3 else nn.BatchNorm1d
+            return cls(x_shape[0], eps=op.eps, momentum=op.momentum, affine=op.affine)
         if isinstance(op, L.Flatten):
             return nn.Flatten()
         if isinstance(op, (L.Concat, L.Add)):
@@ -139,8 +154,8 @@ def flat(net, plan: Plan, buffer: str) -> np.ndarray:
     """The torch model's tensors back in nnspec's flat layout (by name)."""
     named = {k: v for k, v in net.state_dict().items()}
     for k in list(named):
-        if ".linear." in k:
-            named[k.replace(".linear.", ".")] = named.pop(k)
+        if ".inner." in k:
+            named[k.replace(".inner.", ".")] = named.pop(k)
     n = plan.n_params if buffer == "params" else plan.n_buffers
     out = np.zeros(n)
     for slot in plan.tensors:

@@ -20,7 +20,9 @@ from nnspec import ir
 from nnspec.backends.base import dropout_rng
 from nnspec.lower.plan import (
     ACTIVATION,
+    AVGPOOL,
     BATCHNORM,
+    CONV2D,
     DENSE,
     DROPOUT,
     FLATTEN,
@@ -28,12 +30,14 @@ from nnspec.lower.plan import (
     FUSED_NONE,
     FUSED_SIGMOID_BCE,
     FUSED_SOFTMAX_CCE,
+    GLOBAL_AVGPOOL,
     L_BCE,
     L_CCE,
     L_HUBER,
     L_MAE,
     L_MSE,
     L_RMSE,
+    MAXPOOL,
     LayerPlan,
     Plan,
 )
@@ -140,6 +144,12 @@ class TorchNet:
         return out
 
 
+def _images(plan: Plan) -> bool:
+    """Whether a node works on (C, H, W) images: built by torch_graph from the spec's ops."""
+    return any(layer.kind in (CONV2D, MAXPOOL, AVGPOOL, GLOBAL_AVGPOOL)
+               or (layer.kind == BATCHNORM and len(layer.in_shape) > 1) for layer in plan.layers)
+
+
 def loss_fn(torch, plan: Plan, fused: int | None = None):
     """The batch loss of torch outputs `out` (logits where fused) against targets; `fused`:
     an output's own fused form (default: the main output's)."""
@@ -236,7 +246,7 @@ def run(torch, spec: ir.Spec, plan: Plan, params0: np.ndarray, buffers0: np.ndar
         x: np.ndarray, y: np.ndarray, dtype) -> TorchRun:
     """Train in torch, shuffle off, for spec.train.epochs epochs; y: class indices (int) for
     categorical_crossentropy, else (N, K) floats."""
-    if not plan.is_chain:
+    if not plan.is_chain or _images(plan):
         return _run_graph(torch, spec, plan, params0, buffers0, x, y, dtype)
     net = TorchNet(torch, plan, params0, buffers0, dtype, dropout_rng(plan.seed))
     params = net.parameters()

@@ -8,14 +8,24 @@ from plan_nets import ACT, LOSS, dense
 from nnspec.ops.layers import (
     ActivationLayer,
     Add,
+    AvgPool2D,
     BatchNorm,
     Branch,
     Concat,
+    Conv2D,
     Dropout,
     Flatten,
+    GlobalAvgPool,
     Head,
+    MaxPool2D,
     Residual,
 )
+
+
+def conv(filters, kernel, act="linear", **kw):
+    return Conv2D(filters=filters, kernel=kernel,
+                  activation=ACT[act]() if isinstance(act, str) else act, **kw)
+
 
 # name -> (layers, loss, n_in: features or a sample shape): every activation, every layer
 # kind, every loss and fused form.
@@ -59,4 +69,27 @@ NETS = {
     "head-residual-bce": ([dense(4, "tanh"), Head(name="side", weight=0.7, body=(
         dense(2, "relu"), dense(1, "sigmoid"))), Residual(body=(dense(4, "elu"),)),
         dense(1, "sigmoid")], LOSS["binary_crossentropy"](), 3),
+    # images (C, H, W): odd sizes (a pooling window that leaves the last row out), strides,
+    # padding (symmetric, [h, w], `same` with an even kernel: the extra row after),
+    # dilation, 1 and 3 channels, batchnorm per channel, dropout on an image
+    "conv-maxpool-cce": ([conv(3, 3, "relu", padding=1), MaxPool2D(kernel=2), Flatten(),
+                          dense(3, "softmax")], LOSS["categorical_crossentropy"](), (1, 5, 5)),
+    "conv-stride-dilation-bn-avgpool-mse": (
+        [conv(3, (3, 2), "tanh", stride=(2, 1), dilation=(1, 2), padding=(1, 0)), BatchNorm(),
+         AvgPool2D(kernel=2, stride=1, padding=1), GlobalAvgPool(), dense(2)],
+        LOSS["mse"](), (2, 7, 6)),
+    "conv-same-even-dropout-bce": (
+        [conv(2, 2, "elu", padding="same", bias=False), MaxPool2D(kernel=3, stride=2, padding=1),
+         Dropout(rate=0.25), conv(2, 2, stride=2), GlobalAvgPool(), dense(1, "sigmoid")],
+        LOSS["binary_crossentropy"](), (3, 5, 4)),
+    # an inception module (conv branches and a max-pool branch concatenated along the
+    # channels), a residual conv block, an auxiliary head
+    "conv-inception-residual-head-cce": (
+        [Concat(branches=(Branch(layers=(conv(1, 1, "relu"),)),
+                          Branch(layers=(conv(2, 3, "relu", padding=1),)),
+                          Branch(layers=(MaxPool2D(kernel=3, stride=1, padding=1),)))),
+         Head(name="aux", weight=0.3, body=(GlobalAvgPool(), dense(3, "softmax"))),
+         Residual(body=(conv(5, (1, 3), "tanh", padding="same"), BatchNorm())),
+         GlobalAvgPool(), dense(3, "softmax")],
+        LOSS["categorical_crossentropy"](), (2, 4, 4)),
 }

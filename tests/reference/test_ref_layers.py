@@ -83,13 +83,13 @@ def test_batchnorm_hand_values():
     y, cache = BN.forward_train(x, None, None, 0.0)
     np.testing.assert_allclose(y, [[-1.0], [1.0]])
     rm, rv = np.zeros(1), np.ones(1)
-    BN.update_running(rm, rv, cache, batch=2, momentum=0.1)
+    BN.update_running(rm, rv, cache, count=2, momentum=0.1)
     np.testing.assert_allclose(rm, [0.2])
     np.testing.assert_allclose(rv, [0.9 + 0.1 * 2.0])
     # one row (PyTorch refuses it): normalizes to 0, unbiased variance taken as 0
     y1, cache1 = BN.forward_train(x[:1], None, None, 1e-5)
     np.testing.assert_array_equal(y1, [[0.0]])
-    BN.update_running(rm, rv, cache1, batch=1, momentum=0.5)
+    BN.update_running(rm, rv, cache1, count=1, momentum=0.5)
     np.testing.assert_allclose(rv, [0.5 * 1.1])
 
 

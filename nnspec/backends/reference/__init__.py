@@ -1,7 +1,8 @@
 """backends.reference: Plan -> ReferenceExecutable (plain NumPy, float64).
 
 The executable definition of every op, and the oracle the compiled backends are tested
-against: activations, dense, dropout, batchnorm, losses, optimizers (with clipping),
+against: activations, dense, conv2d, maxpool, avgpool, global_avgpool (their windows:
+windows.py), dropout, batchnorm, losses, optimizers (with clipping),
 initializers and metrics (the one implementation every backend's training loop uses), each
 an op-level module of clear NumPy; network.py chains them over a Plan; executable.py is the
 backends/base.py contract with a Python loop over batches.

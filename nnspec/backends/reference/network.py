@@ -1,8 +1,11 @@
 """backends.reference.network: Plan + flat params + a batch -> outputs, loss and flat gradient.
 
 A whole network, layer by layer with the op functions of this package, in float64. The flat
-layouts are lower/plan.py's: a dense weight (out, in) row-major then its bias; batchnorm
-gamma then beta; running statistics in a separate buffer. When `plan.fused` is set, the last
+layouts are lower/plan.py's: a dense weight (out, in) row-major then its bias; a conv2d
+weight (filters, C, kh, kw) then its bias; batchnorm gamma then beta (per channel); running
+statistics in a separate buffer. Between nodes a batch is kept as (B, values per sample),
+a (C, H, W) sample row-major; the image kernels (conv2d, pooling, batchnorm per channel)
+see it as (B, C, H, W). When `plan.fused` is set, the last
 layer's activation is folded into the loss: the loss is computed from that layer's
 pre-activation z and the backward pass starts from dL/dz.
 """
@@ -15,21 +18,35 @@ from typing import Any
 import numpy as np
 from pydantic import TypeAdapter
 
-from nnspec.backends.reference import activations, batchnorm, dense, dropout, losses
+from nnspec.backends.reference import (
+    activations,
+    avgpool,
+    batchnorm,
+    conv2d,
+    dense,
+    dropout,
+    global_avgpool,
+    losses,
+    maxpool,
+)
 from nnspec.lower.plan import (
     A_GELU,
     A_LOG_SOFTMAX,
     ACTIVATION,
+    AVGPOOL,
     BATCHNORM,
     CONCAT,
+    CONV2D,
     DENSE,
     DROPOUT,
     FLATTEN,
     FUSED_NAMES,
     FUSED_NONE,
+    GLOBAL_AVGPOOL,
     INPUT,
     L_CCE,
     L_HUBER,
+    MAXPOOL,
     MERGES,
     LayerPlan,
     OutputPlan,
@@ -76,24 +93,50 @@ def tensors(layer: LayerPlan, params: np.ndarray) -> tuple[np.ndarray | None, np
         w = _view(params, layer.w_offset, (layer.n_out, layer.n_in))
         b = _view(params, layer.b_offset, (layer.n_out,)) if layer.bias else None
         return w, b
+    if layer.kind == CONV2D:
+        weight = layer.slot("weight")
+        assert weight is not None
+        w = _view(params, weight.offset, weight.shape)
+        b = _view(params, layer.b_offset, (weight.shape[0],)) if layer.bias else None
+        return w, b
     if layer.kind == BATCHNORM and layer.bn_affine:
-        return (_view(params, layer.w_offset, (layer.n_out,)),
-                _view(params, layer.b_offset, (layer.n_out,)))
+        return (_view(params, layer.w_offset, (layer.channels,)),
+                _view(params, layer.b_offset, (layer.channels,)))
     return None, None
+
+
+def running(layer: LayerPlan, buffers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A batchnorm node's (running_mean, running_var) views, one value per channel."""
+    n = layer.channels
+    return (buffers[layer.rm_offset:layer.rm_offset + n],
+            buffers[layer.rv_offset:layer.rv_offset + n])
+
+
+def _hw(layer: LayerPlan) -> tuple[int, int]:
+    """(H, W) of an image node's input."""
+    return layer.in_shape[1], layer.in_shape[2]
+
+
+def _image(h: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """A (B, values) batch as (B, *shape): (B, C, H, W) for an image, (B, F) for a row."""
+    return h.reshape(h.shape[0], *shape)
 
 
 @dataclass
 class Forward:
     """Everything one forward pass produced, per node of the graph (Plan.layers order):
     `inputs[i]` the node's input (a list of them for a merge node), `pre[i]` its z
-    (dense/activation), batchnorm Cache or dropout mask, `outputs[i]` its value. `out` is the
-    main output; `value(node)` reads a node's value, or the model's input for INPUT."""
+    (dense/conv2d/activation), batchnorm Cache, dropout mask or maxpool argmax,
+    `outputs[i]` its value; `saved[i]` conv2d's windows (im2col) for its backward pass.
+    `out` is the main output; `value(node)` reads a node's value, or the model's input for
+    INPUT. Values are (B, values per sample)."""
 
     x: np.ndarray | None = None
     main: int = -1
     inputs: list[Any] = field(default_factory=list)
     pre: list[Any] = field(default_factory=list)
     outputs: list[np.ndarray] = field(default_factory=list)
+    saved: dict[int, Any] = field(default_factory=dict)
 
     def value(self, node: int) -> np.ndarray:
         if node == INPUT:
@@ -130,15 +173,32 @@ def forward(plan: Plan, params: np.ndarray, buffers: np.ndarray, x: np.ndarray, 
             continue
         h = f.value(layer.inputs[0])
         f.inputs.append(h)
-        if layer.kind in (DENSE, ACTIVATION):
+        if layer.kind in (DENSE, CONV2D, ACTIVATION):
             if layer.kind == DENSE:
                 w, b = tensors(layer, params)
                 assert w is not None
                 z = dense.forward(h, w, b)
+            elif layer.kind == CONV2D:
+                w, b = tensors(layer, params)
+                assert w is not None
+                z4, f.saved[layer.index] = conv2d.forward(_image(h, layer.in_shape), w, b,
+                                                          layer.window)
+                z = z4.reshape(h.shape[0], layer.n_out)
             else:
                 z = h
             h = activations.forward(activation_op(layer), z)
             f.pre.append(z)
+        elif layer.kind == MAXPOOL:
+            y, arg = maxpool.forward(_image(h, layer.in_shape), layer.window)
+            h = y.reshape(h.shape[0], layer.n_out)
+            f.pre.append(arg)
+        elif layer.kind == AVGPOOL:
+            h = avgpool.forward(_image(h, layer.in_shape), layer.window)
+            h = h.reshape(h.shape[0], layer.n_out)
+            f.pre.append(None)
+        elif layer.kind == GLOBAL_AVGPOOL:
+            h = global_avgpool.forward(_image(h, layer.in_shape))
+            f.pre.append(None)
         elif layer.kind == DROPOUT:
             if train and layer.rate > 0:
                 if masks is not None:
@@ -153,14 +213,15 @@ def forward(plan: Plan, params: np.ndarray, buffers: np.ndarray, x: np.ndarray, 
                 f.pre.append(None)
         elif layer.kind == BATCHNORM:
             gamma, beta = tensors(layer, params)
+            x4 = _image(h, layer.in_shape)  # per channel: (B, C, H, W), or (B, F)
             if train:
-                h, cache = batchnorm.forward_train(h, gamma, beta, layer.bn_eps)
+                y, cache = batchnorm.forward_train(x4, gamma, beta, layer.bn_eps)
                 f.pre.append(cache)
             else:
-                rm = buffers[layer.rm_offset:layer.rm_offset + layer.n_out]
-                rv = buffers[layer.rv_offset:layer.rv_offset + layer.n_out]
-                h = batchnorm.forward_eval(h, gamma, beta, layer.bn_eps, rm, rv)
+                rm, rv = running(layer, buffers)
+                y = batchnorm.forward_eval(x4, gamma, beta, layer.bn_eps, rm, rv)
                 f.pre.append(None)
+            h = y.reshape(h.shape[0], layer.n_out)
         elif layer.kind == FLATTEN:  # a sample is stored row-major: its values stay as they are
             h = h.reshape(h.shape[0], layer.n_out)
             f.pre.append(None)
@@ -234,24 +295,39 @@ def backward(plan: Plan, params: np.ndarray, f: Forward,
                 for node in layer.inputs:
                     _add(grads, node, g)
             continue
-        if layer.kind in (DENSE, ACTIVATION):
+        batch = g.shape[0]
+        if layer.kind in (DENSE, CONV2D, ACTIVATION):
             z = f.pre[i]
             if i not in fused_at:  # g is dL/da; turn it into dL/dz
                 g = activations.backward(activation_op(layer), z, f.outputs[i], g)
-            if layer.kind == DENSE:
+            if layer.kind in (DENSE, CONV2D):
                 w, _ = tensors(layer, params)
                 gw_view, gb_view = tensors(layer, grad)
                 assert w is not None and gw_view is not None
-                g, gw, gb = dense.backward(f.inputs[i], w, g, layer.bias)
+                if layer.kind == DENSE:
+                    g, gw, gb = dense.backward(f.inputs[i], w, g, layer.bias)
+                else:
+                    g, gw, gb = conv2d.backward(f.saved[i], w, _image(g, layer.out_shape),
+                                                layer.window, _hw(layer), layer.bias)
+                    g = g.reshape(batch, layer.n_in)
                 gw_view[...] = gw
                 if gb_view is not None:
                     gb_view[...] = gb
+        elif layer.kind == MAXPOOL:
+            g = maxpool.backward(_image(g, layer.out_shape), f.pre[i], layer.window,
+                                 _hw(layer)).reshape(batch, layer.n_in)
+        elif layer.kind == AVGPOOL:
+            g = avgpool.backward(_image(g, layer.out_shape), layer.window,
+                                 _hw(layer)).reshape(batch, layer.n_in)
+        elif layer.kind == GLOBAL_AVGPOOL:
+            g = global_avgpool.backward(g, _hw(layer)).reshape(batch, layer.n_in)
         elif layer.kind == DROPOUT:
             if f.pre[i] is not None:
                 g = dropout.backward(g, f.pre[i], layer.rate)
         elif layer.kind == BATCHNORM:
             gamma, _ = tensors(layer, params)
-            g, ggamma, gbeta = batchnorm.backward(g, gamma, f.pre[i])
+            g, ggamma, gbeta = batchnorm.backward(_image(g, layer.in_shape), gamma, f.pre[i])
+            g = g.reshape(batch, layer.n_in)
             if layer.bn_affine:
                 gg_view, gbeta_view = tensors(layer, grad)
                 assert gg_view is not None and gbeta_view is not None
@@ -265,9 +341,8 @@ def update_running(plan: Plan, buffers: np.ndarray, f: Forward) -> None:
     """In place: every batchnorm layer's running statistics from this training pass."""
     for i, layer in enumerate(plan.layers):
         if layer.kind == BATCHNORM:
-            rm = buffers[layer.rm_offset:layer.rm_offset + layer.n_out]
-            rv = buffers[layer.rv_offset:layer.rv_offset + layer.n_out]
-            batchnorm.update_running(rm, rv, f.pre[i], f.inputs[i].shape[0], layer.bn_momentum)
+            rm, rv = running(layer, buffers)
+            batchnorm.update_running(rm, rv, f.pre[i], f.pre[i].count, layer.bn_momentum)
 
 
 def loss_and_grad(plan: Plan, params: np.ndarray, buffers: np.ndarray, x: np.ndarray,
