@@ -17,6 +17,7 @@ problems as `Diagnostic`s (nnspec/diagnostics.py), never as tracebacks.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -56,11 +57,17 @@ def diagnose(text: str, path: str | None = None, *,
 
 def read_source(path: str | Path) -> tuple[str | None, list[Diagnostic]]:
     """The text of a spec file; a missing, unreadable or non-UTF-8 file is a diagnostic."""
+    from nnspec.data.files import NotRegular, open_regular
+
     where = str(path)
     try:
-        data = Path(path).read_bytes()
+        # opened without blocking and refused unless a regular file (a FIFO would hang)
+        with os.fdopen(open_regular(path), "rb") as f:
+            data = f.read()
     except FileNotFoundError:
         return None, [error("E505", "file not found", None, path=where)]
+    except NotRegular as exc:
+        return None, [error("E505", f"this is {exc.kind}, not a spec file", None, path=where)]
     except IsADirectoryError:
         return None, [error("E505", "this is a directory, not a spec file", None,
                             path=where)]

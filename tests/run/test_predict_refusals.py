@@ -133,3 +133,16 @@ def test_a_fifo_input_is_refused_without_blocking(run, tmp_path, command):
     assert out.returncode == 1, out.stderr
     assert f"error[E413]: `{fifo}` is a named pipe (FIFO), not a regular file" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+def test_a_spec_that_is_a_named_pipe_is_refused_at_once(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    fifo = tmp_path / "model.nn"
+    os.mkfifo(fifo)
+    for command in ("check", "run"):
+        done = subprocess.run([sys.executable, "-m", "nnspec.cli", command, str(fifo)],
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode != 0 and "named pipe (FIFO), not a spec file" in done.stderr
