@@ -1,7 +1,8 @@
 """run.restore: a run directory -> a ready Executable with the run's final weights.
 
 What `nnspec predict` and `nnspec eval` start from: the resolved `spec.nn` is checked and
-lowered again, compiled for the CPU, and `weights.npz` is loaded into it (keys
+lowered again, compiled for the CPU (the reference backend for layers the cpu engine
+has no kernels for yet), and `weights.npz` is loaded into it (keys
 `layers.<i>.<name>`, checked by nnspec.weights: a missing or misshapen tensor is E410).
 """
 
@@ -40,7 +41,12 @@ def restore(run_dir: str | Path, sources: dict[str, str]) -> Restored:
 
     rd = RunDir.open(run_dir)
     spec = load(rd.path / "spec.nn", sources).spec
-    exe = compile_plan(lower(spec), "cpu", initial_weights=False)  # weights.npz is loaded next
+    from nnspec.backends import runs_on
+
+    plan = lower(spec)
+    # the cpu engine where it has every kernel, else the reference backend (image layers)
+    backend = "cpu" if "cpu" in runs_on(plan) else "reference"
+    exe = compile_plan(plan, backend, initial_weights=False)  # weights.npz is loaded next
     path = rd.path / "weights.npz"
     if not path.is_file():
         raise DiagnosticError(error(

@@ -65,3 +65,6 @@ def test_the_reference_backend_trains_a_conv_model(tmp_path, capsys):
         assert z["layers.2.weight"].shape == (6, 4, 3, 3)
     history = json.loads((out / "history.json").read_text())
     assert history[-1]["loss"] < history[0]["loss"]
+    # eval and predict restore the run on a backend that has its kernels
+    assert main(["eval", str(out), str(ROOT / "specs/data/digits.csv")]) == 0
+    assert "E506" not in capsys.readouterr().err
