@@ -26,10 +26,10 @@ dispatches as fast as the flat one (1.40 against 1.50 us per call); a namedtuple
 through Python's typeof (2.60 us per call, paid once per chunk, which on the tiny benchmark
 case is ~1% of an epoch). A structref or jitclass was not tried: each brings its own type
 and boxing code, compiled and cached besides the engine, for nothing plain tuples lack here.
-The None switches stay separate arguments because Numba prunes
-`x is None` branches only on a function's own arguments; a None tuple member leaves the
-branch in, which then fails to type. Config values are numbers in arrays rather than tuple
-members so that their types, and with them the compiled signatures, never change.
+The None switches stay separate arguments because Numba prunes `x is None` branches only on
+a function's own arguments; a None tuple member leaves the branch in, which then fails to
+type. Config values are numbers in arrays rather than tuple members so that their types, and
+with them the compiled signatures, never change.
 """
 
 from __future__ import annotations
