@@ -123,8 +123,13 @@ def build(dtype: str) -> SimpleNamespace:
         return s
 
     @device
+    def assign(g, i, v, w, add):  # type: ignore[no-untyped-def]
+        """g[i] <- v (the chain's seed: w and add are not read)."""
+        g[i] = v
+
+    @device
     def put(g, i, v, w, add):  # type: ignore[no-untyped-def]
-        """g[i] <- v (w = 1, add = 0: the chain's seed), w v, or g[i] + w v."""
+        """g[i] <- v (w = 1, add = 0), w v, or g[i] + w v (a graph output's seed)."""
         if add != 0:
             g[i] += w * v
         elif w != one:
@@ -132,45 +137,57 @@ def build(dtype: str) -> SimpleNamespace:
         else:
             g[i] = v
 
-    @device
-    def row_grad(code, param, fused, ws, a_off, y_off, g, r, rows, k, loss, w, add):  # type: ignore[no-untyped-def]
-        """g[r, :] <- dL/da (or dL/dz for the fused forms) of the batch loss `loss`, through
-        put (w, add: see there)."""
-        base = r * k
-        if code == L_CCE:
-            inv_b = 1.0 / rows
-            st = 0.0
+    def make_row_grad(store):  # type: ignore[no-untyped-def]
+        """row_grad writing through `store` (assign | put): two device functions, so the
+        chain's kernel compiles to the code it had before graphs."""
+
+        @device
+        def row_grad(code, param, fused, ws, a_off, y_off, g, r, rows, k, loss, w, add):  # type: ignore[no-untyped-def]
+            """g[r, :] <- dL/da (or dL/dz for the fused forms) of the batch loss `loss`, through
+            `store` (w, add: see put)."""
+            base = r * k
+            if code == L_CCE:
+                inv_b = 1.0 / rows
+                st = 0.0
+                for j in range(k):
+                    st += ws[y_off + base + j] * (1.0 - param) + param / k
+                for j in range(k):
+                    t = ws[y_off + base + j] * (1.0 - param) + param / k
+                    p = float64(ws[a_off + base + j])
+                    if fused == FUSED_SOFTMAX_CCE:
+                        store(g, base + j, dt((p * st - t) * inv_b), w, add)
+                    elif fused == FUSED_LOG_SOFTMAX_CCE:
+                        store(g, base + j, dt((math.exp(p) * st - t) * inv_b), w, add)
+                    else:
+                        v = -t / max(p, GRAD_EPS) * inv_b if p > TINY else 0.0
+                        store(g, base + j, dt(v), w, add)
+                return
+            inv_n = 1.0 / (rows * k)
             for j in range(k):
-                st += ws[y_off + base + j] * (1.0 - param) + param / k
-            for j in range(k):
-                t = ws[y_off + base + j] * (1.0 - param) + param / k
-                p = float64(ws[a_off + base + j])
-                if fused == FUSED_SOFTMAX_CCE:
-                    put(g, base + j, dt((p * st - t) * inv_b), w, add)
-                elif fused == FUSED_LOG_SOFTMAX_CCE:
-                    put(g, base + j, dt((math.exp(p) * st - t) * inv_b), w, add)
-                else:
-                    put(g, base + j, dt(-t / max(p, GRAD_EPS) * inv_b if p > TINY else 0.0), w, add)
-            return
-        inv_n = 1.0 / (rows * k)
-        for j in range(k):
-            i = base + j
-            e = float64(ws[a_off + i]) - float64(ws[y_off + i])
-            if code == L_MSE:
-                put(g, i, dt(2.0 * e * inv_n), w, add)
-            elif code == L_RMSE:
-                put(g, i, dt(e * (inv_n / loss if loss > 0 else 0.0)), w, add)
-            elif code == L_MAE:
-                put(g, i, dt((1.0 if e > 0 else (-1.0 if e < 0 else 0.0)) * inv_n), w, add)
-            elif code == L_HUBER:
-                put(g, i, dt(min(max(e, -param), param) * inv_n), w, add)
-            elif code == L_BCE:
-                t = ws[y_off + i] * (1.0 - param) + 0.5 * param
-                p = float64(ws[a_off + i])
-                if fused == FUSED_SIGMOID_BCE:
-                    put(g, i, dt((p - t) * inv_n), w, add)
-                else:
-                    put(g, i, dt((p - t) / max(p * (1.0 - p), GRAD_EPS) * inv_n), w, add)
+                i = base + j
+                e = float64(ws[a_off + i]) - float64(ws[y_off + i])
+                if code == L_MSE:
+                    store(g, i, dt(2.0 * e * inv_n), w, add)
+                elif code == L_RMSE:
+                    store(g, i, dt(e * (inv_n / loss if loss > 0 else 0.0)), w, add)
+                elif code == L_MAE:
+                    sign = 1.0 if e > 0 else (-1.0 if e < 0 else 0.0)
+                    store(g, i, dt(sign * inv_n), w, add)
+                elif code == L_HUBER:
+                    store(g, i, dt(min(max(e, -param), param) * inv_n), w, add)
+                elif code == L_BCE:
+                    t = ws[y_off + i] * (1.0 - param) + 0.5 * param
+                    p = float64(ws[a_off + i])
+                    if fused == FUSED_SIGMOID_BCE:
+                        store(g, i, dt((p - t) * inv_n), w, add)
+                    else:
+                        v = (p - t) / max(p * (1.0 - p), GRAD_EPS) * inv_n
+                        store(g, i, dt(v), w, add)
+
+        return row_grad
+
+    row_grad = make_row_grad(assign)
+    row_seed = make_row_grad(put)
 
     @kernel("void(int64, float64, int64, T[::1], int64, int64, int64, T[::1], int64, int64, "
             "int64, float64[::1], int64[::1])", dtype)
@@ -217,7 +234,7 @@ def build(dtype: str) -> SimpleNamespace:
             acc[slot] = loss
         w = dt(weight)
         for r in range(tid, rows, nt):
-            row_grad(code, param, fused, ws, a_off, y_off, g, r, rows, k, loss, w, add)
+            row_seed(code, param, fused, ws, a_off, y_off, g, r, rows, k, loss, w, add)
 
     @kernel("void(int64, float64, int64, T[::1], int64, int64, int64, int64, int64, "
             "float64[::1])", dtype)
