@@ -73,16 +73,16 @@ def load(path: PathLike, *, set: Mapping[str, Any] | None = None) -> Spec:  # no
     """Read and check a spec file (the data block included), then apply overrides by dotted
     path as `nnspec run --set` does; raises SpecError with every diagnostic."""
     from nnspec.run.session import load as load_checked
-    from nnspec.run.session import override
+    from nnspec.run.session import as_run, override_checked
 
     sources: dict[str, str] = {}
     sets = _override_args(set)
     try:
         loaded = load_checked(path, sources)
-        spec = override(loaded.spec, list(sets), sources)
+        spec, judged = override_checked(loaded.spec, list(sets), sources)
     except DiagnosticError as exc:
         raise SpecError(exc.diagnostics, sources) from None
-    return Spec(Path(path), spec, sets, tuple(loaded.warnings))
+    return Spec(Path(path), spec, sets, tuple(as_run(loaded.warnings, judged)))
 
 
 @dataclass

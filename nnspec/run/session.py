@@ -95,11 +95,18 @@ def load_text(text: str, shown: str, sources: dict[str, str]) -> Loaded:
 
 
 def override(spec: ir.Spec, sets: list[str], sources: dict[str, str]) -> ir.Spec:
+    """The spec with `sets` applied (see `override_checked`; its warnings are dropped)."""
+    return override_checked(spec, sets, sources)[0]
+
+
+def override_checked(spec: ir.Spec, sets: list[str], sources: dict[str, str]
+                     ) -> tuple[ir.Spec, list[Diagnostic] | None]:
     """apply_overrides, then the whole checker again: pydantic validates each field, but the
     rules between fields (warmup shorter than training, a monitor that needs a validation
-    split, shapes) live in check(). Its findings are shown against the spec as overridden."""
+    split, shapes) live in check(). Its findings are shown against the spec as overridden.
+    Returns the new spec and the warnings of the spec as run (None when nothing was set)."""
     if not sets:
-        return spec
+        return spec, None
     from nnspec.pipeline import diagnose
     from nnspec.unparse import unparse
 
@@ -110,7 +117,22 @@ def override(spec: ir.Spec, sets: list[str], sources: dict[str, str]) -> ir.Spec
     if has_errors(diagnostics):
         sources[shown] = text
         raise DiagnosticError([d for d in diagnostics if d.is_error])
-    return new
+    if diagnostics:
+        sources[shown] = text
+    return new, diagnostics
+
+
+def as_run(original: list[Diagnostic], overridden: list[Diagnostic] | None) -> list[Diagnostic]:
+    """The warnings of the spec as run (issue 18: `--set train.optimizer.lr=50` must be judged
+    at 50, not at the file's value): a warning the file's spec gave too keeps its position in
+    the file; one that only the overridden spec gives points into its text; one that no longer
+    holds is dropped."""
+    if overridden is None:
+        return original
+    key = [(d.code, d.message) for d in overridden]
+    kept = [d for d in original if (d.code, d.message) in key]
+    had = {(d.code, d.message) for d in kept}
+    return [*kept, *(d for d in overridden if (d.code, d.message) not in had)]
 
 
 def cli_overrides(opts: RunOptions) -> list[str]:
@@ -281,7 +303,7 @@ def run_spec(path: str | os.PathLike[str], opts: RunOptions, *, sources: dict[st
 
     t0 = time.perf_counter()
     loaded = load(path, sources)
-    spec = override(loaded.spec, cli_overrides(opts), sources)
+    spec, judged = override_checked(loaded.spec, cli_overrides(opts), sources)
     device, backend = resolve_device(opts.device or spec.train.device, opts.backend,
                                      spec_path=str(path),
                                      source=None if opts.device else loaded.text)
@@ -320,7 +342,7 @@ def run_spec(path: str | os.PathLike[str], opts: RunOptions, *, sources: dict[st
         rd.close()
         raise
     try:
-        warnings = [*loaded.warnings, *data.warnings]
+        warnings = [*as_run(loaded.warnings, judged), *data.warnings]
         result = _train_and_finish(spec, data, exe, schedule, rd, t0, reporter=reporter,
                                    stop=stop, opts=opts)
     finally:
@@ -363,7 +385,7 @@ def _resume(rd: RunDir, opts: RunOptions, notes: list[Diagnostic], t0: float, *,
                 hints=["start the run again with `nnspec run SPEC --out DIR`"]))
         text = unparse(specdiff.restore(stored))
     loaded = load_text(text, str(rd.path / "spec.nn"), sources)
-    spec = override(loaded.spec, cli_overrides(opts), sources)
+    spec, judged = override_checked(loaded.spec, cli_overrides(opts), sources)
     if stored is not None:
         _same_spec(rd, stored, spec)
     rd.clean_temporary()
@@ -411,7 +433,7 @@ def _resume(rd: RunDir, opts: RunOptions, notes: list[Diagnostic], t0: float, *,
                                opts=opts, resume=state, history=history,
                                epochs=done if ended else None)
     return RunOutcome(rd.path, result, device,
-                      [*notes, *loaded.warnings, *data.warnings, *short])
+                      [*notes, *as_run(loaded.warnings, judged), *data.warnings, *short])
 
 
 def _same_spec(rd: RunDir, stored: dict[str, Any], spec: ir.Spec) -> None:
