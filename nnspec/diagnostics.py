@@ -128,6 +128,7 @@ CODES: dict[str, str] = {
     "W104": "dropout at the output",
     "W105": "suspicious value",
     "W106": "run directory from an older nnspec",
+    "W109": "training diverged",
 }
 
 

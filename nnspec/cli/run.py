@@ -111,6 +111,8 @@ def _summary(outcome: Any, *, quiet: bool, json_lines: bool) -> None:
              for split, values in final.items()]
     stopped = (f" (early stop at epoch {result.early_stop_epoch})"
                if result.early_stop_epoch else "")
+    if result.diverged_epoch is not None:
+        stopped += f" (diverged from epoch {result.diverged_epoch}: see W109)"
     print(f"done: {result.epochs_run} epochs in {result.elapsed:.1f}s{stopped}; "
           + "; ".join(parts), file=out)
     print(f"run directory: {where}", file=out)

@@ -220,5 +220,6 @@ def lower(spec: ir.Spec) -> Plan:
         spec_path=spec.path,
         loss_span=loss.span,
         data_span=spec.data.span if spec.data is not None else None,
+        optimizer_span=train.optimizer.span,
         init_span=model.span,
     )

@@ -51,6 +51,8 @@ from nnspec.lower.plan import Plan
 from nnspec.ops.metrics import METRICS
 from nnspec.train.batching import ChunkSizer, epoch_order, shuffle_rng
 from nnspec.train.cadence import Cadence
+from nnspec.train.divergence import find as find_divergence
+from nnspec.train.divergence import warning_of as divergence_warning
 from nnspec.train.early_stop import EarlyStopping
 from nnspec.train.evaluation import Scorer, split_metrics
 from nnspec.train.interrupt import StopFlag
@@ -91,6 +93,7 @@ class RunResult:
     checkpoint: dict[str, Any]  # the last training state (before restore_best), for resume
     elapsed: float
     interrupt_reason: str | None = None
+    diverged_epoch: int | None = None  # the epoch the loss started to diverge (W109)
 
 
 class Trainer:
@@ -138,6 +141,7 @@ class Trainer:
         self.stop_on_nonfinite = plan.stop_on_nonfinite
         self.state = TrainState()
         self.diagnostics: list[Diagnostic] = []
+        self.diverging = False  # told the user already (train/divergence.py)
 
     # -- checkpoint state ---------------------------------------------------------------
 
@@ -206,6 +210,10 @@ class Trainer:
             metrics = self.final_metrics() if status != FAILED else {}
         finally:
             self.reporter.end()
+        diverged = find_divergence(s.history)
+        if diverged is not None:
+            self.diagnostics.append(divergence_warning(diverged, self.plan.optimizer_span,
+                                                       self.plan.spec_path))
         early = self.early
         return RunResult(
             status=status, history=list(s.history), epochs_run=s.epoch,
@@ -213,7 +221,8 @@ class Trainer:
             early_stop_epoch=early.stopped_epoch if early else None,
             restored_epoch=restored, metrics=metrics, diagnostics=list(self.diagnostics),
             checkpoint=checkpoint, elapsed=time.perf_counter() - t_start,
-            interrupt_reason=reason)
+            interrupt_reason=reason,
+            diverged_epoch=diverged.start if diverged is not None else None)
 
     def _epoch(self) -> str:
         s, e = self.state, self.state.epoch
@@ -257,6 +266,11 @@ class Trainer:
             self.on_epoch(row)
         s.epoch, s.batch, s.order = e + 1, 0, None
         self.reporter.epoch(row, s.n_samples / max(s.epoch_time, 1e-9))
+        if not self.diverging:
+            diverged = find_divergence(s.history)
+            if diverged is not None:
+                self.diverging = True
+                self.reporter.message(f"warning: {diverged.text()}; lower the learning rate")
         stop = self._after_epoch(row)
         if self.on_checkpoint is not None and s.epoch < self.epochs and not stop \
                 and not self.stop and self.cadence.after_epoch(s.epoch):
