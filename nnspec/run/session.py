@@ -263,13 +263,26 @@ def _failed(rd: RunDir, diagnostics: list[Diagnostic]) -> None:
         pass
 
 
+def curve_title(name: str, overrides: list[str] | None) -> str:
+    """The curves' title: the model name and what was set on the command line, so that runs
+    with different settings can be told apart (`line (lr=0.01, seed=3)`). A setting is named
+    by its last key unless two share it; the number of epochs is left out (the axis shows it)."""
+    sets = [s.partition("=") for s in overrides or [] if "=" in s]
+    sets = [(path.strip(), value.strip()) for path, _, value in sets
+            if path.strip() != "train.epochs"]
+    last = [path.rsplit(".", 1)[-1] for path, _ in sets]
+    parts = [f"{key if last.count(key) == 1 else path}={value}"
+             for (path, value), key in zip(sets, last, strict=True)]
+    return f"{name} ({', '.join(parts)})" if parts else name
+
+
 def _finish(rd: RunDir, spec: ir.Spec, exe: Any, result: RunResult, t0: float) -> None:
     if result.status == COMPLETED:
         rd.write_manifest(status=FINISHING)  # training is over; a resume writes what follows
         killpoints.reached("finishing")
     if "weights" in rd.wanted and result.status != FAILED:
         rd.write_weights(weights_of(exe))
-    rd.write_results(result, title=spec.model.name)
+    rd.write_results(result, title=curve_title(spec.model.name, rd.manifest.get("overrides")))
     rd.write_manifest(
         status=result.status, end_time=artifacts.now_iso(), epochs_run=result.epochs_run,
         early_stop_epoch=result.early_stop_epoch, best_epoch=result.best_epoch,

@@ -45,3 +45,35 @@ def test_w101_quotes_the_learning_rate_as_run(tmp_path, lr, sets, expected):
 def test_no_overrides_keep_the_files_warnings(tmp_path):
     warnings, _ = _warnings(tmp_path, "5.0", [])
     assert [d.code for d in warnings] == ["W101"]
+
+
+@pytest.mark.parametrize("overrides, title", [
+    (None, "line"),
+    ([], "line"),
+    (["train.optimizer.lr=0.01"], "line (lr=0.01)"),
+    (["train.optimizer.lr=0.01", "train.epochs=30", "train.seed=3"], "line (lr=0.01, seed=3)"),
+    (["train.optimizer.lr=0.1", "train.schedule.lr=2"],
+     "line (train.optimizer.lr=0.1, train.schedule.lr=2)"),
+])
+def test_curve_titles_tell_settings_apart(overrides, title):
+    from nnspec.run.session import curve_title
+
+    assert curve_title("line", overrides) == title
+
+
+def test_a_run_with_set_values_has_them_in_its_curve_title(tmp_path, monkeypatch):
+    import nnspec.run.rundir as rundir
+    from nnspec.cli import main
+
+    titles = []
+    real = rundir.RunDir.write_results
+
+    def spy(self, result, title=""):
+        titles.append(title)
+        return real(self, result, title)
+
+    monkeypatch.setattr(rundir.RunDir, "write_results", spy)
+    spec = ROOT / "specs" / "linear.nn"
+    assert main(["run", str(spec), "--set", "train.optimizer.lr=0.01", "--epochs", "1",
+                 "--out", str(tmp_path / "r"), "--quiet"]) == 0
+    assert titles == ["line (lr=0.01)"]
