@@ -98,6 +98,14 @@ after the relu family, lecun_normal after selu, glorot_uniform otherwise). A mon
 data that default becomes `loss` (warning W103), while an explicit `val_*` monitor is an
 error (E407). Monitor names: `loss`, `val_loss`, and each declared metric `m` and `val_m`.
 
+**Tasks.** The loss says what the network learns: `binary_crossentropy` two classes (or
+independent 0/1 targets), `categorical_crossentropy` one of K classes, any other loss a
+regression. A regression loss trains a classifier when the metrics ask for classes and the
+output layer gives them: `dense 1 sigmoid` with `loss mse` and `metrics accuracy` is a
+binary classifier (a sample's class is p >= 0.5; its targets are 0/1) and a softmax over K
+units one of K classes (the argmax; its targets one-hot). Classification metrics on any
+other output are E307, and a softmax over a single unit (always 1.0) is E306.
+
 **Schedules.** `schedule S`, or `schedule warmup(epochs=W) then S`; a lone `warmup(...)`
 means warmup then constant. Only a warmup may come before `then`, and `reduce_on_plateau`
 and `one_cycle` cannot follow one (E310).

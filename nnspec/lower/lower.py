@@ -181,7 +181,7 @@ def lower(spec: ir.Spec) -> Plan:
                             span=head.span)
                  for node, head in graph.heads))
     loss_param = float(getattr(loss, "delta", getattr(loss, "label_smoothing", 0.0)))
-    task = {L_BCE: "binary", L_CCE: "multiclass"}.get(loss_code, "regression")
+    task = ir.task_of(model, train)
     clip = train.clip
     init_from = model.init_from
     if init_from is not None and spec.path and not os.path.isabs(init_from):
