@@ -106,6 +106,19 @@ binary classifier (a sample's class is p >= 0.5; its targets are 0/1) and a soft
 units one of K classes (the argmax; its targets one-hot). Classification metrics on any
 other output are E307, and a softmax over a single unit (always 1.0) is E306.
 
+**A row of the history.** Each epoch adds one row (the live display, `history.csv`,
+`--json`). `loss` is the mean of the epoch's mini-batch losses, measured while the weights
+changed (and dropout was active): what the optimizer saw, at no extra cost. Everything else
+is measured after the epoch, on its final weights, in eval mode: `train_loss` and the
+training metrics (`accuracy`, `rmse`, ...) on the whole training split, `val_loss` and
+`val_<metric>` on the validation split. So compare `train_loss` with `val_loss` (and, for
+`loss mse`, `rmse` squared with `train_loss`), not `loss`: it lags the others by about half
+an epoch. `lr` is the epoch's learning rate. `curves.png` draws `train_loss` and `val_loss`
+as the loss panel's lines, `loss` as a lighter "batch mean" line, and the learning rate in a
+panel of its own; a panel spanning two decades or more gets a log y-axis (its title says
+so). A `loss` that grows to a hundred times its best so far, and above its first epoch's, is
+reported as divergence (W109, with the epoch it started), live and at the end.
+
 **Schedules.** `schedule S`, or `schedule warmup(epochs=W) then S`; a lone `warmup(...)`
 means warmup then constant. Only a warmup may come before `then`, and `reduce_on_plateau`
 and `one_cycle` cannot follow one (E310).

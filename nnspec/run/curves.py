@@ -20,11 +20,12 @@ from typing import Any
 
 import numpy as np
 
+BATCH_MEAN = "train, batch mean"  # the row's `loss` beside the epoch-end `train_loss`
 PANEL_W, PANEL_H, TOP = 420, 340, 28  # pixels per panel; room for the figure title
 LEFT, RIGHT, PTOP, BOTTOM = 62, 14, 30, 44  # plot area margins inside a panel
 S = 2  # supersampling factor
 COLOURS = {"train": (31, 119, 180), "val": (255, 127, 14), "test": (44, 160, 44),
-           "lr": (148, 103, 189)}
+           "lr": (148, 103, 189), BATCH_MEAN: (158, 202, 225)}
 LOG_SPAN = 100.0  # max/min at or above which a panel gets a log y-axis
 LR_PANEL = "learning rate"
 GRID, AXIS, MARK = (225, 225, 225), (40, 40, 40), (128, 128, 128)
@@ -65,7 +66,7 @@ def quantities(rows: Sequence[dict[str, Any]]) -> list[str]:
     keys: dict[str, None] = {}
     for row in rows:
         keys.update(dict.fromkeys(row))
-    names = [k for k in keys if k not in ("epoch", "time", "lr")
+    names = [k for k in keys if k not in ("epoch", "time", "lr", "train_loss")
              and not k.startswith(("val_", "test_"))]
     for key in keys:
         base = key.split("_", 1)[1] if key.startswith(("val_", "test_")) else None
@@ -102,6 +103,11 @@ def png(rows: Sequence[dict[str, Any]], marked_epoch: int | None, title: str = "
         else:
             lines = {split: [_num(r.get(prefix + name)) for r in rows]
                      for prefix, split in (("", "train"), ("val_", "val"), ("test_", "test"))}
+            if name == "loss" and any("train_loss" in r for r in rows):
+                # train at the epoch's end, as val: comparable; the batch mean beside them
+                lines = {"train": [_num(r.get("train_loss")) for r in rows],
+                         **{k: v for k, v in lines.items() if k != "train"},
+                         BATCH_MEAN: lines["train"]}
         lines = {k: ys for k, ys in lines.items() if any(math.isfinite(y) for y in ys)}
         _panel(draw, font, big, (i * PANEL_W, top), name, epochs, lines, marked_epoch)
     out = img.resize((img.width // S, img.height // S), Image.LANCZOS)

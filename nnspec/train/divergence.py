@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from nnspec.diagnostics import Diagnostic, Span, warning
@@ -47,31 +47,50 @@ def _num(v: float) -> str:
     return f"{v:.4g}" if math.isfinite(v) else str(v)
 
 
-def find(rows: Sequence[dict[str, Any]], key: str = "loss") -> Divergence | None:
-    """The first divergence in `rows` (history rows, in epoch order), or None."""
-    best, best_epoch, first = math.inf, 0, None
-    for row in rows:
-        v = row.get(key)
-        epoch = int(row["epoch"])
-        if v is None:
-            continue
+class Watch:
+    """The rule, fed one row at a time (constant work per epoch, however long the run)."""
+
+    def __init__(self, key: str = "loss") -> None:
+        self.key = key
+        self.best, self.best_epoch, self.first = math.inf, 0, None
+        self.lr: dict[int, float] = {}  # the learning rate of the epoch after the best
+        self.fired: Divergence | None = None
+
+    def update(self, row: dict[str, Any]) -> Divergence | None:
+        """The divergence when this row is where the rule first fires, else None."""
+        if self.fired is not None:
+            return None
+        v, epoch = row.get(self.key), int(row["epoch"])
+        if epoch == self.best_epoch + 1 and row.get("lr") is not None:
+            self.lr = {epoch: float(row["lr"])}
+        if v is None or not math.isfinite(float(v)):
+            return None  # a NaN epoch (skipped batches) is W105's, a stop E411's
         v = float(v)
-        if not math.isfinite(v):
-            continue  # a NaN epoch (skipped batches) is W105's, a stop E411's
-        if first is not None and best > 0 and v >= FACTOR * best and v > first:
-            start_row = next((r for r in rows if int(r["epoch"]) == best_epoch + 1), {})
-            lr = start_row.get("lr")
-            # report the worst loss from here on (the end of the run, at the end)
-            later = [(float(r[key]), int(r["epoch"])) for r in rows
-                     if int(r["epoch"]) >= epoch and r.get(key) is not None
-                     and math.isfinite(float(r[key]))]
+        if self.first is not None and self.best > 0 and v >= FACTOR * self.best \
+                and v > self.first:
+            start = self.best_epoch + 1
+            self.fired = Divergence(start, self.best_epoch, self.best, epoch, v,
+                                    self.lr.get(start))
+            return self.fired
+        if self.first is None:
+            self.first = v
+        if v < self.best:
+            self.best, self.best_epoch = v, epoch
+            self.lr = {}
+        return None
+
+
+def find(rows: Sequence[dict[str, Any]], key: str = "loss") -> Divergence | None:
+    """The first divergence in `rows` (history rows, in epoch order), or None; it reports
+    the worst loss from where the rule fired to the end."""
+    watch = Watch(key)
+    for i, row in enumerate(rows):
+        d = watch.update(row)
+        if d is not None:
+            later = [(float(r[key]), int(r["epoch"])) for r in rows[i:]
+                     if r.get(key) is not None and math.isfinite(float(r[key]))]
             worst, worst_epoch = max(later)
-            return Divergence(best_epoch + 1, best_epoch, best, worst_epoch, worst,
-                              float(lr) if lr is not None else None)
-        if first is None:
-            first = v
-        if v < best:
-            best, best_epoch = v, epoch
+            return replace(d, seen_epoch=worst_epoch, seen=worst)
     return None
 
 

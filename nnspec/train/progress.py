@@ -164,6 +164,8 @@ class RichReporter(Reporter):
                                            total=info.batches_per_epoch, speed="", eta="-:--")
         if info.out_dir:
             self.console.print(f"[dim]training {info.name} -> {info.out_dir}[/dim]")
+        self.console.print("[dim]loss: the mean over the epoch's batches as the weights "
+                           "changed; train_loss, metrics and val_*: at the epoch's end[/dim]")
 
     def _desc(self, epoch: int) -> str:
         return f"epoch {epoch}/{self.info.epochs}"
