@@ -155,6 +155,9 @@ class RichReporter(Reporter):
         )
 
         super().start(info)
+        # printed before the live bar starts (a print under it records the bar too)
+        self.console.print("[dim]loss: the mean over the epoch's batches as the weights "
+                           "changed; train_loss, metrics and val_*: at the epoch's end[/dim]")
         self.progress = Progress(
             TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
             TextColumn("{task.fields[speed]}"), TextColumn("eta {task.fields[eta]}"),
@@ -164,8 +167,6 @@ class RichReporter(Reporter):
                                            total=info.batches_per_epoch, speed="", eta="-:--")
         if info.out_dir:
             self.console.print(f"[dim]training {info.name} -> {info.out_dir}[/dim]")
-        self.console.print("[dim]loss: the mean over the epoch's batches as the weights "
-                           "changed; train_loss, metrics and val_*: at the epoch's end[/dim]")
 
     def _desc(self, epoch: int) -> str:
         return f"epoch {epoch}/{self.info.epochs}"

@@ -212,3 +212,19 @@ def test_eta_from_the_last_epochs_in_constant_work(monkeypatch):
     assert r.eta({"epoch": 5000}) == 2.0 * 5000
     assert sum(len(v) for v in vars(r).values() if isinstance(v, (list, tuple))) < 10
     assert len(r._recent) == 5
+
+
+def test_rich_reporter_says_what_a_row_means():
+    """Issue 18 item 5: the live view names `loss` (batch mean) apart from the epoch-end
+    values, once, before the first epoch."""
+    from rich.console import Console
+
+    console = Console(file=io.StringIO(), force_terminal=True, width=200, record=True)
+    r = RichReporter(console)
+    r.start(RunInfo("m", 2, 0, 100, 4))
+    r.epoch({**ROW, "epoch": 1}, 1e6)
+    r.end()
+    text = console.export_text()
+    legend = text.index("loss: the mean over the epoch's batches")
+    assert "train_loss, metrics and val_*: at the epoch's end" in text
+    assert legend < text.index("epoch 1/2")
