@@ -63,7 +63,7 @@ def open_data(path: str, base: Path | str, where: Where, role: str) -> tuple[int
         hints = [] if role == "input" else [
             f"paths are relative to the spec's folder ({Path(base).as_posix()})"]
         if full.parent.is_dir():
-            near = difflib.get_close_matches(full.name, sorted(os.listdir(full.parent)), n=1)
+            near = difflib.get_close_matches(full.name, _data_files(full), n=1)
             hints = [f"did you mean `{_sibling(path)}{near[0]}`?" for _ in near[:1]] + hints
         where.fail("E401", f"data file `{path}` not found", label="file not found",
                    notes=[f"looked for {full.as_posix()}"], hints=hints)
@@ -72,6 +72,21 @@ def open_data(path: str, base: Path | str, where: Where, role: str) -> tuple[int
         where.fail("E413", message, label=label, hints=hints)
     except OSError as e:
         where.fail("E413", f"cannot read `{path}`: {e.strerror or e}", label="unreadable file")
+
+
+DATA_SUFFIXES = (".csv", ".tsv", ".txt", ".npz", ".npy", ".gz")
+
+
+def _data_files(full: Path) -> list[str]:
+    """The files next to `full` that could be what was meant: data files (those with its own
+    suffix, or a data file suffix), never a spec (`moons.nn` for `moons.csv`)."""
+    out = []
+    for name in sorted(os.listdir(full.parent)):
+        suffix = Path(name).suffix.lower()
+        if suffix != ".nn" and (suffix in DATA_SUFFIXES or suffix == full.suffix.lower()) \
+                and (full.parent / name).is_file():
+            out.append(name)
+    return out
 
 
 def _sibling(path: str) -> str:
