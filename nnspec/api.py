@@ -72,8 +72,8 @@ def check(path: PathLike) -> list[Diagnostic]:
 def load(path: PathLike, *, set: Mapping[str, Any] | None = None) -> Spec:  # noqa: A002
     """Read and check a spec file (the data block included), then apply overrides by dotted
     path as `nnspec run --set` does; raises SpecError with every diagnostic."""
-    from nnspec.run.session import load as load_checked
     from nnspec.run.session import as_run, override_checked
+    from nnspec.run.session import load as load_checked
 
     sources: dict[str, str] = {}
     sets = _override_args(set)
