@@ -117,7 +117,9 @@ class Trainer:
         self.on_epoch = on_epoch
         self.cadence = Cadence(plan.checkpoint)
         self.out_dir = out_dir
-        self.sizer = ChunkSizer(chunk_target_s)
+        # a live bar wants control back more often than every chunk_target_s (progress.py)
+        wanted = getattr(self.reporter, "chunk_s", None)
+        self.sizer = ChunkSizer(min(chunk_target_s, wanted) if wanted else chunk_target_s)
         self.x = as_inputs(self.plan, data.train.x)
         self.y = as_targets(self.plan, data.train.y)
         self.splits: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
