@@ -143,7 +143,7 @@ def tokenize(text: str, path: str | None = None) -> tuple[list[Token], list[Comm
                 hints = [f"the dimensions of a shape are numbers separated by spaces: write "
                          f"`{dims}` (e.g. `input 1 8 8` for one 8x8 channel)"]
                 fixes = [Fix(span=cur.span_to(stop), replacement=dims,
-                             title=f"write `{dims}`")]
+                             title=f"write `{dims}`", preferred=True)]
             tok.diagnostic = error(  # type: ignore[attr-defined]
                 "E101", f"unexpected character {show_char(text[best_end])} after the number "
                 f'"{text[cur.pos:best_end]}"', cur.span_to(stop), path=path,

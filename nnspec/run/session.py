@@ -267,8 +267,8 @@ def curve_title(name: str, overrides: list[str] | None) -> str:
     """The curves' title: the model name and what was set on the command line, so that runs
     with different settings can be told apart (`line (lr=0.01, seed=3)`). A setting is named
     by its last key unless two share it; the number of epochs is left out (the axis shows it)."""
-    sets = [s.partition("=") for s in overrides or [] if "=" in s]
-    sets = [(path.strip(), value.strip()) for path, _, value in sets
+    split = [s.partition("=") for s in overrides or [] if "=" in s]
+    sets = [(path.strip(), value.strip()) for path, _, value in split
             if path.strip() != "train.epochs"]
     last = [path.rsplit(".", 1)[-1] for path, _ in sets]
     parts = [f"{key if last.count(key) == 1 else path}={value}"

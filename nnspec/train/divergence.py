@@ -52,7 +52,8 @@ class Watch:
 
     def __init__(self, key: str = "loss") -> None:
         self.key = key
-        self.best, self.best_epoch, self.first = math.inf, 0, None
+        self.best, self.best_epoch = math.inf, 0
+        self.first: float | None = None
         self.lr: dict[int, float] = {}  # the learning rate of the epoch after the best
         self.fired: Divergence | None = None
 
