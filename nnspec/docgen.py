@@ -113,7 +113,8 @@ is measured after the epoch, on its final weights, in eval mode: `train_loss` an
 training metrics (`accuracy`, `rmse`, ...) on the whole training split, `val_loss` and
 `val_<metric>` on the validation split. So compare `train_loss` with `val_loss` (and, for
 `loss mse`, `rmse` squared with `train_loss`), not `loss`: it lags the others by about half
-an epoch. `lr` is the epoch's learning rate. `curves.png` draws `train_loss` and `val_loss`
+an epoch. A run with neither metrics nor validation data leaves `train_loss` out (there is
+nothing to compare it with). `lr` is the epoch's learning rate. `curves.png` draws `train_loss` and `val_loss`
 as the loss panel's lines, `loss` as a lighter "batch mean" line, and the learning rate in a
 panel of its own; a panel spanning two decades or more gets a log y-axis (its title says
 so). A `loss` that grows to a hundred times its best so far, and above its first epoch's, is

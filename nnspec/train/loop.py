@@ -14,7 +14,9 @@ Per epoch e (0-based; history and messages count from 1):
    its final weights in eval mode: `train_loss` and the training metrics (metrics like f1
    cannot be averaged over batches) on the whole training split, `val_loss` /
    `val_<metric>` on the validation split. So `train_loss` and `val_loss` (and `rmse` and
-   `train_loss` of an mse run) are comparable; `loss` is one epoch behind them;
+   `train_loss` of an mse run) are comparable; `loss` is one epoch behind them.
+   `train_loss` is left out of a row with neither metrics nor validation (nothing to
+   compare it with, and a forward pass of its own);
 4. the row goes to `on_epoch` (the run directory appends it to its history log); early
    stopping and the plateau schedule are fed the row; a checkpoint is offered to the caller
    as `output`'s policy says (train/cadence.py: by default at most once per 30 s, between
@@ -304,12 +306,14 @@ class Trainer:
                                         else total / s.n_samples)
         row["lr"] = lr
         # the epoch's end: the training split in eval mode with the final weights, the same
-        # moment as the metrics and val_loss (issue 18: `loss` above is not comparable)
+        # moment as the metrics and val_loss (issue 18: `loss` above is not comparable).
+        # Without metrics or validation there is nothing to compare it with, and it would
+        # cost a forward pass of its own, so it is left out then.
         if self.metrics:  # the loss and the outputs from one forward pass
             train_loss, pred = evaluate_outputs(self.exe, self.x, self.y)
             row["train_loss"] = float(train_loss)
             row.update(self.scorers["train"](pred))
-        else:
+        elif "val" in self.splits:
             row["train_loss"] = float(self.exe.evaluate(self.x, self.y))
         if "val" in self.splits:
             xv, yv, _ = self.splits["val"]
