@@ -68,7 +68,7 @@ def _check(ctx: Ctx, doc: Document) -> ir.Spec | None:
     # data first: what its source declares completes a model block without `input`. A fix
     # that completes something missing is built only from blocks that checked without error.
     errors = ctx.error_count
-    data = check_data(ctx, blocks["data"]) if "data" in blocks else None
+    data, data_failed = check_data(ctx, blocks["data"]) if "data" in blocks else (None, set())
     sure_data = data if ctx.error_count == errors else None
     errors = ctx.error_count
     model = check_model(ctx, blocks["model"], sure_data) if "model" in blocks else None
@@ -92,14 +92,21 @@ def _check(ctx: Ctx, doc: Document) -> ir.Spec | None:
         model_rules(ctx, model)
         if data is not None:
             shape_rules(ctx, model, data, blocks)
+    # A block with mistakes is checked against the others without what failed (it fell back
+    # to its default): every rule that reads a failed part is skipped, so that no error
+    # follows from another one (a failed `split` says nothing about validation data).
+    split_data = data if "split" not in data_failed else None
     if train is not None:
-        loss_rules(ctx, model, data, train, blocks)
+        # the last layer of a model with a mistake may be a fallback (`dense 1 sigmod`
+        # reads as linear): the loss is judged against a model that checked clean only
+        loss_rules(ctx, sure_model, data, train, blocks)
         # with a failed `metrics` statement every monitor check would be a follow-on error
-        train = train_rules(ctx, train, data, blocks, monitors="metrics" not in train_failed)
-        if data is not None:
-            data_train_rules(ctx, data, train, blocks)
+        train = train_rules(ctx, train, split_data, blocks,
+                            monitors="metrics" not in train_failed, failed=train_failed)
+        if split_data is not None and not train_failed & {"batch", "drop_last"}:
+            data_train_rules(ctx, split_data, train, blocks)
     if output is not None and "output" in blocks:
-        output_rules(ctx, output, train, blocks)
+        output_rules(ctx, output, None if "epochs" in train_failed else train, blocks)
     if ctx.failed or model is None or train is None or output is None:
         return None
     return ir.Spec(path=doc.path, model=model, data=data, train=train, output=output,
