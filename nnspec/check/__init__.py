@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sys
 import types
+from dataclasses import dataclass
 
 from nnspec import ir
 from nnspec.check import missing as missing_fix
@@ -30,25 +31,41 @@ from nnspec.check.train import check_train
 from nnspec.diagnostics import Diagnostic, sort_key
 from nnspec.syntax import Block, Document
 
-__all__ = ["BLOCKS", "check"]
+__all__ = ["BLOCKS", "Parts", "check"]
 
 REQUIRED = ("model", "train")  # `data` is required only by `run` (see pipeline.diagnose)
 
 
-def check(doc: Document) -> tuple[ir.Spec | None, list[Diagnostic]]:
-    """Never raises: a bug in the checker becomes an E502 diagnostic, not a traceback."""
+@dataclass
+class Parts:
+    """What checked, block by block, even when the whole did not: the data block (built
+    without what failed, when its source is good), the model's input size, its output units
+    (of a model that checked clean) and the loss (of a train block whose loss checked). The
+    data stage judges the data files against these (pipeline.diagnose)."""
+
+    data: ir.Data | None = None
+    n_inputs: int | None = None
+    n_outputs: int | None = None
+    loss: object | None = None
+
+
+def check(doc: Document, parts: Parts | None = None) -> tuple[ir.Spec | None, list[Diagnostic]]:
+    """Never raises: a bug in the checker becomes an E502 diagnostic, not a traceback.
+    `parts`, when given, is filled with what checked (see Parts)."""
     ctx = Ctx(doc.path)
     try:
-        spec = _check(ctx, doc)
+        spec = _check(ctx, doc, parts if parts is not None else Parts())
     except Exception as exc:  # noqa: BLE001  (the contract is: diagnostics only)
         ctx.error("E502", f"internal error in the checker: {type(exc).__name__}: {exc}", None,
                   hints=["this is a bug in nnspec; please report it with the spec file"])
         spec = None
+        if parts is not None:
+            parts.__init__()  # type: ignore[misc]
     diags = sorted(ctx.diagnostics, key=sort_key)
     return (None if ctx.failed else spec), diags
 
 
-def _check(ctx: Ctx, doc: Document) -> ir.Spec | None:
+def _check(ctx: Ctx, doc: Document, parts: Parts) -> ir.Spec | None:
     blocks: dict[str, Block] = {}
     for block in doc.blocks:
         kind = block.kind.value
@@ -77,6 +94,14 @@ def _check(ctx: Ctx, doc: Document) -> ir.Spec | None:
     train, train_failed = (check_train(ctx, blocks["train"], sure_model, sure_data)
                            if "train" in blocks else (None, set()))
     train_ok = ctx.error_count == errors
+    parts.data = data
+    if model is not None and model.input:
+        parts.n_inputs = model.features
+    if sure_model is not None:
+        parts.n_outputs = (ir.layer_shapes(sure_model)[-1][1] if sure_model.layers
+                           else sure_model.features)  # as data.load.n_outputs_of
+    if train is not None and "loss" not in train_failed:
+        parts.loss = train.loss
     for kind in REQUIRED:
         if kind not in blocks:
             if kind == "train":

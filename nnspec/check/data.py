@@ -90,8 +90,9 @@ def check_data(ctx: Ctx, block: Block) -> tuple[ir.Data | None, set[str]]:
 
 def _data_files(ctx: Ctx, data: ir.Data) -> None:
     """A data path that is there but is no regular file (a folder, a FIFO, a device) is E413
-    now, before `run` would block on it or read it forever. One open (O_NONBLOCK) and fstat
-    per file: nothing is read, so it stays cheap enough for the language server."""
+    now, before `run` would block on it or read it forever. One `stat` per file: nothing is
+    opened, so it stays cheap enough for the language server. (Reading the data files is the
+    data stage's, after check: pipeline.diagnose(read_data=True).)"""
     from nnspec.data.files import probe, refusal, resolve
 
     base = Path(ctx.path).parent if ctx.path else Path(".")

@@ -41,7 +41,7 @@ def check_files(paths: list[str]) -> tuple[list[Diagnostic], dict[str, str], boo
             diagnostics += found
             continue
         sources[path] = text
-        diagnostics += diagnose(text, path)[1]
+        diagnostics += diagnose(text, path, read_data=True)[1]
     return diagnostics, sources, unreadable
 
 
