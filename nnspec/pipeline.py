@@ -39,13 +39,15 @@ FactsOf = Callable[[Any, Path, str], Any]  # (source, spec folder, role) -> Fact
 
 
 def diagnose(text: str, path: str | None = None, *, require_data: bool = False,
-             read_data: bool = False, facts_of: FactsOf | None = None
-             ) -> tuple[ir.Spec | None, list[Diagnostic]]:
+             read_data: bool = False, facts_of: FactsOf | None = None,
+             keep_spec: bool = False) -> tuple[ir.Spec | None, list[Diagnostic]]:
     """parse + check: the Spec (None when there is an error) and every diagnostic, sorted.
 
     `require_data=True` (what `nnspec run` asks for) also requires the `data` block.
     `read_data=True` (`nnspec check`, the language server) also reads the data files of csv
     and npz sources (data_diagnostics): `run` reads them itself, with the same diagnostics.
+    `keep_spec=True` (the language server) keeps the checked Spec when only the data has
+    errors: hover and inlay hints show the model's shapes even while a data file is wrong.
     """
     doc, diagnostics = parse(text, path)
     parts = Parts()
@@ -63,7 +65,7 @@ def diagnose(text: str, path: str | None = None, *, require_data: bool = False,
     if read_data:
         from_data = data_diagnostics(parts, path, facts_of)
         diagnostics += from_data
-        if has_errors(from_data):
+        if has_errors(from_data) and not keep_spec:
             spec = None
     return spec, sorted(diagnostics, key=sort_key)
 
