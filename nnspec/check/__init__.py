@@ -59,8 +59,8 @@ def check(doc: Document, parts: Parts | None = None) -> tuple[ir.Spec | None, li
         ctx.error("E502", f"internal error in the checker: {type(exc).__name__}: {exc}", None,
                   hints=["this is a bug in nnspec; please report it with the spec file"])
         spec = None
-        if parts is not None:
-            parts.__init__()  # type: ignore[misc]
+        if parts is not None:  # what a failed checker filled in is not to be trusted
+            parts.data = parts.loss = parts.n_inputs = parts.n_outputs = None
     diags = sorted(ctx.diagnostics, key=sort_key)
     return (None if ctx.failed else spec), diags
 

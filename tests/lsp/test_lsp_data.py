@@ -128,8 +128,17 @@ SERVER = [sys.executable, "-m", "nnspec.cli", "lsp", "--stdio"]
 
 @pytest_lsp.fixture(config=ClientServerConfig(server_command=SERVER), scope="module")
 async def client(lsp_client: LanguageClient):
+    refreshed: list[object] = []
+    lsp_client.refreshed = refreshed  # type: ignore[attr-defined]
+
+    @lsp_client.feature(types.WORKSPACE_INLAY_HINT_REFRESH)
+    def refresh(ls: object, params: object) -> None:
+        refreshed.append(params)
+
     await lsp_client.initialize_session(types.InitializeParams(
-        capabilities=types.ClientCapabilities(), root_uri=Path.cwd().as_uri()))
+        capabilities=types.ClientCapabilities(workspace=types.WorkspaceClientCapabilities(
+            inlay_hint=types.InlayHintWorkspaceClientCapabilities(refresh_support=True))),
+        root_uri=Path.cwd().as_uri()))
     yield
     await lsp_client.shutdown_session()
 
@@ -143,6 +152,8 @@ async def test_data_diagnostics_follow_when_read(client: LanguageClient, tmp_pat
     text = SPEC.format(units=2, path="d.csv").replace("epochs 1", "epochs 0")
     spec.write_text(text)
     uri = spec.as_uri()
+    refreshed = client.refreshed  # type: ignore[attr-defined]
+    before = len(refreshed)
     first = await published(client, uri, lambda: open_doc(client, uri, text))
     assert "E302" in [d.code for d in first]
     loop = asyncio.get_running_loop()
@@ -155,6 +166,9 @@ async def test_data_diagnostics_follow_when_read(client: LanguageClient, tmp_pat
     assert sorted(d.code for d in got) == ["E302", "E406"]
     e406 = next(d for d in got if d.code == "E406")
     assert e406.range.start.line == 6 and "3 classes" in e406.message
+    while len(refreshed) == before:  # and the inlay hints are asked for again
+        assert loop.time() < deadline
+        await asyncio.sleep(0.01)
     untitled = "untitled:Untitled-7"
     got = await published(client, untitled, lambda: open_doc(client, untitled, text))
     assert sorted(d.code for d in got) == ["E302", "W114"]
