@@ -195,3 +195,15 @@ def test_golden_notes_w113_w114(tmp_path, monkeypatch):
     assert found[0].severity.value == unsaved[0].severity.value == "note"
     _golden("W113", render(found[0], text) + "\n")
     _golden("W114", render(unsaved[0], text) + "\n")
+
+
+def test_cli_check_a_file_with_only_a_note_is_ok(tmp_path, monkeypatch, capsys):
+    from nnspec.cli import main
+    from nnspec.data import facts
+
+    monkeypatch.setattr(facts, "LIMIT", 64)
+    (tmp_path / "d.csv").write_text("a,b,y\n" + "1,2,0\n" * 40)
+    spec = _spec(tmp_path, 'csv("d.csv", target=y)')
+    assert main(["check", str(spec)]) == 0
+    out, err = capsys.readouterr()
+    assert "note[W113]" in err and out.strip() == f"{spec}: ok"
