@@ -120,7 +120,7 @@ def _check(ctx: Ctx, doc: Document, parts: Parts) -> ir.Spec | None:
     # A block with mistakes is checked against the others without what failed (it fell back
     # to its default): every rule that reads a failed part is skipped, so that no error
     # follows from another one (a failed `split` says nothing about validation data).
-    split_data = data if "split" not in data_failed else None
+    split_data = data if not data_failed & {"split", "validation"} else None
     if train is not None:
         # the last layer of a model with a mistake may be a fallback (`dense 1 sigmod`
         # reads as linear): the loss is judged against a model that checked clean only

@@ -56,6 +56,10 @@ def test_each_fixed_alone_leaves_the_others() -> None:
 def test_a_failed_split_says_nothing_about_validation_data() -> None:
     text = LEARNER.replace("    metrics accuracy", "    early_stop(monitor=val_loss)")
     assert "E407" not in [c for _, c in found(text)]
+    # nor does a validation source that failed
+    bad_source = text.replace("    split validation=1.2\n",
+                              "    validation moons(samples=0)\n")
+    assert "E407" not in [c for _, c in found(bad_source)]
     # ...while a good split without validation still gets E407
     text = text.replace("validation=1.2", "test=0.2")
     assert "E407" in [c for _, c in found(text)]
