@@ -59,8 +59,8 @@ class Facts:
     """What one data file holds, as far as it was read. `problem`: the first error `run`
     would report reading it (positioned at a placeholder; see `anchor`). `labels`: the
     distinct target values in the order they first appear, `label_at`: where each first
-    appears (`file:line:col`, or `file: row i (0-based)`); None when the rows were not read or
-    there are more than MAX_LABELS."""
+    appears (`file:line:col`, or `file: row i (0-based)`); None when the rows were not read
+    (see all_labels for a target with many values)."""
 
     shown: str
     size: int | None = None
@@ -72,6 +72,10 @@ class Facts:
     problem: Diagnostic | None = None
     warnings: tuple[Diagnostic, ...] = ()
     not_read: str | None = None
+    # False: the target has more than MAX_LABELS distinct values, `labels` holds the first of
+    # them (and, for a text target, its first value that is not a number): enough to judge a
+    # regression target, not to count classes
+    all_labels: bool = True
 
     def table(self) -> Table:
         """A Table of the distinct target values (x holds no rows): what data.targets needs
@@ -189,20 +193,21 @@ def _csv_facts(src: Csv, base: Path | str, where: Where, role: str, limit: int) 
     try:
         head, t, cols, warns = csv_columns(f, src, where)
         names = head.names()
-        rows, labels, lines = _stream(f, cols, t, where)
+        rows, labels, lines, complete = _stream(f, cols, t, where)
     finally:
         f.close()
     label_at = tuple(f"{f.shown}:{line}:{t + 1}" for line in lines)
     return Facts(f.shown, f.info.size, rows, tuple(names[c] for c in cols), (names[t],),
-                 labels, label_at if labels is not None else (), warnings=tuple(warns))
+                 labels, label_at, warnings=tuple(warns), all_labels=complete)
 
 
 def _stream(f: CsvFile, cols: list[int], t: int, where: Where
-            ) -> tuple[int, Any, list[int]]:
+            ) -> tuple[int, Any, list[int], bool]:
     """One pass over the rows, judged as data.csvfile's careful pass judges them: a ragged
     row at once; then the first feature cell that is not a number (else the first that is not
     finite); then the target column (missing values). -> (rows, distinct target values in
-    first-appearance order (None: more than MAX_LABELS), their lines)."""
+    first-appearance order (at most MAX_LABELS, and the first text value), their lines,
+    whether those are all the distinct values)."""
     head = f._head
     assert head is not None
     width = head.ncols
@@ -253,12 +258,12 @@ def _stream(f: CsvFile, cols: list[int], t: int, where: Where
     missing = t_infinite if t_text is None else t_missing
     if missing is not None:
         f._missing_target(missing[0], t, missing[1])
-    if many:
-        return n, None, []
+    if many and t_text is not None and t_text[1] not in seen:
+        seen[t_text[1]] = t_text[0]  # what data.targets reports for a regression target
     cells = list(seen)
     labels = (np.array([float(c) for c in cells], dtype=np.float64) if t_text is None
               else np.array(cells, dtype=str))
-    return n, labels, list(seen.values())
+    return n, labels, list(seen.values()), not many
 
 
 def _npz_facts(src: Npz, base: Path | str, where: Where, role: str, limit: int) -> Facts:
@@ -273,12 +278,14 @@ def _npz_facts(src: Npz, base: Path | str, where: Where, role: str, limit: int) 
     first = np.sort(first)
     label_at: tuple[str, ...] = ()
     labels = None
-    if len(first) <= MAX_LABELS:
+    complete = len(first) <= MAX_LABELS
+    if complete or y.dtype.kind == "f":  # numbers: the first values judge a regression
+        first = first[:MAX_LABELS]
         labels = y[first]
         label_at = tuple(table.locate(int(i)) for i in first)
     shown = table.file.resolved if table.file else resolve(src.path, base).as_posix()
-    return Facts(shown, size, len(table),
-                 tuple(table.feature_names), tuple(table.target_names), labels, label_at)
+    return Facts(shown, size, len(table), tuple(table.feature_names),
+                 tuple(table.target_names), labels, label_at, all_labels=complete)
 
 
 # ----------------------------------------------------------------------------- judging
@@ -322,7 +329,10 @@ def judge(parts: list[tuple[Facts, Span | None]], path: str | None, *,
                 out += exc.diagnostics
         if facts.labels is not None:
             tables.append((facts.table(), where))
-    if (task is not None and n_outputs is not None and tables
+    # with more distinct target values than were kept, only a regression target is judged
+    # (its verdict does not depend on how many there are)
+    counted = task == "regression" or all(f.all_labels for f, _ in parts)
+    if (task is not None and n_outputs is not None and tables and counted
             and len(tables) == len(parts)):
         try:
             encode(tables, task, n_outputs)

@@ -32,6 +32,8 @@ train {{
 """
 
 GOOD = "a,b,y\n1,2,0\n3,4,1\n5,6,1\n"
+# a continuous target with more distinct values than data.facts keeps (MAX_LABELS)
+MANY = "a,b,y\n" + "".join(f"{i},{i % 7},{i * 0.37:.3f}\n" for i in range(1500))
 CASES = {
     # name: (file name, file bytes, source options, spec overrides, expected code)
     "missing file": ("d.csv", None, 'csv("data.csv", target=y)', {}, "E401"),
@@ -60,6 +62,10 @@ CASES = {
                                   "loss": "categorical_crossentropy"}, "E406"),
     "binary label": ("d.csv", "a,b,y\n1,2,0\n3,4,2\n", 'csv("d.csv", target=y)', {}, "E406"),
     "text regression target": ("d.csv", "a,b,y\n1,2,0.5\n3,4,big\n", 'csv("d.csv", target=y)',
+                               {"act": "linear", "loss": "mse"}, "E403"),
+    "many targets, two outputs": ("d.csv", MANY, 'csv("d.csv", target=y)',
+                                  {"units": 2, "act": "linear", "loss": "mse"}, "E305"),
+    "many targets, one text": ("d.csv", MANY + "1,2,big\n", 'csv("d.csv", target=y)',
                                {"act": "linear", "loss": "mse"}, "E403"),
     "duplicate column": ("d.csv", "a,a,y\n1,2,0\n3,4,1\n", 'csv("d.csv", target=y)', {},
                          "E414"),
