@@ -129,6 +129,8 @@ CODES: dict[str, str] = {
     "W105": "suspicious value",
     "W106": "run directory from an older nnspec",
     "W109": "training diverged",
+    "W113": "data not read by check",
+    "W114": "data path of an unsaved document",
 }
 
 
@@ -180,6 +182,15 @@ def warning(code: str, message: str, span: Span | None = None, *, path: str | No
     assert code in CODES, code
     return Diagnostic(code=code, severity=Severity.warning, message=message, path=path, span=span,
                       label=label, notes=tuple(notes), hints=tuple(hints), fixes=tuple(fixes))
+
+
+def note(code: str, message: str, span: Span | None = None, *, path: str | None = None,
+         label: str | None = None, notes: Iterable[str] = (), hints: Iterable[str] = ()
+         ) -> Diagnostic:
+    """Information that is neither a mistake nor a risk (`check` did not read a file)."""
+    assert code in CODES, code
+    return Diagnostic(code=code, severity=Severity.note, message=message, path=path, span=span,
+                      label=label, notes=tuple(notes), hints=tuple(hints), fixes=())
 
 
 class DiagnosticError(Exception):

@@ -90,6 +90,18 @@ yet and refuse such a model (E506): train it with `nnspec run SPEC --backend ref
 spec file), names (`true`, `false`, `full`, `val_loss`; a bare name is accepted wherever
 text is expected, so `target=species` is `target="species"`) and lists (`[30, 60, 90]`).
 
+**What `check` reads.** `nnspec check` (and the language server) reports every mistake in
+one pass: a block with a mistake is still checked against the others without the part that
+failed, and no error is reported that only follows from another. It also reads the files of
+`csv` and `npz` sources, as `nnspec run` reads them, and reports their problems with the same
+codes, words and positions (E401-E406, E412-E414, at the `source` statement): the columns,
+every cell of the features, the target's values and classes against the output layer and the
+loss. A file over 16 MiB is read up to its header only (a CSV: columns, feature count) or not
+at all (npz); the note W113 says so, and `run` still checks all of it. In the editor, a
+relative data path in a document that is not saved anywhere is not read (note W114). Built-in
+generators (`moons`, ...) are not run by `check`: their facts are declared. Warnings about the
+data (constant features, unused output units) are printed by `run` before the first epoch.
+
 **Resolved defaults.** `nnspec run` saves the spec with every default written out
 (`spec.nn`). A dense or conv2d layer without `init=` gets its activation's initializer (he_normal
 after the relu family, lecun_normal after selu, glorot_uniform otherwise). A monitor's

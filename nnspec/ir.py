@@ -129,11 +129,14 @@ class Train(Node):
     early_stop: EarlyStop | None = Field(None, description="stop when a monitor stops improving")
     metrics: tuple[AnyMetric, ...] = Field((), description="reported every epoch")
 
-    @model_validator(mode="after")
-    def _batch(self) -> Train:
-        if isinstance(self.batch, int) and self.batch <= 0:
+    # A field validator, not a model one: pydantic skips model validators when a field
+    # failed, so `epochs 0` would hide `batch 0` until it was fixed (issue 18).
+    @field_validator("batch")
+    @classmethod
+    def _batch(cls, batch: int | str) -> int | str:
+        if isinstance(batch, int) and batch <= 0:
             raise ValueError("batch must be a positive integer or `full`")
-        return self
+        return batch
 
 
 Artifact = Literal["weights", "history", "metrics", "curves", "checkpoint"]

@@ -221,9 +221,11 @@ def _metric_span(blocks: dict[str, Block], kind: str) -> Span | None:
 
 
 def train_rules(ctx: Ctx, train: ir.Train, data: ir.Data | None,
-                blocks: dict[str, Block], *, monitors: bool = True) -> ir.Train:
+                blocks: dict[str, Block], *, monitors: bool = True,
+                failed: set[str] = frozenset()) -> ir.Train:  # type: ignore[assignment]
     """Warnings and limits on the train block; returns it with its monitors resolved
-    (monitors=False skips the monitor checks, when the metrics they may name are unknown)."""
+    (monitors=False skips the monitor checks, when the metrics they may name are unknown;
+    `failed`: options already reported, whose defaults must not be judged)."""
     opt_st = find(blocks.get("train"), "optimizer")
     opt_args = all_args(opt_st) if opt_st else ()
     lr = getattr(train.optimizer, "lr", 0.0)
@@ -236,7 +238,8 @@ def train_rules(ctx: Ctx, train: ir.Train, data: ir.Data | None,
     if isinstance(train.schedule, OneCycle) and train.schedule.max_lr > 1:
         ctx.warning("W101", f"one_cycle max_lr {train.schedule.max_lr} is above 1",
                     train.schedule.span, label="large learning rate")
-    if train.warmup is not None and train.warmup.epochs >= train.epochs:
+    if (train.warmup is not None and train.warmup.epochs >= train.epochs
+            and not failed & {"epochs", "warmup", "schedule"}):
         ctx.error("E408", f"warmup lasts {train.warmup.epochs} epochs but training has only "
                   f"{train.epochs}", train.warmup.span, label="too long",
                   hints=[f"use fewer warmup epochs or more than {train.warmup.epochs} epochs"])

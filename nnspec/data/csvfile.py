@@ -37,6 +37,7 @@ from array import array
 from collections.abc import Generator, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NoReturn
 
 import numpy as np
 
@@ -365,7 +366,6 @@ class CsvFile:
         head = self._head
         assert head is not None
         width = head.ncols
-        first = "the header" if head.header is not None else "the first row"
         values = array("d")
         lines = array("q")
         cells: list[str] = []  # one target column, as text
@@ -380,10 +380,7 @@ class CsvFile:
         i = 0
         for line, row in rows:
             if len(row) != width:
-                self.where.fail("E413", f"{self.shown}:{line}: row has {len(row)} fields but "
-                                f"{first} has {width}", label="ragged CSV file",
-                                hints=[f"check the delimiter (`{self.delimiter}`) and the "
-                                       "quoting of that line"])
+                self.ragged(line, row)
             lines.append(line)
             if not_float is None:
                 for c in cols:
@@ -423,6 +420,16 @@ class CsvFile:
         if not targets:
             return x, None
         return x, self._labels(np.array(cells, dtype=object), targets[0])
+
+    def ragged(self, line: int, row: list[str]) -> NoReturn:
+        """E413 for a row whose width differs from the header's (or the first row's)."""
+        head = self._head
+        assert head is not None
+        first = "the header" if head.header is not None else "the first row"
+        self.where.fail("E413", f"{self.shown}:{line}: row has {len(row)} fields but "
+                        f"{first} has {head.ncols}", label="ragged CSV file",
+                        hints=[f"check the delimiter (`{self.delimiter}`) and the "
+                               "quoting of that line"])
 
     def _fail_cell(self, line: int, col: int, what: str) -> None:
         for ln, row in self._rows():

@@ -16,6 +16,7 @@ import contextlib
 import os
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -305,13 +306,19 @@ def _train_and_finish(spec: ir.Spec, data: Any, exe: Any, schedule: Any, rd: Run
     return result
 
 
+Announce = Callable[[list[Diagnostic]], None]
+
+
 def run_spec(path: str | os.PathLike[str], opts: RunOptions, *, sources: dict[str, str],
-             reporter: Reporter | None = None, stop: StopFlag | None = None) -> RunOutcome:
+             reporter: Reporter | None = None, stop: StopFlag | None = None,
+             announce: Announce | None = None) -> RunOutcome:
     """`nnspec run SPEC`: a fresh run into a new (or empty, or overwritten) run directory.
 
     The folder is claimed and locked as soon as the spec is checked (run/claim.py), and its
     manifest, holding the checked spec, is written first: from then on a kill at any moment
-    leaves a folder that `--resume` continues (docs/runs.md)."""
+    leaves a folder that `--resume` continues (docs/runs.md). `announce` is given the
+    warnings about the spec and the data before the first epoch (they are also in the
+    outcome's `warnings`)."""
     from nnspec.unparse import unparse
 
     t0 = time.perf_counter()
@@ -356,6 +363,8 @@ def run_spec(path: str | os.PathLike[str], opts: RunOptions, *, sources: dict[st
         raise
     try:
         warnings = [*as_run(loaded.warnings, judged), *data.warnings]
+        if announce is not None and warnings:
+            announce(warnings)
         result = _train_and_finish(spec, data, exe, schedule, rd, t0, reporter=reporter,
                                    stop=stop, opts=opts)
     finally:
@@ -364,7 +373,8 @@ def run_spec(path: str | os.PathLike[str], opts: RunOptions, *, sources: dict[st
 
 
 def resume_run(run_dir: str | os.PathLike[str], opts: RunOptions, *, sources: dict[str, str],
-               reporter: Reporter | None = None, stop: StopFlag | None = None) -> RunOutcome:
+               reporter: Reporter | None = None, stop: StopFlag | None = None,
+               announce: Announce | None = None) -> RunOutcome:
     """`nnspec run --resume RUN_DIR`: continue exactly where the checkpoint left off (from
     epoch 0 when there is none yet; only the artifacts when training had ended); `--epochs N`
     may extend a run (the schedule then sees the new total). Every refusal comes before the
@@ -378,14 +388,15 @@ def resume_run(run_dir: str | os.PathLike[str], opts: RunOptions, *, sources: di
     t0 = time.perf_counter()
     rd, notes = RunDir.resume(run_dir)
     try:
-        return _resume(rd, opts, notes, t0, sources=sources, reporter=reporter, stop=stop)
+        return _resume(rd, opts, notes, t0, sources=sources, reporter=reporter, stop=stop,
+                       announce=announce)
     finally:
         rd.close()
 
 
 def _resume(rd: RunDir, opts: RunOptions, notes: list[Diagnostic], t0: float, *,
-            sources: dict[str, str], reporter: Reporter | None, stop: StopFlag | None
-            ) -> RunOutcome:
+            sources: dict[str, str], reporter: Reporter | None, stop: StopFlag | None,
+            announce: Announce | None = None) -> RunOutcome:
     from nnspec.unparse import unparse
 
     status = rd.manifest.get("status")
@@ -442,11 +453,13 @@ def _resume(rd: RunDir, opts: RunOptions, notes: list[Diagnostic], t0: float, *,
                       device=device, backend=backend, spec=spec_facts, **artifacts.versions(),
                       **({} if "data" in rd.manifest else {"data": data.manifest()}))
     history, short = _history(rd, state) if state is not None else ([], [])
+    warnings = [*notes, *as_run(loaded.warnings, judged), *data.warnings, *short]
+    if announce is not None and warnings:
+        announce(warnings)
     result = _train_and_finish(spec, data, exe, schedule, rd, t0, reporter=reporter, stop=stop,
                                opts=opts, resume=state, history=history,
                                epochs=done if ended else None)
-    return RunOutcome(rd.path, result, device,
-                      [*notes, *as_run(loaded.warnings, judged), *data.warnings, *short])
+    return RunOutcome(rd.path, result, device, warnings)
 
 
 def _same_spec(rd: RunDir, stored: dict[str, Any], spec: ir.Spec) -> None:
