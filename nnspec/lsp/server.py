@@ -35,7 +35,7 @@ from nnspec.lsp import signature as signature_mod
 from nnspec.lsp.analysis import Cache, FrontEndError
 from nnspec.lsp.formatting import format_edits
 from nnspec.lsp.positions import UTF16, position_to_offset
-from nnspec.lsp.pygls_fixes import Protocol, document_text
+from nnspec.lsp.pygls_fixes import Protocol, document_text, serve_io
 
 log = logging.getLogger("nnspec.lsp")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -66,6 +66,11 @@ class NnspecServer(LanguageServer):
         # hints fall back on while the model block is being edited.
         self.known: dict[str, inlay.Known] = {}
         self.inlay_hints_enabled = True  # the setting nnspec.inlayHints.enabled
+
+    def start_io(self, stdin: Any = None, stdout: Any = None) -> None:
+        """Serve over stdin/stdout with a message loop that survives framing errors
+        (workaround 3 in lsp/pygls_fixes.py)."""
+        serve_io(self, stdin, stdout)
 
     def forget(self, uri: str) -> None:
         """Release everything kept for a document (it was closed)."""
