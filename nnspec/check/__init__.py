@@ -12,6 +12,7 @@ import sys
 import types
 
 from nnspec import ir
+from nnspec.bugs import internal_error
 from nnspec.check import missing as missing_fix
 from nnspec.check.context import Ctx
 from nnspec.check.data import check_data
@@ -41,8 +42,9 @@ def check(doc: Document) -> tuple[ir.Spec | None, list[Diagnostic]]:
     try:
         spec = _check(ctx, doc)
     except Exception as exc:  # noqa: BLE001  (the contract is: diagnostics only)
-        ctx.error("E502", f"internal error in the checker: {type(exc).__name__}: {exc}", None,
-                  hints=["this is a bug in nnspec; please report it with the spec file"])
+        ctx.diagnostics.append(internal_error(
+            "check", f"internal error in the checker: {type(exc).__name__}: {exc}", exc,
+            path=ctx.path, hints=["this is a bug in nnspec; please report it with the spec file"]))
         spec = None
     diags = sorted(ctx.diagnostics, key=sort_key)
     return (None if ctx.failed else spec), diags

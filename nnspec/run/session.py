@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from nnspec import ir
+from nnspec.bugs import out_of_memory, unexpected
 from nnspec.diagnostics import Diagnostic, DiagnosticError, error, has_errors, warning
 from nnspec.pipeline import compile_spec, dataset_of
 from nnspec.run import artifacts, killpoints, specdiff
@@ -189,9 +190,9 @@ def _prepare(spec: ir.Spec, backend: str, data: Any) -> Any:
     except DiagnosticError:
         raise
     except Exception as exc:  # noqa: BLE001 - as in compile_spec
-        raise DiagnosticError(error("E502", f"the {backend} backend failed to compile the "
-                                    f"model: {type(exc).__name__}: {exc}", path=spec.path,
-                                    hints=["this is a bug in nnspec; please report it"])) from exc
+        raise DiagnosticError(unexpected(
+            "warmup", f"the {backend} backend failed to compile the model: "
+            f"{type(exc).__name__}: {exc}", exc, path=spec.path)) from exc
     return exe
 
 
@@ -221,10 +222,10 @@ def _train(spec: ir.Spec, data: Any, exe: Any, schedule: Any, rd: RunDir, *,
         _failed(rd, exc.diagnostics)
         raise
     except Exception as exc:  # noqa: BLE001
-        _failed(rd, [])
-        raise DiagnosticError(error("E502", f"training failed: {type(exc).__name__}: {exc}",
-                                    path=spec.path,
-                                    hints=["this is a bug in nnspec; please report it"])) from exc
+        diag = unexpected("train", f"training failed: {type(exc).__name__}: {exc}", exc,
+                          path=spec.path)
+        _failed(rd, [diag])
+        raise DiagnosticError(diag) from exc
     if result.status != FAILED and ckpt is None:
         # a resume needs it even if not selected: after an interrupt, and after a kill while
         # the artifacts are written (dropped once the run has finished)
@@ -316,6 +317,11 @@ def run_spec(path: str | os.PathLike[str], opts: RunOptions, *, sources: dict[st
         _failed(rd, exc.diagnostics)
         rd.close()
         raise
+    except MemoryError as exc:  # reading or generating the data
+        diag = out_of_memory(exc, path=spec.path)
+        _failed(rd, [diag])
+        rd.close()
+        raise DiagnosticError(diag) from exc
     except BaseException:
         rd.close()
         raise
