@@ -35,8 +35,10 @@ ROOT = Path(__file__).resolve().parents[2]
 # The diagnostics a checked spec may still fail with at run time, each for a reason that
 # lies in what the user wrote or in the machine, not in nnspec.
 ALLOWED = {
+    "E305": "the data's target columns do not fit the output layer (known once data is read)",
     "E401": "a data file or column the spec names is not there / not readable as asked",
     "E405": "the data does not fit the model (classes, targets, shapes)",
+    "E406": "the data has more classes than the output layer has units",
     "E408": "warmup longer than training (--epochs 1 overrides the spec's epochs)",
     "E409": "a split leaves no sample for training (the sample count is the data's)",
     "E410": "the weights file of `init from` does not fit the model",
