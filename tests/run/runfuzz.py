@@ -31,7 +31,7 @@ os.environ.pop("NNSPEC_TEST_KILL_AT", None)
 
 HEADROOM = 2 * 1024**3  # bytes of address space a child may add to what it inherits
 TIMEOUT_S = 60.0
-PARALLEL = 2
+PARALLEL = int(os.environ.get("NNSPEC_FUZZ_PARALLEL", "2"))
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -62,19 +62,32 @@ def _child(spec: str, epochs: int, out: Path, log: Path, bug_log: Path) -> None:
         os._exit(code)
 
 
+def epochs_for(spec: object) -> int:
+    """One epoch, or one more than a short warmup lasts (a longer warmup than training is
+    refused, E408)."""
+    warmup = spec.train.warmup.epochs if spec.train.warmup is not None else 0  # type: ignore[attr-defined]
+    return warmup + 1 if warmup <= 20 else 1
+
+
 def warm(work: Path) -> None:
-    """Train every example spec for one epoch here, so that the children compile nothing."""
+    """Train every example spec here (as the children will), so that they compile nothing."""
     import contextlib
     import io
 
     from nnspec.cli import main
+    from nnspec.pipeline import diagnose
 
     for path in sorted((ROOT / "specs").glob("*.nn")):
         copy = work / f"warm-{path.name}"
         copy.write_text(path.read_text())
-        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-            main(["run", str(copy), "--epochs", "1", "--out", str(work / f"warm-{path.stem}"),
-                  "-q"])
+        spec, _ = diagnose(copy.read_text(), str(copy), require_data=True)
+        assert spec is not None, path
+        err = io.StringIO()
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
+            code = main(["run", str(copy), "--epochs", str(epochs_for(spec)), "--out",
+                         str(work / f"warm-{path.stem}"), "-q", "--overwrite"])
+        if code != 0:
+            raise SystemExit(f"warming up with {path.name} failed:\n{err.getvalue()}")
 
 
 def main(work: Path, plan: list[dict], results: Path) -> None:

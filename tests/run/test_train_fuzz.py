@@ -27,6 +27,7 @@ from pathlib import Path
 import pytest
 from check_mutations import EXAMPLES, mutate
 from runfork import needs_fork
+from runfuzz import epochs_for
 
 from nnspec.pipeline import diagnose
 
@@ -68,8 +69,7 @@ def accepted_specs(seed: int, count: int, folder: Path) -> list[dict]:
         if spec is None:
             continue
         path.write_text(text, encoding="utf-8", errors="surrogatepass")
-        warmup = spec.train.warmup.epochs if spec.train.warmup is not None else 0
-        plan.append({"spec": str(path), "epochs": warmup + 1 if warmup <= 20 else 1})
+        plan.append({"spec": str(path), "epochs": epochs_for(spec)})
     assert len(plan) == count, f"only {len(plan)} of {count} mutated specs were accepted"
     return plan
 
@@ -122,7 +122,8 @@ def hunt(seeds: list[int], per_seed: int) -> None:
         print(f"\ntrain fuzz: {len(results)} specs (seeds {seeds}), {took:.0f} s in children: "
               f"{dict(tally.most_common())}")
         wrong = verdicts(results)
-        assert not wrong, f"{len(wrong)} of {len(results)}:\n\n" + "\n\n".join(wrong[:int(os.environ.get("NNSPEC_TRAIN_FUZZ_SHOW", "5"))])
+        shown = int(os.environ.get("NNSPEC_TRAIN_FUZZ_SHOW", "5"))
+        assert not wrong, f"{len(wrong)} of {len(results)}:\n\n" + "\n\n".join(wrong[:shown])
         assert tally["trained"] >= len(results) // 2, tally  # the hunt reaches training
     finally:
         if "NNSPEC_TRAIN_FUZZ_KEEP" not in os.environ:  # to look at the runs afterwards
