@@ -172,40 +172,41 @@ def read_message(stream: BinaryIO) -> bytes | None:
         # Any other header (Content-Type) is ignored, as pygls does.
 
 
-def _read_in_thread(loop: asyncio.AbstractEventLoop, stream: BinaryIO) -> asyncio.Future:
-    """read_message(stream) on a daemon thread (one that never holds up the exit of the
-    server, as an executor's thread blocked on stdin would)."""
-    future: asyncio.Future = loop.create_future()
-
-    def settle(result: Any, error: BaseException | None) -> None:
-        if future.done():
-            return
-        if error is not None:
-            future.set_exception(error)
-        else:
-            future.set_result(result)
+def _start_reader(loop: asyncio.AbstractEventLoop, stream: BinaryIO,
+                  queue: asyncio.Queue, may_read: threading.Semaphore) -> None:
+    """read_message(stream) in a loop on one daemon thread (it never holds up the server's
+    exit, as an executor's thread blocked on stdin would), each message handed to `queue`.
+    It reads a message only when `may_read` allows: one ahead of the loop, as pygls does."""
 
     def work() -> None:
-        try:
-            result, error = read_message(stream), None
-        except BaseException as exc:  # handed to the loop, raised there
-            result, error = None, exc
-        try:
-            loop.call_soon_threadsafe(settle, result, error)
-        except RuntimeError:  # the loop is closed: the server has stopped
-            pass
+        while True:
+            may_read.acquire()
+            try:
+                item: tuple[bytes | None, BaseException | None] = (read_message(stream), None)
+            except BaseException as exc:  # handed to the loop, raised there
+                item = (None, exc)
+            try:
+                loop.call_soon_threadsafe(queue.put_nowait, item)
+            except RuntimeError:  # the loop is closed: the server has stopped
+                return
+            if item[0] is None:
+                return
 
     threading.Thread(target=work, name="nnspec-lsp-reader", daemon=True).start()
-    return future
 
 
 async def _serve(server: Any, stream: BinaryIO) -> None:
     protocol, stop = server.protocol, server._stop_event
-    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue = asyncio.Queue()
+    may_read = threading.Semaphore(1)
+    _start_reader(asyncio.get_running_loop(), stream, queue, may_read)
     while not stop.is_set():
-        body = await _read_in_thread(loop, stream)
+        body, error = await queue.get()
+        if error is not None:
+            raise error
         if body is None:
             break
+        may_read.release()  # read the next message while this one is handled
         try:
             message = json.loads(body, object_hook=protocol.structure_message)
         except Exception as exc:
