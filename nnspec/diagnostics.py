@@ -121,6 +121,9 @@ CODES: dict[str, str] = {
     "E506": "backend cannot run this model",
     "E507": "run directory in use",
     "E508": "spec changed since the run started",
+    "E509": "out of memory",
+    "E510": "run folder not writable in the middle of a run",
+    "E511": "run not finished, or of another format",
     # W1xx: warnings
     "W101": "learning rate above 1",
     "W102": "early stopping on training loss",

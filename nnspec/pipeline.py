@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from nnspec import ir
+from nnspec.bugs import unexpected
 from nnspec.check import Parts, check
 from nnspec.diagnostics import Diagnostic, error, has_errors, note, sort_key
 from nnspec.parse import parse
@@ -181,9 +182,9 @@ def compile_spec(spec: ir.Spec, backend: str = "cpu") -> Any:
     except DiagnosticError:
         raise
     except Exception as exc:  # noqa: BLE001 - a backend bug is a diagnostic, not a traceback
-        raise DiagnosticError(error("E502", f"the {backend} backend failed to compile the "
-                                    f"model: {type(exc).__name__}: {exc}", path=spec.path,
-                                    hints=["this is a bug in nnspec; please report it"])) from exc
+        raise DiagnosticError(unexpected(
+            "compile", f"the {backend} backend failed to compile the model: "
+            f"{type(exc).__name__}: {exc}", exc, path=spec.path)) from exc
 
 
 def dataset_of(spec: ir.Spec) -> Any:

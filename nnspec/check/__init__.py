@@ -13,6 +13,7 @@ import types
 from dataclasses import dataclass
 
 from nnspec import ir
+from nnspec.bugs import internal_error
 from nnspec.check import missing as missing_fix
 from nnspec.check.context import Ctx
 from nnspec.check.data import check_data
@@ -56,8 +57,9 @@ def check(doc: Document, parts: Parts | None = None) -> tuple[ir.Spec | None, li
     try:
         spec = _check(ctx, doc, parts if parts is not None else Parts())
     except Exception as exc:  # noqa: BLE001  (the contract is: diagnostics only)
-        ctx.error("E502", f"internal error in the checker: {type(exc).__name__}: {exc}", None,
-                  hints=["this is a bug in nnspec; please report it with the spec file"])
+        ctx.diagnostics.append(internal_error(
+            "check", f"internal error in the checker: {type(exc).__name__}: {exc}", exc,
+            path=ctx.path, hints=["this is a bug in nnspec; please report it with the spec file"]))
         spec = None
         if parts is not None:  # what a failed checker filled in is not to be trusted
             parts.data = parts.loss = parts.n_inputs = parts.n_outputs = None

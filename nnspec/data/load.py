@@ -28,6 +28,7 @@ from nnspec.data.scaling import Scaler, dominant_rows, unrepresentable
 from nnspec.data.split import split_rows
 from nnspec.data.targets import encode
 from nnspec.diagnostics import DiagnosticError, error
+from nnspec.ops.losses import BinaryCrossentropy, CategoricalCrossentropy
 from nnspec.ops.sources import Csv, Npz, Source
 
 STREAMS = {"validation": 1, "test": 2, "split": 3}

@@ -36,7 +36,7 @@ from nnspec.lsp.analysis import Cache, FrontEndError
 from nnspec.lsp.datafacts import DataFacts
 from nnspec.lsp.formatting import format_edits
 from nnspec.lsp.positions import UTF16, position_to_offset
-from nnspec.lsp.pygls_fixes import Protocol, document_text
+from nnspec.lsp.pygls_fixes import Protocol, document_text, serve_io
 
 log = logging.getLogger("nnspec.lsp")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -77,6 +77,11 @@ class NnspecServer(LanguageServer):
         loop = self._loop
         if loop is not None and not loop.is_closed():
             loop.call_soon_threadsafe(_republish_data, self)
+
+    def start_io(self, stdin: Any = None, stdout: Any = None) -> None:
+        """Serve over stdin/stdout with a message loop that survives framing errors
+        (workaround 3 in lsp/pygls_fixes.py)."""
+        serve_io(self, stdin, stdout)
 
     def forget(self, uri: str) -> None:
         """Release everything kept for a document (it was closed)."""

@@ -63,7 +63,8 @@ class Found:
         return str(self.manifest.get("status", "unknown"))
 
 
-def _manifest_kind(manifest: Any) -> str:
+def manifest_kind(manifest: Any) -> str:
+    """run | old | newer | foreign: whose manifest this is (the `format` field)."""
     if not isinstance(manifest, dict):
         return "foreign"
     fmt = manifest.get("format")
@@ -89,7 +90,7 @@ def inspect(folder: Folder) -> Found:
         manifest = json.loads(folder.read_text("manifest.json"))
     except (OSError, ValueError):
         return Found("foreign", strangers=names)
-    kind = _manifest_kind(manifest)
+    kind = manifest_kind(manifest)
     if kind == "foreign":
         return Found(kind, strangers=names)
     for name in (*OWN_FILES, CHECKPOINT_DIR):

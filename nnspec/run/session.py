@@ -13,6 +13,7 @@ Named stages call run/killpoints.py, the hook of the kill -9 tests (docs/runs.md
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import sys
 import time
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from nnspec import ir
+from nnspec.bugs import out_of_memory, unexpected
 from nnspec.diagnostics import Diagnostic, DiagnosticError, error, has_errors, warning
 from nnspec.pipeline import compile_spec, dataset_of
 from nnspec.run import artifacts, killpoints, specdiff
@@ -212,9 +214,9 @@ def _prepare(spec: ir.Spec, backend: str, data: Any) -> Any:
     except DiagnosticError:
         raise
     except Exception as exc:  # noqa: BLE001 - as in compile_spec
-        raise DiagnosticError(error("E502", f"the {backend} backend failed to compile the "
-                                    f"model: {type(exc).__name__}: {exc}", path=spec.path,
-                                    hints=["this is a bug in nnspec; please report it"])) from exc
+        raise DiagnosticError(unexpected(
+            "warmup", f"the {backend} backend failed to compile the model: "
+            f"{type(exc).__name__}: {exc}", exc, path=spec.path)) from exc
     return exe
 
 
@@ -240,19 +242,53 @@ def _train(spec: ir.Spec, data: Any, exe: Any, schedule: Any, rd: RunDir, *,
                        reporter=reporter, stop=stop, on_checkpoint=ckpt, on_epoch=on_epoch,
                        chunk_target_s=opts.chunk_target_s, out_dir=str(rd.path),
                        epochs=epochs)
-    except DiagnosticError as exc:
-        _failed(rd, exc.diagnostics)
-        raise
+    except (DiagnosticError, OSError) as exc:
+        failure = _write_failed(rd, exc)
+        if failure is None:
+            assert isinstance(exc, DiagnosticError)
+            failure = exc
+        _failed(rd, failure.diagnostics)
+        if failure is exc:
+            raise
+        raise failure from exc
     except Exception as exc:  # noqa: BLE001
-        _failed(rd, [])
-        raise DiagnosticError(error("E502", f"training failed: {type(exc).__name__}: {exc}",
-                                    path=spec.path,
-                                    hints=["this is a bug in nnspec; please report it"])) from exc
+        diag = unexpected("train", f"training failed: {type(exc).__name__}: {exc}", exc,
+                          path=spec.path)
+        _failed(rd, [diag])
+        raise DiagnosticError(diag) from exc
     if result.status != FAILED and ckpt is None:
         # a resume needs it even if not selected: after an interrupt, and after a kill while
         # the artifacts are written (dropped once the run has finished)
         rd.save_checkpoint(result.checkpoint)
     return result
+
+
+_WHY = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is used up",
+        errno.EROFS: "the file system is read-only", errno.EACCES: "the folder is not writable",
+        errno.EPERM: "the folder is not writable", errno.EFBIG: "the file size limit is reached"}
+
+
+def _write_failed(rd: RunDir, exc: BaseException) -> DiagnosticError | None:
+    """E510 when `exc` is a write into the run folder failing in the middle of the run (a
+    full disk, a folder made read-only), saying what became of the last checkpoint; None for
+    anything else."""
+    cause = exc if isinstance(exc, OSError) else exc.__cause__
+    if not isinstance(cause, OSError) or (
+            isinstance(exc, DiagnosticError) and [d.code for d in exc.diagnostics] != ["E503"]):
+        return None
+    target = exc.diagnostics[0].path if isinstance(exc, DiagnosticError) else None
+    what = f"`{target}`" if target else f"into `{rd.path}`"
+    why = cause.strerror or str(cause)
+    if cause.errno in _WHY:
+        why += f" ({_WHY[cause.errno]})"
+    epoch = rd.checkpoint_epoch()
+    notes = [f"the last checkpoint, after epoch {epoch}, is intact" if epoch is not None else
+             "no checkpoint had been written yet: a resume trains from epoch 0",
+             "the run stopped here; what it had written before is kept"]
+    return DiagnosticError(error(
+        "E510", f"cannot write {what} in the middle of the run: {why}", path=str(rd.path),
+        notes=notes, hints=[f"free some space (or make the folder writable again), then "
+                            f"`nnspec run --resume {rd.path}` continues the run"]))
 
 
 def _failed(rd: RunDir, diagnostics: list[Diagnostic]) -> None:
@@ -302,7 +338,13 @@ def _train_and_finish(spec: ir.Spec, data: Any, exe: Any, schedule: Any, rd: Run
     with guard:
         result = _train(spec, data, exe, schedule, rd, reporter=reporter, stop=stop,
                         opts=opts, **resume)
-        _finish(rd, spec, exe, result, t0)
+        try:
+            _finish(rd, spec, exe, result, t0)
+        except (DiagnosticError, OSError) as exc:
+            failure = _write_failed(rd, exc)
+            if failure is None:
+                raise
+            raise failure from exc  # the status stays `finishing`: a resume writes the rest
     return result
 
 
@@ -355,9 +397,17 @@ def run_spec(path: str | os.PathLike[str], opts: RunOptions, *, sources: dict[st
         exe = _prepare(spec, backend, data)
         schedule = make_schedule(exe.plan)
     except DiagnosticError as exc:
-        _failed(rd, exc.diagnostics)
+        failure = _write_failed(rd, exc)
+        _failed(rd, (failure or exc).diagnostics)
         rd.close()
+        if failure is not None:
+            raise failure from exc
         raise
+    except MemoryError as exc:  # reading or generating the data
+        diag = out_of_memory(exc, path=spec.path)
+        _failed(rd, [diag])
+        rd.close()
+        raise DiagnosticError(diag) from exc
     except BaseException:
         rd.close()
         raise
