@@ -122,10 +122,8 @@ def data_diagnostics(parts: Parts, path: str | None,
     if not known:
         return found
     from nnspec.data.facts import judge
-    from nnspec.data.load import task_of_loss
-
     complete = len(known) == len(sources)
-    task = task_of_loss(parts.loss) if parts.loss is not None and complete else None
+    task = parts.task if complete else None
     return [*found, *judge(known, path, n_inputs=parts.n_inputs, n_outputs=parts.n_outputs,
                            task=task)]
 

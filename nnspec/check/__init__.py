@@ -48,6 +48,7 @@ class Parts:
     n_inputs: int | None = None
     n_outputs: int | None = None
     loss: object | None = None
+    task: str | None = None  # binary | multiclass | regression, as ir.task_of; None: unknown
 
 
 def check(doc: Document, parts: Parts | None = None) -> tuple[ir.Spec | None, list[Diagnostic]]:
@@ -62,7 +63,7 @@ def check(doc: Document, parts: Parts | None = None) -> tuple[ir.Spec | None, li
             path=ctx.path, hints=["this is a bug in nnspec; please report it with the spec file"]))
         spec = None
         if parts is not None:  # what a failed checker filled in is not to be trusted
-            parts.data = parts.loss = parts.n_inputs = parts.n_outputs = None
+            parts.data = parts.loss = parts.n_inputs = parts.n_outputs = parts.task = None
     diags = sorted(ctx.diagnostics, key=sort_key)
     return (None if ctx.failed else spec), diags
 
@@ -104,6 +105,7 @@ def _check(ctx: Ctx, doc: Document, parts: Parts) -> ir.Spec | None:
                            else sure_model.features)  # as data.load.n_outputs_of
     if train is not None and "loss" not in train_failed:
         parts.loss = train.loss
+        parts.task = _task(sure_model, train, train_failed)
     for kind in REQUIRED:
         if kind not in blocks:
             if kind == "train":
@@ -156,3 +158,16 @@ class _CheckPackage(types.ModuleType):
 
 
 sys.modules[__name__].__class__ = _CheckPackage
+
+
+def _task(model: ir.Model | None, train: ir.Train, failed: set[str]) -> str | None:
+    """The task as run decides it (ir.task_of), where what it depends on checked: a
+    regression loss trains a classifier when classification metrics meet a sigmoid or
+    softmax output, so then it needs the model; unknown (None) when that did not check."""
+    if train.loss.task == "classification":
+        return "binary" if train.loss.kind == "binary_crossentropy" else "multiclass"
+    if "metrics" in failed:
+        return None
+    if not any(m.task == "classification" for m in train.metrics):
+        return "regression"
+    return ir.task_of(model, train) if model is not None else None

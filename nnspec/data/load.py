@@ -28,7 +28,6 @@ from nnspec.data.scaling import Scaler, dominant_rows, unrepresentable
 from nnspec.data.split import split_rows
 from nnspec.data.targets import encode
 from nnspec.diagnostics import DiagnosticError, error
-from nnspec.ops.losses import BinaryCrossentropy, CategoricalCrossentropy
 from nnspec.ops.sources import Csv, Npz, Source
 
 STREAMS = {"validation": 1, "test": 2, "split": 3}
@@ -38,14 +37,6 @@ def task_of(spec: ir.Spec) -> str:
     """The data task: binary, multiclass or regression (ir.task_of: the loss, or for a
     regression loss with classification metrics the output layer)."""
     return ir.task_of(spec.model, spec.train)
-
-
-def task_of_loss(loss: object) -> str:
-    if isinstance(loss, BinaryCrossentropy):
-        return "binary"
-    if isinstance(loss, CategoricalCrossentropy):
-        return "multiclass"
-    return "regression"
 
 
 def n_outputs_of(model: ir.Model) -> int:
