@@ -83,3 +83,77 @@ def update_running(rows, n, momentum, stats, rmean, rvar):  # type: ignore[no-un
     for j in range(n):
         rmean[j] = (1.0 - momentum) * rmean[j] + momentum * stats[j]
         rvar[j] = (1.0 - momentum) * rvar[j] + momentum * stats[n + j] * unbias
+
+
+# Over images (BatchNorm2d): x holds `rows` samples of c channels x hw positions (NCHW), the
+# statistics of channel j over the m = rows*hw values x[r, j, p]; the formulas above with
+# B replaced by m (running variance unbiased by m/(m-1): update_running with rows*hw).
+
+
+@kernel
+def forward_train_2d(x, rows, c, hw, gamma, beta, affine, eps, xh, stats, y):  # type: ignore[no-untyped-def]
+    one = x.dtype.type(1.0)
+    n = c * hw
+    m = rows * hw
+    for j in range(c):
+        s = 0.0
+        for r in range(rows):
+            for q in range(r * n + j * hw, r * n + (j + 1) * hw):
+                s += x[q]
+        mu = s / m
+        acc = 0.0
+        for r in range(rows):
+            for q in range(r * n + j * hw, r * n + (j + 1) * hw):
+                d = x[q] - mu
+                acc += d * d
+        var = acc / m
+        inv = one / math.sqrt(var + eps)
+        stats[j] = mu
+        stats[c + j] = var
+        stats[2 * c + j] = inv
+        gj = gamma[j] if affine else one
+        bj = beta[j] if affine else 0.0
+        mu_t = x.dtype.type(mu)
+        inv_t = x.dtype.type(inv)
+        for r in range(rows):
+            for q in range(r * n + j * hw, r * n + (j + 1) * hw):
+                h = (x[q] - mu_t) * inv_t
+                xh[q] = h
+                y[q] = gj * h + bj
+
+
+@kernel
+def forward_eval_2d(x, rows, c, hw, gamma, beta, affine, eps, rmean, rvar, y):  # type: ignore[no-untyped-def]
+    one = x.dtype.type(1.0)
+    n = c * hw
+    for j in range(c):
+        inv = one / math.sqrt(rvar[j] + eps)
+        gj = gamma[j] if affine else one
+        bj = beta[j] if affine else 0.0
+        mu = rmean[j]
+        for r in range(rows):
+            for q in range(r * n + j * hw, r * n + (j + 1) * hw):
+                y[q] = gj * ((x[q] - mu) * inv) + bj
+
+
+@kernel
+def backward_2d(g, rows, c, hw, gamma, affine, xh, stats, ggamma, gbeta):  # type: ignore[no-untyped-def]
+    """g <- dL/dx in place; ggamma, gbeta written when affine."""
+    n = c * hw
+    m = rows * hw
+    for j in range(c):
+        sg = 0.0
+        sgx = 0.0
+        for r in range(rows):
+            for q in range(r * n + j * hw, r * n + (j + 1) * hw):
+                sg += g[q]
+                sgx += g[q] * xh[q]
+        if affine:
+            gbeta[j] = sg
+            ggamma[j] = sgx
+            k = gamma[j] * stats[2 * c + j] / m
+        else:
+            k = stats[2 * c + j] / m
+        for r in range(rows):
+            for q in range(r * n + j * hw, r * n + (j + 1) * hw):
+                g[q] = k * (m * g[q] - sg - xh[q] * sgx)
