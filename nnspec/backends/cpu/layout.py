@@ -438,6 +438,22 @@ def format_layout(plan: Plan, rows: int) -> str:
         floats = ", ".join(f"{n} {v:g}" for n, v in zip(FCOL_NAMES, lay.ftab[i], strict=True)
                            if v)
         lines.append(f"{i:>4}  {cells}" + (f"  [{floats}]" if floats else ""))
+    if lay.wtab is not None:
+        lines.append("images (NCHW): in C x H x W -> out C x H x W, window kh x kw, stride, "
+                     "padding top, left, dilation")
+        for i, w in enumerate(lay.wtab.tolist()):
+            if not is_image_node(plan.layers[i]):
+                continue
+            text = (f"{i:>4}  in {w[W_C]}x{w[W_H]}x{w[W_W]} -> out {w[W_F]}x{w[W_HO]}x"
+                    f"{w[W_WO]}")
+            if plan.layers[i].kind in WINDOWED:
+                text += (f", window {w[W_KH]}x{w[W_KW]} stride {w[W_SH]},{w[W_SW]} padding "
+                         f"{w[W_PT]},{w[W_PL]} dilation {w[W_DH]},{w[W_DW]}")
+            if w[W_DIRECT]:
+                text += ", direct (its input is its im2col)"
+            if w[W_SCR] >= 0:
+                text += f", thread partial gradients at {w[W_SCR]}"
+            lines.append(text)
     g = lay.graph
     if g is not None:
         modes = ("none", "write", "add", "alias")
