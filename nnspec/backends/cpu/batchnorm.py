@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from nnspec.backends.cpu.jit import kernel
 
 
@@ -88,6 +90,8 @@ def update_running(rows, n, momentum, stats, rmean, rvar):  # type: ignore[no-un
 # Over images (BatchNorm2d): x holds `rows` samples of c channels x hw positions (NCHW), the
 # statistics of channel j over the m = rows*hw values x[r, j, p]; the formulas above with
 # B replaced by m (running variance unbiased by m/(m-1): update_running with rows*hw).
+# Indices are unsigned (U) in the loops over positions: see conv2d.py.
+U = np.uint64
 
 
 @kernel
@@ -98,13 +102,15 @@ def forward_train_2d(x, rows, c, hw, gamma, beta, affine, eps, xh, stats, y):  #
     for j in range(c):
         s = 0.0
         for r in range(rows):
-            for q in range(r * n + j * hw, r * n + (j + 1) * hw):
-                s += x[q]
+            base = U(r * n + j * hw)
+            for q in range(U(hw)):
+                s += x[base + q]
         mu = s / m
         acc = 0.0
         for r in range(rows):
-            for q in range(r * n + j * hw, r * n + (j + 1) * hw):
-                d = x[q] - mu
+            base = U(r * n + j * hw)
+            for q in range(U(hw)):
+                d = x[base + q] - mu
                 acc += d * d
         var = acc / m
         inv = one / math.sqrt(var + eps)
@@ -112,14 +118,15 @@ def forward_train_2d(x, rows, c, hw, gamma, beta, affine, eps, xh, stats, y):  #
         stats[c + j] = var
         stats[2 * c + j] = inv
         gj = gamma[j] if affine else one
-        bj = beta[j] if affine else 0.0
+        bj = beta[j] if affine else x.dtype.type(0.0)
         mu_t = x.dtype.type(mu)
         inv_t = x.dtype.type(inv)
         for r in range(rows):
-            for q in range(r * n + j * hw, r * n + (j + 1) * hw):
-                h = (x[q] - mu_t) * inv_t
-                xh[q] = h
-                y[q] = gj * h + bj
+            base = U(r * n + j * hw)
+            for q in range(U(hw)):
+                h = (x[base + q] - mu_t) * inv_t
+                xh[base + q] = h
+                y[base + q] = gj * h + bj
 
 
 @kernel
@@ -129,11 +136,12 @@ def forward_eval_2d(x, rows, c, hw, gamma, beta, affine, eps, rmean, rvar, y):  
     for j in range(c):
         inv = one / math.sqrt(rvar[j] + eps)
         gj = gamma[j] if affine else one
-        bj = beta[j] if affine else 0.0
+        bj = beta[j] if affine else x.dtype.type(0.0)
         mu = rmean[j]
         for r in range(rows):
-            for q in range(r * n + j * hw, r * n + (j + 1) * hw):
-                y[q] = gj * ((x[q] - mu) * inv) + bj
+            base = U(r * n + j * hw)
+            for q in range(U(hw)):
+                y[base + q] = gj * ((x[base + q] - mu) * inv) + bj
 
 
 @kernel
@@ -145,15 +153,19 @@ def backward_2d(g, rows, c, hw, gamma, affine, xh, stats, ggamma, gbeta):  # typ
         sg = 0.0
         sgx = 0.0
         for r in range(rows):
-            for q in range(r * n + j * hw, r * n + (j + 1) * hw):
-                sg += g[q]
-                sgx += g[q] * xh[q]
+            base = U(r * n + j * hw)
+            for q in range(U(hw)):
+                sg += g[base + q]
+                sgx += g[base + q] * xh[base + q]
         if affine:
             gbeta[j] = sg
             ggamma[j] = sgx
             k = gamma[j] * stats[2 * c + j] / m
         else:
             k = stats[2 * c + j] / m
+        kt = g.dtype.type(k)
+        mt, sgt, sgxt = g.dtype.type(m), g.dtype.type(sg), g.dtype.type(sgx)
         for r in range(rows):
-            for q in range(r * n + j * hw, r * n + (j + 1) * hw):
-                g[q] = k * (m * g[q] - sg - xh[q] * sgx)
+            base = U(r * n + j * hw)
+            for q in range(U(hw)):
+                g[base + q] = kt * (mt * g[base + q] - sgt - xh[base + q] * sgxt)

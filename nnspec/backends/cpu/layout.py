@@ -140,6 +140,14 @@ def conv_parts(rows: int, node: LayerPlan) -> int:
     return n if n > 1 and rows >= 2 and rows * f * k * ho * wo >= SPLIT_MIN_WORK else 0
 
 
+def conv_scratch(w: np.ndarray) -> int:
+    """Values of one thread's conv2d scratch, given the layer's wtab row: its im2col
+    (K x P) and the sample with its padding (C x Hp x Wp; conv2d.scratch computes the same)."""
+    hp = max(w[W_PT] + w[W_H], (w[W_HO] - 1) * w[W_SH] + (w[W_KH] - 1) * w[W_DH] + 1)
+    wp = max(w[W_PL] + w[W_W], (w[W_WO] - 1) * w[W_SW] + (w[W_KW] - 1) * w[W_DW] + 1)
+    return int(w[W_C] * (w[W_KH] * w[W_KW] * w[W_HO] * w[W_WO] + hp * wp))
+
+
 def _window_row(node: LayerPlan, row: np.ndarray) -> None:
     """The node's wtab row (see the W_* columns)."""
     c, h, w = node.in_shape if len(node.in_shape) == 3 else (
@@ -247,9 +255,8 @@ def layout(plan: Plan, rows: int) -> Layout:
             row[A_OFF] = row[Z_OFF] if layer.act == A_LINEAR else region(n)
             parts = conv_parts(rows, layer)
             row[SPLIT] = parts
-            k_p = wrow[W_C] * wrow[W_KH] * wrow[W_KW] * wrow[W_HO] * wrow[W_WO]
-            row[AUX_OFF] = off  # im2col buffer(s), one per thread, independent of rows
-            off += max(parts, 1) * k_p if not wrow[W_DIRECT] else 0
+            row[AUX_OFF] = off  # im2col scratch, one per thread, independent of rows
+            off += max(parts, 1) * conv_scratch(wrow) if not wrow[W_DIRECT] else 0
             if parts > 1:  # the other threads' partial weight and bias gradients
                 wrow[W_SCR] = off
                 off += (parts - 1) * (n // (wrow[W_HO] * wrow[W_WO])) * (

@@ -16,9 +16,7 @@ x, y, arg, g, gx: flat arrays with element offsets, `rows` samples of n_in / n_o
 
 from __future__ import annotations
 
-import math
-
-from nnspec.backends.cpu.conv2d import _span
+from nnspec.backends.cpu.conv2d import U, fill
 from nnspec.backends.cpu.jit import kernel
 from nnspec.backends.cpu.layout import (
     W_C,
@@ -37,45 +35,55 @@ from nnspec.backends.cpu.layout import (
 
 
 @kernel
+def _bounds(i, stride, pad, k, n):  # type: ignore[no-untyped-def]
+    """[k0, k1): the window offsets whose input index i*stride - pad + k lies in [0, n)."""
+    first = i * stride - pad
+    return max(0, -first), max(0, min(k, n - first))
+
+
+@kernel
 def max_forward(rows, img, layer, x, xo, y, yo, arg, ao):  # type: ignore[no-untyped-def]
     c_in, h, w = img[layer, W_C], img[layer, W_H], img[layer, W_W]
     kh, kw, sh, sw = img[layer, W_KH], img[layer, W_KW], img[layer, W_SH], img[layer, W_SW]
     pt, pl = img[layer, W_PT], img[layer, W_PL]
     ho, wo = img[layer, W_HO], img[layer, W_WO]
-    n_in, n = c_in * h * w, c_in * ho * wo
-    for s in range(rows):
-        for c in range(c_in):
-            plane = c * h * w
-            for i in range(ho):
-                u0, u1 = _span(kh, 1, i * sh - pt, h)
-                for j in range(wo):
-                    v0, v1 = _span(kw, 1, j * sw - pl, w)
-                    best = x.dtype.type(-math.inf)
-                    at = plane + (i * sh - pt + u0) * w + j * sw - pl + v0
-                    for u in range(u0, u1):
-                        r = plane + (i * sh - pt + u) * w + j * sw - pl
-                        for v in range(v0, v1):
-                            val = x[xo + s * n_in + r + v]
-                            if val > best or val != val:
-                                if best != best:
-                                    continue
-                                best = val
-                                at = r + v
-                    q = s * n + (c * ho + i) * wo + j
-                    y[yo + q] = best
-                    arg[ao + q] = at
+    uw = U(w)
+    q = U(0)
+    for sc in range(rows * c_in):  # (sample, channel) planes, in order
+        plane = U(xo + sc * h * w)
+        local = U((sc % c_in) * h * w)  # the plane's offset within its sample
+        for i in range(ho):
+            u0, u1 = _bounds(i, sh, pt, kh, h)
+            r0 = U(i * sh - pt + u0)
+            for j in range(wo):
+                v0, v1 = _bounds(j, sw, pl, kw, w)
+                c0 = U(j * sw - pl + v0)
+                at = r0 * uw + c0
+                best = x[plane + at]
+                for u in range(U(0), U(u1 - u0)):
+                    row = (r0 + u) * uw + c0
+                    for v in range(U(0), U(v1 - v0)):
+                        val = x[plane + row + v]
+                        # greater, or a NaN (kept: the first NaN wins, as PyTorch's max)
+                        if not (val <= best) and best == best:
+                            best = val
+                            at = row + v
+                y[U(yo) + q] = best
+                arg[U(ao) + q] = local + at
+                q += U(1)
 
 
 @kernel
 def max_backward(rows, img, layer, g, go, arg, ao, gx, gxo):  # type: ignore[no-untyped-def]
     c_in, h, w = img[layer, W_C], img[layer, W_H], img[layer, W_W]
     n_in, n = c_in * h * w, c_in * img[layer, W_HO] * img[layer, W_WO]
-    zero = gx.dtype.type(0)
-    for q in range(gxo, gxo + rows * n_in):
-        gx[q] = zero
+    fill(gx, gxo, rows * n_in, 0)
     for s in range(rows):
-        for q in range(n):
-            gx[gxo + s * n_in + int(arg[ao + s * n + q])] += g[go + s * n + q]
+        base = U(gxo + s * n_in)
+        src = U(go + s * n)
+        at = U(ao + s * n)
+        for q in range(U(n)):
+            gx[base + U(arg[at + q])] += g[src + q]
 
 
 @kernel
@@ -84,21 +92,24 @@ def avg_forward(rows, img, layer, x, xo, y, yo):  # type: ignore[no-untyped-def]
     kh, kw, sh, sw = img[layer, W_KH], img[layer, W_KW], img[layer, W_SH], img[layer, W_SW]
     pt, pl = img[layer, W_PT], img[layer, W_PL]
     ho, wo = img[layer, W_HO], img[layer, W_WO]
-    n_in, n = c_in * h * w, c_in * ho * wo
     scale = y.dtype.type(1.0 / (kh * kw))
-    for s in range(rows):
-        for c in range(c_in):
-            plane = xo + s * n_in + c * h * w
-            for i in range(ho):
-                u0, u1 = _span(kh, 1, i * sh - pt, h)
-                for j in range(wo):
-                    v0, v1 = _span(kw, 1, j * sw - pl, w)
-                    acc = y.dtype.type(0)
-                    for u in range(u0, u1):
-                        r = plane + (i * sh - pt + u) * w + j * sw - pl
-                        for v in range(v0, v1):
-                            acc += x[r + v]
-                    y[yo + s * n + (c * ho + i) * wo + j] = acc * scale
+    uw = U(w)
+    q = U(yo)
+    for sc in range(rows * c_in):
+        plane = U(xo + sc * h * w)
+        for i in range(ho):
+            u0, u1 = _bounds(i, sh, pt, kh, h)
+            r0 = U(i * sh - pt + u0)
+            for j in range(wo):
+                v0, v1 = _bounds(j, sw, pl, kw, w)
+                c0 = U(j * sw - pl + v0)
+                acc = y.dtype.type(0)
+                for u in range(U(0), U(u1 - u0)):
+                    row = plane + (r0 + u) * uw + c0
+                    for v in range(U(0), U(v1 - v0)):
+                        acc += x[row + v]
+                y[q] = acc * scale
+                q += U(1)
 
 
 @kernel
@@ -107,45 +118,41 @@ def avg_backward(rows, img, layer, g, go, gx, gxo):  # type: ignore[no-untyped-d
     kh, kw, sh, sw = img[layer, W_KH], img[layer, W_KW], img[layer, W_SH], img[layer, W_SW]
     pt, pl = img[layer, W_PT], img[layer, W_PL]
     ho, wo = img[layer, W_HO], img[layer, W_WO]
-    n_in, n = c_in * h * w, c_in * ho * wo
     scale = gx.dtype.type(1.0 / (kh * kw))
-    zero = gx.dtype.type(0)
-    for q in range(gxo, gxo + rows * n_in):
-        gx[q] = zero
-    for s in range(rows):
-        for c in range(c_in):
-            plane = gxo + s * n_in + c * h * w
-            for i in range(ho):
-                u0, u1 = _span(kh, 1, i * sh - pt, h)
-                for j in range(wo):
-                    v0, v1 = _span(kw, 1, j * sw - pl, w)
-                    share = g[go + s * n + (c * ho + i) * wo + j] * scale
-                    for u in range(u0, u1):
-                        r = plane + (i * sh - pt + u) * w + j * sw - pl
-                        for v in range(v0, v1):
-                            gx[r + v] += share
+    fill(gx, gxo, rows * c_in * h * w, 0)
+    uw = U(w)
+    q = U(go)
+    for sc in range(rows * c_in):
+        plane = U(gxo + sc * h * w)
+        for i in range(ho):
+            u0, u1 = _bounds(i, sh, pt, kh, h)
+            r0 = U(i * sh - pt + u0)
+            for j in range(wo):
+                v0, v1 = _bounds(j, sw, pl, kw, w)
+                c0 = U(j * sw - pl + v0)
+                share = g[q] * scale
+                q += U(1)
+                for u in range(U(0), U(u1 - u0)):
+                    row = plane + (r0 + u) * uw + c0
+                    for v in range(U(0), U(v1 - v0)):
+                        gx[row + v] += share
 
 
 @kernel
 def global_forward(rows, img, layer, x, xo, y, yo):  # type: ignore[no-untyped-def]
     c_in, hw = img[layer, W_C], img[layer, W_HW]
     scale = y.dtype.type(1.0 / hw)
-    for s in range(rows):
-        for c in range(c_in):
-            start = xo + (s * c_in + c) * hw
-            acc = y.dtype.type(0)
-            for q in range(start, start + hw):
-                acc += x[q]
-            y[yo + s * c_in + c] = acc * scale
+    for sc in range(rows * c_in):
+        start = U(xo + sc * hw)
+        acc = y.dtype.type(0)
+        for q in range(U(hw)):
+            acc += x[start + q]
+        y[U(yo + sc)] = acc * scale
 
 
 @kernel
 def global_backward(rows, img, layer, g, go, gx, gxo):  # type: ignore[no-untyped-def]
     c_in, hw = img[layer, W_C], img[layer, W_HW]
     scale = gx.dtype.type(1.0 / hw)
-    for s in range(rows):
-        for c in range(c_in):
-            share = g[go + s * c_in + c] * scale
-            start = gxo + (s * c_in + c) * hw
-            for q in range(start, start + hw):
-                gx[q] = share
+    for sc in range(rows * c_in):
+        fill(gx, gxo + sc * hw, hw, g[U(go + sc)] * scale)
