@@ -13,15 +13,15 @@ layer tables (layout.py), the run's int and float scalars (columns C_*, F_*: wor
 offsets, loss, optimizer, clipping) and the optimizer's hyperparameters (H_*); `mem` =
 (params, grad, buffers, state, ws, g1, g2), the buffers it reads and writes; `graph` below:
 
-    train_chunk(x, y, order, start, end, t, lr, net, mem, terms, rng, big, graph)
-    evaluate(x, y, net, mem, big, graph)        predict(x, out, net, mem, big, graph)
+    train_chunk(x, y, order, start, end, t, lr, net, mem, terms, rng, big, graph, img)
+    evaluate(x, y, net, mem, big, graph, img)   predict(x, out, net, mem, big, graph, img)
 
 Each unpacks what it uses once at its top; the per-batch kernels below them (forward,
 backward, graph_losses, graph_seeds, backward_graph, also called by nonfinite.py) take those
 arrays and scalars themselves: handing them the whole packs measured ~2-3% slower per epoch
 of the tiny benchmark case (presumably every call then passes all members of both tuples:
-the reference counting in the compiled code was the same). rng, big and graph stay separate
-arguments everywhere: their None selects a smaller compiled variant (see forward), and Numba
+the reference counting in the compiled code was the same). rng, big, graph and img stay
+separate arguments everywhere: their None selects a smaller compiled variant (see forward), and Numba
 prunes `is None` branches only on a function's own arguments. A layer's new number is a new
 itab / ftab column (layout.py), a new run-wide number a new C_* / F_* column (tables.py):
 neither changes an entry point's signature.
@@ -32,7 +32,9 @@ A graph (any other plan) passes `graph` (layout.Graph's tables and its gradient 
 see layout.py): merge nodes run in the forward pass, every output's loss is taken and
 seeded, and backward_graph delivers each node's gradient to its inputs' regions. A chain
 passes graph=None, and Numba prunes the graph code before compiling (as for `big`): chains
-run, and compile, the code they ran before graphs.
+run, and compile, the code they ran before graphs. Likewise `img`: the layout's wtab (image
+geometry, layout.py) for a plan with image layers (conv2d.py, pool.py, batchnorm's *_2d,
+dispatched by _image_forward / _image_backward), None otherwise.
 """
 
 from __future__ import annotations
