@@ -43,11 +43,11 @@ def main() -> None:
         cols_t = r.standard_normal((b * p, k), dtype=np.float32)
         z_t = np.empty((b * p, f), np.float32)
 
-        def nchw() -> None:
+        def nchw(w=w, cols=cols, z=z, b=b) -> None:  # type: ignore[no-untyped-def]
             for s in range(b):
                 np.matmul(w, cols[s], out=z[s])
 
-        def nhwc() -> None:
+        def nhwc(w=w, cols_t=cols_t, z_t=z_t) -> None:  # type: ignore[no-untyped-def]
             np.matmul(cols_t, w.T, out=z_t)
 
         a, c = _best(nchw), _best(nhwc)

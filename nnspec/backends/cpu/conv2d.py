@@ -1,4 +1,4 @@
-"""backends.cpu.conv2d: (x, w, bias) -> a = f(z) and dL/da -> (dL/dx, dL/dw, dL/dbias), Numba + BLAS.
+"""backends.cpu.conv2d: (x, w, bias) -> a = f(z); dL/da -> (dL/dx, dL/dw, dL/dbias); Numba, BLAS.
 
 Samples are stored NCHW (row-major (C, H, W) per sample, the Plan's layout: flatten moves
 nothing and the weight keeps PyTorch's (F, C, kh, kw) layout, i.e. a row-major (F, K)

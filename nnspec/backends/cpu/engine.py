@@ -21,10 +21,10 @@ backward, graph_losses, graph_seeds, backward_graph, also called by nonfinite.py
 arrays and scalars themselves: handing them the whole packs measured ~2-3% slower per epoch
 of the tiny benchmark case (presumably every call then passes all members of both tuples:
 the reference counting in the compiled code was the same). rng, big, graph and img stay
-separate arguments everywhere: their None selects a smaller compiled variant (see forward), and Numba
-prunes `is None` branches only on a function's own arguments. A layer's new number is a new
-itab / ftab column (layout.py), a new run-wide number a new C_* / F_* column (tables.py):
-neither changes an entry point's signature.
+separate arguments everywhere: their None selects a smaller compiled variant (see forward),
+and Numba prunes `is None` branches only on a function's own arguments. A layer's new
+number is a new itab / ftab column (layout.py), a new run-wide number a new C_* / F_*
+column (tables.py): neither changes an entry point's signature.
 
 A chain's backward uses two ping-pong buffers for dL/d(activation); the first layer's dL/dx
 is never computed (nothing needs it), which saves the largest gemm of wide-input models.
