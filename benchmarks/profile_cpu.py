@@ -128,13 +128,13 @@ def _gather(r, x, y, order, rows, ws, y_off):  # type: ignore[no-untyped-def]
 @njit(cache=True)
 def _forward(r, rows, itab, ftab, params, buffers, ws, rng, fast, big):  # type: ignore[no-untyped-def]
     for _ in range(r):
-        engine.forward(rows, True, itab, ftab, params, buffers, ws, rng, fast, big, None)
+        engine.forward(rows, True, itab, ftab, params, buffers, ws, rng, fast, big, None, None)
 
 
 @njit(cache=True)
 def _backward(r, rows, fused, itab, ftab, params, grad, ws, g1, g2, big):  # type: ignore[no-untyped-def]
     for _ in range(r):
-        engine.backward(rows, fused, itab, ftab, params, grad, ws, g1, g2, False, big)
+        engine.backward(rows, fused, itab, ftab, params, grad, ws, g1, g2, False, big, None)
 
 
 def per_call(fn, *args, target_s: float = 0.05, runs: int = 5) -> float:  # type: ignore[no-untyped-def]

@@ -1,6 +1,7 @@
-"""`nnspec run --backend`: a model with layers the compiled engines have no kernels for
-(convolutions on the 8x8 digits, read as 1x8x8 images) is refused on the cpu backend with
-E506 naming `--backend reference`, never a traceback, and trains on the reference backend."""
+"""`nnspec run --backend`: a model with layers a compiled engine has no kernels for
+(convolutions on the 8x8 digits, read as 1x8x8 images) is refused on the cuda backend with
+E506 naming `--backend reference`, never a traceback; it trains on the cpu and reference
+backends."""
 
 from __future__ import annotations
 
@@ -44,14 +45,26 @@ def _spec(tmp_path: Path) -> Path:
     return path
 
 
-def test_cpu_refuses_a_conv_model_and_names_the_reference_backend(tmp_path, capsys):
+def test_cuda_refuses_a_conv_model_and_names_the_reference_backend(tmp_path, capsys):
     spec = _spec(tmp_path)
-    assert main(["run", str(spec), "--out", str(tmp_path / "run"), "--device", "cpu"]) == 1
+    assert main(["run", str(spec), "--out", str(tmp_path / "run"), "--backend", "cuda"]) == 1
     err = capsys.readouterr().err
-    assert "error[E506]: the cpu backend has no kernels yet for `conv2d`, `maxpool`, " \
+    assert "error[E506]: the cuda backend has no kernels yet for `conv2d`, `maxpool`, " \
            "`global_avgpool`" in err
     assert "--backend reference" in err and "Traceback" not in err
     assert not (tmp_path / "run" / "weights.npz").exists()
+
+
+def test_the_cpu_backend_trains_a_conv_model(tmp_path, capsys):
+    spec = _spec(tmp_path)
+    out = tmp_path / "run"
+    assert main(["run", str(spec), "--out", str(out), "--device", "cpu", "-q"]) == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["backend"] == "cpu" and manifest["status"] == "completed"
+    history = json.loads((out / "history.json").read_text())
+    assert history[-1]["loss"] < history[0]["loss"]
+    assert main(["eval", str(out), str(ROOT / "specs/data/digits.csv")]) == 0
+    assert "E506" not in capsys.readouterr().err
 
 
 def test_the_reference_backend_trains_a_conv_model(tmp_path, capsys):

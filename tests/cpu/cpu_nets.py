@@ -10,14 +10,24 @@ from plan_nets import ACT, LOSS, dense
 from nnspec.ops.layers import (
     ActivationLayer,
     Add,
+    AvgPool2D,
     BatchNorm,
     Branch,
     Concat,
+    Conv2D,
     Dropout,
     Flatten,
+    GlobalAvgPool,
     Head,
+    MaxPool2D,
     Residual,
 )
+
+
+def conv(filters, kernel, act="linear", **kw):
+    return Conv2D(filters=filters, kernel=kernel,
+                  activation=ACT[act]() if isinstance(act, str) else act, **kw)
+
 
 # name -> (layers, loss, n_in: features or a sample shape)
 NETS = {
@@ -53,6 +63,23 @@ NETS = {
     "image-flatten-dropout-cce": ([ActivationLayer(activation=ACT["tanh"]()), Dropout(rate=0.25),
                                    Flatten(), dense(3, "softmax")],
                                   LOSS["categorical_crossentropy"](), (2, 2, 2)),
+    # images (backends/cpu/conv2d.py, pool.py): strides, padding (same with an even kernel),
+    # dilation, odd sizes, 1 and 3 channels, a direct 1x1 convolution, batchnorm per channel,
+    # dropout on an image, a conv2d whose dL/dx feeds another conv2d
+    "conv-maxpool-cce": ([conv(3, 3, "relu", padding=1), MaxPool2D(kernel=2), Flatten(),
+                          dense(3, "softmax")], LOSS["categorical_crossentropy"](), (1, 5, 5)),
+    "conv-stride-dilation-bn-avgpool-mse": (
+        [conv(3, (3, 2), "tanh", stride=(2, 1), dilation=(1, 2), padding=(1, 0)), BatchNorm(),
+         AvgPool2D(kernel=2, stride=1, padding=1), GlobalAvgPool(), dense(2)],
+        LOSS["mse"](), (2, 7, 6)),
+    "conv-same-even-dropout-bce": (
+        [conv(2, 2, "elu", padding="same", bias=False), MaxPool2D(kernel=3, stride=2, padding=1),
+         Dropout(rate=0.25), conv(2, 2, stride=2), GlobalAvgPool(), dense(1, "sigmoid")],
+        LOSS["binary_crossentropy"](), (3, 5, 4)),
+    "conv-1x1-bn-noaffine-huber": (
+        [conv(4, 1, "gelu"), conv(3, (2, 3), "silu", padding=(1, 2), dilation=(2, 1)),
+         BatchNorm(affine=False, momentum=0.2), conv(2, 1), AvgPool2D(kernel=(2, 3)),
+         Flatten(), dense(2)], LOSS["huber"](delta=0.5), (3, 5, 7)),
 }
 
 # graphs: a node read by several (fan-out: the sum of their gradients), concat with an
@@ -88,4 +115,29 @@ GRAPH_NETS = {
         ActivationLayer(activation=ACT["silu"]()),)), Add(branches=(Branch(), Branch())),
         Concat(branches=(Branch(), Branch())), dense(3, "log_softmax")],
         LOSS["categorical_crossentropy"](label_smoothing=0.1), 2),
+}
+
+# graphs of image layers (kept apart from GRAPH_NETS, which tests/cuda runs too: the cuda
+# engine has no image kernels yet)
+IMAGE_GRAPH_NETS = {
+    # an inception module (conv branches and a max-pool branch concatenated along the
+    # channels), a residual conv block with batchnorm, an auxiliary head (ref_nets.py's)
+    "inception-residual-head-cce": (
+        [conv(3, 3, "relu", padding=1),
+         Concat(branches=(Branch(layers=(conv(1, 1, "relu"),)),
+                          Branch(layers=(conv(2, 3, "relu", padding=1),)),
+                          Branch(layers=(MaxPool2D(kernel=3, stride=1, padding=1),)))),
+         Head(name="aux", weight=0.3, body=(GlobalAvgPool(), dense(3, "softmax"))),
+         Residual(body=(conv(6, (1, 3), "tanh", padding="same"), BatchNorm())),
+         GlobalAvgPool(), dense(3, "softmax")],
+        LOSS["categorical_crossentropy"](), (2, 4, 4)),
+    # the model's input read by a conv2d and a pool (no dL/dx), their outputs added, and a
+    # pool whose gradient is added to (not written into) its input's region
+    "input-conv-pool-add-mse": (
+        [Add(branches=(Branch(layers=(conv(2, 3, "tanh", padding=1),)),
+                       Branch(layers=(AvgPool2D(kernel=3, stride=1, padding=1),)))),
+         conv(3, 2, "relu"),
+         Concat(branches=(Branch(layers=(MaxPool2D(kernel=2, stride=1),)),
+                          Branch(layers=(AvgPool2D(kernel=2, stride=1),)))),
+         Flatten(), dense(2)], LOSS["mse"](), (2, 5, 5)),
 }

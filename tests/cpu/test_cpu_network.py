@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from cpu_nets import GRAPH_NETS, NETS
+from cpu_nets import GRAPH_NETS, IMAGE_GRAPH_NETS, NETS
 from plan_nets import OPT, OPTIMIZER_CASES, data, make_plan, order
 
 from nnspec.backends import compile as compile_backend
@@ -16,7 +16,7 @@ from nnspec.backends.reference import network
 from nnspec.ops.optimizers import Clip
 
 N, BATCH = 14, 4  # 4 batches, the last one of 2 rows
-ALL = {**NETS, **GRAPH_NETS}
+ALL = {**NETS, **GRAPH_NETS, **IMAGE_GRAPH_NETS}
 
 
 def pair(plan):

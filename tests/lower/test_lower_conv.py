@@ -80,16 +80,16 @@ def test_same_padding_with_an_even_kernel_pads_after():
 
 def test_backends_without_image_kernels_refuse_the_plan():
     plan = lower(_spec(LENET))
-    assert runs_on(plan) == ["reference"]
+    assert runs_on(plan) == ["reference", "cpu"]
     assert KERNELS["reference"] is None  # every layer
-    missing = [n.kind_name for n in missing_kernels(plan, "cpu")]
+    assert missing_kernels(plan, "cpu") == []
+    missing = [n.kind_name for n in missing_kernels(plan, "cuda")]
     assert missing == ["conv2d", "batchnorm", "maxpool", "avgpool", "global_avgpool"]
-    for backend in ("cpu", "cuda"):
-        with pytest.raises(DiagnosticError) as info:
-            compile(plan, backend)
-        (d,) = info.value.diagnostics
-        assert d.code == "E506" and d.span is not None and d.span.line == 3
-        assert "--backend reference" in d.hints[0]
+    with pytest.raises(DiagnosticError) as info:
+        compile(plan, "cuda")
+    (d,) = info.value.diagnostics
+    assert d.code == "E506" and d.span is not None and d.span.line == 3
+    assert "--backend reference" in d.hints[0]
     compile(plan, "reference")
 
 
@@ -101,7 +101,7 @@ def test_batchnorm_on_flat_rows_still_runs_on_the_engines():
     image = _spec("model m {\n    input 2 3 3\n    batchnorm\n    flatten\n    dense 1\n}\n"
                   "train { loss mse }\n")
     plan = lower(image)
-    assert runs_on(plan) == ["reference"]
+    assert runs_on(plan) == ["reference", "cpu"]
     assert [t.shape for t in plan.layers[0].tensors] == [(2,)] * 4
 
 
@@ -110,7 +110,7 @@ def test_missing_kernel_golden(tmp_path: Path):
     path.write_text(LENET, encoding="utf-8")
     plan = lower(_spec(LENET, str(path)))
     with pytest.raises(DiagnosticError) as info:
-        compile(plan, "cpu")
+        compile(plan, "cuda")
     (d,) = info.value.diagnostics
     text = render(d, LENET).replace(str(path), "lenet.nn") + "\n"
     golden = Path(__file__).resolve().parent / "golden" / "E506-kernels.stderr"
@@ -119,9 +119,9 @@ def test_missing_kernel_golden(tmp_path: Path):
     assert text == golden.read_text(encoding="utf-8")
 
 
-def test_plan_layout_of_a_conv_model_says_there_is_none(tmp_path: Path, capsys):
-    """`nnspec plan --layout` prints the Plan (windows as attrs) and no cpu layout, which
-    the cpu engine could not build."""
+def test_plan_layout_of_a_conv_model(tmp_path: Path, capsys):
+    """`nnspec plan --layout` prints the Plan (windows as attrs) and the cpu layout, with
+    each image node's geometry."""
     from nnspec.cli import main
 
     path = tmp_path / "lenet.nn"
@@ -129,5 +129,7 @@ def test_plan_layout_of_a_conv_model_says_there_is_none(tmp_path: Path, capsys):
     assert main(["plan", str(path), "--layout"]) == 0
     out = capsys.readouterr().out
     assert "(6, 3, 3, 2)" in out and "kh 3, kw 2, sh 2, sw 1, pt 1, pl 0" in out
-    assert out.rstrip().endswith("cpu layout: none, the cpu backend has no kernels yet for "
-                                 "avgpool, batchnorm, conv2d, global_avgpool, maxpool")
+    assert "cpu layout for batches of 32" in out and "cpu layout: none" not in out
+    assert ("   0  in 3x9x8 -> out 6x5x7, window 3x2 stride 2,1 padding 1,0 dilation 1,1"
+            in out)
+    assert "   5  in 4x2x3 -> out 4x1x1\n" in out  # the global pool

@@ -182,8 +182,8 @@ CASES = [
          epochs=5),
 ]
 
-# images (C, H, W), trained on the reference backend (the compiled engines have no kernels
-# for them yet: E506, skipped there): a LeNet-like chain, an inception module (conv branches
+# images (C, H, W), trained on the reference and cpu backends (the cuda engine has no kernels
+# for them yet: E506): a LeNet-like chain, an inception module (conv branches
 # concatenated, an auxiliary head with loss weight 0.3), a residual conv block with
 # batchnorm per channel and dropout on an image, strides, dilation and [h, w] options
 CASES += [
@@ -213,4 +213,5 @@ FLOAT32 = ["sgd-nesterov", "rmsprop-centered", "adam-amsgrad", "adamw", "adagrad
            "clip-both", "schedule-warmup-cosine", "schedule-one_cycle", "loss-huber",
            "loss-bce", "loss-cce-smoothing", "loss-cce-log_softmax", "act-tanh",
            "act-sigmoid", "act-gelu", "act-silu", "act-softplus",
-           "batchnorm", "batchnorm-options", "dropout", "deep-mixed"]
+           "batchnorm", "batchnorm-options", "dropout", "deep-mixed",
+           "conv-lenet", "conv-inception-head", "conv-residual-bn", "conv-strides-dilation"]

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from nnspec.backends.cpu.jit import kernel
 
 
@@ -83,3 +85,87 @@ def update_running(rows, n, momentum, stats, rmean, rvar):  # type: ignore[no-un
     for j in range(n):
         rmean[j] = (1.0 - momentum) * rmean[j] + momentum * stats[j]
         rvar[j] = (1.0 - momentum) * rvar[j] + momentum * stats[n + j] * unbias
+
+
+# Over images (BatchNorm2d): x holds `rows` samples of c channels x hw positions (NCHW), the
+# statistics of channel j over the m = rows*hw values x[r, j, p]; the formulas above with
+# B replaced by m (running variance unbiased by m/(m-1): update_running with rows*hw).
+# Indices are unsigned (U) in the loops over positions: see conv2d.py.
+U = np.uint64
+
+
+@kernel
+def forward_train_2d(x, rows, c, hw, gamma, beta, affine, eps, xh, stats, y):  # type: ignore[no-untyped-def]
+    one = x.dtype.type(1.0)
+    n = c * hw
+    m = rows * hw
+    for j in range(c):
+        s = 0.0
+        for r in range(rows):
+            base = U(r * n + j * hw)
+            for q in range(U(hw)):
+                s += x[base + q]
+        mu = s / m
+        acc = 0.0
+        for r in range(rows):
+            base = U(r * n + j * hw)
+            for q in range(U(hw)):
+                d = x[base + q] - mu
+                acc += d * d
+        var = acc / m
+        inv = one / math.sqrt(var + eps)
+        stats[j] = mu
+        stats[c + j] = var
+        stats[2 * c + j] = inv
+        gj = gamma[j] if affine else one
+        bj = beta[j] if affine else x.dtype.type(0.0)
+        mu_t = x.dtype.type(mu)
+        inv_t = x.dtype.type(inv)
+        for r in range(rows):
+            base = U(r * n + j * hw)
+            for q in range(U(hw)):
+                h = (x[base + q] - mu_t) * inv_t
+                xh[base + q] = h
+                y[base + q] = gj * h + bj
+
+
+@kernel
+def forward_eval_2d(x, rows, c, hw, gamma, beta, affine, eps, rmean, rvar, y):  # type: ignore[no-untyped-def]
+    one = x.dtype.type(1.0)
+    n = c * hw
+    for j in range(c):
+        inv = one / math.sqrt(rvar[j] + eps)
+        gj = gamma[j] if affine else one
+        bj = beta[j] if affine else x.dtype.type(0.0)
+        mu = rmean[j]
+        for r in range(rows):
+            base = U(r * n + j * hw)
+            for q in range(U(hw)):
+                y[base + q] = gj * ((x[base + q] - mu) * inv) + bj
+
+
+@kernel
+def backward_2d(g, rows, c, hw, gamma, affine, xh, stats, ggamma, gbeta):  # type: ignore[no-untyped-def]
+    """g <- dL/dx in place; ggamma, gbeta written when affine."""
+    n = c * hw
+    m = rows * hw
+    for j in range(c):
+        sg = 0.0
+        sgx = 0.0
+        for r in range(rows):
+            base = U(r * n + j * hw)
+            for q in range(U(hw)):
+                sg += g[base + q]
+                sgx += g[base + q] * xh[base + q]
+        if affine:
+            gbeta[j] = sg
+            ggamma[j] = sgx
+            k = gamma[j] * stats[2 * c + j] / m
+        else:
+            k = stats[2 * c + j] / m
+        kt = g.dtype.type(k)
+        mt, sgt, sgxt = g.dtype.type(m), g.dtype.type(sg), g.dtype.type(sgx)
+        for r in range(rows):
+            base = U(r * n + j * hw)
+            for q in range(U(hw)):
+                g[base + q] = kt * (mt * g[base + q] - sgt - xh[base + q] * sgxt)

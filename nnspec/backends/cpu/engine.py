@@ -13,18 +13,18 @@ layer tables (layout.py), the run's int and float scalars (columns C_*, F_*: wor
 offsets, loss, optimizer, clipping) and the optimizer's hyperparameters (H_*); `mem` =
 (params, grad, buffers, state, ws, g1, g2), the buffers it reads and writes; `graph` below:
 
-    train_chunk(x, y, order, start, end, t, lr, net, mem, terms, rng, big, graph)
-    evaluate(x, y, net, mem, big, graph)        predict(x, out, net, mem, big, graph)
+    train_chunk(x, y, order, start, end, t, lr, net, mem, terms, rng, big, graph, img)
+    evaluate(x, y, net, mem, big, graph, img)   predict(x, out, net, mem, big, graph, img)
 
 Each unpacks what it uses once at its top; the per-batch kernels below them (forward,
 backward, graph_losses, graph_seeds, backward_graph, also called by nonfinite.py) take those
 arrays and scalars themselves: handing them the whole packs measured ~2-3% slower per epoch
 of the tiny benchmark case (presumably every call then passes all members of both tuples:
-the reference counting in the compiled code was the same). rng, big and graph stay separate
-arguments everywhere: their None selects a smaller compiled variant (see forward), and Numba
-prunes `is None` branches only on a function's own arguments. A layer's new number is a new
-itab / ftab column (layout.py), a new run-wide number a new C_* / F_* column (tables.py):
-neither changes an entry point's signature.
+the reference counting in the compiled code was the same). rng, big, graph and img stay
+separate arguments everywhere: their None selects a smaller compiled variant (see forward),
+and Numba prunes `is None` branches only on a function's own arguments. A layer's new
+number is a new itab / ftab column (layout.py), a new run-wide number a new C_* / F_*
+column (tables.py): neither changes an entry point's signature.
 
 A chain's backward uses two ping-pong buffers for dL/d(activation); the first layer's dL/dx
 is never computed (nothing needs it), which saves the largest gemm of wide-input models.
@@ -32,7 +32,9 @@ A graph (any other plan) passes `graph` (layout.Graph's tables and its gradient 
 see layout.py): merge nodes run in the forward pass, every output's loss is taken and
 seeded, and backward_graph delivers each node's gradient to its inputs' regions. A chain
 passes graph=None, and Numba prunes the graph code before compiling (as for `big`): chains
-run, and compile, the code they ran before graphs.
+run, and compile, the code they ran before graphs. Likewise `img`: the layout's wtab (image
+geometry, layout.py) for a plan with image layers (conv2d.py, pool.py, batchnorm's *_2d,
+dispatched by _image_forward / _image_backward), None otherwise.
 """
 
 from __future__ import annotations
@@ -42,11 +44,13 @@ import math
 from nnspec.backends.cpu import (
     activations,
     batchnorm,
+    conv2d,
     dense,
     dropout,
     fpu,
     losses,
     optimizers,
+    pool,
     views,
 )
 from nnspec.backends.cpu.jit import kernel
@@ -89,6 +93,8 @@ from nnspec.backends.cpu.layout import (
     T_IN,
     T_OUT,
     TGT,
+    W_C,
+    W_HW,
     W_OFF,
     WIDTH,
     WT_OFF,
@@ -132,11 +138,15 @@ from nnspec.lower.plan import (
     A_LINEAR,
     ACTIVATION,
     ADD,
+    AVGPOOL,
     BATCHNORM,
     CONCAT,
+    CONV2D,
     DENSE,
     DROPOUT,
     FUSED_NONE,
+    GLOBAL_AVGPOOL,
+    MAXPOOL,
 )
 
 STATUS_OK, STATUS_NONFINITE_LOSS, STATUS_NONFINITE_GRAD = 0, 1, 2
@@ -156,15 +166,19 @@ def _large(itab, layer):  # type: ignore[no-untyped-def]
 
 
 @kernel
-def forward(rows, training, itab, ftab, params, buffers, ws, rng, fast, big, graph):  # type: ignore[no-untyped-def]
+def forward(rows, training, itab, ftab, params, buffers, ws, rng, fast, big, graph, img):  # type: ignore[no-untyped-def]
     """All layers on the `rows` samples already gathered at the start of ws. `big` is None
     when no layer is split (layout.Layout.split): Numba then prunes the multi-threaded and
     transposed paths before compiling (as for rng = None), and a small net's first run does
     not compile them (measured on the tiny benchmark spec: 15 s cold instead of 28). `graph`
-    is None for a chain (no merge nodes: their code is pruned the same way)."""
+    is None for a chain (no merge nodes: their code is pruned the same way), `img` (the
+    layout's wtab) None without image layers (conv2d, pools, batchnorm over images)."""
     for layer in range(itab.shape[0]):
         if graph is not None and (itab[layer, KIND] == CONCAT or itab[layer, KIND] == ADD):
             _merge(rows, itab, ws, graph[GR_GTAB], graph[GR_ETAB], layer)
+            continue
+        if img is not None and _image_forward(rows, training, itab, ftab, params, buffers, ws,
+                                              fast, big, img, layer):
             continue
         kind = itab[layer, KIND]
         n_in = itab[layer, N_IN]
@@ -218,8 +232,96 @@ def forward(rows, training, itab, ftab, params, buffers, ws, rng, fast, big, gra
                                        rvar, a)
 
 
+# -- image layers (img is the layout's wtab; see layout.py) ---------------------------------
+
+
 @kernel
-def backward(rows, fused, itab, ftab, params, grad, ws, g1, g2, squares, big):  # type: ignore[no-untyped-def]
+def _image_kind(itab, img, layer):  # type: ignore[no-untyped-def]
+    """Whether the node runs an image kernel (layout.is_image_node)."""
+    kind = itab[layer, KIND]
+    return (kind == CONV2D or kind == MAXPOOL or kind == AVGPOOL or kind == GLOBAL_AVGPOOL
+            or (kind == BATCHNORM and img[layer, W_HW] > 1))
+
+
+@kernel
+def _image_forward(rows, training, itab, ftab, params, buffers, ws, fast, big, img, layer):  # type: ignore[no-untyped-def]
+    """The node's forward pass if it runs an image kernel; returns whether it did."""
+    if not _image_kind(itab, img, layer):
+        return False
+    kind = itab[layer, KIND]
+    x_off, a_off = itab[layer, IN_OFF], itab[layer, A_OFF]
+    if kind == CONV2D:
+        if big is not None and itab[layer, SPLIT] > 1:
+            conv2d.forward_parts(itab[layer, SPLIT], rows, itab, ftab, img, layer, params, ws,
+                                 fast)
+        else:
+            conv2d.forward(rows, itab, ftab, img, layer, params, ws, fast)
+    elif kind == MAXPOOL:
+        pool.max_forward(rows, img, layer, ws, x_off, ws, a_off, ws, itab[layer, AUX_OFF])
+    elif kind == AVGPOOL:
+        pool.avg_forward(rows, img, layer, ws, x_off, ws, a_off)
+    elif kind == GLOBAL_AVGPOOL:
+        pool.global_forward(rows, img, layer, ws, x_off, ws, a_off)
+    else:  # batchnorm per channel over (C, H, W)
+        c, hw = img[layer, W_C], img[layer, W_HW]
+        n = c * hw
+        affine = itab[layer, AFFINE] != 0
+        gamma = params[itab[layer, W_OFF]:itab[layer, W_OFF] + c] if affine else params[:0]
+        beta = params[itab[layer, B_OFF]:itab[layer, B_OFF] + c] if affine else params[:0]
+        x = ws[x_off:x_off + rows * n]
+        a = ws[a_off:a_off + rows * n]
+        if training:
+            batchnorm.forward_train_2d(x, rows, c, hw, gamma, beta, affine, ftab[layer, EPS],
+                                       ws[itab[layer, AUX_OFF]:itab[layer, AUX_OFF] + rows * n],
+                                       ws[itab[layer, STAT_OFF]:itab[layer, STAT_OFF] + 3 * c],
+                                       a)
+        else:
+            batchnorm.forward_eval_2d(x, rows, c, hw, gamma, beta, affine, ftab[layer, EPS],
+                                      buffers[itab[layer, RM_OFF]:itab[layer, RM_OFF] + c],
+                                      buffers[itab[layer, RV_OFF]:itab[layer, RV_OFF] + c], a)
+    return True
+
+
+@kernel
+def _image_backward(rows, skip_act, itab, ftab, params, grad, ws, gbuf, gxbuf, need_gx, squares,
+                    big, img, layer, g_off, gx_off):  # type: ignore[no-untyped-def]
+    """An image node's backward: dL/d(output) at gbuf[g_off:], dL/d(input) into
+    gxbuf[gx_off:] when need_gx (batchnorm: in place in gbuf instead); parameter gradients
+    into grad. Returns their check (as backward)."""
+    kind = itab[layer, KIND]
+    if kind == CONV2D:
+        if big is not None and itab[layer, SPLIT] > 1:
+            return conv2d.backward_parts(itab[layer, SPLIT], rows, skip_act, itab, ftab, img,
+                                         layer, params, grad, ws, gbuf, g_off, gxbuf, gx_off,
+                                         need_gx, squares)
+        return conv2d.backward(rows, skip_act, itab, ftab, img, layer, params, grad, ws, gbuf,
+                               g_off, gxbuf, gx_off, need_gx, squares)
+    if kind == BATCHNORM:
+        c, hw = img[layer, W_C], img[layer, W_HW]
+        affine = itab[layer, AFFINE] != 0
+        w_off, b_off = itab[layer, W_OFF], itab[layer, B_OFF]
+        gamma = params[w_off:w_off + c] if affine else params[:0]
+        ggamma = grad[w_off:w_off + c] if affine else grad[:0]
+        gbeta = grad[b_off:b_off + c] if affine else grad[:0]
+        size = rows * c * hw
+        batchnorm.backward_2d(gbuf[g_off:g_off + size], rows, c, hw, gamma, affine,
+                              ws[itab[layer, AUX_OFF]:itab[layer, AUX_OFF] + size],
+                              ws[itab[layer, STAT_OFF]:itab[layer, STAT_OFF] + 3 * c], ggamma,
+                              gbeta)
+        return optimizers.check(ggamma, squares) + optimizers.check(gbeta, squares)
+    if need_gx:
+        if kind == MAXPOOL:
+            pool.max_backward(rows, img, layer, gbuf, g_off, ws, itab[layer, AUX_OFF], gxbuf,
+                              gx_off)
+        elif kind == AVGPOOL:
+            pool.avg_backward(rows, img, layer, gbuf, g_off, gxbuf, gx_off)
+        else:
+            pool.global_backward(rows, img, layer, gbuf, g_off, gxbuf, gx_off)
+    return 0.0
+
+
+@kernel
+def backward(rows, fused, itab, ftab, params, grad, ws, g1, g2, squares, big, img):  # type: ignore[no-untyped-def]
     """A chain's dL/d(params) into grad, given dL/d(output) (dL/dz if fused) in g1. Returns a
     float64 that is finite iff every gradient is (the engine's non-finite check), and is the
     sum of squares of all of grad when `squares` (the clip norm): optimizers.check of each
@@ -233,6 +335,12 @@ def backward(rows, fused, itab, ftab, params, grad, ws, g1, g2, squares, big):  
         n = itab[layer, N_OUT]
         g = cur[:rows * n]
         skip_act = fused != FUSED_NONE and layer == last
+        if img is not None and _image_kind(itab, img, layer):
+            checked += _image_backward(rows, skip_act, itab, ftab, params, grad, ws, cur,
+                                       other, layer > 0, squares, big, img, layer, 0, 0)
+            if kind != BATCHNORM:
+                cur, other = other, cur
+            continue
         if kind == DENSE:
             z = ws[itab[layer, Z_OFF]:itab[layer, Z_OFF] + rows * n]
             a = ws[itab[layer, A_OFF]:itab[layer, A_OFF] + rows * n]
@@ -396,7 +504,7 @@ def graph_seeds(rows, k, loss_code, loss_param, ws, y_off, graph):  # type: igno
 
 
 @kernel
-def backward_graph(rows, itab, ftab, params, grad, ws, squares, big, graph):  # type: ignore[no-untyped-def]
+def backward_graph(rows, itab, ftab, params, grad, ws, squares, big, graph, img):  # type: ignore[no-untyped-def]
     """backward for a graph, the outputs' seeds in place (graph_seeds): nodes from the last
     back, each with a gradient region (layout: gtab G_OFF >= 0), its parameter gradients
     into grad and dL/d(input) delivered along its edges. Returns the check, as backward."""
@@ -413,6 +521,19 @@ def backward_graph(rows, itab, ftab, params, grad, ws, squares, big, graph):  # 
         g = gws[g_off:g_off + rows * n]
         e0 = gtab[layer, E0]
         skip_act = gtab[layer, SEEDED] != 0  # a fused output's seed is dL/dz already
+        if img is not None and _image_kind(itab, img, layer):
+            if kind == BATCHNORM:  # in place, then delivered as any elementwise node
+                checked += _image_backward(rows, skip_act, itab, ftab, params, grad, ws, gws,
+                                           gws, False, squares, big, img, layer, g_off, 0)
+                _deliver(gws, g, etab, e0, rows)
+                continue
+            mode = etab[e0, MODE]
+            gx_off = etab[e0, TGT] if mode == E_WRITE else gws.shape[0] - graph[GR_SCRATCH]
+            checked += _image_backward(rows, skip_act, itab, ftab, params, grad, ws, gws, gws,
+                                       mode != E_NONE, squares, big, img, layer, g_off, gx_off)
+            if mode == E_ADD:
+                _deliver(gws, scratch[:rows * n_in], etab, e0, rows)
+            continue
         if kind == DENSE:
             z = ws[itab[layer, Z_OFF]:itab[layer, Z_OFF] + rows * n]
             a = ws[itab[layer, A_OFF]:itab[layer, A_OFF] + rows * n]
@@ -493,18 +614,22 @@ def _gather(x, y, order, r0, rows, ws, y_off):  # type: ignore[no-untyped-def]
 
 
 @kernel
-def _update_running(rows, itab, ftab, ws, buffers):  # type: ignore[no-untyped-def]
+def _update_running(rows, itab, ftab, ws, buffers, img):  # type: ignore[no-untyped-def]
     for layer in range(itab.shape[0]):
         if itab[layer, KIND] == BATCHNORM:
             n = itab[layer, N_OUT]
-            batchnorm.update_running(rows, n, ftab[layer, MOMENTUM],
+            count = rows
+            if img is not None and img[layer, W_HW] > 1:  # per channel over the positions
+                n = img[layer, W_C]
+                count = rows * img[layer, W_HW]
+            batchnorm.update_running(count, n, ftab[layer, MOMENTUM],
                                      ws[itab[layer, STAT_OFF]:itab[layer, STAT_OFF] + 3 * n],
                                      buffers[itab[layer, RM_OFF]:itab[layer, RM_OFF] + n],
                                      buffers[itab[layer, RV_OFF]:itab[layer, RV_OFF] + n])
 
 
 @kernel
-def train_chunk(x, y, order, start, end, t, lr, net, mem, terms, rng, big, graph):  # type: ignore[no-untyped-def]
+def train_chunk(x, y, order, start, end, t, lr, net, mem, terms, rng, big, graph, img):  # type: ignore[no-untyped-def]
     """Batches [start, end) of the epoch (batches of net's C_ROWS samples) at learning rate
     lr, t the step before the first; returns (loss_sum, samples, batches done, status, bad
     batch, step t after the last update); terms[k] = loss * rows of the k-th batch run (the
@@ -512,13 +637,14 @@ def train_chunk(x, y, order, start, end, t, lr, net, mem, terms, rng, big, graph
     (fpu.py)."""
     saved = fpu.get_mxcsr()
     fpu.set_mxcsr(saved | fpu.FTZ_DAZ)
-    result = _train_batches(x, y, order, start, end, t, lr, net, mem, terms, rng, big, graph)
+    result = _train_batches(x, y, order, start, end, t, lr, net, mem, terms, rng, big, graph,
+                            img)
     fpu.set_mxcsr(saved)
     return result
 
 
 @kernel
-def _train_batches(x, y, order, start, end, t, lr, net, mem, terms, rng, big, graph):  # type: ignore[no-untyped-def]
+def _train_batches(x, y, order, start, end, t, lr, net, mem, terms, rng, big, graph, img):  # type: ignore[no-untyped-def]
     itab, ftab, conf, fconf, hyper = (net[NET_ITAB], net[NET_FTAB], net[NET_CONF],
                                       net[NET_FCONF], net[NET_HYPER])
     params, grad, buffers, state = mem[M_PARAMS], mem[M_GRAD], mem[M_BUFFERS], mem[M_STATE]
@@ -541,7 +667,7 @@ def _train_batches(x, y, order, start, end, t, lr, net, mem, terms, rng, big, gr
         r0 = b * batch
         rows = min(batch, n_total - r0)
         _gather(x, y, order, r0, rows, ws, y_off)
-        forward(rows, True, itab, ftab, params, buffers, ws, rng, fast, big, graph)
+        forward(rows, True, itab, ftab, params, buffers, ws, rng, fast, big, graph, img)
         if graph is None:
             out = ws[out_off:out_off + rows * k]
             yb = ws[y_off:y_off + rows * k]
@@ -553,18 +679,18 @@ def _train_batches(x, y, order, start, end, t, lr, net, mem, terms, rng, big, gr
             g = g1[:rows * k]
             losses.loss_grad(loss_code, loss_param, fused, out, yb, g, rows, k, loss)
             squares = backward(rows, fused, itab, ftab, params, grad, ws, g1, g2,
-                               squares_wanted, big)
+                               squares_wanted, big, img)
         else:
             if not graph_losses(rows, k, loss_code, loss_param, ws, y_off, graph):
                 return loss_total, samples, done, STATUS_NONFINITE_LOSS, b, t
             loss = graph[GR_VALUES][0]
             graph_seeds(rows, k, loss_code, loss_param, ws, y_off, graph)
             squares = backward_graph(rows, itab, ftab, params, grad, ws, squares_wanted, big,
-                                     graph)
+                                     graph, img)
         if not math.isfinite(squares):
             return loss_total, samples, done, STATUS_NONFINITE_GRAD, b, t
         optimizers.clip(grad, clip_value, clip_norm, squares)
-        _update_running(rows, itab, ftab, ws, buffers)
+        _update_running(rows, itab, ftab, ws, buffers, img)
         t += 1
         if big is not None and step_parts > 1:
             optimizers.step_parts(step_parts, opt_code, params, grad, s0, s1, s2, hyper, lr, t)
@@ -595,7 +721,7 @@ def _copy_rows(x, y, r0, rows, ws, y_off):  # type: ignore[no-untyped-def]
 
 
 @kernel
-def predict(x, out, net, mem, big, graph):  # type: ignore[no-untyped-def]
+def predict(x, out, net, mem, big, graph, img):  # type: ignore[no-untyped-def]
     """out = the outputs of every row of x in eval mode, C_ROWS rows at a time."""
     itab, ftab, conf = net[NET_ITAB], net[NET_FTAB], net[NET_CONF]
     cap, out_off, fast = conf[C_ROWS], conf[C_OUT_OFF], conf[C_FAST] != 0
@@ -605,14 +731,14 @@ def predict(x, out, net, mem, big, graph):  # type: ignore[no-untyped-def]
     for r0 in range(0, n_total, cap):
         rows = min(cap, n_total - r0)
         _copy_rows(x, out, r0, rows, ws, -1)
-        forward(rows, False, itab, ftab, params, buffers, ws, None, fast, big, graph)
+        forward(rows, False, itab, ftab, params, buffers, ws, None, fast, big, graph, img)
         for r in range(rows):
             for j in range(k):
                 out[r0 + r, j] = ws[out_off + r * k + j]
 
 
 @kernel
-def evaluate(x, y, net, mem, big, graph):  # type: ignore[no-untyped-def]
+def evaluate(x, y, net, mem, big, graph, img):  # type: ignore[no-untyped-def]
     """The loss of the whole set in eval mode, C_ROWS rows at a time (terms summed chunk by
     chunk in float64): the main output's, its pre-activation at C_Z_OFF."""
     itab, ftab, conf = net[NET_ITAB], net[NET_FTAB], net[NET_CONF]
@@ -626,7 +752,7 @@ def evaluate(x, y, net, mem, big, graph):  # type: ignore[no-untyped-def]
     for r0 in range(0, n_total, cap):
         rows = min(cap, n_total - r0)
         _copy_rows(x, y, r0, rows, ws, y_off)
-        forward(rows, False, itab, ftab, params, buffers, ws, None, fast, big, graph)
+        forward(rows, False, itab, ftab, params, buffers, ws, None, fast, big, graph, img)
         s += losses.loss_sum(loss_code, loss_param, fused, ws[z_off:z_off + rows * k],
                              ws[out_off:out_off + rows * k], ws[y_off:y_off + rows * k], rows, k)
     return losses.finish(loss_code, s, n_total, k)

@@ -146,7 +146,8 @@ class CpuExecutable(HostState):
         with one_blas_thread(threaded):
             loss_sum, samples, done, status, bad, t = engine.train_chunk(
                 x, y, order, start, end, self.step, float(lr), work.net, work.mem,
-                terms, rng if self._draws else None, _big(threaded), work.graph(head_terms))
+                terms, rng if self._draws else None, _big(threaded), work.graph(head_terms),
+                lay.wtab)
         self.step = int(t)
         if status != 0:
             return EpochChunk(float(loss_sum), int(samples), int(done), int(status), int(bad),
@@ -164,7 +165,7 @@ class CpuExecutable(HostState):
         work = self._get_work(min(EVAL_ROWS, x.shape[0]))
         lay = work.layout
         with one_blas_thread(lay.split):
-            engine.predict(x, out, work.net, work.mem, _big(lay.split), work.graph())
+            engine.predict(x, out, work.net, work.mem, _big(lay.split), work.graph(), lay.wtab)
         return out
 
     def evaluate(self, x: np.ndarray, y: np.ndarray) -> float:
@@ -176,7 +177,7 @@ class CpuExecutable(HostState):
         lay = work.layout
         with one_blas_thread(lay.split):
             return float(engine.evaluate(x, y, work.net, work.mem, _big(lay.split),
-                                         work.graph()))
+                                         work.graph(), lay.wtab))
 
     def evaluate_outputs(self, x: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
         """(evaluate(x, y), predict(x)) from one forward pass when x fits one eval chunk: the

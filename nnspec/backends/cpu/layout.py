@@ -21,6 +21,7 @@ ping-pong buffers g1/g2 (the engine's chain path, unchanged).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,13 +32,18 @@ from nnspec.lower.plan import (
     A_SOFTMAX,
     ACTIVATION,
     ADD,
+    AVGPOOL,
     BATCHNORM,
     CONCAT,
+    CONV2D,
     DENSE,
     DROPOUT,
     FLATTEN,
     FUSED_NONE,
+    GLOBAL_AVGPOOL,
     INPUT,
+    MAXPOOL,
+    LayerPlan,
     Plan,
 )
 
@@ -101,6 +107,63 @@ def transposed_forward(n_in: int, n_out: int) -> bool:
 P0, P1, RATE, MOMENTUM, EPS = range(5)
 N_FCOLS = 5
 
+# wtab columns (image layers: conv2d, the pools, batchnorm over (C, H, W)), one row per node,
+# 0 for nodes without an image input: the input's channels, height, width and positions
+# (H*W), the output's channels, height, width, the window (ops.layers.Window: kernel,
+# stride, padding before, dilation), DIRECT: a 1x1 convolution of stride 1 without padding,
+# whose im2col is its input itself (no copy), and SCR: where a split conv2d's threads
+# other than the first keep their partial weight and bias gradients in ws (-1: none).
+# The engine gets wtab as its `img` argument, None when the plan has no image layer (the
+# image code is then pruned before compiling, as for `big`: dense models compile what they
+# compiled before).
+(W_C, W_H, W_W, W_HW, W_F, W_HO, W_WO, W_KH, W_KW, W_SH, W_SW, W_PT, W_PL, W_DH, W_DW, W_DIRECT,
+ W_SCR) = range(17)
+N_WCOLS = 17
+WINDOWED = (CONV2D, MAXPOOL, AVGPOOL)
+IMAGE_KINDS = (CONV2D, MAXPOOL, AVGPOOL, GLOBAL_AVGPOOL)
+# The max pool's argmax (the input offset within the sample) is kept in the float
+# workspace: exact below 2**24 values per sample (float32's integers).
+ARGMAX_LIMIT = 1 << 24
+
+
+def is_image_node(node: LayerPlan) -> bool:
+    """Whether the node runs an image kernel (a window, a global pool, batchnorm per channel
+    over positions)."""
+    return node.kind in IMAGE_KINDS or (node.kind == BATCHNORM and len(node.in_shape) > 1)
+
+
+def conv_parts(rows: int, node: LayerPlan) -> int:
+    """Threads for a conv2d layer's batch (samples split across them; 0: serial)."""
+    n = threads()
+    f, ho, wo = node.out_shape
+    k = node.in_shape[0] * int(node.attr("kh")) * int(node.attr("kw"))
+    return n if n > 1 and rows >= 2 and rows * f * k * ho * wo >= SPLIT_MIN_WORK else 0
+
+
+def conv_scratch(w: np.ndarray) -> int:
+    """Values of one thread's conv2d scratch, given the layer's wtab row: its im2col
+    (K x P) and the sample with its padding (C x Hp x Wp; conv2d.scratch computes the same)."""
+    hp = max(w[W_PT] + w[W_H], (w[W_HO] - 1) * w[W_SH] + (w[W_KH] - 1) * w[W_DH] + 1)
+    wp = max(w[W_PL] + w[W_W], (w[W_WO] - 1) * w[W_SW] + (w[W_KW] - 1) * w[W_DW] + 1)
+    return int(w[W_C] * (w[W_KH] * w[W_KW] * w[W_HO] * w[W_WO] + hp * wp))
+
+
+def _window_row(node: LayerPlan, row: np.ndarray) -> None:
+    """The node's wtab row (see the W_* columns)."""
+    c, h, w = node.in_shape if len(node.in_shape) == 3 else (
+        node.in_shape[0], math.prod(node.in_shape[1:]), 1)
+    row[W_C], row[W_H], row[W_W], row[W_HW] = c, h, w, h * w
+    if len(node.out_shape) == 3:
+        row[W_F], row[W_HO], row[W_WO] = node.out_shape
+    else:
+        row[W_F], row[W_HO], row[W_WO] = node.out_shape[0], 1, 1
+    if node.kind in WINDOWED:
+        win = node.window
+        row[W_KH], row[W_KW], row[W_SH], row[W_SW] = win.kh, win.kw, win.sh, win.sw
+        row[W_PT], row[W_PL], row[W_DH], row[W_DW] = win.pt, win.pl, win.dh, win.dw
+        row[W_DIRECT] = int(node.kind == CONV2D and (win.kh, win.kw, win.sh, win.sw) == (1, 1, 1, 1)
+                            and (win.pt, win.pl, win.pb, win.pr) == (0, 0, 0, 0))
+
 # gtab columns (graphs): the node's gradient region in gws (-1: its backward is skipped: no
 # output depends on it, or nothing upstream of it, itself included, has parameters); SEEDED:
 # an output's fused seed, dL/dz, is in that region (its activation derivative is skipped);
@@ -119,6 +182,10 @@ O_NODE, O_FUSED, O_Z, O_A, O_G, O_MODE = range(6)
 N_OCOLS = 6
 # elementwise nodes whose backward turns dL/d(output) into dL/d(input) in place
 IN_PLACE = (ACTIVATION, DROPOUT, BATCHNORM, FLATTEN)
+# nodes that keep their pre-activation z (Z_OFF) besides their output
+HAS_Z = (DENSE, CONV2D)
+# nodes whose backward writes dL/d(input) into a region of its own (not in place)
+GX_KINDS = (DENSE, CONV2D, MAXPOOL, AVGPOOL, GLOBAL_AVGPOOL)
 
 
 @dataclass(frozen=True)
@@ -146,6 +213,7 @@ class Layout:
     z_off: int  # where the main output's pre-activation starts (its input if not dense)
     split: bool  # some layer runs its gemms on several threads (layer_parts)
     graph: Graph | None = None  # the graph tables; None for a chain
+    wtab: np.ndarray | None = None  # (L, N_WCOLS) int64 image geometry; None: no image layer
 
 
 def layout(plan: Plan, rows: int) -> Layout:
@@ -153,6 +221,9 @@ def layout(plan: Plan, rows: int) -> Layout:
     n_layers = len(plan.layers)
     itab = np.full((n_layers, N_ICOLS), -1, dtype=np.int64)
     ftab = np.zeros((n_layers, N_FCOLS), dtype=np.float64)
+    wtab = np.zeros((n_layers, N_WCOLS), dtype=np.int64)
+    wtab[:, W_SCR] = -1
+    images = any(is_image_node(node) for node in plan.layers)
     off = 0
 
     def region(width: int) -> int:
@@ -176,7 +247,30 @@ def layout(plan: Plan, rows: int) -> Layout:
         row[RM_OFF], row[RV_OFF] = layer.rm_offset, layer.rv_offset
         ftab[i] = (layer.act_p0, layer.act_p1, layer.rate, layer.bn_momentum, layer.bn_eps)
         row[IN_OFF] = cur
-        if layer.kind == DENSE:
+        if images and len(layer.in_shape) > 1:
+            _window_row(layer, wtab[i])
+        if layer.kind == CONV2D:
+            wrow = wtab[i]
+            row[Z_OFF] = region(n)
+            row[A_OFF] = row[Z_OFF] if layer.act == A_LINEAR else region(n)
+            parts = conv_parts(rows, layer)
+            row[SPLIT] = parts
+            row[AUX_OFF] = off  # im2col scratch, one per thread, independent of rows
+            off += max(parts, 1) * conv_scratch(wrow) if not wrow[W_DIRECT] else 0
+            if parts > 1:  # the other threads' partial weight and bias gradients
+                wrow[W_SCR] = off
+                off += (parts - 1) * (n // (wrow[W_HO] * wrow[W_WO])) * (
+                    wrow[W_C] * wrow[W_KH] * wrow[W_KW] + 1)
+        elif layer.kind == MAXPOOL:
+            if layer.n_in >= ARGMAX_LIMIT:
+                raise ValueError(f"{layer.label}: its input has {layer.n_in} values per sample, "
+                                 f"more than the cpu engine's max pool indexes "
+                                 f"({ARGMAX_LIMIT})")
+            row[AUX_OFF] = region(n)  # the argmax of each output (input offset in the sample)
+            row[A_OFF] = region(n)
+        elif layer.kind in (AVGPOOL, GLOBAL_AVGPOOL):
+            row[A_OFF] = region(n)
+        elif layer.kind == DENSE:
             row[Z_OFF] = region(n)
             row[A_OFF] = row[Z_OFF] if layer.act == A_LINEAR else region(n)
             row[SPLIT] = layer_parts(rows, layer.n_in, n)
@@ -191,8 +285,8 @@ def layout(plan: Plan, rows: int) -> Layout:
             row[A_OFF] = region(n)
         elif layer.kind == BATCHNORM:
             row[AUX_OFF] = region(n)  # xh
-            row[STAT_OFF] = off  # mu, var, inv: 3n values, independent of rows
-            off += 3 * n
+            row[STAT_OFF] = off  # mu, var, inv: 3 values per channel, independent of rows
+            off += 3 * layer.channels
             row[A_OFF] = region(n)
         elif layer.kind == FLATTEN:
             row[A_OFF] = cur  # the same values in the same order: nothing moves
@@ -219,11 +313,12 @@ def layout(plan: Plan, rows: int) -> Layout:
     out_off = z_off = 0
     if main != INPUT:
         out_off = int(itab[main, A_OFF])
-        z_off = int(itab[main, Z_OFF if plan.layers[main].kind == DENSE else IN_OFF])
+        z_off = int(itab[main, Z_OFF if plan.layers[main].kind in HAS_Z else IN_OFF])
     graph = None if plan.is_chain else _graph(plan, rows, itab, readers)
     return Layout(itab=itab, ftab=ftab, rows=rows, ws_size=off, y_off=y_off,
                   g_size=rows * widest, out_off=out_off, z_off=z_off,
-                  split=bool((itab[:, SPLIT] > 0).any()), graph=graph)
+                  split=bool((itab[:, SPLIT] > 0).any()), graph=graph,
+                  wtab=wtab if images else None)
 
 
 def _readers(plan: Plan) -> list[list[int]]:
@@ -319,14 +414,14 @@ def _graph(plan: Plan, rows: int, itab: np.ndarray, readers: list[list[int]]) ->
             continue
         node = nodes[o.node]
         row[O_A] = itab[o.node, A_OFF]
-        row[O_Z] = itab[o.node, Z_OFF] if node.kind == DENSE else itab[o.node, IN_OFF]
+        row[O_Z] = itab[o.node, Z_OFF] if node.kind in HAS_Z else itab[o.node, IN_OFF]
         if need[o.node]:
             row[O_G] = gtab[o.node, G_OFF]
             row[O_MODE] = E_ADD if o.node in seen else E_WRITE
             seen.add(o.node)
         if o.fused != FUSED_NONE:
             gtab[o.node, SEEDED] = 1
-    widest = max([plan.n_outputs] + [nd.n_in for nd in nodes if nd.kind == DENSE])
+    widest = max([plan.n_outputs] + [nd.n_in for nd in nodes if nd.kind in GX_KINDS])
     return Graph(gtab=gtab, etab=etab, otab=otab, owt=owt, gws_size=off + rows * widest,
                  scratch_off=off)
 
@@ -350,6 +445,22 @@ def format_layout(plan: Plan, rows: int) -> str:
         floats = ", ".join(f"{n} {v:g}" for n, v in zip(FCOL_NAMES, lay.ftab[i], strict=True)
                            if v)
         lines.append(f"{i:>4}  {cells}" + (f"  [{floats}]" if floats else ""))
+    if lay.wtab is not None:
+        lines.append("images (NCHW): in C x H x W -> out C x H x W, window kh x kw, stride, "
+                     "padding top, left, dilation")
+        for i, w in enumerate(lay.wtab.tolist()):
+            if not is_image_node(plan.layers[i]):
+                continue
+            text = (f"{i:>4}  in {w[W_C]}x{w[W_H]}x{w[W_W]} -> out {w[W_F]}x{w[W_HO]}x"
+                    f"{w[W_WO]}")
+            if plan.layers[i].kind in WINDOWED:
+                text += (f", window {w[W_KH]}x{w[W_KW]} stride {w[W_SH]},{w[W_SW]} padding "
+                         f"{w[W_PT]},{w[W_PL]} dilation {w[W_DH]},{w[W_DW]}")
+            if w[W_DIRECT]:
+                text += ", direct (its input is its im2col)"
+            if w[W_SCR] >= 0:
+                text += f", thread partial gradients at {w[W_SCR]}"
+            lines.append(text)
     g = lay.graph
     if g is not None:
         modes = ("none", "write", "add", "alias")

@@ -18,9 +18,9 @@ import numpy as np
 from nnspec.backends.base import EpochChunk, Executable, as_inputs, as_targets
 from nnspec.backends.cpu import engine, losses
 from nnspec.backends.cpu.executable import _Work
-from nnspec.backends.cpu.layout import A_OFF, O_A, O_G, SPLIT, Z_OFF
+from nnspec.backends.cpu.layout import A_OFF, HAS_Z, O_A, O_G, SPLIT, Z_OFF
 from nnspec.diagnostics import DiagnosticError, Span, error
-from nnspec.lower.plan import DENSE, DROPOUT, Plan
+from nnspec.lower.plan import DROPOUT, Plan
 
 
 def _bad(a: np.ndarray) -> str | None:
@@ -77,10 +77,10 @@ def locate(exe: Executable, x: np.ndarray, y: np.ndarray, order: np.ndarray,
     graph = work.graph()
     # big=True: the layout may keep activations transposed (serial gemms: SPLIT is 0)
     engine.forward(rows, True, lay.itab, lay.ftab, params, buffers, work.ws, rng,
-                   dtype == np.float32, True, graph)
+                   dtype == np.float32, True, graph, lay.wtab)
     for i, layer in enumerate(plan.layers):
         n_out = layer.n_out
-        if layer.kind == DENSE:
+        if layer.kind in HAS_Z:
             z_off = int(lay.itab[i, Z_OFF])
             if kind := _bad(work.ws[z_off:z_off + rows * n_out]):
                 return f"pre-activation of {layer.label}", kind, i
@@ -115,14 +115,14 @@ def locate(exe: Executable, x: np.ndarray, y: np.ndarray, order: np.ndarray,
         if kind := _bad(work.g1[:rows * k]):
             return "gradient of the loss", kind, -1
         engine.backward(rows, plan.fused, lay.itab, lay.ftab, params, grad, work.ws, work.g1,
-                        work.g2, False, True)
+                        work.g2, False, True, lay.wtab)
     else:
         engine.graph_seeds(rows, k, plan.loss, plan.loss_param, work.ws, lay.y_off, graph)
         for g_off in lay.graph.otab[:, O_G].tolist():
             if g_off >= 0 and (kind := _bad(work.gws[g_off:g_off + rows * k])):
                 return "gradient of the loss", kind, -1
         engine.backward_graph(rows, lay.itab, lay.ftab, params, grad, work.ws, False, True,
-                              graph)
+                              graph, lay.wtab)
     for slot in reversed(plan.tensors):
         if slot.buffer == "params":
             if kind := _bad(grad[slot.offset:slot.offset + slot.size]):

@@ -14,8 +14,9 @@ few packed arguments, built here and indexed in compiled code by the constants b
 - graph: layout.Graph's tables and its gradient workspace (None for a chain).
 
 Besides these an entry point takes its data (x, y, order, or the output array), the
-per-call scalars (train_chunk: start, end, t, lr) and the variant switches rng, big and
-graph, whose None selects a smaller compiled engine. A layer that needs a new per-layer
+per-call scalars (train_chunk: start, end, t, lr) and the variant switches rng, big,
+graph and img (layout.Layout.wtab, the image layers' geometry), whose None selects a smaller
+compiled engine. A layer that needs a new per-layer
 number adds an itab/ftab column (layout.py); a new run-wide number adds a C_* or F_* column
 here and its value in `net()`. Neither changes an entry point's signature: no new
 argument to thread through executable.py, and no new compiled variant.

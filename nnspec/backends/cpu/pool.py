@@ -1,0 +1,158 @@
+"""backends.cpu.pool: max, average and global average pooling, forward and backward, Numba.
+
+Samples are NCHW (conv2d.py); a window (wtab row: kernel, stride, padding before) slides
+over each channel, xp the padded input:
+
+    maxpool   y[c, i, j] = max_{u, v} xp[c, i*sh + u, j*sw + v]   (padding is -inf: skipped)
+              arg[c, i, j] = the input offset (within the sample) of the first maximum in
+              row-major window order (ties as PyTorch; a NaN wins, as in PyTorch), kept in
+              the float workspace (exact: layout.ARGMAX_LIMIT); dL/dx[arg] += dL/dy
+    avgpool   y[c, i, j] = sum_{u, v} xp[c, i*sh + u, j*sw + v] / (kh*kw)
+              (padded zeros count, count_include_pad as PyTorch); dL/dx[window] += dL/dy/(kh*kw)
+    global    y[c] = sum_{i, j} x[c, i, j] / (H*W);  dL/dx[c, i, j] = dL/dy[c] / (H*W)
+
+x, y, arg, g, gx: flat arrays with element offsets, `rows` samples of n_in / n_out values.
+"""
+
+from __future__ import annotations
+
+from nnspec.backends.cpu.conv2d import U, fill
+from nnspec.backends.cpu.jit import kernel
+from nnspec.backends.cpu.layout import (
+    W_C,
+    W_H,
+    W_HO,
+    W_HW,
+    W_KH,
+    W_KW,
+    W_PL,
+    W_PT,
+    W_SH,
+    W_SW,
+    W_W,
+    W_WO,
+)
+
+
+@kernel
+def _bounds(i, stride, pad, k, n):  # type: ignore[no-untyped-def]
+    """[k0, k1): the window offsets whose input index i*stride - pad + k lies in [0, n)."""
+    first = i * stride - pad
+    return max(0, -first), max(0, min(k, n - first))
+
+
+@kernel
+def max_forward(rows, img, layer, x, xo, y, yo, arg, ao):  # type: ignore[no-untyped-def]
+    c_in, h, w = img[layer, W_C], img[layer, W_H], img[layer, W_W]
+    kh, kw, sh, sw = img[layer, W_KH], img[layer, W_KW], img[layer, W_SH], img[layer, W_SW]
+    pt, pl = img[layer, W_PT], img[layer, W_PL]
+    ho, wo = img[layer, W_HO], img[layer, W_WO]
+    uw = U(w)
+    q = U(0)
+    for sc in range(rows * c_in):  # (sample, channel) planes, in order
+        plane = U(xo + sc * h * w)
+        local = U((sc % c_in) * h * w)  # the plane's offset within its sample
+        for i in range(ho):
+            u0, u1 = _bounds(i, sh, pt, kh, h)
+            r0 = U(i * sh - pt + u0)
+            for j in range(wo):
+                v0, v1 = _bounds(j, sw, pl, kw, w)
+                c0 = U(j * sw - pl + v0)
+                at = r0 * uw + c0
+                best = x[plane + at]
+                for u in range(U(0), U(u1 - u0)):
+                    row = (r0 + u) * uw + c0
+                    for v in range(U(0), U(v1 - v0)):
+                        val = x[plane + row + v]
+                        # greater, or a NaN (kept: the first NaN wins, as PyTorch's max)
+                        if not (val <= best) and best == best:
+                            best = val
+                            at = row + v
+                y[U(yo) + q] = best
+                arg[U(ao) + q] = local + at
+                q += U(1)
+
+
+@kernel
+def max_backward(rows, img, layer, g, go, arg, ao, gx, gxo):  # type: ignore[no-untyped-def]
+    c_in, h, w = img[layer, W_C], img[layer, W_H], img[layer, W_W]
+    n_in, n = c_in * h * w, c_in * img[layer, W_HO] * img[layer, W_WO]
+    fill(gx, gxo, rows * n_in, 0)
+    for s in range(rows):
+        base = U(gxo + s * n_in)
+        src = U(go + s * n)
+        at = U(ao + s * n)
+        for q in range(U(n)):
+            gx[base + U(arg[at + q])] += g[src + q]
+
+
+@kernel
+def avg_forward(rows, img, layer, x, xo, y, yo):  # type: ignore[no-untyped-def]
+    c_in, h, w = img[layer, W_C], img[layer, W_H], img[layer, W_W]
+    kh, kw, sh, sw = img[layer, W_KH], img[layer, W_KW], img[layer, W_SH], img[layer, W_SW]
+    pt, pl = img[layer, W_PT], img[layer, W_PL]
+    ho, wo = img[layer, W_HO], img[layer, W_WO]
+    scale = y.dtype.type(1.0 / (kh * kw))
+    uw = U(w)
+    q = U(yo)
+    for sc in range(rows * c_in):
+        plane = U(xo + sc * h * w)
+        for i in range(ho):
+            u0, u1 = _bounds(i, sh, pt, kh, h)
+            r0 = U(i * sh - pt + u0)
+            for j in range(wo):
+                v0, v1 = _bounds(j, sw, pl, kw, w)
+                c0 = U(j * sw - pl + v0)
+                acc = y.dtype.type(0)
+                for u in range(U(0), U(u1 - u0)):
+                    row = plane + (r0 + u) * uw + c0
+                    for v in range(U(0), U(v1 - v0)):
+                        acc += x[row + v]
+                y[q] = acc * scale
+                q += U(1)
+
+
+@kernel
+def avg_backward(rows, img, layer, g, go, gx, gxo):  # type: ignore[no-untyped-def]
+    c_in, h, w = img[layer, W_C], img[layer, W_H], img[layer, W_W]
+    kh, kw, sh, sw = img[layer, W_KH], img[layer, W_KW], img[layer, W_SH], img[layer, W_SW]
+    pt, pl = img[layer, W_PT], img[layer, W_PL]
+    ho, wo = img[layer, W_HO], img[layer, W_WO]
+    scale = gx.dtype.type(1.0 / (kh * kw))
+    fill(gx, gxo, rows * c_in * h * w, 0)
+    uw = U(w)
+    q = U(go)
+    for sc in range(rows * c_in):
+        plane = U(gxo + sc * h * w)
+        for i in range(ho):
+            u0, u1 = _bounds(i, sh, pt, kh, h)
+            r0 = U(i * sh - pt + u0)
+            for j in range(wo):
+                v0, v1 = _bounds(j, sw, pl, kw, w)
+                c0 = U(j * sw - pl + v0)
+                share = g[q] * scale
+                q += U(1)
+                for u in range(U(0), U(u1 - u0)):
+                    row = plane + (r0 + u) * uw + c0
+                    for v in range(U(0), U(v1 - v0)):
+                        gx[row + v] += share
+
+
+@kernel
+def global_forward(rows, img, layer, x, xo, y, yo):  # type: ignore[no-untyped-def]
+    c_in, hw = img[layer, W_C], img[layer, W_HW]
+    scale = y.dtype.type(1.0 / hw)
+    for sc in range(rows * c_in):
+        start = U(xo + sc * hw)
+        acc = y.dtype.type(0)
+        for q in range(U(hw)):
+            acc += x[start + q]
+        y[U(yo + sc)] = acc * scale
+
+
+@kernel
+def global_backward(rows, img, layer, g, go, gx, gxo):  # type: ignore[no-untyped-def]
+    c_in, hw = img[layer, W_C], img[layer, W_HW]
+    scale = gx.dtype.type(1.0 / hw)
+    for sc in range(rows * c_in):
+        fill(gx, gxo + sc * hw, hw, g[U(go + sc)] * scale)

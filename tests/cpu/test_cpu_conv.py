@@ -1,0 +1,187 @@
+"""The cpu engine's image kernels (backends/cpu/conv2d.py, pool.py, batchnorm.py's *_2d)
+against the reference backend, op by op: strides, padding (`same` with an even kernel),
+dilation, odd sizes, 1 and 3 channels, rectangular windows, a 1x1 convolution read
+directly; the max pool's ties; the multi-threaded conv2d (blocks of samples, an empty
+block in a last batch of one row) against the serial one; float32; the workspace layout
+(flatten after a conv2d moves nothing); non-finite values inside a conv net named (E411).
+Whole networks and graphs of image layers are in cpu_nets.py (test_cpu_network.py)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from cpu_nets import conv
+from plan_nets import LOSS, OPT, data, dense, make_plan, order
+
+from nnspec.backends import cpu, reference
+from nnspec.backends.base import as_targets, dropout_rng
+from nnspec.backends.cpu import layout as cpu_layout
+from nnspec.backends.reference import network
+from nnspec.ops.layers import AvgPool2D, BatchNorm, Flatten, GlobalAvgPool, MaxPool2D
+
+N = 5
+
+# (channels, H, W, kernel, stride, padding, dilation), as tests/reference/test_ref_conv.py
+CONV_CASES = {
+    "1ch-3x3": (1, 5, 5, 3, 1, 0, 1),
+    "3ch-odd-stride2": (3, 7, 6, 3, 2, 1, 1),
+    "rect-kernel-stride-hw": (2, 6, 7, (3, 2), (2, 3), (1, 0), 1),
+    "dilation": (3, 7, 7, 3, 1, 2, 2),
+    "dilation-hw-stride": (1, 9, 8, (2, 3), 2, (0, 1), (3, 1)),
+    "same-odd": (3, 5, 4, 3, 1, "same", 1),
+    "same-even": (2, 5, 6, (2, 4), 1, "same", (1, 2)),
+    "1x1": (3, 3, 4, 1, 1, 0, 1),
+    "1x1-stride2": (2, 5, 5, 1, 2, 0, 1),
+    "1x1-padded": (2, 3, 3, 1, 1, 1, 1),
+    "kernel-is-input": (2, 3, 3, 3, 1, 0, 1),
+    "padding-larger-than-kernel-reach": (1, 4, 3, 2, 3, 3, 1),
+}
+# (channels, H, W, kernel, stride or None, padding)
+POOL_CASES = {
+    "2x2": (1, 4, 4, 2, None, 0),
+    "odd-size-leaves-a-row": (3, 5, 7, 2, None, 0),
+    "overlap-stride1-pad": (2, 4, 5, 3, 1, 1),
+    "rect-stride-pad": (3, 6, 5, (3, 2), (2, 1), (1, 1)),
+    "kernel-is-input": (1, 3, 3, 3, None, 0),
+}
+
+
+def _grad_vs_reference(plan, x, y, rtol=1e-10):
+    """One batch of N rows at a negligible lr: the cpu gradient buffer and the loss equal
+    the reference's."""
+    c = cpu.compile(plan)
+    params = c.get_params()
+    chunk = c.train_epoch(x, y, np.arange(len(x)), 1e-300, 0, 1, dropout_rng(1))
+    assert chunk.ok and chunk.n_batches == 1
+    value, grad = network.loss_and_grad(plan, params, reference.compile(plan).get_buffers(), x,
+                                        as_targets(plan, y), rng=dropout_rng(1))
+    assert chunk.loss_sum / len(x) == pytest.approx(value, rel=1e-12)
+    assert np.abs(grad).max() > 0
+    np.testing.assert_allclose(c.grad, grad, rtol=rtol, atol=1e-13)
+    r = reference.compile(plan)
+    r.set_params(params)
+    r.set_buffers(c.get_buffers())
+    np.testing.assert_allclose(c.predict(x), r.predict(x), rtol=1e-10, atol=1e-13)
+
+
+@pytest.mark.parametrize("has_bias", [True, False])
+@pytest.mark.parametrize("name", list(CONV_CASES))
+def test_conv2d_matches_reference(name, has_bias):
+    """The case's conv2d after a 1x1 conv2d (so its dL/dx is checked, through the first
+    layer's weight gradient), before a dense layer."""
+    c, h, w, k, s, p, d = CONV_CASES[name]
+    layers = [conv(c, 1, "tanh"), conv(3, k, "relu", stride=s, padding=p, dilation=d,
+                                       bias=has_bias), Flatten(), dense(2)]
+    plan = make_plan(layers, LOSS["mse"](), n_in=(c, h, w), batch=N)
+    _grad_vs_reference(plan, *data(plan, N))
+
+
+@pytest.mark.parametrize("kind", [MaxPool2D, AvgPool2D])
+@pytest.mark.parametrize("name", list(POOL_CASES))
+def test_pool_matches_reference(name, kind):
+    c, h, w, k, s, p = POOL_CASES[name]
+    layers = [conv(c, 1, "tanh"), kind(kernel=k, stride=s, padding=p), Flatten(), dense(2)]
+    plan = make_plan(layers, LOSS["mse"](), n_in=(c, h, w), batch=N)
+    _grad_vs_reference(plan, *data(plan, N))
+
+
+def test_global_avgpool_and_batchnorm_per_channel_match_reference():
+    layers = [conv(3, 2, "elu"), BatchNorm(momentum=0.3), GlobalAvgPool(), dense(2)]
+    plan = make_plan(layers, LOSS["mse"](), n_in=(2, 5, 3), batch=N)
+    _grad_vs_reference(plan, *data(plan, N))
+
+
+def test_maxpool_ties_take_the_first_maximum():
+    """A 1-channel 1x1 conv2d keeps the input's ties exactly (w*x + b for every value): the
+    weight gradient then depends on which tied position the pool chose (PyTorch's rule, the
+    first in row-major window order, as the reference)."""
+    layers = [conv(1, 1), MaxPool2D(kernel=2), Flatten(), dense(1)]
+    plan = make_plan(layers, LOSS["mse"](), n_in=(1, 4, 4), batch=N)
+    r = np.random.default_rng(3)
+    x = r.integers(0, 2, size=(N, 16)).astype(float)  # many ties among 0s and 1s
+    _grad_vs_reference(plan, x, r.normal(size=(N, 1)))
+
+
+def test_flatten_after_conv_moves_nothing():
+    plan = make_plan([conv(2, 3), Flatten(), dense(1)], LOSS["mse"](), n_in=(1, 4, 4))
+    lay = cpu_layout.layout(plan, 8)
+    assert lay.itab[1, cpu_layout.A_OFF] == lay.itab[0, cpu_layout.A_OFF]
+    assert lay.wtab is not None and lay.wtab[0, cpu_layout.W_DIRECT] == 0
+    dense_only = make_plan([dense(2), dense(1)], LOSS["mse"]())
+    assert cpu_layout.layout(dense_only, 8).wtab is None  # the engine gets img=None
+
+
+def _split_plan(dtype="float64", batch=16):
+    """A conv2d whose batch is worth splitting across threads (layout.conv_parts)."""
+    layers = [conv(8, 3, "relu", padding=1), conv(16, 3, "tanh", padding=1), MaxPool2D(kernel=2),
+              conv(16, 1, "relu"), GlobalAvgPool(), dense(3, "softmax")]
+    return make_plan(layers, LOSS["categorical_crossentropy"](), n_in=(3, 12, 12),
+                     batch=batch, dtype=dtype,
+                     optimizer=OPT["adam"](lr=0.01))
+
+
+@pytest.fixture
+def split_everything(monkeypatch):
+    """Every conv2d split across the threads (the threshold lowered), when there are some."""
+    if cpu_layout.threads() < 2:
+        pytest.skip("one Numba thread: no split path")
+    monkeypatch.setattr(cpu_layout, "SPLIT_MIN_WORK", 1)
+
+
+def test_split_conv_matches_reference_and_serial(split_everything, monkeypatch):
+    """Blocks of samples on the threads, their partial gradients summed after: float64
+    training over 2 epochs of 3 batches (the last of 1 row: one thread's block is empty)
+    equals the reference, and the serial engine."""
+    plan = _split_plan()
+    n = 33
+    lay = cpu_layout.layout(plan, 16)
+    conv_nodes = [i for i, node in enumerate(plan.layers) if node.kind_name == "conv2d"]
+    assert all(lay.itab[i, cpu_layout.SPLIT] > 1 for i in conv_nodes) and lay.split
+    assert lay.wtab is not None and lay.wtab[3, cpu_layout.W_DIRECT] == 1
+    x, y = data(plan, n)
+    c = cpu.compile(plan)
+    r = reference.compile(plan)
+    r.set_params(c.get_params())
+    monkeypatch.setattr(cpu_layout, "SPLIT_MIN_WORK", 1 << 60)
+    s = cpu.compile(plan)
+    assert not cpu_layout.layout(plan, 16).split
+    for epoch in range(2):
+        a = c.train_epoch(x, y, order(n, epoch), 0.01, 0, 99, dropout_rng(0))
+        b = r.train_epoch(x, y, order(n, epoch), 0.01, 0, 99, dropout_rng(0))
+        e = s.train_epoch(x, y, order(n, epoch), 0.01, 0, 99, dropout_rng(0))
+        assert a.ok and (a.n_batches, b.n_batches, e.n_batches) == (3, 3, 3)
+        assert a.loss_sum == pytest.approx(b.loss_sum, rel=1e-10)
+        assert a.loss_sum == pytest.approx(e.loss_sum, rel=1e-12)
+    np.testing.assert_allclose(c.get_params(), r.get_params(), rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(c.get_params(), s.get_params(), rtol=1e-10, atol=1e-13)
+    np.testing.assert_allclose(c.predict(x), r.predict(x), rtol=1e-9, atol=1e-12)
+
+
+def test_split_conv_float32_and_bit_identical(split_everything):
+    plan = _split_plan("float32")
+    x, y = data(plan, 32)
+    runs = []
+    for _ in range(2):
+        c = cpu.compile(plan)
+        c.train_epoch(x, y, order(32), 0.01, 0, 99, dropout_rng(0))
+        runs.append(c.get_params())
+    np.testing.assert_array_equal(runs[0], runs[1])
+    r = reference.compile(plan)
+    r.set_params(cpu.compile(plan).get_params().astype(np.float64))
+    r.train_epoch(x, y, order(32), 0.01, 0, 99, dropout_rng(0))
+    np.testing.assert_allclose(runs[0], r.get_params(), rtol=2e-4, atol=2e-5)
+
+
+def test_nonfinite_in_a_conv_net_is_named():
+    """A NaN in one image of a batch: the cpu engine stops (E411 names the input data)."""
+    from nnspec.train.nonfinite import nonfinite_error
+
+    plan = make_plan([conv(2, 3, "relu", padding=1), MaxPool2D(kernel=2), Flatten(), dense(1)],
+                     LOSS["mse"](), n_in=(1, 4, 4), batch=4)
+    x, y = data(plan, 8)
+    x[5, 7] = np.nan
+    exe = cpu.compile(plan)
+    chunk = exe.train_epoch(x, y, np.arange(8), 0.1, 0, 99, dropout_rng(0))
+    assert not chunk.ok and chunk.bad_batch == 1
+    (d,) = nonfinite_error(exe, x, y, np.arange(8), 0, chunk, 0.1).diagnostics
+    assert d.code == "E411" and "input data" in d.message, d.message
