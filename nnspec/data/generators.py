@@ -171,11 +171,13 @@ SHAPE_NAMES = ("circle", "square", "triangle", "cross")
 
 def shapes(src: S.Shapes, rng: np.random.Generator):
     """Balanced classes 0 circle, 1 square, 2 triangle, 3 cross, in that order. Per sample
-    (one uniform draw (N, 5), in this column order): radius r = (0.2 + 0.15 u0) * size,
-    centre (cx, cy) = r + 1 + u1,2 * (size - 2 r - 2) (so the shape lies inside), rotation
-    a = 2 pi u3, stroke width t = 1 + 1.5 u4. The outline: a circle of radius r; a square or
-    triangle with its corners on that circle at angles a + 2 pi k / (4 or 3); a cross of two
-    strokes of length 2 r through the centre at angles a and a + pi / 2. A pixel's value is
+    (one uniform draw (N, 5), in this column order): radius r = (0.25 + 0.15 u0) * size,
+    centre (cx, cy) = r + 1 + u1,2 * (size - 2 r - 2) (so the shape lies inside), angle
+    a = -pi/2 + (u3 - 1/2) pi/6 (upright, tilted up to 15 degrees either way; y points
+    down), stroke width t = 1.5 + u4. The outline: a circle of radius r; a square with its
+    corners on that circle at a + pi/4 + k pi/2; a triangle with its corners at a + 2 pi k / 3
+    (apex up); a cross (+) of two strokes of length 2 r through the centre at angles a and
+    a + pi/2. A pixel's value is
     clip(t / 2 + 0.5 - d, 0, 1), d its centre's distance to the outline (a one-pixel ramp:
     anti-aliased). Then x += N(0, noise^2) (draws (N, size, size)), then the order
     permutation. Rows are (1, size, size) images."""
@@ -185,15 +187,15 @@ def shapes(src: S.Shapes, rng: np.random.Generator):
     py, px = np.mgrid[0:s, 0:s].astype(np.float64) + 0.5
     x = np.empty((n, s, s))
     for i in range(n):
-        r = (0.2 + 0.15 * u[i, 0]) * s
+        r = (0.25 + 0.15 * u[i, 0]) * s
         cx, cy = r + 1 + u[i, 1] * (s - 2 * r - 2), r + 1 + u[i, 2] * (s - 2 * r - 2)
-        a, t = 2 * np.pi * u[i, 3], 1.0 + 1.5 * u[i, 4]
+        a, t = -np.pi / 2 + (u[i, 3] - 0.5) * np.pi / 6, 1.5 + u[i, 4]
         kind = which[i]
         if kind == 0:
             d = np.abs(np.hypot(px - cx, py - cy) - r)
         elif kind in (1, 2):
             k = 4 if kind == 1 else 3
-            ang = a + 2 * np.pi * np.arange(k) / k
+            ang = a + (np.pi / 4 if k == 4 else 0.0) + 2 * np.pi * np.arange(k) / k
             d = _segments_distance(px, py, np.column_stack([cx + r * np.cos(ang),
                                                             cy + r * np.sin(ang)]), True)
         else:

@@ -228,9 +228,10 @@ class Sine(_Builtin):
 
 class Shapes(_Builtin):
     """Procedural grayscale images (1, size, size) of 4 classes: 0 circle, 1 square, 2
-    triangle, 3 cross, each an outline stroke (anti-aliased, 1 to 2.5 pixels wide) at a random
-    centre, radius (0.2 to 0.4 of the side) and rotation, on a black background; pixel values
-    in [0, 1] before the Gaussian noise (std `noise`) is added."""
+    triangle, 3 cross (+), each an outline stroke (anti-aliased, 1.5 to 2.5 pixels wide) at a
+    random centre and radius (a quarter to 0.4 of the side), tilted up to 15 degrees, on a
+    black background; pixel values in [0, 1] before the Gaussian noise (std `noise`) is
+    added. Classes are balanced, samples in a seeded random order."""
 
     kind: Literal["shapes"] = "shapes"
     size: int = Field(28, ge=8, le=256, description="side of the square images in pixels")
