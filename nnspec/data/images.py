@@ -218,7 +218,9 @@ def _decode(image_mod: Any, blob: bytes, shown: str, grayscale: bool,
                 im = im.resize((size[1], size[0]), image_mod.Resampling.BILINEAR)
             a = np.asarray(im, dtype=np.float64)
     except (OSError, ValueError, SyntaxError, image_mod.DecompressionBombError) as e:
-        reason = str(e) or type(e).__name__
+        # UnidentifiedImageError's text names the BytesIO object (an address): say it plainly
+        reason = ("no image format Pillow knows" if type(e).__name__ == "UnidentifiedImageError"
+                  else str(e) or type(e).__name__)
         where.fail("E422", f"`{shown}` is not an image Pillow can read: {reason}",
                    label="unreadable image",
                    hints=["remove or replace the file (or convert it to PNG)"])
