@@ -31,6 +31,11 @@ class Source(Op):
     def declared_features(self) -> int | None:
         return None
 
+    def declared_shape(self) -> tuple[int, ...] | None:
+        """The shape of one sample, as `input` would state it: (F,) or (C, H, W)."""
+        n = self.declared_features()
+        return None if n is None else (n,)
+
     def declared_target(self) -> Target | None:
         return None
 
@@ -90,7 +95,7 @@ class Images(Source):
             return None
         return (1 if self.grayscale else 3) * self.size[0] * self.size[1]
 
-    def declared_shape(self) -> tuple[int, int, int] | None:
+    def declared_shape(self) -> tuple[int, ...] | None:
         if self.size is None:
             return None
         return (1 if self.grayscale else 3, self.size[0], self.size[1])
@@ -239,7 +244,7 @@ class Shapes(_Builtin):
     def declared_features(self) -> int:
         return self.size * self.size
 
-    def declared_shape(self) -> tuple[int, int, int]:
+    def declared_shape(self) -> tuple[int, ...]:
         return (1, self.size, self.size)
 
     def declared_target(self) -> Target:
