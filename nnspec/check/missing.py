@@ -142,5 +142,5 @@ def model_block(blocks: dict[str, Block], data: ir.Data | None, loss: Any,
     first = min(blocks.values(), key=lambda b: b.span.start)
     return Fix(span=before(first.span),
                replacement=f"model m {{\n{INDENT}input {n}\n{flat}{INDENT}{out}\n}}\n\n",
-               title=f"add a minimal `model` block (input {n}, {flat.strip() + ', ' if flat else ''}"
-               f"{out})", preferred=False)
+               title=f"add a minimal `model` block (input {n}, "
+               f"{flat.strip() + ', ' if flat else ''}{out})", preferred=False)

@@ -63,7 +63,8 @@ def load_features(path: str | Path, schema: Mapping[str, Any], *, dtype: Any = n
     input_shape = tuple(schema["input_shape"]) if schema.get("input_shape") else None
     if input_shape is not None and Path(path).is_dir():
         table = _read_folder(shown, input_shape, where)
-        info = table.file  # type: ignore[assignment]
+        assert table.file is not None
+        info = table.file
         has_y = table.y.dtype.kind == "U"
     elif shown.endswith(".npz"):
         from nnspec.data.images import image_rows

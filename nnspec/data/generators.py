@@ -33,7 +33,7 @@ def generate(src: S.Source, seed: int | np.random.SeedSequence) -> Table:
     k = 1 if y.ndim == 1 else y.shape[1]
     declared = getattr(src, "declared_shape", lambda: None)()
     shape = declared if declared is not None and len(declared) == 3 else None
-    if src.kind == "digits":
+    if isinstance(src, S.Digits):
         names = [f"pixel_{j // 8}_{j % 8}" for j in range(64)]
     elif shape is not None:
         from nnspec.data.images import pixel_names
@@ -208,6 +208,6 @@ def shapes(src: S.Shapes, rng: np.random.Generator):
     return _shuffled(x.reshape(n, s * s), which.astype(np.float64), rng)
 
 
-GENERATORS: dict[str, Callable] = {"digits": digits, "shapes": shapes, "xor": xor, "moons": moons, "circles": circles,
-                                   "spirals": spirals, "blobs": blobs, "linear": linear,
-                                   "sine": sine}
+GENERATORS: dict[str, Callable] = {"digits": digits, "shapes": shapes, "xor": xor,
+                                   "moons": moons, "circles": circles, "spirals": spirals,
+                                   "blobs": blobs, "linear": linear, "sine": sine}

@@ -54,12 +54,11 @@ def weights_digest(arrays: dict[str, np.ndarray]) -> dict[str, Any]:
 def summarize(spec_path: str | Path, epochs: int = 3, sources: dict[str, str] | None = None
               ) -> dict[str, Any]:
     """Train the first `epochs` epochs of the spec (CPU, its seed) and summarise the run."""
+    from nnspec.backends import missing_kernels
+    from nnspec.lower import lower
     from nnspec.pipeline import train_spec
     from nnspec.run.restore import weights_of
     from nnspec.run.session import load
-
-    from nnspec.backends import missing_kernels
-    from nnspec.lower import lower
 
     spec = load(spec_path, sources if sources is not None else {}).spec
     backend = "reference" if missing_kernels(lower(spec), "cpu") else "cpu"

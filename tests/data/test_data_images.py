@@ -15,9 +15,9 @@ from data_helpers import fails
 
 from nnspec import ir
 from nnspec.data import load_data, load_features, load_spec_data
+from nnspec.data.errors import Where
 from nnspec.data.generators import generate
 from nnspec.data.images import image_rows, read_image_folder
-from nnspec.data.errors import Where
 from nnspec.data.scaling import Scaler
 from nnspec.diagnostics import DiagnosticError, render
 from nnspec.ops.sources import Digits, Images, Npz, Shapes
