@@ -63,6 +63,7 @@ def make_digits(src: Path) -> None:
     assert (values == data).all() and values[:, :64].min() >= 0 and values[:, :64].max() <= 16
     header = [f"pixel_{i // 8}_{i % 8}" for i in range(64)] + ["digit"]
     write_csv(HERE / "digits.csv", header, [[str(v) for v in row] for row in values])
+    BUILTIN.mkdir(parents=True, exist_ok=True)
     save_npz(BUILTIN / "digits.npz", {"x": values[:, :64].astype(np.uint8),
                                       "y": values[:, 64].astype(np.uint8)})
 
