@@ -125,6 +125,9 @@ CODES: dict[str, str] = {
     "E506": "backend cannot run this model",
     "E507": "run directory in use",
     "E508": "spec changed since the run started",
+    "E509": "out of memory",
+    "E510": "run folder not writable in the middle of a run",
+    "E511": "run not finished, or of another format",
     # W1xx: warnings
     "W101": "learning rate above 1",
     "W102": "early stopping on training loss",
@@ -132,6 +135,9 @@ CODES: dict[str, str] = {
     "W104": "dropout at the output",
     "W105": "suspicious value",
     "W106": "run directory from an older nnspec",
+    "W109": "training diverged",
+    "W113": "data not read by check",
+    "W114": "data path of an unsaved document",
     "W117": "image layout assumed",
     "W118": "files skipped in an image folder",
 }
@@ -185,6 +191,15 @@ def warning(code: str, message: str, span: Span | None = None, *, path: str | No
     assert code in CODES, code
     return Diagnostic(code=code, severity=Severity.warning, message=message, path=path, span=span,
                       label=label, notes=tuple(notes), hints=tuple(hints), fixes=tuple(fixes))
+
+
+def note(code: str, message: str, span: Span | None = None, *, path: str | None = None,
+         label: str | None = None, notes: Iterable[str] = (), hints: Iterable[str] = ()
+         ) -> Diagnostic:
+    """Information that is neither a mistake nor a risk (`check` did not read a file)."""
+    assert code in CODES, code
+    return Diagnostic(code=code, severity=Severity.note, message=message, path=path, span=span,
+                      label=label, notes=tuple(notes), hints=tuple(hints), fixes=())
 
 
 class DiagnosticError(Exception):

@@ -60,8 +60,9 @@ def load_features(path: str | Path, schema: Mapping[str, Any], *, dtype: Any = n
     shown = Path(path).as_posix()
     where = Where(shown)
     layout = schema.get("layout") or {}
-    input_shape = tuple(schema["input_shape"]) if schema.get("input_shape") else None
-    if input_shape is not None and Path(path).is_dir():
+    input_shape = (tuple(schema["input_shape"]) if schema.get("input_shape")
+                   else (int(schema["n_features"]),))
+    if len(input_shape) == 3 and Path(path).is_dir():
         table = _read_folder(shown, input_shape, where)
         assert table.file is not None
         info = table.file

@@ -64,12 +64,15 @@ def _guess_input(sample: tuple[int, ...]) -> str:
 
 def image_rows(x: np.ndarray, shape: tuple[int, ...] | None, layout: str, shown: str,
                where: Where) -> tuple[np.ndarray, list[Diagnostic]]:
-    """x as (N, C*H*W) rows in (C, H, W) order for a model whose input is `shape` (None: not
-    known, arrays of more than 2 dimensions are then refused); `layout`: auto | nchw | nhwc.
-    1-D and 2-D arrays are returned as they are (read as features)."""
+    """x as (N, C*H*W) rows in (C, H, W) order for a model whose input is `shape`;
+    `layout`: auto | nchw | nhwc. 1-D and 2-D arrays are returned as they are (read as
+    features). shape None: the model is not known (what `check` reads from a file before
+    the model, data.facts): images are flattened as stored, so only their size counts."""
     if x.ndim <= 2:
         return x, []
     sample = tuple(int(d) for d in x.shape[1:])
+    if shape is None and x.ndim <= 4:
+        return np.ascontiguousarray(x).reshape(x.shape[0], -1), []
     if x.ndim > 4 or shape is None or len(shape) != 3:
         declared = ("" if shape is None else
                     f" but the model's input is `input {_dims(shape)}`, not an image")

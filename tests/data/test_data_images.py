@@ -412,3 +412,17 @@ def test_golden_render(code, renders):
 
 def test_every_golden_file_has_cases():
     assert sorted(p.stem for p in GOLDEN.glob("*.stderr")) == GOLDEN_CODES
+
+
+def test_check_reads_an_npz_of_images_by_its_size(tmp_path):
+    """`check` reads the file before it knows the model (data.facts): images count by their
+    size there; the layout is `run`'s to judge (E421, above)."""
+    _savez(tmp_path / "i.npz", x=IMAGES_NHWC, y=LABELS)
+    text = ('model m {{\n    input {shape}\n    flatten\n    dense 2 softmax\n}}\ndata {{\n'
+            '    source npz("i.npz")\n}}\ntrain {{\n    loss categorical_crossentropy\n}}\n')
+    spec, diagnostics = diagnose(text.format(shape="3 5 4"), str(tmp_path / "m.nn"),
+                                 require_data=True, read_data=True)
+    assert diagnostics == [] and spec is not None
+    _, diagnostics = diagnose(text.format(shape="1 5 4"), str(tmp_path / "m.nn"),
+                              require_data=True, read_data=True)
+    assert [d.code for d in diagnostics] == ["E405"]
