@@ -2,8 +2,9 @@
 built-in generators.
 
 Relative paths resolve against the spec file's folder. A built-in's `seed` defaults to the
-spec's seed. `declared_features()` / `declared_target()` state what the source declares before any data is
-read, so check/ can compare them with the model's `input` and output layer.
+spec's seed. `declared_features()` / `declared_shape()` / `declared_target()` state what the
+source declares before any data is read, so check/ can compare them with the model's `input`
+and output layer.
 `is_file`: the source's `path` names one data file (check refuses a folder or FIFO there);
 `is_folder`: it names a folder (images).
 
