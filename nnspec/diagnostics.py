@@ -112,6 +112,10 @@ CODES: dict[str, str] = {
     "E414": "duplicate column name",
     "E415": "value out of range for the training dtype",
     "E416": "prediction or evaluation is not finite",
+    "E421": "image shape does not fit the model's input",
+    "E422": "unreadable image",
+    "E423": "bad image folder",
+    "E424": "image support not installed",
     # E5xx: backend and environment
     "E501": "device not available",
     "E502": "backend failure",
@@ -134,6 +138,8 @@ CODES: dict[str, str] = {
     "W109": "training diverged",
     "W113": "data not read by check",
     "W114": "data path of an unsaved document",
+    "W117": "image layout assumed",
+    "W118": "files skipped in an image folder",
 }
 
 

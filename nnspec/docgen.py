@@ -86,6 +86,16 @@ are E305 at the statement. `batchnorm` on an image normalizes per channel (Batch
 The reference backend runs these layers; the cpu and cuda engines have no kernels for them
 yet and refuse such a model (E506): train it with `nnspec run SPEC --backend reference`.
 
+**Image data.** A sample of `input C H W` is C*H*W values in (C, H, W) order. Sources of
+images: `npz("x.npz")` with (N, H, W), (N, C, H, W) or (N, H, W, C) arrays (the layout is
+told from the declared input; W117 when C = H = W leaves it open, E421 when the array fits
+neither), `images("folder/", size=[28, 28], grayscale=true)` (one subfolder per class, read
+with Pillow), and the built-in `digits(image=true)` and `shapes(...)`. For an image input
+`standardize` and `normalize` are per channel (one mean and std, or min and max, per
+channel over every pixel of the training split), saved with the run; `nnspec predict RUN
+folder/` (or an .npz of images) reads new images the same way, resized to H x W, and prints
+a `file` column first.
+
 **Values.** Numbers (`16`, `0.1`, `1e-4`), strings (`"data/iris.csv"`, relative to the
 spec file), names (`true`, `false`, `full`, `val_loss`; a bare name is accepted wherever
 text is expected, so `target=species` is `target="species"`) and lists (`[30, 60, 90]`).

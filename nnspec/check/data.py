@@ -98,7 +98,7 @@ def _data_files(ctx: Ctx, data: ir.Data) -> None:
     base = Path(ctx.path).parent if ctx.path else Path(".")
     for src in (data.source, data.validation, data.test):
         path = getattr(src, "path", None)
-        if not isinstance(path, str) or not path:
+        if not isinstance(path, str) or not path or not src.is_file:  # images(): a folder
             continue
         kind = probe(resolve(path, base))
         if kind is not None:

@@ -89,14 +89,16 @@ def loss_statement(block: Block, model: ir.Model | None, data: ir.Data | None,
 
 
 def input_statement(block: Block, data: ir.Data | None) -> Fix | None:
-    """`input N` for a model block without one, N as the data source declares it."""
+    """`input N` (or `input C H W`) for a model block without one, as the data source
+    declares it."""
     if data is None:
         return None
-    n = data.source.declared_features()
-    if n is None:
+    shape = data.source.declared_shape()
+    if shape is None:
         return None
-    return first_statement(block, f"input {n}", f"add `input {n}` (as `{data.source.kind}` "
-                           "declares)")
+    dims = " ".join(map(str, shape))
+    return first_statement(block, f"input {dims}", f"add `input {dims}` (as "
+                           f"`{data.source.kind}` declares)")
 
 
 def train_block(blocks: dict[str, Block], model: ir.Model | None,
@@ -120,9 +122,11 @@ def model_block(blocks: dict[str, Block], data: ir.Data | None, loss: Any,
     checked (the output layer must fit it)."""
     if data is None or not blocks or (has_train and loss is None):
         return None
-    n, target = data.source.declared_features(), data.source.declared_target()
-    if n is None or target is None:
+    shape, target = data.source.declared_shape(), data.source.declared_target()
+    if shape is None or target is None:
         return None
+    n = " ".join(map(str, shape))
+    flat = f"{INDENT}flatten\n" if len(shape) > 1 else ""  # images: a dense takes flat rows
     task, k = target
     kind = getattr(loss, "kind", None)
     if task == "regression" and kind in (None, "mse", "rmse", "mae", "huber"):
@@ -137,5 +141,6 @@ def model_block(blocks: dict[str, Block], data: ir.Data | None, loss: Any,
         return None
     first = min(blocks.values(), key=lambda b: b.span.start)
     return Fix(span=before(first.span),
-               replacement=f"model m {{\n{INDENT}input {n}\n{INDENT}{out}\n}}\n\n",
-               title=f"add a minimal `model` block (input {n}, {out})", preferred=False)
+               replacement=f"model m {{\n{INDENT}input {n}\n{flat}{INDENT}{out}\n}}\n\n",
+               title=f"add a minimal `model` block (input {n}, "
+               f"{flat.strip() + ', ' if flat else ''}{out})", preferred=False)

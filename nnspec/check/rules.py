@@ -74,16 +74,19 @@ def shape_rules(ctx: Ctx, model: ir.Model, data: ir.Data, blocks: dict[str, Bloc
             continue
         features = f"{n} feature{'s' if n != 1 else ''}"
         if part == "source":
+            assert src is not None
             flat = len(model.input) == 1 and input_st is not None and all_args(input_st)
+            dims = " ".join(map(str, src.declared_shape() or (n,)))  # `1 16 16` for images
             # `input 3` -> `input 2`: certain when the source always gives 2 features, a guess
             # when it has a `features=` option (that may be the one to change)
-            fixes = [Fix(span=input_span, replacement=str(n), title=f"write `input {n}`",
+            fixes = [Fix(span=input_span, replacement=dims, title=f"write `input {dims}`",
                          preferred="n_features" not in type(src).model_fields)
-                     ] if flat and src is not None and input_span is not None else []
+                     ] if flat and input_span is not None else []
             ctx.error("E305", f"the data has {features} but the model declares "
                       f"`{declared}`", input_span, label=f"expected {n}",
                       notes=[f"`{src.kind}` on {_line(src.span)} generates {features} per "
-                             "sample"], hints=[f"write `input {n}`"] if len(model.input) == 1 else
+                             "sample"],
+                      hints=[f"write `input {dims}`"] if len(model.input) == 1 else
                       [f"the input shape {declared[6:]} holds {model.features} values"],
                       fixes=fixes)
         else:

@@ -54,6 +54,8 @@ class Table:
     where feature j of sample i did, for messages (the `locator` finds the line only when
     asked: nothing per row is kept for it).
     `layout` records how a CSV was read (for predict); None for other sources.
+    `shape`: the (C, H, W) of one sample when the source gives images (its rows are that
+    shape, row-major), else None.
     """
 
     x: np.ndarray
@@ -64,6 +66,7 @@ class Table:
     locator: Locator | None = None
     layout: dict[str, Any] | None = None
     warnings: list[Diagnostic] = field(default_factory=list)
+    shape: tuple[int, ...] | None = None
 
     def __len__(self) -> int:
         return int(self.x.shape[0])
@@ -119,6 +122,7 @@ class Dataset:
     files: tuple[FileInfo, ...] = ()
     layout: dict[str, Any] | None = None
     warnings: tuple[Diagnostic, ...] = ()
+    input_shape: tuple[int, ...] | None = None  # the model's `input` (C, H, W for images)
 
     @property
     def n_features(self) -> int:
@@ -162,6 +166,7 @@ class Dataset:
             "classes": None if self.classes is None else list(self.classes),
             "scaler": self.scaler.to_dict(),
             "layout": self.layout,
+            "input_shape": None if self.input_shape is None else list(self.input_shape),
         }
 
     def manifest(self) -> dict[str, Any]:

@@ -10,7 +10,11 @@ names, scaler, CSV layout). Columns are found
 - by position otherwise: as many columns as the training CSV (same layout), or exactly the
   features, or the features followed by the target column(s).
 An `.npz` input holds `x` (and optionally `y`), under the training source's array names when
-the training data was an npz.
+the training data was an npz; for a model with `input C H W`, `x` may be images in any layout
+the training source accepts (data.images.image_rows).
+A folder input (image models) holds images, resized to the model's H x W and read as grayscale
+(C = 1) or RGB (C = 3): either directly (predict) or in class subfolders named as the
+training classes (the subfolder is then the target, for evaluation).
 """
 
 from __future__ import annotations
@@ -56,12 +60,22 @@ def load_features(path: str | Path, schema: Mapping[str, Any], *, dtype: Any = n
     shown = Path(path).as_posix()
     where = Where(shown)
     layout = schema.get("layout") or {}
-    if shown.endswith(".npz"):
+    input_shape = (tuple(schema["input_shape"]) if schema.get("input_shape")
+                   else (int(schema["n_features"]),))
+    if len(input_shape) == 3 and Path(path).is_dir():
+        table = _read_folder(shown, input_shape, where)
+        assert table.file is not None
+        info = table.file
+        has_y = table.y.dtype.kind == "U"
+    elif shown.endswith(".npz"):
+        from nnspec.data.images import image_rows
+
         blob, info = read_file(shown, ".", where, "input")
         arrays = open_npz(blob, shown, where)
         xkey = layout.get("x", "x") if layout.get("format") == "npz" else "x"
         ykey = layout.get("y", "y") if layout.get("format") == "npz" else "y"
         x = npz_array(arrays, xkey, shown, where, "feature")
+        x, _ = image_rows(x, input_shape, layout.get("image_layout", "auto"), shown, where)
         table = table_from_arrays(x, arrays.get(ykey), shown, where, info)
         has_y = ykey in arrays
     else:
@@ -91,6 +105,19 @@ def load_features(path: str | Path, schema: Mapping[str, Any], *, dtype: Any = n
                    hints=["train the run again with this version of nnspec (its scaler is "
                           "finite for any finite data)"])
     return Features(scaled(scaler, table, rows, dtype, where), table.x, y, info, table)
+
+
+def _read_folder(shown: str, input_shape: tuple[int, ...], where: Where) -> Table:
+    """The images of a folder for a model with `input C H W` (C 1 or 3)."""
+    from nnspec.data.images import read_image_folder
+
+    c, h, w = input_shape
+    if c not in (1, 3):
+        where.fail("E421", f"`{shown}` is a folder of images, but the model's input has {c} "
+                   "channels: images are read as grayscale (1) or RGB (3)",
+                   label="image shape", hints=["give the images as an .npz array instead"])
+    return read_image_folder(shown, ".", where, "input", size=(h, w), grayscale=c == 1,
+                             labeled=None)
 
 
 def _read_csv(f: CsvFile, schema: Mapping[str, Any], layout: Mapping[str, Any],

@@ -1,9 +1,12 @@
 """data.load: ir.Data + spec folder + seed + model facts -> Dataset (the data stage's entry).
 
 Steps: read each source (`source`, and the separate `validation` / `test` sources when given)
-into a Table; check the feature count against the model's `input`; encode the targets for
-the task over all sources at once; split the main source (data.split); fit the scaler on the
-training rows only and apply it to every split; cast to the run's dtype.
+into a Table; check the feature count against the model's `input` (and an image source's
+(C, H, W) against an image input: E421); encode the targets for the task over all sources at
+once; split the main source (data.split); fit the scaler on the training rows only (per
+channel when the input is an image, `input C H W`) and apply it to every split; cast to the
+run's dtype. Per-pixel warnings (constant or dominated columns, W105) are not given for image
+inputs: a blank border pixel is ordinary in an image.
 
 Seeds: the main built-in source draws from PCG64(seed) (its own `seed` option when set, else
 the spec's). A separate validation / test built-in without its own seed draws from
@@ -28,7 +31,7 @@ from nnspec.data.scaling import Scaler, dominant_rows, unrepresentable
 from nnspec.data.split import split_rows
 from nnspec.data.targets import encode
 from nnspec.diagnostics import DiagnosticError, error
-from nnspec.ops.sources import Csv, Npz, Source
+from nnspec.ops.sources import Csv, Images, Npz, Source
 
 STREAMS = {"validation": 1, "test": 2, "split": 3}
 
@@ -57,24 +60,50 @@ def load_spec_data(spec: ir.Spec, *, spec_dir: Path | str | None = None,
         spec_dir = Path(path).parent if path else Path(".")
     return load_data(spec.data, spec_dir=spec_dir, seed=spec.train.seed,
                      n_inputs=spec.model.features, n_outputs=n_outputs_of(spec.model),
-                     task=task_of(spec), dtype=dtype or spec.train.dtype, spec_path=path)
+                     task=task_of(spec), dtype=dtype or spec.train.dtype, spec_path=path,
+                     input_shape=spec.model.input)
 
 
 def read_source(src: Source, *, spec_dir: Path | str, seed: int | np.random.SeedSequence,
-                where: Where, role: str = "source") -> Table:
-    """One source as a Table (no encoding, splitting or scaling)."""
+                where: Where, role: str = "source",
+                input_shape: tuple[int, ...] | None = None) -> Table:
+    """One source as a Table (no encoding, splitting or scaling). `input_shape`: the model's
+    input, which tells how an npz's image array is laid out (data.images)."""
     where = where.at(src.span)
     if isinstance(src, Csv):
         return read_csv(src, spec_dir, where, role)
     if isinstance(src, Npz):
-        return read_npz(src, spec_dir, where, role)
+        return read_npz(src, spec_dir, where, role, input_shape)
+    if isinstance(src, Images):
+        from nnspec.data.images import read_image_folder
+
+        return read_image_folder(src.path, spec_dir, where, role, size=src.size,
+                                 grayscale=src.grayscale)
     return generate(src, seed)
+
+
+def _check_image_shape(table: Table, input_shape: tuple[int, ...] | None, where: Where) -> None:
+    """E421 when a source of (C, H, W) images meets an image input of another shape (a flat
+    input of the same size reads the images row-major, as `flatten` would)."""
+    shape = table.shape
+    if shape is None or input_shape is None or len(input_shape) != 3 or shape == input_shape:
+        return
+    dims = " ".join(map(str, shape))
+    where.fail("E421", f"the source gives images of shape (C, H, W) = {shape} but the model's "
+               f"input is `input {' '.join(map(str, input_shape))}`", label="image shape",
+               hints=[f"write `input {dims}` in the model"
+                      + (", or resize the images with `size=`" if table.layout and
+                         table.layout.get("format") == "images" else "")])
 
 
 def load_data(data: ir.Data, *, spec_dir: Path | str, seed: int, n_inputs: int,
               n_outputs: int, task: str, dtype: Any = np.float32,
-              spec_path: str | None = None) -> Dataset:
+              spec_path: str | None = None, input_shape: tuple[int, ...] | None = None
+              ) -> Dataset:
     """Read, check, encode, split and scale the data of a spec.
+
+    input_shape: the model's `input` (default: (n_inputs,)); (C, H, W) reads image arrays
+    in either layout and scales per channel.
 
     task: "regression" | "binary" | "multiclass" (see data.targets for what each needs).
     Raises DiagnosticError (E4xx, E305) pointing at the `source` statement in `spec_path`.
@@ -82,10 +111,12 @@ def load_data(data: ir.Data, *, spec_dir: Path | str, seed: int, n_inputs: int,
     if task not in TASKS:
         raise ValueError(f"task must be one of {TASKS}, got {task!r}")
     dtype = np.dtype(dtype)
+    input_shape = tuple(input_shape) if input_shape is not None else (n_inputs,)
+    image = len(input_shape) == 3
     base = Where(spec_path, data.span)
     where_of = {"source": base.at(data.source.span)}
     tables = {"source": read_source(data.source, spec_dir=spec_dir, seed=seed,
-                                    where=where_of["source"])}
+                                    where=where_of["source"], input_shape=input_shape)}
     for role in ("validation", "test"):
         src = getattr(data, role)
         if src is None:
@@ -98,8 +129,10 @@ def load_data(data: ir.Data, *, spec_dir: Path | str, seed: int, n_inputs: int,
                 label="invalid data split", hints=[f"keep one of the two ways to get a {role} set"])
         tables[role] = read_source(src, spec_dir=spec_dir,
                                    seed=np.random.SeedSequence([seed, STREAMS[role]]),
-                                   where=where_of[role], role=role)
+                                   where=where_of[role], role=role,
+                                   input_shape=input_shape)
     for role, t in tables.items():
+        _check_image_shape(t, input_shape, where_of[role])
         feature_count(t.x.shape[1], t.feature_names, where_of[role], n_inputs)
     roles = list(tables)
     ys, classes = encode([(tables[r], where_of[r]) for r in roles], task, n_outputs)
@@ -120,7 +153,8 @@ def load_data(data: ir.Data, *, spec_dir: Path | str, seed: int, n_inputs: int,
         len(main), data.split.validation, data.split.test, rng, base.at(data.split.span),
         strata, classes)
 
-    scaler = Scaler.fit(data.scale, main.x[train_rows])
+    scaler = Scaler.fit(data.scale, main.x[train_rows],
+                        channels=input_shape[0] if image else None)
 
     def part(table: Table, y: np.ndarray, rows: np.ndarray, where: Where) -> Part:
         x = scaled(scaler, table, rows, dtype, where)
@@ -139,14 +173,15 @@ def load_data(data: ir.Data, *, spec_dir: Path | str, seed: int, n_inputs: int,
             val, test = (p, test) if role == "validation" else (val, p)
     warnings = [w for t in tables.values() for w in t.warnings]
     train = part(main, y_main, train_rows, src_where)
-    warnings += _warnings(train, main, task, n_outputs, classes, src_where)
-    if data.scale != "none":
+    warnings += _warnings(train, main, task, n_outputs, classes, src_where, per_pixel=not image)
+    if data.scale != "none" and not image:
         warnings += extreme_rows(main, train_rows, data.scale, src_where)
     return Dataset(train=train, val=val, test=test, scaler=scaler, task=task,
                    n_outputs=n_outputs, feature_names=main.feature_names,
                    target_names=main.target_names, classes=classes,
                    files=tuple(t.file for t in tables.values() if t.file is not None),
-                   layout=main.layout, warnings=tuple(warnings))
+                   layout=main.layout, warnings=tuple(warnings),
+                   input_shape=input_shape if image else None)
 
 
 def feature_count(f: int, names: list[str], where: Where, n_inputs: int) -> None:
@@ -198,13 +233,13 @@ def targets_as(y: np.ndarray, table: Table, rows: np.ndarray, dtype: np.dtype,
 
 def _range_notes(scaler: Scaler, j: int) -> list[str]:
     if scaler.kind == "standardize":
-        std = scaler.stats["std"][j]
-        return [f"standardized with the training split's mean {scaler.stats['mean'][j]:.6g} "
+        std = scaler.stat("std", j)
+        return [f"standardized with the training split's mean {scaler.stat('mean', j):.6g} "
                 f"and std {std:.6g}" + (" (a constant column: divided by 1)" if std == 0
                                           else "")]
     if scaler.kind == "normalize":
-        return [f"normalized with the training split's min {scaler.stats['min'][j]:.6g} and "
-                f"max {scaler.stats['max'][j]:.6g}"]
+        return [f"normalized with the training split's min {scaler.stat('min', j):.6g} and "
+                f"max {scaler.stat('max', j):.6g}"]
     return []
 
 
@@ -238,11 +273,11 @@ def extreme_rows(main: Table, train_rows: np.ndarray, kind: str, where: Where) -
 
 
 def _warnings(train: Part, main: Table, task: str, n_outputs: int,
-              classes: list[str] | None, where: Where) -> list:
+              classes: list[str] | None, where: Where, per_pixel: bool = True) -> list:
     out = []
     raw = main.x[train.rows]
     const = [main.feature_names[j] for j in np.flatnonzero(raw.min(axis=0) == raw.max(axis=0))]
-    if const and len(train) > 1:
+    if const and len(train) > 1 and per_pixel:
         out.append(where.warn("W105", f"feature{'s' if len(const) > 1 else ''} "
                               f"{', '.join(f'`{c}`' for c in const[:8])} "
                               f"{'are' if len(const) > 1 else 'is'} constant in the training "

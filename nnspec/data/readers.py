@@ -11,8 +11,9 @@ finite numbers; an empty cell or a missing-value marker (nan, NA, ?, ...) is E40
 (header included). The target column is read as numbers when every cell is one, else as
 string labels.
 
-NPZ rules: `x` is (N, F) (a 1-D x is one feature, (N, 1)), `y` is (N,) or (N, K), numeric, or
-strings for class labels; no pickled objects.
+NPZ rules: `x` is (N, F) (a 1-D x is one feature, (N, 1)), or images for a model with
+`input C H W` (data.images.image_rows: (N, H, W), (N, C, H, W) or (N, H, W, C)); `y` is (N,)
+or (N, K), numeric, or strings for class labels; no pickled objects.
 """
 
 from __future__ import annotations
@@ -109,13 +110,21 @@ def csv_columns(f: CsvFile, src: Csv, where: Where) -> tuple[Head, int, list[int
 # ----------------------------------------------------------------------------- NPZ
 
 
-def read_npz(src: Npz, base: Path | str, where: Where, role: str = "source") -> Table:
+def read_npz(src: Npz, base: Path | str, where: Where, role: str = "source",
+             input_shape: tuple[int, ...] | None = None) -> Table:
+    from nnspec.data.images import image_rows
+
     blob, info = read_file(src.path, base, where, role)
     arrays = open_npz(blob, info.resolved, where)
     x = npz_array(arrays, src.x, info.resolved, where, "feature")
     y = npz_array(arrays, src.y, info.resolved, where, "target")
-    return table_from_arrays(x, y, info.resolved, where, info,
-                             layout={"format": "npz", "x": src.x, "y": src.y})
+    layout = {"format": "npz", "x": src.x, "y": src.y}
+    if x.ndim > 2:
+        layout["image_layout"] = src.layout  # how predict reads an npz of images
+    x, warns = image_rows(x, input_shape, src.layout, info.resolved, where)
+    table = table_from_arrays(x, y, info.resolved, where, info, layout=layout)
+    table.warnings.extend(warns)
+    return table
 
 
 def open_npz(blob: bytes, shown: str, where: Where) -> dict[str, np.ndarray]:

@@ -5,6 +5,10 @@ a constant column gets std 1 (so it becomes 0, never NaN).
 normalize: x' = (x - min) / (max - min), min and max of the training split (so training values
 land in [0, 1]; other splits may fall outside); a constant column gets range 1.
 none: x' = x.
+Per channel (images, `channels=C`): a row holds C channels of H*W values each (C, H, W
+row-major); the statistics are taken per channel over every pixel of every training sample
+(as torchvision's Normalize(mean, std) per channel), saved as C values, and each pixel is
+scaled with its channel's. A flat row is channels=None: per column, as above.
 Statistics are computed in float64 and saved with the run (`to_dict`), so `nnspec predict`
 applies exactly the transformation the model was trained with.
 
@@ -42,25 +46,48 @@ class Scaler:
     shift_u: np.ndarray
     scale_u: np.ndarray
     unit: np.ndarray  # a power of two per column; 1 for ordinary magnitudes
-    # The fitted statistics by their usual names, for to_dict() and for people reading it.
+    # The fitted statistics by their usual names, for to_dict() and for people reading it:
+    # (F,) per column, or (C,) per channel when `channels` is set.
     stats: dict[str, np.ndarray]
+    channels: int | None = None
 
     @staticmethod
-    def fit(kind: ScaleKind, x: np.ndarray) -> Scaler:
+    def fit(kind: ScaleKind, x: np.ndarray, channels: int | None = None) -> Scaler:
+        """Fit on training rows x (N, F); `channels`: F is C channels of F/C pixels each,
+        and the statistics are per channel."""
         x = np.asarray(x, dtype=np.float64)
         f = x.shape[1]
+        if channels is not None:
+            if channels <= 0 or f % channels:
+                raise ValueError(f"{f} features are not {channels} equal channels")
+            # (N, C, P) -> (N * P, C): a channel's every pixel is one column.
+            x = x.reshape(len(x), channels, f // channels).transpose(0, 2, 1).reshape(-1,
+                                                                                    channels)
         if kind == "none":
             return Scaler._make(kind, {}, f)
         if kind == "standardize":
             mean, std = mean_std(x)
-            return Scaler._make(kind, {"mean": mean, "std": std}, f)
+            return Scaler._make(kind, {"mean": mean, "std": std}, f, channels)
         if kind == "normalize":
-            return Scaler._make(kind, {"min": x.min(axis=0), "max": x.max(axis=0)}, f)
+            return Scaler._make(kind, {"min": x.min(axis=0), "max": x.max(axis=0)}, f,
+                                channels)
         raise ValueError(f"unknown scaling {kind!r}")
 
+    def stat(self, name: str, j: int) -> float:
+        """The statistic `name` that applies to feature column j."""
+        values = self.stats[name]
+        if self.channels is not None:
+            return float(values[j // (self.n_features // self.channels)])
+        return float(values[j])
+
     @staticmethod
-    def _make(kind: str, stats: dict[str, Any], f: int) -> Scaler:
+    def _make(kind: str, stats: dict[str, Any], f: int, channels: int | None = None
+              ) -> Scaler:
         stats = {k: np.asarray(v, np.float64) for k, v in stats.items()}
+        if channels is not None and kind != "none":
+            per_column = {k: np.repeat(v, f // channels) for k, v in stats.items()}
+            made = Scaler._make(kind, per_column, f)
+            return Scaler(made.kind, made.shift_u, made.scale_u, made.unit, stats, channels)
         if kind == "none":
             ones = np.ones(f)
             return Scaler(kind, np.zeros(f), ones, ones.copy(), stats)  # type: ignore[arg-type]
@@ -116,6 +143,8 @@ class Scaler:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: {"kind": ..., "mean": [...], "std": [...]} or min/max or just kind."""
         out: dict[str, Any] = {"kind": self.kind, "n_features": self.n_features}
+        if self.channels is not None:
+            out["channels"] = self.channels  # the statistics below are per channel
         out.update({k: v.tolist() for k, v in self.stats.items()})
         return out
 
@@ -130,6 +159,8 @@ class Scaler:
             return Scaler._make(kind, {}, int(d["n_features"]))
         else:
             raise ValueError(f"unknown scaling {kind!r}")
+        if d.get("channels") is not None:
+            return Scaler._make(kind, stats, int(d["n_features"]), int(d["channels"]))
         return Scaler._make(kind, stats, len(next(iter(stats.values()))))
 
 

@@ -1,8 +1,15 @@
-"""ops.sources: where the data comes from: files (csv, npz) and seeded built-in generators.
+"""ops.sources: where the data comes from: files (csv, npz, image folders) and seeded
+built-in generators.
 
 Relative paths resolve against the spec file's folder. A built-in's `seed` defaults to the
-spec's seed. `declared_features()` / `declared_target()` state what the source declares before any data is
-read, so check/ can compare them with the model's `input` and output layer.
+spec's seed. `declared_features()` / `declared_shape()` / `declared_target()` state what the
+source declares before any data is read, so check/ can compare them with the model's `input`
+and output layer.
+`is_file`: the source's `path` names one data file (check refuses a folder or FIFO there);
+`is_folder`: it names a folder (images).
+
+Images are samples of shape (C, H, W), kept as rows of C*H*W values in that (row-major) order,
+as `input C H W` reads them; the model's input must be that shape, or its flat size.
 """
 
 from __future__ import annotations
@@ -20,9 +27,15 @@ Target = tuple[str, int]
 class Source(Op):
     family: ClassVar[str] = "source"
     is_file: ClassVar[bool] = False
+    is_folder: ClassVar[bool] = False
 
     def declared_features(self) -> int | None:
         return None
+
+    def declared_shape(self) -> tuple[int, ...] | None:
+        """The shape of one sample, as `input` would state it: (F,) or (C, H, W)."""
+        n = self.declared_features()
+        return None if n is None else (n,)
 
     def declared_target(self) -> Target | None:
         return None
@@ -44,13 +57,69 @@ class Csv(Source):
 
 
 class Npz(Source):
-    """A NumPy .npz archive with a feature matrix (N x F) and a target array (N or N x K)."""
+    """A NumPy .npz archive with a feature array and a target array (N or N x K). Features
+    are a matrix (N, F), or images for a model with `input C H W`: (N, H, W) when C is 1,
+    (N, C, H, W) or (N, H, W, C). The layout is told from the declared input: the one whose
+    shape matches is used; when both match (C = H = W) NCHW is assumed and said (W117,
+    `layout=` settles it); when none does, E421 at the source."""
 
     kind: Literal["npz"] = "npz"
     is_file: ClassVar[bool] = True
     path: str = Field(description="path to the file, relative to the spec")
     x: str = Field("x", description="name of the feature array")
     y: str = Field("y", description="name of the target array")
+    layout: Literal["auto", "nchw", "nhwc"] = Field(
+        "auto", description="how a 4-D image array is ordered: auto (from the model's input), "
+        "nchw (N, C, H, W) or nhwc (N, H, W, C)")
+
+
+class Images(Source):
+    """A folder of images with one subfolder per class (as Keras' image_dataset_from_directory):
+    `folder/cat/1.png`, `folder/dog/7.jpg`, ...; class names are the subfolder names in sorted
+    order (saved with the run: `predict` prints them). Files are read with Pillow (png, jpg,
+    bmp, gif, tiff, webp, ppm/pgm), converted to grayscale (1 channel) or RGB (3 channels,
+    alpha dropped) and resized to `size` (bilinear); without `size` every image must have the
+    size of the first. Pixel values are 0..255. Hidden files are skipped, files of other types
+    skipped with W118; an image Pillow cannot read is E422 naming it; a FIFO or device in the
+    folder is refused (E413)."""
+
+    kind: Literal["images"] = "images"
+    is_folder: ClassVar[bool] = True
+    path: str = Field(description="path to the folder, relative to the spec")
+    size: tuple[int, int] | None = Field(
+        None, description="[height, width] every image is resized to (default: as read, all "
+        "of one size)")
+    grayscale: bool = Field(False, description="one channel (luminance) instead of three (RGB)")
+
+    def declared_features(self) -> int | None:
+        if self.size is None:
+            return None
+        return (1 if self.grayscale else 3) * self.size[0] * self.size[1]
+
+    def declared_shape(self) -> tuple[int, ...] | None:
+        if self.size is None:
+            return None
+        return (1 if self.grayscale else 3, self.size[0], self.size[1])
+
+
+class Digits(Source):
+    """The 1797 8x8 handwritten digits that scikit-learn bundles (UCI optical recognition of
+    handwritten digits, test set; shipped inside nnspec, no download): each value counts the
+    set pixels of a 4x4 block (0..16); 10 classes `0`..`9`, in the file's order. `image=true`
+    gives (1, 8, 8) images (for `input 1 8 8`), else 64 features `pixel_<row>_<col>`."""
+
+    kind: Literal["digits"] = "digits"
+    image: bool = Field(False, description="samples as 1 x 8 x 8 images instead of 64 "
+                        "features")
+
+    def declared_features(self) -> int:
+        return 64
+
+    def declared_shape(self) -> tuple[int, ...]:
+        return (1, 8, 8) if self.image else (64,)
+
+    def declared_target(self) -> Target:
+        return ("multiclass", 10)
 
 
 class _Builtin(Source):
@@ -163,5 +232,26 @@ class Sine(_Builtin):
         return ("regression", 1)
 
 
-SOURCES = registry(Csv, Npz, Xor, Moons, Circles, Spirals, Blobs, Linear, Sine)
+class Shapes(_Builtin):
+    """Procedural grayscale images (1, size, size) of 4 classes: 0 circle, 1 square, 2
+    triangle, 3 cross (+), each an outline stroke (anti-aliased, 1.5 to 2.5 pixels wide) at a
+    random centre and radius (a quarter to 0.4 of the side), tilted up to 15 degrees, on a
+    black background; pixel values in [0, 1] before the Gaussian noise (std `noise`) is
+    added. Classes are balanced, samples in a seeded random order."""
+
+    kind: Literal["shapes"] = "shapes"
+    size: int = Field(28, ge=8, le=256, description="side of the square images in pixels")
+
+    def declared_features(self) -> int:
+        return self.size * self.size
+
+    def declared_shape(self) -> tuple[int, ...]:
+        return (1, self.size, self.size)
+
+    def declared_target(self) -> Target:
+        return ("multiclass", 4)
+
+
+SOURCES = registry(Csv, Npz, Images, Digits, Xor, Moons, Circles, Spirals, Blobs, Linear, Sine,
+                   Shapes)
 AnySource = union(SOURCES)

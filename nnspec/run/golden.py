@@ -4,7 +4,9 @@
 the run is cut short, the spec itself is unchanged, so schedules run as in the full run) on
 the CPU and summarises it: the history rows (without times), the final metrics and a digest
 of the weights per tensor (shape, sum, L2 norm, max |w| and the first values). Numbers are
-stored rounded to 7 significant digits.
+stored rounded to 7 significant digits. A spec with a layer the cpu engine has no kernel for
+(conv and pooling, until they land) is trained on the reference backend instead, in the
+spec's dtype.
 
 Comparison: keys, epochs and shapes must match exactly; every number must satisfy
 |actual - expected| <= atol + rtol * |expected| with rtol = 1e-4, atol = 1e-6 (float32
@@ -52,12 +54,15 @@ def weights_digest(arrays: dict[str, np.ndarray]) -> dict[str, Any]:
 def summarize(spec_path: str | Path, epochs: int = 3, sources: dict[str, str] | None = None
               ) -> dict[str, Any]:
     """Train the first `epochs` epochs of the spec (CPU, its seed) and summarise the run."""
+    from nnspec.backends import missing_kernels
+    from nnspec.lower import lower
     from nnspec.pipeline import train_spec
     from nnspec.run.restore import weights_of
     from nnspec.run.session import load
 
     spec = load(spec_path, sources if sources is not None else {}).spec
-    result, exe = train_spec(spec, "cpu", epochs=min(epochs, spec.train.epochs))
+    backend = "reference" if missing_kernels(lower(spec), "cpu") else "cpu"
+    result, exe = train_spec(spec, backend, epochs=min(epochs, spec.train.epochs))
     history = [{k: v for k, v in row.items() if k != "time"} for row in result.history]
     return _round({
         "spec": Path(spec_path).name, "epochs": result.epochs_run, "seed": spec.train.seed,

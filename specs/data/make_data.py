@@ -5,6 +5,8 @@ byte-identical files (the npz archives are written with fixed zip timestamps).
 
 - iris.csv: 150 x 4 measurements + `species` name, from sklearn/datasets/data/iris.csv.
 - digits.csv: 1797 x 64 pixel counts 0..16 + `digit`, from sklearn/datasets/data/digits.csv.gz.
+- nnspec/data/builtin/digits.npz: the same samples for the built-in `digits()` source: x
+  (1797, 64) uint8, y (1797,) uint8, in the same order.
 - reg.npz: x (1000, 8) ~ U(-2, 2), y (1000, 1) = f(x) + N(0, 0.05^2) with the smooth
   f(x) = sin(x0) + 0.5 x1 x2 + tanh(x3) - 0.25 x4^2 + 0.3 x5 + 0.5 cos(x6) x7, seed 20240601.
 - reg_init.npz: initial weights of specs/regression.nn (8 -> 32 -> 16 -> 1), PyTorch layout
@@ -23,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
+BUILTIN = HERE.parents[1] / "nnspec" / "data" / "builtin"
 SPECIES = ["setosa", "versicolor", "virginica"]
 IRIS_COLUMNS = ["sepal_length", "sepal_width", "petal_length", "petal_width", "species"]
 
@@ -60,6 +63,9 @@ def make_digits(src: Path) -> None:
     assert (values == data).all() and values[:, :64].min() >= 0 and values[:, :64].max() <= 16
     header = [f"pixel_{i // 8}_{i % 8}" for i in range(64)] + ["digit"]
     write_csv(HERE / "digits.csv", header, [[str(v) for v in row] for row in values])
+    BUILTIN.mkdir(parents=True, exist_ok=True)
+    save_npz(BUILTIN / "digits.npz", {"x": values[:, :64].astype(np.uint8),
+                                      "y": values[:, 64].astype(np.uint8)})
 
 
 def save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
@@ -101,7 +107,7 @@ def main() -> None:
     make_digits(src)
     make_reg()
     make_reg_init()
-    for p in sorted(HERE.glob("*.*")):
+    for p in [*sorted(HERE.glob("*.*")), BUILTIN / "digits.npz"]:
         print(f"{p.name:14s} {p.stat().st_size:8d} bytes")
 
 

@@ -79,12 +79,27 @@ def _cases() -> list[dict[str, str]]:
                 continue  # E307 with a classification loss
             if slot == "source" and kind in ("linear", "sine"):
                 continue  # regression data with a classification loss
+            if slot == "source" and kind in IMAGE_SOURCES:
+                continue  # images, several classes: test_roundtrip_image_sources
             if slot == "source" and kind in ("csv", "npz", "blobs", "spirals"):
                 case["source"] = REQUIRED.get(kind, kind + "(classes=2)")
             if slot == "sched" and kind == "reduce_on_plateau":
                 case["sched"] = "reduce_on_plateau(monitor=val_accuracy, factor=0.5)"
             out.append(case)
     return out
+
+
+IMAGE_SOURCES = {"images": ('images("pets/", size=[6, 5], grayscale=true)', "1 6 5", 3),
+                 "digits": ("digits(image=true)", "1 8 8", 10),
+                 "shapes": ("shapes(samples=40, noise=0.2, size=12)", "1 12 12", 4)}
+
+
+@pytest.mark.parametrize("kind", sorted(IMAGE_SOURCES))
+def test_roundtrip_image_sources(kind: str) -> None:
+    source, shape, k = IMAGE_SOURCES[kind]
+    roundtrip(f"model m {{\n    input {shape}\n    flatten\n    dense {k} softmax\n}}\n"
+              f"data {{\n    source {source}\n    standardize\n}}\n"
+              "train {\n    loss categorical_crossentropy\n}\n")
 
 
 CASES = _cases()

@@ -17,6 +17,7 @@ from nnspec.pipeline import load_spec
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "specs" / "data"
 SHIPPED = ["iris.csv", "digits.csv", "reg.npz", "reg_init.npz"]
+BUILTIN_DIGITS = ROOT / "nnspec" / "data" / "builtin" / "digits.npz"
 
 
 def _make_data():
@@ -76,9 +77,20 @@ def test_reg_init_npz_fits_regression_spec():
 def test_make_data_is_deterministic(tmp_path, monkeypatch):
     mod = _make_data()
     monkeypatch.setattr(mod, "HERE", tmp_path)
+    monkeypatch.setattr(mod, "BUILTIN", tmp_path / "builtin")
     mod.main()
     for name in SHIPPED:
         assert (tmp_path / name).read_bytes() == (DATA / name).read_bytes(), name
+    assert (tmp_path / "builtin" / "digits.npz").read_bytes() == BUILTIN_DIGITS.read_bytes()
+
+
+def test_builtin_digits_match_sklearn():
+    digits = load_digits()
+    with np.load(BUILTIN_DIGITS) as z:
+        assert z["x"].dtype == np.uint8 and z["y"].dtype == np.uint8
+        np.testing.assert_array_equal(z["x"], digits.data)
+        np.testing.assert_array_equal(z["y"], digits.target)
+    assert BUILTIN_DIGITS.stat().st_size < 100_000
 
 
 @pytest.mark.parametrize("name", SHIPPED)
@@ -88,7 +100,7 @@ def test_shipped_files_are_small(name):
 
 def test_readme_names_every_file():
     readme = (DATA / "README.md").read_text()
-    for name in SHIPPED:
+    for name in [*SHIPPED, "nnspec/data/builtin/digits.npz"]:
         assert f"`{name}`" in readme
     assert readme.count("CC BY 4.0") >= 2
 

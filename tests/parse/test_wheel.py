@@ -45,6 +45,8 @@ def test_installed_wheel_finds_its_grammar(tmp_path):
     # The checkout's grammar must not be what the installed package finds.
     assert not (site / "grammar").exists()
     assert (site / "nnspec" / "_grammar" / "nnspec.lark").is_file()
+    # so does the data of the built-in `digits()` source (no download)
+    assert (site / "nnspec" / "data" / "builtin" / "digits.npz").is_file()
     spec = str(ROOT / "specs" / "moons.nn")
     out = subprocess.run([sys.executable, "-P", "-c", f"SPEC = {spec!r}\n{PROBE}"],
                          cwd=tmp_path, env={"PYTHONPATH": str(site)}, check=True,
