@@ -46,6 +46,11 @@ def diagnose(text: str, path: str | None = None, *,
         return None, sorted([*diagnostics, *(d for d in found if d.code in LOCAL_CODES)],
                             key=sort_key)
     diagnostics = [*diagnostics, *found]
+    if spec is not None and not has_errors(diagnostics):
+        memory = _memory(spec, doc)
+        diagnostics += memory
+        if has_errors(memory):
+            spec = None
     if require_data and spec is not None and spec.data is None:
         diagnostics.append(error("E308", "missing `data` block: `run` needs data to train on",
                                  None, path=path,
@@ -53,6 +58,17 @@ def diagnose(text: str, path: str | None = None, *,
                                         'target=label) }`']))
         spec = None
     return spec, sorted(diagnostics, key=sort_key)
+
+
+def _memory(spec: ir.Spec, doc: Any) -> list[Diagnostic]:
+    """E311 / W107 when the run's estimated memory (nnspec/memory/) exceeds the machine's or
+    half of it. The estimate is advice: should it fail, the spec is not held up by it."""
+    from nnspec.memory import memory_diagnostics
+
+    try:
+        return memory_diagnostics(spec, doc)
+    except Exception:  # noqa: BLE001 - see the docstring
+        return []
 
 
 def read_source(path: str | Path) -> tuple[str | None, list[Diagnostic]]:
