@@ -11,14 +11,15 @@ from __future__ import annotations
 
 from nnspec import ir
 from nnspec.diagnostics import Diagnostic, Span, error, warning
-from nnspec.memory.estimate import Estimate, estimate
+from nnspec.lower.plan import Plan
+from nnspec.memory.estimate import PHASE_WORDS, PHASES, Estimate, estimate
 from nnspec.memory.limit import Limit, machine_limit, show_count, show_size
 from nnspec.syntax import Document
 
 __all__ = ["Estimate", "memory_diagnostics", "memory_lines", "run_estimate"]
 
 
-def run_estimate(spec: ir.Spec) -> tuple[Estimate, object]:
+def run_estimate(spec: ir.Spec) -> tuple[Estimate, Plan]:
     """(the estimate, the Plan it was computed from) for a checked spec."""
     from nnspec.lower import lower
     from nnspec.memory.datasize import data_size
@@ -50,28 +51,27 @@ def memory_diagnostics(spec: ir.Spec, doc: Document | None = None,
     if total > limit.bytes:
         return [error("E311", f"{message}; {limit.words}", span, path=spec.path,
                       label=f"needs about {show_size(owners[owner])}", notes=notes,
-                      hints=[_shrink(owner), *hints])]
+                      hints=[_shrink(owner, plan.dtype), *hints])]
     return [warning("W107", f"{message}; the run needs about {show_size(total)}, more than "
                     f"half of the {show_size(limit.bytes)} {limit.who} allows", span,
                     path=spec.path,
                     label=f"needs about {show_size(owners[owner])}", notes=notes,
-                    hints=[_shrink(owner)])]
+                    hints=[_shrink(owner, plan.dtype)])]
 
 
 def breakdown(est: Estimate, top: int = 4) -> str:
     """The biggest items of the peak phase: `parameters 4 GB, gradients 4 GB, ...`."""
     phase = est.peak_phase
-    items = sorted((i for i in est.items if i.phase in (phase, "both")),
+    items = sorted((i for i in est.items if phase in i.phases),
                    key=lambda i: -i.bytes)
     shown = [f"{i.name} {show_size(i.bytes)}" for i in items[:top] if i.bytes]
     rest = sum(i.bytes for i in items[top:])
     if rest:
         shown.append(f"the rest {show_size(rest)}")
-    when = "while reading the data" if phase == "load" else "while training"
-    return ", ".join(shown) + f" ({when})"
+    return ", ".join(shown) + f" ({PHASE_WORDS[phase]})"
 
 
-def _blame(owner: str, share: int, est: Estimate, plan, spec: ir.Spec,  # type: ignore[no-untyped-def]
+def _blame(owner: str, share: int, est: Estimate, plan: Plan, spec: ir.Spec,
            doc: Document | None) -> tuple[Span | None, str]:
     about = f"about {show_size(share)}"
     if owner == "model" and est.biggest_layer is not None:
@@ -104,7 +104,7 @@ def _blame(owner: str, share: int, est: Estimate, plan, spec: ir.Spec,  # type: 
     return spec.span, f"this run needs {about}"
 
 
-def _batch(plan) -> str:  # type: ignore[no-untyped-def]
+def _batch(plan: Plan) -> str:
     return "full" if plan.batch is None else f"{plan.batch:,}"
 
 
@@ -123,9 +123,10 @@ def _statement(doc: Document | None, block: str, keyword: str) -> Span | None:
     return None
 
 
-def _shrink(owner: str) -> str:
+def _shrink(owner: str, dtype: str) -> str:
     return {"model": "use fewer or narrower layers, or an optimizer with less state (sgd)",
-            "data": "use fewer samples, or train in float32",
+            "data": "use fewer samples" + (", or train in float32 (`dtype float32`)"
+                                           if dtype == "float64" else ""),
             "batch": "use a smaller batch",
             "width": "use narrower layers",
             "epochs": "use fewer epochs (early_stop ends a run when it stops improving)"}[owner]
@@ -135,13 +136,13 @@ def memory_lines(spec: ir.Spec, limit: Limit | None = None) -> list[str]:
     """`nnspec summary`'s memory section: the peak, then each counted buffer."""
     limit = limit or machine_limit()
     est, _ = run_estimate(spec)
-    phase = est.peak_phase
-    when = "while reading the data" if phase == "load" else "while training"
-    lines = [f"memory (estimated peak, cpu engine): about {show_size(est.total)} {when}; "
+    lines = [f"memory (estimated peak, cpu engine): about {show_size(est.total)} "
+             f"{PHASE_WORDS[est.peak_phase]}; "
              f"{limit.words}"]
     width = max(len(i.name) for i in est.items)
-    for phase_name, title in (("train", "while training"), ("load", "while reading the data")):
-        items = [i for i in est.items if i.phase in (phase_name, "both")]
+    for phase_name in PHASES[::-1]:
+        title = PHASE_WORDS[phase_name]
+        items = [i for i in est.items if phase_name in i.phases]
         if not any(i.bytes for i in items):
             continue
         lines.append(f"  {title}: {show_size(est.phase(phase_name))}")

@@ -7,7 +7,7 @@ buffers counted are what the cpu engine and the training loop allocate (docs/run
 - the model (owner: the layer with the most parameters): parameters, gradients, batchnorm
   running statistics and the optimizer's moments (backends/cpu/executable.py), the copy the
   loop takes for a checkpoint (always at the end, Trainer.state_dict), the `restore_best`
-  copy of the best epoch's weights, the copy written to weights.npz (run/restore.weights_of);
+  copy of the best epoch's weights, the copies made for weights.npz (run/restore.weights_of);
 - the activations (owner: `batch`): one workspace per batch size the engine runs (training
   batches, evaluation chunks of up to EVAL_ROWS rows, a validation set that fits one chunk),
   each with its two backward buffers and, for a graph, its gradient workspace: exactly the
@@ -17,10 +17,13 @@ buffers counted are what the cpu engine and the training loop allocate (docs/run
   outputs predicted each epoch for the metrics;
 - the history (owner: `epochs`): one row (a dict of floats) per epoch, kept until the end.
 
-Two moments compete for the peak: reading the data (the table as read in float64, the
-copies the scaler and the splits make) and training (everything above). `Estimate.total` is
-the larger. Not counted: the interpreter with NumPy and Numba and the compiled kernels
-(about the same for every run, the benchmark subtracts it), allocator slack, and the memory
+Three moments compete for the peak (PHASES): reading the data (the table as read, in
+float64, and an .npz file held whole while it is parsed), splitting and scaling it (the
+table, the splits and the float64 copies of the training rows the scaler and the data checks
+make) and training (everything above). `Estimate.total` is the largest.
+
+Not counted: the interpreter with NumPy and Numba and the compiled kernels (about the same
+for every run, the benchmark subtracts it), allocator slack, BLAS thread buffers, and the memory
 of a GPU (`device cuda`: the host side is estimated as for the cpu engine).
 """
 
@@ -42,6 +45,12 @@ from nnspec.lower.plan import (
     Plan,
 )
 
+# The moments that compete for the peak: reading the files (the table as read, and a file
+# held whole while it is parsed), splitting and scaling it (the table, the splits and the
+# copies the scaler makes), training (the model, the workspaces, the splits, the history).
+PHASES = ("read", "scale", "train")
+PHASE_WORDS = {"read": "while reading the data", "scale": "while splitting and scaling the data",
+               "train": "while training"}
 EVAL_ROWS = 1024  # backends/cpu/executable.EVAL_ROWS (a test checks they agree)
 # backends/cpu/layout.transposed_forward: a dense layer keeps a transposed copy of a small w
 WT_MIN_OUT, WT_MAX_SIZE = 16, 16384
@@ -49,10 +58,12 @@ IN_PLACE = (ACTIVATION, DROPOUT, BATCHNORM, FLATTEN)
 # A history row: a dict of `c` floats, ~120 bytes + ~48 per column while training (measured
 # with tracemalloc on CPython 3.12), and its text in history.json / history.csv at the end.
 ROW_BYTES, COLUMN_BYTES = 120, 48 + 60
-# Reading the data, the largest moment: besides the table (float64) and the splits, the copies
-# Scaler.fit / Scaler.apply / the data checks make of the training rows (`x[rows]`, its
-# float64 copy, the scaled temporaries): about this many float64 (n_train, features) arrays.
-LOAD_COPIES = 4
+# Splitting and scaling: besides the table (float64) and the splits, the copies Scaler.fit,
+# Scaler.apply and the data checks make of the training rows (`x[rows]`, `x - mean`, ...): at
+# most about this many float64 (n_train, features) arrays at once. Measured: two (the peak
+# resident memory of benchmarks/bench_memory.py's csv, generated and npz cases; tracemalloc,
+# which counts requested bytes rather than resident pages, sees up to three).
+LOAD_COPIES = 2
 
 
 @dataclass(frozen=True)
@@ -82,7 +93,7 @@ class Item:
     name: str  # e.g. "optimizer state"
     bytes: int
     owner: str  # "model" | "width" (the widest layer) | "batch" | "data" | "epochs"
-    phase: str = "train"  # "train" (alive while training) | "load" (while reading data)
+    phases: tuple[str, ...] = ("train",)  # the moments (PHASES) it is alive at
     detail: str = ""  # e.g. "2 x 1,024 values"
 
 
@@ -96,22 +107,22 @@ class Estimate:
     notes: tuple[str, ...] = field(default=())
 
     def phase(self, phase: str) -> int:
-        return sum(i.bytes for i in self.items if i.phase in (phase, "both"))
+        return sum(i.bytes for i in self.items if phase in i.phases)
 
     @property
     def total(self) -> int:
-        """The estimated peak: the larger of reading the data and training."""
-        return max(self.phase("load"), self.phase("train"))
+        """The estimated peak: the largest of its moments (PHASES)."""
+        return max(self.phase(p) for p in PHASES)
 
     @property
     def peak_phase(self) -> str:
-        return "load" if self.phase("load") > self.phase("train") else "train"
+        return max(PHASES[::-1], key=self.phase)  # training wins a tie
 
     def by_owner(self) -> dict[str, int]:
         """Bytes of the peak phase per owner (what the error points at)."""
         out: dict[str, int] = {}
         for i in self.items:
-            if i.phase in (self.peak_phase, "both"):
+            if self.peak_phase in i.phases:
                 out[i.owner] = out.get(i.owner, 0) + i.bytes
         return out
 
@@ -229,7 +240,9 @@ def estimate(plan: Plan, data: DataSize | None, *, validation: float = 0.0,
     if plan.early_stop is not None and plan.early_stop.restore_best:
         items.append(Item("restore_best copy", (p + b) * d, "model",
                           detail="the best epoch's weights"))
-    items.append(Item("saved weights", (p + b) * d, "model", detail="weights.npz at the end"))
+    # weights.npz: run/restore.weights_of copies the flat buffers, then each tensor out of them
+    items.append(Item("saved weights", 2 * (p + b) * d, "model",
+                      detail="weights.npz at the end"))
     notes: list[str] = []
     if data is None or data.samples is None:
         rows = plan.batch or 0
@@ -250,15 +263,15 @@ def estimate(plan: Plan, data: DataSize | None, *, validation: float = 0.0,
     if batch:
         items.append(Item("activations", workspace_values(plan, batch) * d, "batch",
                           detail=f"batches of {batch:,}"))
-    rows = {min(EVAL_ROWS, n) for n in (n_train, n_val, n_test) if n} - {batch}
-    if rows:
+    chunks = sorted({min(EVAL_ROWS, n) for n in (n_train, n_val, n_test) if n} - {batch})
+    if chunks:
         items.append(Item("evaluation activations",
-                          sum(workspace_values(plan, r) for r in rows) * d, "width",
-                          detail=f"chunks of {', '.join(f'{r:,}' for r in sorted(rows))} rows"))
+                          sum(workspace_values(plan, r) for r in chunks) * d, "width",
+                          detail=f"chunks of {', '.join(f'{r:,}' for r in chunks)} rows"))
     n_all = n_train + n_val + n_test
     y_bytes = 8 if multiclass else k * d  # class indices (int64) or float targets
     splits = n_all * (f * d + y_bytes + 8)  # x, y, the rows' indices
-    items.append(Item("data splits", splits, "data", phase="both",
+    items.append(Item("data splits", splits, "data", phases=("scale", "train"),
                       detail=f"{n_all:,} samples x {f:,} features ({plan.dtype})"))
     if multiclass:
         items.append(Item("one-hot targets", n_all * k * d, "data"))
@@ -267,18 +280,20 @@ def estimate(plan: Plan, data: DataSize | None, *, validation: float = 0.0,
         per_epoch += max(n_train, n_val) * k * (d + 8)  # outputs for the metrics
     items.append(Item("per epoch", per_epoch, "data", detail="sample order, outputs for metrics"))
     table = (data.samples or 0) * (f + data.targets) * 8
-    items.append(Item("data as read", table + data.raw, "data", phase="load",
+    items.append(Item("data as read", table, "data", phases=("read", "scale"),
                       detail=f"{data.samples:,} rows x {f + data.targets} columns (float64)"
                       + (f", {data.note}" if data.note else "")))
     for name, n in (("validation", data.validation), ("test", data.test)):
         if n:
             items.append(Item(f"{name} data as read", n * (f + data.targets) * 8, "data",
-                              phase="load"))
-    items.append(Item("scaling copies", LOAD_COPIES * n_train * f * 8, "data", phase="load",
+                              phases=("read", "scale")))
+    if data.raw:
+        items.append(Item("file held while reading", data.raw, "data", phases=("read",)))
+    items.append(Item("scaling copies", LOAD_COPIES * n_train * f * 8, "data", phases=("scale",),
                       detail="training rows in float64 for the scaler"))
     cols = history_columns(plan, n_val > 0)
     items.append(Item("history", epochs * (ROW_BYTES + COLUMN_BYTES * cols), "epochs",
-                      detail=f"{epochs:,} rows of {cols} columns"))
+                      detail=f"{epochs:,} row{'' if epochs == 1 else 's'} of {cols} columns"))
     if not data.exact:
         notes.append(f"the number of samples is estimated ({data.note})")
     return Estimate(tuple(items), data, p, _biggest(plan), _widest(plan), tuple(notes))

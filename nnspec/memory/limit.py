@@ -119,11 +119,11 @@ def _read_number(path: Path) -> int | None:
     return int(text) if text.isdigit() else None  # "max": no limit
 
 
-def _cgroup() -> int | None:
+def _cgroup(proc: Path = Path("/proc/self/cgroup"),
+            root: Path = Path("/sys/fs/cgroup")) -> int | None:
     """The cgroup memory limit of this process (v2, else v1), if any."""
-    root = Path("/sys/fs/cgroup")
     try:
-        lines = Path("/proc/self/cgroup").read_text().splitlines()
+        lines = proc.read_text().splitlines()
     except OSError:
         lines = []
     limits = []
