@@ -34,11 +34,13 @@ LOCAL_CODES = frozenset({"E201", "E202", "E203", "E204", "E205", "E206", "E207",
                          "E303", "E304"})
 
 
-def diagnose(text: str, path: str | None = None, *,
-             require_data: bool = False) -> tuple[ir.Spec | None, list[Diagnostic]]:
+def diagnose(text: str, path: str | None = None, *, require_data: bool = False,
+             memory: bool = True) -> tuple[ir.Spec | None, list[Diagnostic]]:
     """parse + check: the Spec (None when there is an error) and every diagnostic, sorted.
 
     `require_data=True` (what `nnspec run` asks for) also requires the `data` block.
+    `memory=False` leaves out the estimate of a training run's memory (E311 / W107,
+    nnspec/memory/): `eval` and `predict` read a trained run's spec but train nothing.
     """
     doc, diagnostics = parse(text, path)
     spec, found = check(doc)
@@ -46,10 +48,10 @@ def diagnose(text: str, path: str | None = None, *,
         return None, sorted([*diagnostics, *(d for d in found if d.code in LOCAL_CODES)],
                             key=sort_key)
     diagnostics = [*diagnostics, *found]
-    if spec is not None and not has_errors(diagnostics):
-        memory = _memory(spec, doc)
-        diagnostics += memory
-        if has_errors(memory):
+    if memory and spec is not None and not has_errors(diagnostics):
+        found = _memory(spec, doc)
+        diagnostics += found
+        if has_errors(found):
             spec = None
     if require_data and spec is not None and spec.data is None:
         diagnostics.append(error("E308", "missing `data` block: `run` needs data to train on",

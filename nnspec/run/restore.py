@@ -40,7 +40,7 @@ def restore(run_dir: str | Path, sources: dict[str, str]) -> Restored:
     from nnspec.run.session import load
 
     rd = RunDir.open(run_dir)
-    spec = load(rd.path / "spec.nn", sources).spec
+    spec = load(rd.path / "spec.nn", sources, memory=False).spec  # eval / predict: no training
     from nnspec.backends import runs_on
 
     plan = lower(spec)

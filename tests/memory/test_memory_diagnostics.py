@@ -240,3 +240,22 @@ def test_two_billion_epochs_start_at_once_without_a_big_allocation(tmp_path: Pat
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=60)
+
+
+def test_eval_of_a_trained_run_is_not_held_to_the_training_estimate(tmp_path: Path) -> None:
+    """A run trained with --max-memory is evaluated without it: eval trains nothing."""
+    spec = tmp_path / "m.nn"
+    spec.write_text(BASE.replace("epochs 5", "epochs 1"))
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "NO_COLOR": "1", lim.ENV: "1kB"}
+    cli = [sys.executable, "-m", "nnspec.cli"]
+    check = subprocess.run([*cli, "check", str(spec)], capture_output=True, text=True,
+                           env=env, timeout=120)
+    assert check.returncode == 1 and "error[E311]" in check.stderr
+    run = subprocess.run([*cli, "run", str(spec), "--out", str(tmp_path / "r"), "-q",
+                          "--max-memory", "1GB"], capture_output=True, text=True, env=env,
+                         timeout=300)
+    assert run.returncode == 0, run.stderr
+    ev = subprocess.run([*cli, "eval", str(tmp_path / "r")], capture_output=True, text=True,
+                        env=env, timeout=300)
+    assert ev.returncode == 0, ev.stderr
+    assert "E311" not in ev.stderr
