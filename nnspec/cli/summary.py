@@ -29,6 +29,9 @@ def run(args: argparse.Namespace) -> int:
         return 2 if not Path(args.file).is_file() else 1
     spec, diagnostics = diagnose(text, args.file)
     print_diagnostics(diagnostics, {args.file: text})
+    too_big = spec is None and {d.code for d in diagnostics if d.is_error} == {"E311"}
+    if too_big:  # the table and the estimate are what the user needs to see now
+        spec, _ = diagnose(text, args.file, memory=False)
     if spec is None:
         return 1
     console = Console(highlight=False)
@@ -37,4 +40,4 @@ def run(args: argparse.Namespace) -> int:
 
     for line in memory_lines(spec):
         console.print(line, markup=False, soft_wrap=True)
-    return 0
+    return 1 if too_big else 0

@@ -135,7 +135,11 @@ def test_summary_shows_the_estimate(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert "--max-memory allows 1 TB" in out
     for item in ("parameters", "gradients", "activations", "data splits", "scaling copies"):
         assert item in out
-    assert main(["summary", str(spec), "--max-memory", "50MB"]) == 1
+    assert main(["summary", str(spec), "--max-memory", "50MB"]) == 1  # E311, then the table
+    captured = capsys.readouterr()
+    assert "error[E311]" in captured.err
+    assert "memory (estimated peak, cpu engine): about 300 MB" in captured.out
+    assert "--max-memory allows 50 MB" in captured.out
 
 
 def test_run_is_refused_before_anything_runs(tmp_path: Path) -> None:
