@@ -43,10 +43,11 @@ data {{
 }}
 train {{
     loss binary_crossentropy
-    optimizer sgd lr=0.05
+    optimizer adam lr=0.01
     batch 256
     epochs 2
     metrics accuracy
+    early_stop(monitor=val_loss, patience=3, restore_best=true)
 }}
 """,
     "adam_restore_best": """model m {{

@@ -14,8 +14,10 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("case", ["csv", "adam_restore_best", "generated_data",
-                                  "residual_graph", "npz"])
+# Two of the benchmark's five cases (the suite's time budget): a CSV source read, split and
+# scaled (adam, restore_best), and a largish model (4.7 million parameters, adam,
+# restore_best). `python benchmarks/bench_memory.py` runs all five.
+@pytest.mark.parametrize("case", ["csv", "adam_restore_best"])
 def test_estimate_within_30_percent_of_the_measured_peak(case: str, tmp_path: Path) -> None:
     sys.path.insert(0, str(ROOT / "benchmarks"))
     try:
