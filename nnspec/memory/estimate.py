@@ -254,6 +254,9 @@ def estimate(plan: Plan, data: DataSize | None, *, validation: float = 0.0,
                      + "; the data and the activations of a full batch are not counted")
         return Estimate(tuple(items), data, p, _biggest(plan), _widest(plan), tuple(notes))
 
+    if any(layer.kind not in _ENGINE_KINDS for layer in plan.layers):
+        notes.append("image layers (conv2d, pooling) run on the reference backend, whose "
+                     "float64 buffers are not modelled: the activations may be more")
     n_train, n_val, n_test = split_sizes(data, validation, test)
     f, k = data.features, plan.n_outputs
     multiclass = plan.task == "multiclass"
@@ -297,6 +300,9 @@ def estimate(plan: Plan, data: DataSize | None, *, validation: float = 0.0,
     if not data.exact:
         notes.append(f"the number of samples is estimated ({data.note})")
     return Estimate(tuple(items), data, p, _biggest(plan), _widest(plan), tuple(notes))
+
+
+_ENGINE_KINDS = (DENSE, ACTIVATION, DROPOUT, BATCHNORM, FLATTEN, CONCAT, ADD)
 
 
 def _biggest(plan: Plan) -> int | None:

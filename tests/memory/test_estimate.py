@@ -183,3 +183,12 @@ def test_spec_files_estimate_without_error() -> None:
         assert spec is not None
         est, _ = run_estimate(spec)
         assert 0 < est.total < 10**9, path.name
+
+
+def test_image_layers_say_the_estimate_may_be_low() -> None:
+    text = ("model c {\n    input 1 28 28\n    conv2d 8 3 relu\n    maxpool 2\n    flatten\n"
+            "    dense 10 softmax\n}\ndata { source blobs(features=784, classes=10, "
+            "samples=500) }\ntrain { loss categorical_crossentropy }\n")
+    est, _ = run_estimate(checked(text))
+    assert any("reference backend" in n for n in est.notes)
+    assert not any("reference backend" in n for n in run_estimate(checked(SMALL))[0].notes)
