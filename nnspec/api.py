@@ -72,17 +72,17 @@ def check(path: PathLike) -> list[Diagnostic]:
 def load(path: PathLike, *, set: Mapping[str, Any] | None = None) -> Spec:  # noqa: A002
     """Read and check a spec file (the data block included), then apply overrides by dotted
     path as `nnspec run --set` does; raises SpecError with every diagnostic."""
+    from nnspec.run.session import as_run, override_checked
     from nnspec.run.session import load as load_checked
-    from nnspec.run.session import override
 
     sources: dict[str, str] = {}
     sets = _override_args(set)
     try:
         loaded = load_checked(path, sources)
-        spec = override(loaded.spec, list(sets), sources)
+        spec, judged = override_checked(loaded.spec, list(sets), sources)
     except DiagnosticError as exc:
         raise SpecError(exc.diagnostics, sources) from None
-    return Spec(Path(path), spec, sets, tuple(loaded.warnings))
+    return Spec(Path(path), spec, sets, tuple(as_run(loaded.warnings, judged)))
 
 
 @dataclass
@@ -131,19 +131,23 @@ class Run:
 
 
 def open_run(run_dir: PathLike) -> Run:
-    """A run directory written earlier (by `fit` or `nnspec run`), ready to `predict`."""
-    import json
+    """A run directory written earlier (by `fit` or `nnspec run`), ready to `predict`.
+
+    Its files are read through the folder's descriptor with O_NOFOLLOW (run/folder.py): a
+    symbolic link planted in the folder is refused, never followed."""
+    from nnspec.run.rundir import RunDir
 
     where = Path(run_dir)
     try:
-        history = json.loads((where / "history.json").read_text(encoding="utf-8"))
-        metrics = json.loads((where / "metrics.json").read_text(encoding="utf-8"))
-        manifest = json.loads((where / "manifest.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        from nnspec.diagnostics import error
-
-        raise SpecError([error("E504", f"`{where}` is not a readable run directory: {exc}",
-                               path=str(where))], {}) from None
+        rd = RunDir.open(where)
+        try:
+            history = rd.read_json("history.json")
+            metrics = rd.read_json("metrics.json")
+            manifest = rd.manifest
+        finally:
+            rd.close()
+    except DiagnosticError as exc:
+        raise SpecError(exc.diagnostics, {}) from None
     rows = history.get("rows", history) if isinstance(history, dict) else history
     return Run(where, str(manifest.get("status", "completed")), list(rows), metrics)
 

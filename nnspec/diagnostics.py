@@ -122,6 +122,9 @@ CODES: dict[str, str] = {
     "E506": "backend cannot run this model",
     "E507": "run directory in use",
     "E508": "spec changed since the run started",
+    "E509": "out of memory",
+    "E510": "run folder not writable in the middle of a run",
+    "E511": "run not finished, or of another format",
     # W1xx: warnings
     "W101": "learning rate above 1",
     "W102": "early stopping on training loss",
@@ -130,6 +133,9 @@ CODES: dict[str, str] = {
     "W105": "suspicious value",
     "W106": "run directory from an older nnspec",
     "W107": "the run needs more than half of the machine's memory",
+    "W109": "training diverged",
+    "W113": "data not read by check",
+    "W114": "data path of an unsaved document",
 }
 
 
@@ -181,6 +187,15 @@ def warning(code: str, message: str, span: Span | None = None, *, path: str | No
     assert code in CODES, code
     return Diagnostic(code=code, severity=Severity.warning, message=message, path=path, span=span,
                       label=label, notes=tuple(notes), hints=tuple(hints), fixes=tuple(fixes))
+
+
+def note(code: str, message: str, span: Span | None = None, *, path: str | None = None,
+         label: str | None = None, notes: Iterable[str] = (), hints: Iterable[str] = ()
+         ) -> Diagnostic:
+    """Information that is neither a mistake nor a risk (`check` did not read a file)."""
+    assert code in CODES, code
+    return Diagnostic(code=code, severity=Severity.note, message=message, path=path, span=span,
+                      label=label, notes=tuple(notes), hints=tuple(hints), fixes=())
 
 
 class DiagnosticError(Exception):

@@ -90,6 +90,18 @@ yet and refuse such a model (E506): train it with `nnspec run SPEC --backend ref
 spec file), names (`true`, `false`, `full`, `val_loss`; a bare name is accepted wherever
 text is expected, so `target=species` is `target="species"`) and lists (`[30, 60, 90]`).
 
+**What `check` reads.** `nnspec check` (and the language server) reports every mistake in
+one pass: a block with a mistake is still checked against the others without the part that
+failed, and no error is reported that only follows from another. It also reads the files of
+`csv` and `npz` sources, as `nnspec run` reads them, and reports their problems with the same
+codes, words and positions (E401-E406, E412-E414, at the `source` statement): the columns,
+every cell of the features, the target's values and classes against the output layer and the
+loss. A file over 16 MiB is read up to its header only (a CSV: columns, feature count) or not
+at all (npz); the note W113 says so, and `run` still checks all of it. In the editor, a
+relative data path in a document that is not saved anywhere is not read (note W114). Built-in
+generators (`moons`, ...) are not run by `check`: their facts are declared. Warnings about the
+data (constant features, unused output units) are printed by `run` before the first epoch.
+
 **Resolved defaults.** `nnspec run` saves the spec with every default written out
 (`spec.nn`). A dense or conv2d layer without `init=` gets its activation's initializer (he_normal
 after the relu family, lecun_normal after selu, glorot_uniform otherwise). A monitor's
@@ -97,6 +109,28 @@ after the relu family, lecun_normal after selu, glorot_uniform otherwise). A mon
 `early_stop` and `reduce_on_plateau` watch `val_loss` by default; without any validation
 data that default becomes `loss` (warning W103), while an explicit `val_*` monitor is an
 error (E407). Monitor names: `loss`, `val_loss`, and each declared metric `m` and `val_m`.
+
+**Tasks.** The loss says what the network learns: `binary_crossentropy` two classes (or
+independent 0/1 targets), `categorical_crossentropy` one of K classes, any other loss a
+regression. A regression loss trains a classifier when the metrics ask for classes and the
+output layer gives them: `dense 1 sigmoid` with `loss mse` and `metrics accuracy` is a
+binary classifier (a sample's class is p >= 0.5; its targets are 0/1) and a softmax over K
+units one of K classes (the argmax; its targets one-hot). Classification metrics on any
+other output are E307, and a softmax over a single unit (always 1.0) is E306.
+
+**A row of the history.** Each epoch adds one row (the live display, `history.csv`,
+`--json`). `loss` is the mean of the epoch's mini-batch losses, measured while the weights
+changed (and dropout was active): what the optimizer saw, at no extra cost. Everything else
+is measured after the epoch, on its final weights, in eval mode: `train_loss` and the
+training metrics (`accuracy`, `rmse`, ...) on the whole training split, `val_loss` and
+`val_<metric>` on the validation split. So compare `train_loss` with `val_loss` (and, for
+`loss mse`, `rmse` squared with `train_loss`), not `loss`: it lags the others by about half
+an epoch. A run with neither metrics nor validation data leaves `train_loss` out (there is
+nothing to compare it with). `lr` is the epoch's learning rate. `curves.png` draws `train_loss` and `val_loss`
+as the loss panel's lines, `loss` as a lighter "batch mean" line, and the learning rate in a
+panel of its own; a panel spanning two decades or more gets a log y-axis (its title says
+so). A `loss` that grows to a hundred times its best so far, and above its first epoch's, is
+reported as divergence (W109, with the epoch it started), live and at the end.
 
 **Schedules.** `schedule S`, or `schedule warmup(epochs=W) then S`; a lone `warmup(...)`
 means warmup then constant. Only a warmup may come before `then`, and `reduce_on_plateau`

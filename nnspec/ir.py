@@ -129,11 +129,14 @@ class Train(Node):
     early_stop: EarlyStop | None = Field(None, description="stop when a monitor stops improving")
     metrics: tuple[AnyMetric, ...] = Field((), description="reported every epoch")
 
-    @model_validator(mode="after")
-    def _batch(self) -> Train:
-        if isinstance(self.batch, int) and self.batch <= 0:
+    # A field validator, not a model one: pydantic skips model validators when a field
+    # failed, so `epochs 0` would hide `batch 0` until it was fixed (issue 18).
+    @field_validator("batch")
+    @classmethod
+    def _batch(cls, batch: int | str) -> int | str:
+        if isinstance(batch, int) and batch <= 0:
             raise ValueError("batch must be a positive integer or `full`")
-        return self
+        return batch
 
 
 Artifact = Literal["weights", "history", "metrics", "curves", "checkpoint"]
@@ -179,3 +182,39 @@ class Spec(Node):
 def layer_shapes(model: Model) -> list[tuple[int, int]]:
     """(values in, values out) per sample of each layer, in order (Model.shapes, flattened)."""
     return [(size(a), size(b)) for a, b in model.shapes()]
+
+
+def output_activation(layers: tuple) -> tuple[str, int | None]:
+    """(the activation at the output, its units when a dense layer sets it); dropout is
+    transparent, as in check.rules.output_layer."""
+    from nnspec.ops.layers import ActivationLayer, Dense, Dropout
+
+    for layer in reversed(layers):
+        if isinstance(layer, Dropout):
+            continue
+        if isinstance(layer, Dense):
+            return layer.activation.kind, layer.units
+        if isinstance(layer, ActivationLayer):
+            return layer.activation.kind, None
+        return layer.kind, None
+    return "linear", None
+
+
+def task_of(model: Model, train: Train) -> str:
+    """What the network is trained to do: binary | multiclass | regression.
+
+    The classification losses say it. A regression loss (mse on 0/1 targets is in learners'
+    notes) trains a classifier when the metrics ask for classes and the output layer gives
+    them: a sigmoid output is binary (a class is p >= 0.5), a softmax over 2 or more units
+    multi-class (the argmax); check() rejects classification metrics on any other output.
+    """
+    if train.loss.task == "classification":
+        return "binary" if train.loss.kind == "binary_crossentropy" else "multiclass"
+    if any(m.task == "classification" for m in train.metrics):
+        act, _ = output_activation(model.layers)
+        units = layer_shapes(model)[-1][1] if model.layers else model.features
+        if act == "sigmoid":
+            return "binary"
+        if act in ("softmax", "log_softmax") and units >= 2:
+            return "multiclass"
+    return "regression"

@@ -18,12 +18,14 @@ problems as `Diagnostic`s (nnspec/diagnostics.py), never as tracebacks.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from nnspec import ir
-from nnspec.check import check
-from nnspec.diagnostics import Diagnostic, error, has_errors, sort_key
+from nnspec.bugs import unexpected
+from nnspec.check import Parts, check
+from nnspec.diagnostics import Diagnostic, error, has_errors, note, sort_key
 from nnspec.parse import parse
 
 # With syntax errors, only the checker's findings that are local to one statement are kept:
@@ -34,16 +36,27 @@ LOCAL_CODES = frozenset({"E201", "E202", "E203", "E204", "E205", "E206", "E207",
                          "E303", "E304"})
 
 
+FactsOf = Callable[[Any, Path, str], Any]  # (source, spec folder, role) -> Facts | None
+
+
 def diagnose(text: str, path: str | None = None, *, require_data: bool = False,
-             memory: bool = True) -> tuple[ir.Spec | None, list[Diagnostic]]:
+             read_data: bool = False, facts_of: FactsOf | None = None,
+             keep_spec: bool = False, memory: bool = True
+             ) -> tuple[ir.Spec | None, list[Diagnostic]]:
     """parse + check: the Spec (None when there is an error) and every diagnostic, sorted.
 
     `require_data=True` (what `nnspec run` asks for) also requires the `data` block.
+    `read_data=True` (`nnspec check`, the language server) also reads the data files of csv
+    and npz sources (data_diagnostics): `run` reads them itself, with the same diagnostics.
+    `keep_spec=True` (the language server) keeps the checked Spec when only the data (or the
+    memory estimate, E311) has errors: hover and inlay hints show the model's shapes even
+    while a data file is wrong.
     `memory=False` leaves out the estimate of a training run's memory (E311 / W107,
     nnspec/memory/): `eval` and `predict` read a trained run's spec but train nothing.
     """
     doc, diagnostics = parse(text, path)
-    spec, found = check(doc)
+    parts = Parts()
+    spec, found = check(doc, parts)
     if has_errors(diagnostics):
         return None, sorted([*diagnostics, *(d for d in found if d.code in LOCAL_CODES)],
                             key=sort_key)
@@ -51,7 +64,7 @@ def diagnose(text: str, path: str | None = None, *, require_data: bool = False,
     if memory and spec is not None and not has_errors(diagnostics):
         found = _memory(spec, doc)
         diagnostics += found
-        if has_errors(found):
+        if has_errors(found) and not keep_spec:
             spec = None
     if require_data and spec is not None and spec.data is None:
         diagnostics.append(error("E308", "missing `data` block: `run` needs data to train on",
@@ -59,6 +72,11 @@ def diagnose(text: str, path: str | None = None, *, require_data: bool = False,
                                  hints=['add e.g. `data { source csv("data.csv", '
                                         'target=label) }`']))
         spec = None
+    if read_data:
+        from_data = data_diagnostics(parts, path, facts_of)
+        diagnostics += from_data
+        if has_errors(from_data) and not keep_spec:
+            spec = None
     return spec, sorted(diagnostics, key=sort_key)
 
 
@@ -71,6 +89,65 @@ def _memory(spec: ir.Spec, doc: Any) -> list[Diagnostic]:
         return memory_diagnostics(spec, doc)
     except Exception:  # noqa: BLE001 - see the docstring
         return []
+
+
+def file_sources(data: ir.Data | None) -> list[tuple[str, Any]]:
+    """(role, source) of each source of `data` that is a csv or npz file."""
+    if data is None:
+        return []
+    from nnspec.ops.sources import Csv, Npz
+
+    return [(role, src) for role in ("source", "validation", "test")
+            if isinstance(src := getattr(data, role), (Csv, Npz))]
+
+
+def data_diagnostics(parts: Parts, path: str | None,
+                     facts_of: FactsOf | None = None) -> list[Diagnostic]:
+    """What reading the data files says (data.facts), judged against what checked: E401-E406,
+    E412-E414 as `run` reports them, at the `source` statement; W113 when a file was too
+    large to read. `facts_of` gives the facts of one source (default: read them now, up to
+    data.facts.LIMIT); it may return None for facts not known yet (the language server reads
+    in the background): those sources are left out, and so is what needs every source.
+
+    A path that is not a regular file was refused by check() (E413) and is not opened; a
+    relative path in a document without a file (an unsaved editor buffer) is W114."""
+    sources = file_sources(parts.data)
+    if not sources:
+        return []
+    from nnspec.data.files import probe, resolve
+
+    base = Path(path).parent if path else None
+    found: list[Diagnostic] = []
+    known = []
+    for role, src in sources:
+        if base is None and not Path(src.path).expanduser().is_absolute():
+            found.append(note(
+                "W114", f"`{src.path}` is relative, but this document is not saved in a "
+                "folder: its data was not read", src.span, path=path,
+                label="relative to which folder?",
+                hints=["save the spec next to its data (or give an absolute path) to have "
+                       "the data checked"]))
+            continue
+        where = base if base is not None else Path(".")
+        if probe(resolve(src.path, where)) is not None:
+            continue  # E413 from check(): never opened
+        if facts_of is None:
+            from nnspec.data.facts import read_facts
+
+            facts = read_facts(src, where, role)
+        else:
+            facts = facts_of(src, where, role)
+        if facts is not None:
+            known.append((facts, src.span))
+    if not known:
+        return found
+    from nnspec.data.facts import judge
+    from nnspec.data.load import task_of_loss
+
+    complete = len(known) == len(sources)
+    task = task_of_loss(parts.loss) if parts.loss is not None and complete else None
+    return [*found, *judge(known, path, n_inputs=parts.n_inputs, n_outputs=parts.n_outputs,
+                           task=task)]
 
 
 def read_source(path: str | Path) -> tuple[str | None, list[Diagnostic]]:
@@ -125,9 +202,9 @@ def compile_spec(spec: ir.Spec, backend: str = "cpu") -> Any:
     except DiagnosticError:
         raise
     except Exception as exc:  # noqa: BLE001 - a backend bug is a diagnostic, not a traceback
-        raise DiagnosticError(error("E502", f"the {backend} backend failed to compile the "
-                                    f"model: {type(exc).__name__}: {exc}", path=spec.path,
-                                    hints=["this is a bug in nnspec; please report it"])) from exc
+        raise DiagnosticError(unexpected(
+            "compile", f"the {backend} backend failed to compile the model: "
+            f"{type(exc).__name__}: {exc}", exc, path=spec.path)) from exc
 
 
 def dataset_of(spec: ir.Spec) -> Any:

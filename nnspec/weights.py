@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import tempfile
 import zipfile
+from typing import BinaryIO
 
 import numpy as np
 
@@ -64,9 +65,10 @@ def _layer_span(plan: Plan, layer: int) -> Span | None:
     return plan.layers[layer].span if 0 <= layer < len(plan.layers) else None
 
 
-def load(path: str | os.PathLike[str], plan: Plan, span: Span | None = None
-         ) -> tuple[np.ndarray, np.ndarray]:
-    """(params, buffers) as float64 flat arrays from an .npz that fits `plan` exactly.
+def load(path: str | os.PathLike[str], plan: Plan, span: Span | None = None, *,
+         opened: BinaryIO | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(params, buffers) as float64 flat arrays from an .npz that fits `plan` exactly
+    (read from `opened` when given, a file opened for it; `path` then only names it).
 
     Raises DiagnosticError E410 listing every missing key, unexpected key and wrong shape
     (each at the span of the layer it concerns; `span`, e.g. the `init from` statement, for
@@ -74,7 +76,7 @@ def load(path: str | os.PathLike[str], plan: Plan, span: Span | None = None
     path = os.fspath(path)
     spec_path = plan.spec_path
     try:
-        with np.load(path, allow_pickle=False) as npz:
+        with np.load(opened if opened is not None else path, allow_pickle=False) as npz:
             arrays = {k: np.asarray(npz[k]) for k in npz.files}
     except FileNotFoundError:
         raise DiagnosticError(error("E410", f"weights file `{path}` not found", span,
@@ -121,9 +123,10 @@ def load(path: str | os.PathLike[str], plan: Plan, span: Span | None = None
     return params, buffers
 
 
-def load_into(exe: object, path: str | os.PathLike[str], span: Span | None = None) -> None:
+def load_into(exe: object, path: str | os.PathLike[str], span: Span | None = None, *,
+              opened: BinaryIO | None = None) -> None:
     """load() into an Executable (parameters and running statistics; moments untouched)."""
-    params, buffers = load(path, exe.plan, span)  # type: ignore[attr-defined]
+    params, buffers = load(path, exe.plan, span, opened=opened)  # type: ignore[attr-defined]
     exe.set_params(params)  # type: ignore[attr-defined]
     exe.set_buffers(buffers)  # type: ignore[attr-defined]
 

@@ -179,10 +179,11 @@ def as_inputs(plan: Plan, x: np.ndarray) -> np.ndarray:
 
 def as_targets(plan: Plan, y: np.ndarray) -> np.ndarray:
     """y as the (N, n_outputs) float array of the plan dtype; class indices (N,) of integer
-    dtype become one-hot rows for categorical_crossentropy."""
+    dtype become one-hot rows for a multi-class task (categorical_crossentropy, or a
+    regression loss on a softmax output: ir.task_of)."""
     y = np.asarray(y)
     k = plan.n_outputs
-    if plan.loss == L_CCE and y.ndim == 1:
+    if (plan.loss == L_CCE or plan.task == "multiclass") and y.ndim == 1:
         if y.size and (not np.issubdtype(y.dtype, np.integer) and not np.all(y == np.round(y))):
             raise ValueError("class targets must be integer indices")
         idx = y.astype(np.int64)

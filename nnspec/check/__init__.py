@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import sys
 import types
+from dataclasses import dataclass
 
 from nnspec import ir
+from nnspec.bugs import internal_error
 from nnspec.check import missing as missing_fix
 from nnspec.check.context import Ctx
 from nnspec.check.data import check_data
@@ -30,25 +32,42 @@ from nnspec.check.train import check_train
 from nnspec.diagnostics import Diagnostic, sort_key
 from nnspec.syntax import Block, Document
 
-__all__ = ["BLOCKS", "check"]
+__all__ = ["BLOCKS", "Parts", "check"]
 
 REQUIRED = ("model", "train")  # `data` is required only by `run` (see pipeline.diagnose)
 
 
-def check(doc: Document) -> tuple[ir.Spec | None, list[Diagnostic]]:
-    """Never raises: a bug in the checker becomes an E502 diagnostic, not a traceback."""
+@dataclass
+class Parts:
+    """What checked, block by block, even when the whole did not: the data block (built
+    without what failed, when its source is good), the model's input size, its output units
+    (of a model that checked clean) and the loss (of a train block whose loss checked). The
+    data stage judges the data files against these (pipeline.diagnose)."""
+
+    data: ir.Data | None = None
+    n_inputs: int | None = None
+    n_outputs: int | None = None
+    loss: object | None = None
+
+
+def check(doc: Document, parts: Parts | None = None) -> tuple[ir.Spec | None, list[Diagnostic]]:
+    """Never raises: a bug in the checker becomes an E502 diagnostic, not a traceback.
+    `parts`, when given, is filled with what checked (see Parts)."""
     ctx = Ctx(doc.path)
     try:
-        spec = _check(ctx, doc)
+        spec = _check(ctx, doc, parts if parts is not None else Parts())
     except Exception as exc:  # noqa: BLE001  (the contract is: diagnostics only)
-        ctx.error("E502", f"internal error in the checker: {type(exc).__name__}: {exc}", None,
-                  hints=["this is a bug in nnspec; please report it with the spec file"])
+        ctx.diagnostics.append(internal_error(
+            "check", f"internal error in the checker: {type(exc).__name__}: {exc}", exc,
+            path=ctx.path, hints=["this is a bug in nnspec; please report it with the spec file"]))
         spec = None
+        if parts is not None:  # what a failed checker filled in is not to be trusted
+            parts.data = parts.loss = parts.n_inputs = parts.n_outputs = None
     diags = sorted(ctx.diagnostics, key=sort_key)
     return (None if ctx.failed else spec), diags
 
 
-def _check(ctx: Ctx, doc: Document) -> ir.Spec | None:
+def _check(ctx: Ctx, doc: Document, parts: Parts) -> ir.Spec | None:
     blocks: dict[str, Block] = {}
     for block in doc.blocks:
         kind = block.kind.value
@@ -68,7 +87,7 @@ def _check(ctx: Ctx, doc: Document) -> ir.Spec | None:
     # data first: what its source declares completes a model block without `input`. A fix
     # that completes something missing is built only from blocks that checked without error.
     errors = ctx.error_count
-    data = check_data(ctx, blocks["data"]) if "data" in blocks else None
+    data, data_failed = check_data(ctx, blocks["data"]) if "data" in blocks else (None, set())
     sure_data = data if ctx.error_count == errors else None
     errors = ctx.error_count
     model = check_model(ctx, blocks["model"], sure_data) if "model" in blocks else None
@@ -77,6 +96,14 @@ def _check(ctx: Ctx, doc: Document) -> ir.Spec | None:
     train, train_failed = (check_train(ctx, blocks["train"], sure_model, sure_data)
                            if "train" in blocks else (None, set()))
     train_ok = ctx.error_count == errors
+    parts.data = data
+    if model is not None and model.input:
+        parts.n_inputs = model.features
+    if sure_model is not None:
+        parts.n_outputs = (ir.layer_shapes(sure_model)[-1][1] if sure_model.layers
+                           else sure_model.features)  # as data.load.n_outputs_of
+    if train is not None and "loss" not in train_failed:
+        parts.loss = train.loss
     for kind in REQUIRED:
         if kind not in blocks:
             if kind == "train":
@@ -92,14 +119,21 @@ def _check(ctx: Ctx, doc: Document) -> ir.Spec | None:
         model_rules(ctx, model)
         if data is not None:
             shape_rules(ctx, model, data, blocks)
+    # A block with mistakes is checked against the others without what failed (it fell back
+    # to its default): every rule that reads a failed part is skipped, so that no error
+    # follows from another one (a failed `split` says nothing about validation data).
+    split_data = data if not data_failed & {"split", "validation"} else None
     if train is not None:
-        loss_rules(ctx, model, data, train, blocks)
+        # the last layer of a model with a mistake may be a fallback (`dense 1 sigmod`
+        # reads as linear): the loss is judged against a model that checked clean only
+        loss_rules(ctx, sure_model, data, train, blocks)
         # with a failed `metrics` statement every monitor check would be a follow-on error
-        train = train_rules(ctx, train, data, blocks, monitors="metrics" not in train_failed)
-        if data is not None:
-            data_train_rules(ctx, data, train, blocks)
+        train = train_rules(ctx, train, split_data, blocks,
+                            monitors="metrics" not in train_failed, failed=train_failed)
+        if split_data is not None and not train_failed & {"batch", "drop_last"}:
+            data_train_rules(ctx, split_data, train, blocks)
     if output is not None and "output" in blocks:
-        output_rules(ctx, output, train, blocks)
+        output_rules(ctx, output, None if "epochs" in train_failed else train, blocks)
     if ctx.failed or model is None or train is None or output is None:
         return None
     return ir.Spec(path=doc.path, model=model, data=data, train=train, output=output,

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from nnspec import ir
 from nnspec.check.context import Ctx
-from nnspec.check.options import build, build_named, validate
+from nnspec.check.options import build, build_named, salvage, validate
 from nnspec.check.statements import Seen, all_args, find, keywords, no_args, option_span
 from nnspec.syntax import Block, Call, Name, Statement
 
@@ -36,7 +36,11 @@ def op_statement(ctx: Ctx, family: str, st: Statement, what: str):
     return build_named(ctx, family, head, rest)
 
 
-def check_data(ctx: Ctx, block: Block) -> ir.Data | None:
+def check_data(ctx: Ctx, block: Block) -> tuple[ir.Data | None, set[str]]:
+    """-> (data, names of the statements or options that failed). As in check_train, a data
+    block with mistakes is still returned, built without what failed (which falls back to
+    its default), as long as its source is good: the rules between blocks (the source's
+    feature count against `input`, ...) still run, so every mistake shows in one pass."""
     seen = Seen(ctx, "data")
     given: dict = {}
     failed: set[str] = set()
@@ -73,17 +77,22 @@ def check_data(ctx: Ctx, block: Block) -> ir.Data | None:
 
     data = validate(ctx, ir.Data, given, block.span, title="data", failed=failed,
                     on_missing=missing)
-    if data is None or failed:
-        return None
-    _split_conflicts(ctx, data, block)  # type: ignore[arg-type]
+    if data is None:
+        data, dropped = salvage(ir.Data, given, block.span)
+        failed |= dropped
+    if data is None or "source" in failed:
+        return None, failed
+    if "split" not in failed:
+        _split_conflicts(ctx, data, block)  # type: ignore[arg-type]
     _data_files(ctx, data)  # type: ignore[arg-type]
-    return data  # type: ignore[return-value]
+    return data, failed  # type: ignore[return-value]
 
 
 def _data_files(ctx: Ctx, data: ir.Data) -> None:
     """A data path that is there but is no regular file (a folder, a FIFO, a device) is E413
-    now, before `run` would block on it or read it forever. One open (O_NONBLOCK) and fstat
-    per file: nothing is read, so it stays cheap enough for the language server."""
+    now, before `run` would block on it or read it forever. One `stat` per file: nothing is
+    opened, so it stays cheap enough for the language server. (Reading the data files is the
+    data stage's, after check: pipeline.diagnose(read_data=True).)"""
     from nnspec.data.files import probe, refusal, resolve
 
     base = Path(ctx.path).parent if ctx.path else Path(".")

@@ -44,6 +44,9 @@ def check_model(ctx: Ctx, block: Block, data: ir.Data | None = None) -> ir.Model
                 failed.add("layers")
             else:
                 layers.append(layer)
+        elif kw in NOT_YET or kw == "branch":
+            _unsupported(ctx, st, kw)
+            failed.add("layers")
         else:
             known = [k for k in keywords("model") if k not in LAYERS] + list(LAYERS)
             # `iniut 64` is closest to `init`, but only `input` takes numbers: the
@@ -105,11 +108,35 @@ def _layers(ctx: Ctx, statements, where: str) -> list | None:  # type: ignore[no
                       st.keyword.span, label="head inside a body",
                       hints=["move the head out to the model block, where its input is"])
             ok = False
+        elif kw in NOT_YET or kw == "branch":
+            _unsupported(ctx, st, kw)
+            ok = False
         else:
             ctx.unknown("E203", "layer", kw, st.keyword.span, [k for k in LAYERS if k != "head"],
                         label=f"not a layer of {where}")
             ok = False
     return out if ok else None
+
+
+# Layers other tools have and nnspec does not yet: a plain "not supported yet" rather than
+# a did-you-mean towards a layer that does something else (`lstm` -> `dense`?)
+NOT_YET = ("lstm", "gru", "rnn", "embedding", "attention", "multihead_attention",
+           "transformer", "conv1d", "conv3d", "layernorm", "upsample", "conv2d_transpose")
+
+
+def _unsupported(ctx: Ctx, st, kw: str) -> None:  # type: ignore[no-untyped-def]
+    """E203 for a layer that is not supported yet, and for `branch` outside concat/add."""
+    known = ", ".join(k for k in LAYERS)
+    if kw == "branch":
+        ctx.error("E203", "`branch { ... }` is written inside `concat { ... }` or "
+                  "`add { ... }`, not on its own", st.keyword.span,
+                  label="branch outside concat or add",
+                  hints=["e.g. `concat { branch { dense 16 relu } branch { dense 16 tanh } }` "
+                         "joins the branches' outputs; `add { ... }` sums them; "
+                         "`residual { ... }` adds its body's output to its input"])
+        return
+    ctx.error("E203", f"`{kw}` layers are not supported yet", st.keyword.span,
+              label="not supported yet", hints=[f"supported layers: {known}"])
 
 
 def _branches(ctx: Ctx, st) -> list | None:  # type: ignore[no-untyped-def]

@@ -354,3 +354,26 @@ def _value_error(ctx: Ctx, err: dict, given: Given, span: Span, key: str | None)
         key = first if first in given else None
     where = given[key][1] if key in given else span
     ctx.error("E302", msg, where, label="invalid value" if key in given else None)
+
+
+def salvage(cls: type[Op], given: Given, span: Span) -> tuple[Op | None, set[str]]:
+    """After `validate()` reported a block's mistakes: the block built from what is left once
+    the options that fail are dropped (they fall back to their defaults), and their names;
+    None when even that fails (a required option is missing or wrong). Nothing is reported:
+    the caller runs the rules that span blocks on it, so that every independent mistake shows
+    in one pass, and skips those that read a dropped option (they would be follow-on errors).
+    The result must never become a Spec (the context has failed)."""
+    data = {k: v for k, (v, _, _) in given.items()}
+    dropped: set[str] = set()
+    for _ in range(len(data) + 1):
+        try:
+            return cls.model_validate({**data, "span": span}, strict=True), dropped
+        except ValidationError as exc:
+            keys = {str(e["loc"][0]) for e in exc.errors() if e["loc"]}
+            keys &= set(data)
+            if not keys:
+                return None, dropped
+            for key in keys:
+                data.pop(key)
+            dropped |= keys
+    return None, dropped  # pragma: no cover

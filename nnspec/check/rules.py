@@ -138,6 +138,14 @@ def loss_rules(ctx: Ctx, model: ir.Model | None, data: ir.Data | None, train: ir
                 ctx.error("E306", f"binary_crossentropy expects a sigmoid output, found {act}",
                           loss_span, label="needs sigmoid outputs", notes=note,
                           hints=[f"end the model with `dense {units} sigmoid`"])
+        elif act in CLASSIFICATION_OUT and units == 1:
+            always = "1.0" if act == "softmax" else "0.0"
+            ctx.error("E306", f"{act} over 1 unit always outputs {always}: the model cannot "
+                      "learn anything", getattr(last, "span", None)
+                      or loss_span, label=f"{act} of a single value",
+                      notes=[f"the loss is {loss.kind} on {_line(loss_span)}"],
+                      hints=["for regression end with a linear `dense 1`; for two classes use "
+                             "`dense 1 sigmoid` with binary_crossentropy"])
         elif act in CLASSIFICATION_OUT:
             ctx.warning("W105", f"regression loss {loss.kind} after {act}: the outputs are "
                         "probabilities that sum to 1", loss_span, label="after softmax",
@@ -153,7 +161,7 @@ def loss_rules(ctx: Ctx, model: ir.Model | None, data: ir.Data | None, train: ir
                   hints=["use `categorical_crossentropy` with a softmax output"])
     if model is not None:
         _head_rules(ctx, model, loss.kind)
-    _metric_rules(ctx, train, target, blocks)
+    _metric_rules(ctx, train, target, blocks, model)
 
 
 def _head_rules(ctx: Ctx, model: ir.Model, loss: str) -> None:
@@ -173,14 +181,29 @@ def _head_rules(ctx: Ctx, model: ir.Model, loss: str) -> None:
                       hints=[f"end the head with the main output's activation ({act})"])
 
 
-def _metric_rules(ctx: Ctx, train: ir.Train, target, blocks: dict[str, Block]) -> None:
+def _metric_rules(ctx: Ctx, train: ir.Train, target, blocks: dict[str, Block],
+                  model: ir.Model | None = None) -> None:
     regression_data = target is not None and target[0] == "regression"
+    # a regression loss trains a classifier when the output gives classes (ir.task_of)
+    classes_out = model is None or ir.task_of(model, train) != "regression"
     for metric in train.metrics:
         span = _metric_span(blocks, metric.kind) or train.span
         if metric.task == "classification" and regression_data:
             ctx.error("E307", f"{metric.kind} needs class labels, but the data has continuous "
                       "targets", span, label="classification metric",
                       hints=["use mae, mse, rmse or r2 for regression"])
+        elif metric.task == "classification" and not classes_out:
+            assert model is not None
+            act, last = output_layer(model)
+            ctx.error("E307", f"{metric.kind} needs predicted classes, but the model ends with "
+                      f"{_describe_layer(last) if last else 'its input'} ({act} outputs) and "
+                      f"the loss {train.loss.kind} is a regression loss", span,
+                      label="classification metric",
+                      notes=[f"the last layer is on {_line(getattr(last, 'span', None))}"],
+                      hints=["for two classes end with `dense 1 sigmoid` (a class is "
+                             "p >= 0.5; binary_crossentropy trains it best); for K classes "
+                             "`dense K softmax` with categorical_crossentropy; for regression "
+                             "use mae, mse, rmse or r2"])
         elif metric.task == "regression" and train.loss.task == "classification":
             ctx.error("E307", f"{metric.kind} is a regression metric but the loss "
                       f"{train.loss.kind} trains a classifier", span,
@@ -198,9 +221,11 @@ def _metric_span(blocks: dict[str, Block], kind: str) -> Span | None:
 
 
 def train_rules(ctx: Ctx, train: ir.Train, data: ir.Data | None,
-                blocks: dict[str, Block], *, monitors: bool = True) -> ir.Train:
+                blocks: dict[str, Block], *, monitors: bool = True,
+                failed: set[str] = frozenset()) -> ir.Train:  # type: ignore[assignment]
     """Warnings and limits on the train block; returns it with its monitors resolved
-    (monitors=False skips the monitor checks, when the metrics they may name are unknown)."""
+    (monitors=False skips the monitor checks, when the metrics they may name are unknown;
+    `failed`: options already reported, whose defaults must not be judged)."""
     opt_st = find(blocks.get("train"), "optimizer")
     opt_args = all_args(opt_st) if opt_st else ()
     lr = getattr(train.optimizer, "lr", 0.0)
@@ -213,7 +238,8 @@ def train_rules(ctx: Ctx, train: ir.Train, data: ir.Data | None,
     if isinstance(train.schedule, OneCycle) and train.schedule.max_lr > 1:
         ctx.warning("W101", f"one_cycle max_lr {train.schedule.max_lr} is above 1",
                     train.schedule.span, label="large learning rate")
-    if train.warmup is not None and train.warmup.epochs >= train.epochs:
+    if (train.warmup is not None and train.warmup.epochs >= train.epochs
+            and not failed & {"epochs", "warmup", "schedule"}):
         ctx.error("E408", f"warmup lasts {train.warmup.epochs} epochs but training has only "
                   f"{train.epochs}", train.warmup.span, label="too long",
                   hints=[f"use fewer warmup epochs or more than {train.warmup.epochs} epochs"])

@@ -10,7 +10,7 @@ from nnspec import ir
 from nnspec.check import missing as missing_fix
 from nnspec.check.context import Ctx, show
 from nnspec.check.data import op_statement
-from nnspec.check.options import build, build_named, validate
+from nnspec.check.options import build, build_named, salvage, validate
 from nnspec.check.statements import Seen, all_args, keywords, scalar
 from nnspec.ops.schedules import Constant, OneCycle, ReduceOnPlateau, Warmup
 from nnspec.syntax import Block, Call, Name, Statement
@@ -82,6 +82,9 @@ def check_train(ctx: Ctx, block: Block, model: ir.Model | None = None,
 
     train = validate(ctx, ir.Train, given, block.span, title="train", failed=failed,
                      on_missing=missing)
+    if train is None:
+        train, dropped = salvage(ir.Train, given, block.span)
+        failed |= dropped
     return train, failed  # type: ignore[return-value]
 
 

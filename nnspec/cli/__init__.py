@@ -53,12 +53,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 141  # 128 + SIGPIPE, what a shell reports for a command killed by it
-    except Exception as exc:  # noqa: BLE001  (the contract: no tracebacks for any input)
-        from nnspec.diagnostics import error, render
+    except MemoryError as exc:  # the machine's limit, not a bug (nnspec/bugs.py)
+        from nnspec.bugs import out_of_memory
+        from nnspec.diagnostics import render
 
-        diag = error("E502", f"internal error: {type(exc).__name__}: {exc}", path="nnspec",
-                     hints=["this is a bug in nnspec; please report it with the command and "
-                            "the spec file"])
+        print(render(out_of_memory(exc, path="nnspec")), file=sys.stderr)
+        return 1
+    except Exception as exc:  # noqa: BLE001  (the contract: no tracebacks for any input)
+        from nnspec.bugs import internal_error
+        from nnspec.diagnostics import render
+
+        diag = internal_error("cli", f"internal error: {type(exc).__name__}: {exc}", exc,
+                              path="nnspec")
         print(render(diag), file=sys.stderr)
         return EXIT_INTERNAL
 

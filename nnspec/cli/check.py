@@ -13,7 +13,7 @@ from nnspec.cli.output import (
     count_line,
     print_diagnostics,
 )
-from nnspec.diagnostics import Diagnostic, has_errors, to_json
+from nnspec.diagnostics import Diagnostic, Severity, has_errors, to_json
 from nnspec.pipeline import diagnose, read_source
 
 
@@ -47,7 +47,7 @@ def check_files(paths: list[str]) -> tuple[list[Diagnostic], dict[str, str], boo
             diagnostics += found
             continue
         sources[path] = text
-        diagnostics += diagnose(text, path)[1]
+        diagnostics += diagnose(text, path, read_data=True)[1]
     return diagnostics, sources, unreadable
 
 
@@ -66,7 +66,9 @@ def run(args: argparse.Namespace) -> int:
         if diagnostics:
             print(count_line(diagnostics, len(args.files)), file=sys.stderr)
         for path in sources:
-            if not any(d.path == path for d in diagnostics):
+            # a note (the data was not read: W113) is information, not a finding
+            if not any(d.path == path and d.severity is not Severity.note
+                       for d in diagnostics):
                 print(f"{path}: ok", file=sys.stdout)
     if unreadable:
         return 2

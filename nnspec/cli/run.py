@@ -77,19 +77,28 @@ def _run(args: argparse.Namespace, stop: Any) -> int:
         print("nnspec run: --epochs must be positive", file=sys.stderr)
         return 2
     reporter = make_reporter(quiet=args.quiet, json_lines=args.json)
+    announced: list[Any] = []
+
+    def announce(warnings: list[Any]) -> None:
+        # before the first epoch, where the user can still stop a run the data makes pointless
+        print_diagnostics(warnings, sources)
+        announced.extend(warnings)
+
     try:
         if args.resume is not None:
             outcome = resume_run(args.resume, opts, sources=sources, reporter=reporter,
-                                 stop=stop)
+                                 stop=stop, announce=announce)
         else:
-            outcome = run_spec(args.spec, opts, sources=sources, reporter=reporter, stop=stop)
+            outcome = run_spec(args.spec, opts, sources=sources, reporter=reporter, stop=stop,
+                               announce=announce)
     except DiagnosticError as exc:
         print_diagnostics(exc.diagnostics, sources)
         return 1
     except KeyboardInterrupt:  # a second Ctrl-C: the user wants out now
         print("nnspec run: aborted", file=sys.stderr)
         return 130
-    print_diagnostics([*outcome.warnings, *outcome.result.diagnostics], sources)
+    print_diagnostics([*(w for w in outcome.warnings if w not in announced),
+                       *outcome.result.diagnostics], sources)
     _summary(outcome, quiet=args.quiet, json_lines=args.json)
     return outcome.exit_code
 
@@ -115,6 +124,8 @@ def _summary(outcome: Any, *, quiet: bool, json_lines: bool) -> None:
              for split, values in final.items()]
     stopped = (f" (early stop at epoch {result.early_stop_epoch})"
                if result.early_stop_epoch else "")
+    if result.diverged_epoch is not None:
+        stopped += f" (diverged from epoch {result.diverged_epoch}: see W109)"
     print(f"done: {result.epochs_run} epochs in {result.elapsed:.1f}s{stopped}; "
           + "; ".join(parts), file=out)
     print(f"run directory: {where}", file=out)

@@ -37,6 +37,7 @@ from array import array
 from collections.abc import Generator, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NoReturn
 
 import numpy as np
 
@@ -63,7 +64,7 @@ def open_data(path: str, base: Path | str, where: Where, role: str) -> tuple[int
         hints = [] if role == "input" else [
             f"paths are relative to the spec's folder ({Path(base).as_posix()})"]
         if full.parent.is_dir():
-            near = difflib.get_close_matches(full.name, sorted(os.listdir(full.parent)), n=1)
+            near = difflib.get_close_matches(full.name, _data_files(full), n=1)
             hints = [f"did you mean `{_sibling(path)}{near[0]}`?" for _ in near[:1]] + hints
         where.fail("E401", f"data file `{path}` not found", label="file not found",
                    notes=[f"looked for {full.as_posix()}"], hints=hints)
@@ -72,6 +73,21 @@ def open_data(path: str, base: Path | str, where: Where, role: str) -> tuple[int
         where.fail("E413", message, label=label, hints=hints)
     except OSError as e:
         where.fail("E413", f"cannot read `{path}`: {e.strerror or e}", label="unreadable file")
+
+
+DATA_SUFFIXES = (".csv", ".tsv", ".txt", ".npz", ".npy", ".gz")
+
+
+def _data_files(full: Path) -> list[str]:
+    """The files next to `full` that could be what was meant: data files (those with its own
+    suffix, or a data file suffix), never a spec (`moons.nn` for `moons.csv`)."""
+    out = []
+    for name in sorted(os.listdir(full.parent)):
+        suffix = Path(name).suffix.lower()
+        if suffix != ".nn" and (suffix in DATA_SUFFIXES or suffix == full.suffix.lower()) \
+                and (full.parent / name).is_file():
+            out.append(name)
+    return out
 
 
 def _sibling(path: str) -> str:
@@ -350,7 +366,6 @@ class CsvFile:
         head = self._head
         assert head is not None
         width = head.ncols
-        first = "the header" if head.header is not None else "the first row"
         values = array("d")
         lines = array("q")
         cells: list[str] = []  # one target column, as text
@@ -365,10 +380,7 @@ class CsvFile:
         i = 0
         for line, row in rows:
             if len(row) != width:
-                self.where.fail("E413", f"{self.shown}:{line}: row has {len(row)} fields but "
-                                f"{first} has {width}", label="ragged CSV file",
-                                hints=[f"check the delimiter (`{self.delimiter}`) and the "
-                                       "quoting of that line"])
+                self.ragged(line, row)
             lines.append(line)
             if not_float is None:
                 for c in cols:
@@ -408,6 +420,16 @@ class CsvFile:
         if not targets:
             return x, None
         return x, self._labels(np.array(cells, dtype=object), targets[0])
+
+    def ragged(self, line: int, row: list[str]) -> NoReturn:
+        """E413 for a row whose width differs from the header's (or the first row's)."""
+        head = self._head
+        assert head is not None
+        first = "the header" if head.header is not None else "the first row"
+        self.where.fail("E413", f"{self.shown}:{line}: row has {len(row)} fields but "
+                        f"{first} has {head.ncols}", label="ragged CSV file",
+                        hints=[f"check the delimiter (`{self.delimiter}`) and the "
+                               "quoting of that line"])
 
     def _fail_cell(self, line: int, col: int, what: str) -> None:
         for ln, row in self._rows():

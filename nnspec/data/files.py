@@ -77,14 +77,14 @@ def open_regular(path: str | os.PathLike[str]) -> int:
 def probe(path: str | os.PathLike[str]) -> str | None:
     """What is wrong with reading `path` as a data file, if it is *there* and not a regular
     file (`a named pipe (FIFO)`, ...); None for a regular file, a missing one or one that
-    cannot be opened (the reader reports those with their own codes)."""
+    cannot be examined (the reader reports those with their own codes). From `stat` alone:
+    nothing is opened (the language server probes on every edit; the reader checks the
+    descriptor it reads again, so a rename in between changes nothing)."""
     try:
-        os.close(open_regular(path))
-    except NotRegular as e:
-        return e.kind
+        mode = os.stat(path).st_mode
     except OSError:
         return None
-    return None
+    return None if stat.S_ISREG(mode) else kind_of(mode)
 
 
 def refusal(path: str, kind: str) -> tuple[str, str, list[str]]:

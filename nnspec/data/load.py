@@ -35,10 +35,15 @@ STREAMS = {"validation": 1, "test": 2, "split": 3}
 
 
 def task_of(spec: ir.Spec) -> str:
-    """The data task the loss implies: binary, multiclass or regression."""
-    if isinstance(spec.train.loss, BinaryCrossentropy):
+    """The data task: binary, multiclass or regression (ir.task_of: the loss, or for a
+    regression loss with classification metrics the output layer)."""
+    return ir.task_of(spec.model, spec.train)
+
+
+def task_of_loss(loss: object) -> str:
+    if isinstance(loss, BinaryCrossentropy):
         return "binary"
-    if isinstance(spec.train.loss, CategoricalCrossentropy):
+    if isinstance(loss, CategoricalCrossentropy):
         return "multiclass"
     return "regression"
 
@@ -104,14 +109,7 @@ def load_data(data: ir.Data, *, spec_dir: Path | str, seed: int, n_inputs: int,
                                    seed=np.random.SeedSequence([seed, STREAMS[role]]),
                                    where=where_of[role], role=role)
     for role, t in tables.items():
-        if t.x.shape[1] != n_inputs:
-            f = t.x.shape[1]
-            where_of[role].fail("E405", f"the data has {f} feature{'s' if f != 1 else ''} but "
-                                f"the model's input is {n_inputs}", label="feature count",
-                                notes=[f"features: {', '.join(t.feature_names[:12])}"
-                                       + (", ..." if f > 12 else "")],
-                                hints=[f"write `input {f}` in the model, or select "
-                                       f"{n_inputs} feature columns"])
+        feature_count(t.x.shape[1], t.feature_names, where_of[role], n_inputs)
     roles = list(tables)
     ys, classes = encode([(tables[r], where_of[r]) for r in roles], task, n_outputs)
     y_of = dict(zip(roles, ys, strict=True))
@@ -158,6 +156,16 @@ def load_data(data: ir.Data, *, spec_dir: Path | str, seed: int, n_inputs: int,
                    target_names=main.target_names, classes=classes,
                    files=tuple(t.file for t in tables.values() if t.file is not None),
                    layout=main.layout, warnings=tuple(warnings))
+
+
+def feature_count(f: int, names: list[str], where: Where, n_inputs: int) -> None:
+    """E405 when a source's `f` features (named `names`) are not the model's input size."""
+    if f != n_inputs:
+        where.fail("E405", f"the data has {f} feature{'s' if f != 1 else ''} but "
+                   f"the model's input is {n_inputs}", label="feature count",
+                   notes=[f"features: {', '.join(names[:12])}" + (", ..." if f > 12 else "")],
+                   hints=[f"write `input {f}` in the model, or select "
+                          f"{n_inputs} feature columns"])
 
 
 def scaled(scaler: Scaler, table: Table, rows: np.ndarray, dtype: np.dtype,

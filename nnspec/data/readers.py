@@ -75,6 +75,19 @@ def column(ref: str | int, head: Head, where: Where, what: str) -> int:
 
 def read_csv(src: Csv, base: Path | str, where: Where, role: str = "source") -> Table:
     f = CsvFile.open(src.path, base, where, role, src.delimiter)
+    head, t, cols, warns = csv_columns(f, src, where)
+    x, y = f.read(cols, [t])
+    assert y is not None
+    names = head.names()
+    layout = {"format": "csv", "header": src.header, "delimiter": src.delimiter,
+              "ncols": head.ncols, "features": cols, "target": t}
+    return Table(x, y, [names[c] for c in cols], [names[t]], f.info, CsvLocator(f, cols, [t]),
+                 layout, warns)
+
+
+def csv_columns(f: CsvFile, src: Csv, where: Where) -> tuple[Head, int, list[int], list]:
+    """(the columns, the target's index, the features' indices, warnings) of an open CSV,
+    as the source picks them (E402, E412, E414; data.facts reads them the same way)."""
     head = f.head(src.header)
     t = column(src.target, head, where, "target")
     if src.features is None:
@@ -90,12 +103,7 @@ def read_csv(src: Csv, base: Path | str, where: Where, role: str = "source") -> 
     if not cols:
         where.fail("E412", f"`{f.shown}` has no feature columns besides the target",
                    label="empty data set")
-    x, y = f.read(cols, [t])
-    assert y is not None
-    layout = {"format": "csv", "header": src.header, "delimiter": src.delimiter,
-              "ncols": head.ncols, "features": cols, "target": t}
-    return Table(x, y, [names[c] for c in cols], [names[t]], f.info, CsvLocator(f, cols, [t]),
-                 layout, warns)
+    return head, t, cols, warns
 
 
 # ----------------------------------------------------------------------------- NPZ

@@ -181,7 +181,7 @@ def lower(spec: ir.Spec) -> Plan:
                             span=head.span)
                  for node, head in graph.heads))
     loss_param = float(getattr(loss, "delta", getattr(loss, "label_smoothing", 0.0)))
-    task = {L_BCE: "binary", L_CCE: "multiclass"}.get(loss_code, "regression")
+    task = ir.task_of(model, train)
     clip = train.clip
     init_from = model.init_from
     if init_from is not None and spec.path and not os.path.isabs(init_from):
@@ -220,5 +220,6 @@ def lower(spec: ir.Spec) -> Plan:
         spec_path=spec.path,
         loss_span=loss.span,
         data_span=spec.data.span if spec.data is not None else None,
+        optimizer_span=train.optimizer.span,
         init_span=model.span,
     )

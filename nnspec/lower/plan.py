@@ -335,6 +335,7 @@ class Plan:
     loss_span: Span | None = field(default=None, compare=False, repr=False)
     data_span: Span | None = field(default=None, compare=False, repr=False)  # the data block
     init_span: Span | None = field(default=None, compare=False, repr=False)  # the model
+    optimizer_span: Span | None = field(default=None, compare=False, repr=False)
 
     @property
     def n_inputs(self) -> int:

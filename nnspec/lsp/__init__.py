@@ -7,7 +7,7 @@ language only through the shared front end (`nnspec.pipeline.diagnose`, `nnspec.
 Modules: positions (the one Span <-> LSP position conversion), vocab (registry + IR -> what
 may be written where), context (cursor -> block/statement/call), complete, hover, navigate
 (symbols, definition), formatting, publish (diagnostics), analysis (per-document cache),
-server (pygls wiring, `main()`).
+datafacts (data files read by a worker, cached), server (pygls wiring, `main()`).
 """
 
 

@@ -20,14 +20,33 @@ be deleted).
    good, `/dev/zero` is read until memory runs out. `document_text` reads such a document
    itself, from a descriptor that `nnspec.data.files.open_regular` checked (O_NONBLOCK, then
    fstat): anything but a regular file raises `NotRegular` (an OSError) at once.
+3. Framing errors end the server (pygls 2.1.1, `pygls.io_.run_async`, which
+   `JsonRPCServer.start_io` runs). pygls reads a header line with an unbounded `readline()`
+   and then `read(Content-Length)` bytes, whatever the length: a header that announces a
+   terabyte raises MemoryError out of the read loop and the server exits; a "line" of a
+   gigabyte without a line break is held in memory whole. `serve_io` replaces that loop
+   (`NnspecServer.start_io` calls it). It reads header lines of at most `MAX_HEADER_LINE`
+   bytes (a longer one is read in pieces and dropped, with a log line), refuses a body
+   larger than `MAX_BODY` without reading it (a log line), and then resynchronises as clangd
+   does: whatever follows is read as header lines until the next `Content-Length:` header,
+   also when that header follows other bytes on the same line (a refused body is followed
+   directly by the next message's header). The next well-formed message is answered.
+   A body that happens to contain the text `Content-Length:` can mislead the resync; only
+   bytes after a refusal are at risk.
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
+import logging
+import sys
+import threading
 from collections.abc import Callable
 from functools import partial
-from typing import Any
+from typing import Any, BinaryIO
 
+from pygls.io_ import StdoutWriter
 from pygls.protocol import LanguageServerProtocol
 
 from nnspec.data.files import open_regular
@@ -70,3 +89,145 @@ def document_text(doc: Any) -> str:
         with open(open_regular(doc.path), "rb") as f:
             return f.read().decode("utf-8")
     return str(doc.source)
+
+
+# Workaround 3: framing errors.
+
+log = logging.getLogger("nnspec.lsp")
+MAX_BODY = 64 * 1024 * 1024  # bytes: larger messages are refused unread
+MAX_HEADER_LINE = 8 * 1024  # bytes, line break included: longer header lines are dropped
+_NAME = b"content-length:"
+DROPPED = b"\x00dropped"  # what _header_line gives for a dropped line (never a real line)
+
+
+def _header_line(stream: BinaryIO) -> bytes | None:
+    """The next header line (at most MAX_HEADER_LINE bytes), or None at the end of input.
+
+    A longer line is read in pieces and dropped, keeping none of it but the piece it ends
+    with: a Content-Length header at its end is what the resync looks for."""
+    line = stream.readline(MAX_HEADER_LINE)
+    if len(line) < MAX_HEADER_LINE or line.endswith(b"\n"):
+        return line or None
+    dropped, last = len(line), line
+    while True:
+        piece = stream.readline(MAX_HEADER_LINE)
+        if not piece:
+            log.error("nnspec lsp: dropped a header line of %d bytes without a line break "
+                      "(the input ended)", dropped)
+            return None
+        dropped += len(piece)
+        # Keep a header name cut in two by the piece boundary.
+        joined = last[-len(_NAME):] + piece
+        last = piece
+        if piece.endswith(b"\n"):
+            break
+    log.error("nnspec lsp: dropped a header line of %d bytes (at most %d are read); "
+              "looking for the next Content-Length header", dropped, MAX_HEADER_LINE)
+    at = joined.lower().rfind(_NAME)
+    return joined[at:] if at >= 0 else DROPPED
+
+
+def read_message(stream: BinaryIO) -> bytes | None:
+    """The body of the next well-framed message on `stream` (blocking), None at its end.
+
+    Messages whose framing is wrong are skipped with a log line each; see workaround 3."""
+    length: int | None = None
+    while True:
+        line = _header_line(stream)
+        if line is None:
+            return None
+        if line is DROPPED:
+            length = None  # the header block it was part of is broken
+            continue
+        at = line.lower().find(_NAME)
+        if at > 0:
+            log.error("nnspec lsp: skipped %d bytes that are not a header before a "
+                      "Content-Length header", at)
+            line, length = line[at:], None
+        if line.strip() == b"":
+            if length is None:
+                continue  # blank lines between messages, or a header block without a length
+            if length > MAX_BODY:
+                log.error("nnspec lsp: refused a message of %d bytes (Content-Length; at most "
+                          "%d): its body is not read; looking for the next Content-Length "
+                          "header", length, MAX_BODY)
+                length = None
+                continue
+            body = stream.read(length)
+            if len(body) < length:
+                return None  # the input ended inside the body
+            return body
+        name, colon, value = line.partition(b":")
+        if not colon:
+            log.error("nnspec lsp: ignored a line that is not a header: %r", line[:80])
+            continue
+        if name.strip().lower() == _NAME[:-1]:
+            digits = value.strip()
+            if digits.isdigit() and int(digits) > 0:
+                length = int(digits)
+            else:
+                log.error("nnspec lsp: ignored a message whose Content-Length is %r",
+                          digits[:40])
+                length = None
+        # Any other header (Content-Type) is ignored, as pygls does.
+
+
+def _start_reader(loop: asyncio.AbstractEventLoop, stream: BinaryIO,
+                  queue: asyncio.Queue, may_read: threading.Semaphore) -> None:
+    """read_message(stream) in a loop on one daemon thread (it never holds up the server's
+    exit, as an executor's thread blocked on stdin would), each message handed to `queue`.
+    It reads a message only when `may_read` allows: one ahead of the loop, as pygls does."""
+
+    def work() -> None:
+        while True:
+            may_read.acquire()
+            try:
+                item: tuple[bytes | None, BaseException | None] = (read_message(stream), None)
+            except BaseException as exc:  # handed to the loop, raised there
+                item = (None, exc)
+            try:
+                loop.call_soon_threadsafe(queue.put_nowait, item)
+            except RuntimeError:  # the loop is closed: the server has stopped
+                return
+            if item[0] is None:
+                return
+
+    threading.Thread(target=work, name="nnspec-lsp-reader", daemon=True).start()
+
+
+async def _serve(server: Any, stream: BinaryIO) -> None:
+    protocol, stop = server.protocol, server._stop_event
+    queue: asyncio.Queue = asyncio.Queue()
+    may_read = threading.Semaphore(1)
+    _start_reader(asyncio.get_running_loop(), stream, queue, may_read)
+    while not stop.is_set():
+        body, error = await queue.get()
+        if error is not None:
+            raise error
+        if body is None:
+            break
+        may_read.release()  # read the next message while this one is handled
+        try:
+            message = json.loads(body, object_hook=protocol.structure_message)
+        except Exception as exc:
+            log.error("nnspec lsp: ignored a message that is not JSON-RPC: %s", exc)
+            continue
+        try:
+            protocol.handle_message(message)
+        except Exception as exc:  # pygls's own loop logs these and goes on, as here
+            log.exception("nnspec lsp: unable to handle a message")
+            server._report_server_error(exc, type(exc))
+
+
+def serve_io(server: Any, stdin: BinaryIO | None = None, stdout: BinaryIO | None = None) -> None:
+    """pygls's `JsonRPCServer.start_io` with the message loop of workaround 3."""
+    server._stop_event = threading.Event()
+    server.protocol.set_writer(StdoutWriter(stdout or sys.stdout.buffer))
+    try:
+        asyncio.run(_serve(server, stdin or sys.stdin.buffer))
+    except BrokenPipeError:
+        log.error("nnspec lsp: the connection to the client is lost; stopping")
+    except (KeyboardInterrupt, SystemExit):  # SystemExit: the client's `exit`
+        pass
+    finally:
+        server.shutdown()

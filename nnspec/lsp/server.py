@@ -33,9 +33,10 @@ from nnspec.lsp import complete as complete_mod
 from nnspec.lsp import hover as hover_mod
 from nnspec.lsp import signature as signature_mod
 from nnspec.lsp.analysis import Cache, FrontEndError
+from nnspec.lsp.datafacts import DataFacts
 from nnspec.lsp.formatting import format_edits
 from nnspec.lsp.positions import UTF16, position_to_offset
-from nnspec.lsp.pygls_fixes import Protocol, document_text
+from nnspec.lsp.pygls_fixes import Protocol, document_text, serve_io
 
 log = logging.getLogger("nnspec.lsp")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -56,7 +57,11 @@ class NnspecServer(LanguageServer):
     def __init__(self) -> None:
         super().__init__("nnspec", VERSION, text_document_sync_kind=types.TextDocumentSyncKind.Full,
                          protocol_cls=Protocol)
-        self.cache = Cache()
+        # Data files are read by a worker (lsp/datafacts.py); when facts arrive, the
+        # documents that waited for them are checked and published again, on the loop.
+        self.data = DataFacts(notify=self._data_arrived)
+        self.cache = Cache(self.data)
+        self._loop: asyncio.AbstractEventLoop | None = None
         # Per open document, all released when it is closed: the newest version received,
         # when it was received (loop time), and the one timer that checks it once quiet.
         self.latest: dict[str, int] = {}
@@ -66,6 +71,17 @@ class NnspecServer(LanguageServer):
         # hints fall back on while the model block is being edited.
         self.known: dict[str, inlay.Known] = {}
         self.inlay_hints_enabled = True  # the setting nnspec.inlayHints.enabled
+
+    def _data_arrived(self) -> None:
+        """Called from a worker's thread: hand over to the loop."""
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(_republish_data, self)
+
+    def start_io(self, stdin: Any = None, stdout: Any = None) -> None:
+        """Serve over stdin/stdout with a message loop that survives framing errors
+        (workaround 3 in lsp/pygls_fixes.py)."""
+        serve_io(self, stdin, stdout)
 
     def forget(self, uri: str) -> None:
         """Release everything kept for a document (it was closed)."""
@@ -81,7 +97,7 @@ class NnspecServer(LanguageServer):
         """How many entries each per-document or per-message table holds (for the tests)."""
         return {"cache": len(self.cache), "latest": len(self.latest),
                 "changed_at": len(self.changed_at), "pending": len(self.pending),
-                "known": len(self.known),
+                "known": len(self.known), "data_facts": len(self.data),
                 "documents": len(self.workspace.text_documents),
                 "request_futures": len(self.protocol._request_futures)}
 
@@ -166,6 +182,22 @@ def _safe(default: Callable[[], Any]) -> Callable[[F], F]:
     return wrap
 
 
+def _republish_data(ls: NnspecServer) -> None:
+    """Data facts arrived: check again and publish each open document that waited for them
+    (its newest version), then have the client ask for inlay hints again."""
+    try:
+        waiting = [uri for uri in ls.cache.waiting_for_data()
+                   if uri in ls.workspace.text_documents]
+        for uri in waiting:
+            ls.cache.drop(uri)
+            _publish(ls, uri, ls.latest.get(uri, ls.workspace.get_text_document(uri).version))
+        if waiting and ls.inlay_hints_enabled and ls.client_can(
+                "workspace.inlay_hint.refresh_support"):
+            ls.workspace_inlay_hint_refresh(None)
+    except Exception:
+        ls.report_internal("data facts")
+
+
 def _publish(ls: NnspecServer, uri: str, version: int | None) -> None:
     text, path = ls.document(uri)
     try:
@@ -216,8 +248,12 @@ async def _read_settings(ls: NnspecServer, pushed: Any = None) -> None:
 @server.feature(types.INITIALIZED)
 @_safe(lambda: None)
 async def initialized(ls: NnspecServer, params: types.InitializedParams) -> None:
-    # Import the front end now, so that the first keystroke does not pay for it.
+    # Import the front end now, so that the first keystroke does not pay for it (nor the
+    # first data facts: judging them needs NumPy, unpickling them too).
+    import nnspec.data.facts  # noqa: F401
     import nnspec.pipeline  # noqa: F401
+
+    ls._loop = asyncio.get_running_loop()  # where data facts are handed over (_data_arrived)
 
     await _read_settings(ls)
 
@@ -229,9 +265,17 @@ async def did_change_configuration(ls: NnspecServer,
     await _read_settings(ls, params.settings)
 
 
+@server.feature(types.SHUTDOWN)
+@_safe(lambda: None)
+def shutdown(ls: NnspecServer, params: Any) -> None:
+    ls.data.close()  # a large file being read must not hold up the exit
+
+
 @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
 @_safe(lambda: None)
 def did_open(ls: NnspecServer, params: types.DidOpenTextDocumentParams) -> None:
+    if ls._loop is None:  # a client that never sent `initialized`
+        ls._loop = asyncio.get_running_loop()
     _publish(ls, params.text_document.uri, params.text_document.version)
 
 
@@ -386,5 +430,8 @@ def main(argv: list[str] | None = None) -> int:
     """Serve LSP over stdin/stdout until the client says exit."""
     logging.basicConfig(stream=sys.stderr, level=logging.WARNING,
                         format="%(name)s %(levelname)s: %(message)s")
-    server.start_io()
+    try:
+        server.start_io()
+    finally:
+        server.data.close()
     return 0

@@ -19,7 +19,8 @@ class Metric(Op):
 
 
 class Accuracy(Metric):
-    """fraction of samples whose predicted class equals the target class."""
+    """fraction of samples whose predicted class equals the target class (one sigmoid
+    unit: p >= 0.5, whatever the loss; several units: the argmax)."""
 
     kind: Literal["accuracy"] = "accuracy"
     task: ClassVar[str] = "classification"

@@ -16,9 +16,11 @@ adds what a line-oriented language needs around them:
 
 from __future__ import annotations
 
+import re
+
 from lark import Token
 
-from nnspec.diagnostics import Diagnostic, Span, error
+from nnspec.diagnostics import Diagnostic, Fix, Span, error
 from nnspec.parse.grammar import token_regex
 from nnspec.syntax import Comment
 
@@ -101,6 +103,9 @@ def _bad_text(cur: _Cursor, path: str | None) -> tuple[int, Diagnostic]:
         label="not part of any token", hints=hints)
 
 
+_SHAPE = re.compile(r"\d+(?:[xX]\d+)+")  # 8x8, 1x28x28
+
+
 def _glued_number_end(text: str, end: int) -> int:
     """Past the letters, digits and dots stuck to a number (`16relu`, `1.2.3`), if any."""
     stop = end
@@ -130,10 +135,19 @@ def tokenize(text: str, path: str | None = None) -> tuple[list[Token], list[Comm
         if best_kind == "NUMBER" and _glued_number_end(text, best_end) > best_end:
             stop = _glued_number_end(text, best_end)
             tok = cur.token("ERROR", stop, ErrorToken)
+            glued = text[cur.pos:stop]
+            label, hints, fixes = "not a number", ["put a space between a number and a name"], []
+            if _SHAPE.fullmatch(glued):  # `input 8x8`: a shape written as in other tools
+                dims = " ".join(glued.lower().split("x"))
+                label = f"write `{dims}`"
+                hints = [f"the dimensions of a shape are numbers separated by spaces: write "
+                         f"`{dims}` (e.g. `input 1 8 8` for one 8x8 channel)"]
+                fixes = [Fix(span=cur.span_to(stop), replacement=dims,
+                             title=f"write `{dims}`", preferred=True)]
             tok.diagnostic = error(  # type: ignore[attr-defined]
                 "E101", f"unexpected character {show_char(text[best_end])} after the number "
                 f'"{text[cur.pos:best_end]}"', cur.span_to(stop), path=path,
-                label="not a number", hints=["put a space between a number and a name"])
+                label=label, hints=hints, fixes=fixes)
             tokens.append(tok)
             cur.advance(stop)
             continue

@@ -245,6 +245,25 @@ class _Driver:
                 self._accept(tok, j)
         return j + 1
 
+    def _glued_statement(self, tok: Token) -> bool:
+        """Does `tok` start a statement right after a `}` on the same line (`branch { ... }
+        branch { ... }`), where a ";" or a new line is missing?"""
+        last = self.committed[-1] if self.committed and not self.pending else None
+        return (self.in_block and tok.type == "NAME" and last is not None
+                and last.type == "RBRACE" and bool(last.value) and last.line == tok.line)
+
+    def _separate(self, tok: Token, i: int) -> bool:
+        """Feed an invented ";" before `tok`; False (and the parser as it was) when the
+        grammar does not take one here."""
+        sep = synthetic("_SEMICOLON", tok)
+        try:
+            self.ip.feed_token(sep)
+        except UnexpectedToken:
+            self.ip = self._rebuilt(self.committed)
+            return False
+        self._accept(sep, i)
+        return True
+
     def _extra_close(self, i: int) -> bool:
         """Is the `}` at i one too many (`residual { dense 8 } }` then more statements)?
 
@@ -312,6 +331,10 @@ class _Driver:
                 try:
                     self.ip.feed_token(tok)
                 except UnexpectedToken:
+                    # `branch { ... } branch { ... }` (as docs/language.md writes it): a
+                    # `}` that closes a body ends its statement, as a new line would
+                    if self._glued_statement(tok) and self._separate(tok, i):
+                        continue
                     self._report(self._unexpected(tok))
                 else:
                     self._accept(tok, i)

@@ -63,7 +63,8 @@ class Found:
         return str(self.manifest.get("status", "unknown"))
 
 
-def _manifest_kind(manifest: Any) -> str:
+def manifest_kind(manifest: Any) -> str:
+    """run | old | newer | foreign: whose manifest this is (the `format` field)."""
     if not isinstance(manifest, dict):
         return "foreign"
     fmt = manifest.get("format")
@@ -89,7 +90,7 @@ def inspect(folder: Folder) -> Found:
         manifest = json.loads(folder.read_text("manifest.json"))
     except (OSError, ValueError):
         return Found("foreign", strangers=names)
-    kind = _manifest_kind(manifest)
+    kind = manifest_kind(manifest)
     if kind == "foreign":
         return Found(kind, strangers=names)
     for name in (*OWN_FILES, CHECKPOINT_DIR):
@@ -234,9 +235,32 @@ def claim_new(path: Path | None, model_name: str, overwrite: bool = False
 
 
 def not_a_run(path: Path, why: str) -> DiagnosticError:
+    if _is_spec(path):  # the commonest mix-up: the spec where its run is meant
+        return DiagnosticError(error(
+            "E504", f"`{path}` is a spec file, not a run directory", path=str(path),
+            notes=["eval, predict and --resume work on what a run left: a folder with "
+                   "manifest.json and weights.npz"],
+            hints=[f"train it with `nnspec run {path}`, then pass the run directory it "
+                   "prints (runs/<model>-<time> unless the spec or --out names one)"]))
     return DiagnosticError(error(
         "E504", f"`{path}` is not a run directory ({why})", path=str(path),
         hints=["pass the folder `nnspec run` printed, e.g. runs/<model>-<time>"]))
+
+
+def _is_spec(path: Path) -> bool:
+    """A .nn file, or a file that starts like one (`model NAME {`, after comments)."""
+    try:
+        if not path.is_file():
+            return False
+        if path.suffix == ".nn":
+            return True
+        with open(path, encoding="utf-8", errors="replace") as f:
+            head = f.read(4096)
+    except OSError:
+        return False
+    lines = [ln.strip() for ln in head.splitlines() if ln.strip() and not
+             ln.strip().startswith("#")]
+    return bool(lines) and lines[0].startswith("model ") and lines[0].endswith("{")
 
 
 def claim_resume(path: Path) -> tuple[Folder, RunLock, Found, list[Diagnostic]]:

@@ -1,9 +1,14 @@
-"""run.curves: history rows -> curves.png (loss and each metric per epoch, train vs val/test).
+"""run.curves: history rows -> curves.png (loss and each metric per epoch, train vs val/test,
+and the schedule's learning rate).
 
 Drawn with Pillow rather than matplotlib: the picture is the same kind (one panel per
 quantity, a line per split in matplotlib's default colours, grid, ticks, legend, a dashed line
 at the kept epoch), and it costs ~0.05 s where importing matplotlib alone took ~0.35 s of
 every run's start-up. Drawn once, at the end, at twice the size and scaled down (smooth lines).
+
+A panel whose values are all positive and span at least two decades (a diverging loss, an
+exponential learning-rate decay) is drawn on a log10 y-axis, and its title says so: on a
+linear axis a steady exponential blow-up looks like a spike in the last epochs.
 """
 
 from __future__ import annotations
@@ -15,10 +20,14 @@ from typing import Any
 
 import numpy as np
 
+BATCH_MEAN = "train, batch mean"  # the row's `loss` beside the epoch-end `train_loss`
 PANEL_W, PANEL_H, TOP = 420, 340, 28  # pixels per panel; room for the figure title
 LEFT, RIGHT, PTOP, BOTTOM = 62, 14, 30, 44  # plot area margins inside a panel
 S = 2  # supersampling factor
-COLOURS = {"train": (31, 119, 180), "val": (255, 127, 14), "test": (44, 160, 44)}
+COLOURS = {"train": (31, 119, 180), "val": (255, 127, 14), "test": (44, 160, 44),
+           "lr": (148, 103, 189), BATCH_MEAN: (158, 202, 225)}
+LOG_SPAN = 100.0  # max/min at or above which a panel gets a log y-axis
+LR_PANEL = "learning rate"
 GRID, AXIS, MARK = (225, 225, 225), (40, 40, 40), (128, 128, 128)
 
 
@@ -35,6 +44,19 @@ def nice_ticks(lo: float, hi: float, n: int = 5) -> list[float]:
     return [round(first + i * step, 12) for i in range(int((hi - first) / step + 1e-9) + 1)]
 
 
+def log_scale(lines: dict[str, list[float]]) -> bool:
+    """Whether a panel's values are all positive and span LOG_SPAN or more."""
+    finite = [y for ys in lines.values() for y in ys if math.isfinite(y)]
+    return bool(finite) and min(finite) > 0 and max(finite) / min(finite) >= LOG_SPAN
+
+
+def decade_ticks(lo: float, hi: float, n: int = 7) -> list[float]:
+    """Ticks of a log10 axis (lo, hi in decades): whole decades, every k-th so at most ~n."""
+    first, last = math.ceil(lo), math.floor(hi)
+    step = max(1, math.ceil((last - first + 1) / n))
+    return [float(t) for t in range(first, last + 1, step)]
+
+
 def label(v: float) -> str:
     return f"{v:.6g}" if abs(v) >= 1e-4 or v == 0 else f"{v:.1e}"
 
@@ -44,7 +66,7 @@ def quantities(rows: Sequence[dict[str, Any]]) -> list[str]:
     keys: dict[str, None] = {}
     for row in rows:
         keys.update(dict.fromkeys(row))
-    names = [k for k in keys if k not in ("epoch", "time", "lr")
+    names = [k for k in keys if k not in ("epoch", "time", "lr", "train_loss")
              and not k.startswith(("val_", "test_"))]
     for key in keys:
         base = key.split("_", 1)[1] if key.startswith(("val_", "test_")) else None
@@ -64,6 +86,9 @@ def png(rows: Sequence[dict[str, Any]], marked_epoch: int | None, title: str = "
     from PIL import Image, ImageDraw, ImageFont
 
     names = quantities(rows)
+    lrs = [_num(r.get("lr")) for r in rows]
+    if any(math.isfinite(v) for v in lrs):
+        names.append(LR_PANEL)
     top = TOP if title else 0
     img = Image.new("RGB", (PANEL_W * len(names) * S, (PANEL_H + top) * S), "white")
     draw = ImageDraw.Draw(img)
@@ -73,8 +98,16 @@ def png(rows: Sequence[dict[str, Any]], marked_epoch: int | None, title: str = "
         draw.text((img.width / 2, 8 * S), title, fill=AXIS, font=big, anchor="mt")
     epochs = [_num(r.get("epoch")) for r in rows]
     for i, name in enumerate(names):
-        lines = {split: [_num(r.get(prefix + name)) for r in rows]
-                 for prefix, split in (("", "train"), ("val_", "val"), ("test_", "test"))}
+        if name == LR_PANEL:
+            lines = {"lr": lrs}
+        else:
+            lines = {split: [_num(r.get(prefix + name)) for r in rows]
+                     for prefix, split in (("", "train"), ("val_", "val"), ("test_", "test"))}
+            if name == "loss" and any("train_loss" in r for r in rows):
+                # train at the epoch's end, as val: comparable; the batch mean beside them
+                lines = {"train": [_num(r.get("train_loss")) for r in rows],
+                         **{k: v for k, v in lines.items() if k != "train"},
+                         BATCH_MEAN: lines["train"]}
         lines = {k: ys for k, ys in lines.items() if any(math.isfinite(y) for y in ys)}
         _panel(draw, font, big, (i * PANEL_W, top), name, epochs, lines, marked_epoch)
     out = img.resize((img.width // S, img.height // S), Image.LANCZOS)
@@ -88,6 +121,11 @@ def _panel(draw: Any, font: Any, big: Any, origin: tuple[int, int], name: str,
     ox, oy = origin
     x0, y0 = (ox + LEFT) * S, (oy + PTOP) * S
     x1, y1 = (ox + PANEL_W - RIGHT) * S, (oy + PANEL_H - BOTTOM) * S
+    log = log_scale(lines)
+    if log:
+        lines = {k: [math.log10(y) if math.isfinite(y) and y > 0 else math.nan for y in ys]
+                 for k, ys in lines.items()}
+        name += " (log scale)"
     finite = [y for ys in lines.values() for y in ys if math.isfinite(y)]
     ylo, yhi = (min(finite), max(finite)) if finite else (0.0, 1.0)
     if yhi == ylo:
@@ -110,11 +148,12 @@ def _panel(draw: Any, font: Any, big: Any, origin: tuple[int, int], name: str,
         return y1 - (y - ylo) / (yhi - ylo) * (y1 - y0)
 
     draw.text(((x0 + x1) / 2, (oy + 8) * S), name, fill=AXIS, font=big, anchor="mt")
-    for t in nice_ticks(ylo, yhi, 7):
+    for t in (decade_ticks(ylo, yhi) if log else nice_ticks(ylo, yhi, 7)):
         if ylo <= t <= yhi:
             draw.line([(x0, py(t)), (x1, py(t))], fill=GRID, width=S)
             draw.line([(x0 - 4 * S, py(t)), (x0, py(t))], fill=AXIS, width=S)
-            draw.text((x0 - 7 * S, py(t)), label(t), fill=AXIS, font=font, anchor="rm")
+            text = f"1e{int(t)}" if log else label(t)
+            draw.text((x0 - 7 * S, py(t)), text, fill=AXIS, font=font, anchor="rm")
     for t in nice_ticks(max(xlo, 0.0), xhi, 6):
         if xlo <= t <= xhi and float(t).is_integer():
             draw.line([(px(t), y0), (px(t), y1)], fill=GRID, width=S)

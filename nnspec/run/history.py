@@ -21,6 +21,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
+from nnspec.run import killpoints
 from nnspec.run.atomic import _jsonable, dumps, finite
 from nnspec.run.folder import Folder
 
@@ -153,6 +154,7 @@ class HistoryLog:
             self._rewrite()
             return
         assert self._file is not None
+        killpoints.reached("append:history.csv")
         self._writer.writerow({k: cell(v) for k, v in row.items()})
         self._file.flush()  # one write() per row: a kill leaves at most a torn last line
 

@@ -13,27 +13,46 @@ time that stage is reached) makes the process send itself SIGKILL when it gets t
 - `finishing`: training ended (its last checkpoint written), the artifacts are next;
 - `write:<file>`: the new content of `<file>` (manifest.json, spec.nn, data.json,
   weights.npz, history.json, history.csv, metrics.json, curves.png, state.json,
-  state-<tag>.npz) is written to its temporary file and fsynced, not yet renamed.
+  state-<tag>.npz) is written to its temporary file and fsynced, not yet renamed;
+- `append:history.csv`: an epoch's row is about to be appended to the history log.
 
-Without the variable `reached` is one dictionary lookup.
+The same stages serve a second hook, for faults in the middle of a run (docs/runs.md):
+`NNSPEC_TEST_FAULT_AT=<stage>[#<n>]=<ERRNO>` (for example `write:state.json#2=ENOSPC`, or
+`append:history.csv#3=EROFS`) raises the OSError that errno names there, as the write
+would have raised it on a full disk or a read-only file system. It is a simulation: the
+error comes from this hook, at the moment the real write would fail, and takes the same path
+through nnspec as a real one.
+
+Without the variables `reached` is two dictionary lookups.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
 
 VARIABLE = "NNSPEC_TEST_KILL_AT"
+FAULT = "NNSPEC_TEST_FAULT_AT"
 _counts: dict[str, int] = {}
+
+
+def _due(want: str, stage: str) -> bool:
+    """Whether `want` (`<stage>[#<n>]`, `*` at the end matching any suffix) is due now."""
+    name, _, nth = want.partition("#")
+    if name != stage and not (name.endswith("*") and stage.startswith(name[:-1])):
+        return False
+    _counts[want] = _counts.get(want, 0) + 1
+    return _counts[want] == int(nth or 1)
 
 
 def reached(stage: str) -> None:
     want = os.environ.get(VARIABLE)
-    if not want:
-        return
-    name, _, nth = want.partition("#")
-    if name != stage and not (name.endswith("*") and stage.startswith(name[:-1])):
-        return
-    _counts[want] = _counts.get(want, 0) + 1
-    if _counts[want] >= int(nth or 1):
+    if want and _due(want, stage):
         os.kill(os.getpid(), signal.SIGKILL)
+    fault = os.environ.get(FAULT)
+    if fault:
+        where, _, name = fault.rpartition("=")
+        if _due(where, stage):
+            code = getattr(errno, name)
+            raise OSError(code, os.strerror(code))

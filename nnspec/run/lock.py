@@ -100,3 +100,29 @@ def acquire(folder: Folder) -> RunLock:
         os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
         return RunLock(folder, fd, previous)
     raise in_use(folder, None)
+
+
+def holder(folder: Folder) -> tuple[bool, int | None]:
+    """Whether a live process holds the folder's lock, and its pid; for readers (predict,
+    eval), which neither take the lock nor create the lock file."""
+    if fcntl is None:  # pragma: no cover
+        return False, None
+    try:
+        fd = os.open(LOCK_NAME, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0)
+                     | getattr(os, "O_CLOEXEC", 0), dir_fd=folder.fd)
+    except FileNotFoundError:
+        return False, None
+    except OSError as exc:
+        if exc.errno in (errno.ELOOP, errno.EMLINK):
+            raise link_refused(folder.path / LOCK_NAME) from None
+        return False, None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except OSError as exc:
+            if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                return True, _read_pid(fd)
+            return False, None
+        return False, None
+    finally:
+        os.close(fd)  # drops the shared lock, if it was taken

@@ -4,13 +4,17 @@
 IR field names (`train.optimizer.lr`, `train.early_stop.patience`, `data.split.validation`);
 a tuple element is addressed by its index (`model.layers.0.units`). VALUE is read as a
 boolean (true/false), none, an integer, a float, `a,b,c` (a list, for tuple fields) or else
-a string; a bare name where an op is expected selects that op with its defaults
-(`train.optimizer=adam`, `train.metrics=accuracy,f1`). Setting a field under an absent
-optional block creates the block with its defaults (`train.early_stop.patience=3`).
+a string. Where an op is expected the value is spec text, read by the spec's own parser and
+checker: a name selects that op with its defaults (`train.optimizer=adam`,
+`train.metrics=accuracy,f1`), a call sets its options (`train.optimizer=adagrad(lr=0.5)`),
+and a mistake gets the diagnostic the spec would (`unknown optimizer `adamx`; did you mean
+`adam`?`). Setting a field under an absent optional block creates the block with its defaults
+(`train.early_stop.patience=3`).
 
 The changed node and every node above it are re-validated by pydantic, so an override can
 never produce an IR that check() would not: a bad path is an E211 diagnostic listing the valid
-keys, a bad value an E301/E302 diagnostic with pydantic's reason.
+keys (the spec's own, not `path` or `span`), a bad value an E301/E302 diagnostic in the
+words check() uses (`lr must be greater than 0, found -1`), never pydantic's.
 """
 
 from __future__ import annotations
@@ -48,7 +52,10 @@ def parse_value(text: str) -> Any:
 
 
 def _fields(node: BaseModel) -> list[str]:
-    return [name for name in type(node).model_fields if name != "span"]
+    """The keys a user may set: not the source span, nor what is not part of the spec
+    (`path`, the file it came from: excluded from the model's dump)."""
+    return [name for name, f in type(node).model_fields.items()
+            if name != "span" and not f.exclude]
 
 
 def _attrs(node: BaseModel) -> dict[str, Any]:
@@ -74,12 +81,85 @@ def _bad_key(assignment: str, key: str, where: str, valid: Sequence[str]) -> Dia
                  hints=[f"did you mean `{close[0]}`?"] if close else [])
 
 
-def _bad_value(assignment: str, exc: ValidationError) -> Diagnostic:
+_RANGE = {"greater_than": ("gt", "greater than"), "greater_than_equal": ("ge", "at least"),
+          "less_than": ("lt", "less than"), "less_than_equal": ("le", "at most")}
+
+
+def _reason(e: Any, cls: type[BaseModel] | None) -> str:
+    """One pydantic error in the words check() uses for the same mistake in a spec."""
+    from nnspec.check.options import describe
+
+    keys = [str(p) for p in e["loc"] if not str(p).isdigit()]
+    key = keys[-1] if keys else "value"
+    field = cls.model_fields.get(keys[0]) if cls is not None and keys else None
+    kind, given = e["type"], e.get("input")
+    found = f", found `{given}`" if isinstance(given, (str, int, float)) else ""
+    if kind in _RANGE:
+        bound_key, words = _RANGE[kind]
+        bound = (e.get("ctx") or {}).get(bound_key)
+        if isinstance(bound, float) and bound.is_integer():
+            bound = int(bound)
+        return f"{key} must be {words} {bound}{found}"
+    if kind in ("value_error", "assertion_error"):
+        return str(e["msg"]).removeprefix("Value error, ").removeprefix("Assertion failed, ")
+    if field is not None and len(keys) == 1:
+        return f"{key} must be {describe(field.annotation)}{found}"
+    msg = str(e["msg"])
+    return f"{key}: {msg[:1].lower() + msg[1:]}"
+
+
+def _bad_value(assignment: str, exc: ValidationError,
+               cls: type[BaseModel] | None = None) -> Diagnostic:
     errs = exc.errors()
     code = "E302" if any(e["type"] in _RANGE_ERRORS or e["type"].startswith(
         ("greater", "less")) for e in errs) else "E301"
-    reasons = [f"{'.'.join(str(p) for p in e['loc']) or 'value'}: {e['msg']}" for e in errs[:4]]
-    return error(code, f"invalid value in `{assignment}`", path=WHERE, notes=reasons)
+    reasons = list(dict.fromkeys(_reason(e, cls) for e in errs[:4]))
+    return error(code, f"invalid value in `{assignment}`: {reasons[0]}", path=WHERE,
+                 notes=reasons[1:])
+
+
+def _op_family(annotation: Any) -> tuple[str | None, bool]:
+    """(the op family a field holds, whether it holds a tuple of them: `metrics`)."""
+    from nnspec.check.options import op_family
+
+    if typing.get_origin(annotation) is tuple:
+        args = typing.get_args(annotation)
+        return (op_family(args[0]), True) if args else (None, False)
+    return op_family(annotation), False
+
+
+def _ops_from_text(text: str, family: str, many: bool, assignment: str) -> Any:
+    """An op (or a tuple of them) from spec text (`adagrad(lr=0.5)`, `accuracy, f1`), read
+    and checked as the spec's own text is; its diagnostics say `--set` where they point."""
+    from nnspec.check.context import Ctx
+    from nnspec.check.options import FAMILIES, build_named
+    from nnspec.check.statements import all_args
+    from nnspec.parse import parse
+    from nnspec.syntax import Call, Name
+
+    word = FAMILIES[family][2]
+    doc, problems = parse(f"train {{\n    set {text}\n}}\n")
+    args = all_args(doc.blocks[0].statements[0]) if not problems and doc.blocks and \
+        doc.blocks[0].statements else ()
+    if problems or not args or (len(args) > 1 and not many) or not all(
+            isinstance(a, (Name, Call)) for a in args):
+        example = {"optimizer": "adam(lr=0.001)", "metric": "accuracy, f1",
+                   "loss": "huber(delta=2)", "schedule": "exponential(0.95)",
+                   "source": 'csv("data.csv", target=y)'}.get(family, "name(option=value)")
+        raise DiagnosticError(error(
+            "E301", f"`{assignment}` needs "
+            f"{word + 's' if many else ('an ' if word[0] in 'aeiou' else 'a ') + word}, "
+            f"written as in a spec, found `{text}`", path=WHERE,
+            hints=[f"e.g. `{assignment.partition('=')[0]}={example}` (quote it in the "
+                   "shell)"]))
+    ctx = Ctx(WHERE)
+    ops = [build_named(ctx, family, a) for a in args]
+    if ctx.failed:
+        raise DiagnosticError([d.model_copy(update={
+            "span": None, "label": None, "fixes": (),
+            "notes": (*d.notes, f"in `--set {assignment}`")}) for d in ctx.diagnostics
+            if d.is_error])
+    return tuple(ops) if many else ops[0]
 
 
 def _validate(cls: type[BaseModel], attrs: dict[str, Any], key: str, value: Any) -> BaseModel:
@@ -132,12 +212,17 @@ def _set(node: Any, path: list[str], value: Any, assignment: str, done: list[str
             try:
                 child = cls.model_validate({})
             except ValidationError as exc:
-                raise DiagnosticError(_bad_value(assignment, exc)) from None
+                raise DiagnosticError(_bad_value(assignment, exc, cls)) from None
         value = _set(child, rest, value, assignment, done + [key])
+    else:
+        family, many = _op_family(type(node).model_fields[key].annotation)
+        if family is not None and value is not None:
+            value = _ops_from_text(assignment.partition("=")[2].strip(), family, many,
+                                   assignment)
     try:
         return _validate(type(node), _attrs(node), key, value)
     except ValidationError as exc:
-        raise DiagnosticError(_bad_value(assignment, exc)) from None
+        raise DiagnosticError(_bad_value(assignment, exc, type(node))) from None
 
 
 def apply_overrides(spec: Any, assignments: Sequence[str]) -> Any:

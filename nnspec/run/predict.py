@@ -8,7 +8,8 @@ Columns of a prediction table:
 - categorical: `class` (argmax) and `p_<class>` for every class (exp of the outputs after
   log_softmax);
 - regression: one column per target, named as in the training data.
-Class names are those saved in data.json (labels of a CSV), or 0..K-1.
+Class names are those saved in data.json (labels of a CSV), or 0..K-1; an output unit
+beyond the data's classes (`dense 4 softmax` for 3 labels) is named `unit<j>`.
 """
 
 from __future__ import annotations
@@ -27,8 +28,18 @@ from nnspec.train.evaluation import split_metrics
 
 
 def _class_names(schema: dict[str, Any], k: int) -> list[str]:
-    names = schema.get("classes")
-    return [str(c) for c in names] if names else [str(i) for i in range(k)]
+    """k names, one per output unit: the data's class names, then (an output layer with more
+    units than the data has classes) `unit<j>` for each unit no class was trained on, so a
+    row never has more fields than the header."""
+    names = [str(c) for c in schema.get("classes") or []][:k] or [str(i) for i in range(k)]
+    taken = set(names)
+    for j in range(len(names), k):
+        name = f"unit{j}"
+        while name in taken:
+            name = "_" + name
+        names.append(name)
+        taken.add(name)
+    return names
 
 
 def prediction_table(restored: Restored, outputs: np.ndarray

@@ -43,6 +43,7 @@ import numpy as np
 from nnspec.diagnostics import Diagnostic, DiagnosticError, error
 from nnspec.ir import CHECKPOINT_SECONDS
 from nnspec.run import checkpoint, claim, history
+from nnspec.run.atomic import _cannot_write
 from nnspec.run.claim import CHECKPOINT_DIR, FORMAT, default_dir  # noqa: F401 - re-exported
 from nnspec.run.folder import Folder
 from nnspec.run.lock import RunLock
@@ -188,7 +189,10 @@ class RunDir:
         if self.log is None:
             self.start_history()
         assert self.log is not None
-        self.log.append(row)
+        try:
+            self.log.append(row)
+        except OSError as exc:  # a full disk, a folder made read-only: named (E503, E510)
+            raise _cannot_write(self.log.path, exc) from exc
 
     def save_checkpoint(self, state: dict[str, Any]) -> None:
         """The training state (called by the loop's on_checkpoint); the history log is
@@ -213,6 +217,20 @@ class RunDir:
         more often than keeps it under 2% of the time (a long history on frequent checkpoints)."""
         waited = time.monotonic() - self._json_at
         return waited >= max(CHECKPOINT_SECONDS, 49.0 * self._json_cost)
+
+    def checkpoint_epoch(self) -> int | None:
+        """The epoch of the checkpoint on disk (state.json naming an arrays file that is
+        there), None when there is none or it cannot be read."""
+        folder = self._checkpoint_folder(False)
+        if folder is None:
+            return None
+        try:
+            meta = json.loads(folder.read_text("state.json"))
+            if folder.kind(str(meta["arrays"])) != "file":
+                return None
+            return int(meta["state"]["epoch"])
+        except (OSError, ValueError, KeyError, TypeError, DiagnosticError):
+            return None
 
     def has_checkpoint(self) -> bool:
         folder = self._checkpoint_folder(False)

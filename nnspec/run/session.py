@@ -13,14 +13,17 @@ Named stages call run/killpoints.py, the hook of the kill -9 tests (docs/runs.md
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from nnspec import ir
+from nnspec.bugs import out_of_memory, unexpected
 from nnspec.diagnostics import Diagnostic, DiagnosticError, error, has_errors, warning
 from nnspec.pipeline import compile_spec, dataset_of
 from nnspec.run import artifacts, killpoints, specdiff
@@ -98,11 +101,18 @@ def load_text(text: str, shown: str, sources: dict[str, str], *,
 
 
 def override(spec: ir.Spec, sets: list[str], sources: dict[str, str]) -> ir.Spec:
+    """The spec with `sets` applied (see `override_checked`; its warnings are dropped)."""
+    return override_checked(spec, sets, sources)[0]
+
+
+def override_checked(spec: ir.Spec, sets: list[str], sources: dict[str, str]
+                     ) -> tuple[ir.Spec, list[Diagnostic] | None]:
     """apply_overrides, then the whole checker again: pydantic validates each field, but the
     rules between fields (warmup shorter than training, a monitor that needs a validation
-    split, shapes) live in check(). Its findings are shown against the spec as overridden."""
+    split, shapes) live in check(). Its findings are shown against the spec as overridden.
+    Returns the new spec and the warnings of the spec as run (None when nothing was set)."""
     if not sets:
-        return spec
+        return spec, None
     from nnspec.pipeline import diagnose
     from nnspec.unparse import unparse
 
@@ -113,7 +123,22 @@ def override(spec: ir.Spec, sets: list[str], sources: dict[str, str]) -> ir.Spec
     if has_errors(diagnostics):
         sources[shown] = text
         raise DiagnosticError([d for d in diagnostics if d.is_error])
-    return new
+    if diagnostics:
+        sources[shown] = text
+    return new, diagnostics
+
+
+def as_run(original: list[Diagnostic], overridden: list[Diagnostic] | None) -> list[Diagnostic]:
+    """The warnings of the spec as run (issue 18: `--set train.optimizer.lr=50` must be judged
+    at 50, not at the file's value): a warning the file's spec gave too keeps its position in
+    the file; one that only the overridden spec gives points into its text; one that no longer
+    holds is dropped."""
+    if overridden is None:
+        return original
+    key = [(d.code, d.message) for d in overridden]
+    kept = [d for d in original if (d.code, d.message) in key]
+    had = {(d.code, d.message) for d in kept}
+    return [*kept, *(d for d in overridden if (d.code, d.message) not in had)]
 
 
 def cli_overrides(opts: RunOptions) -> list[str]:
@@ -192,9 +217,9 @@ def _prepare(spec: ir.Spec, backend: str, data: Any) -> Any:
     except DiagnosticError:
         raise
     except Exception as exc:  # noqa: BLE001 - as in compile_spec
-        raise DiagnosticError(error("E502", f"the {backend} backend failed to compile the "
-                                    f"model: {type(exc).__name__}: {exc}", path=spec.path,
-                                    hints=["this is a bug in nnspec; please report it"])) from exc
+        raise DiagnosticError(unexpected(
+            "warmup", f"the {backend} backend failed to compile the model: "
+            f"{type(exc).__name__}: {exc}", exc, path=spec.path)) from exc
     return exe
 
 
@@ -220,19 +245,53 @@ def _train(spec: ir.Spec, data: Any, exe: Any, schedule: Any, rd: RunDir, *,
                        reporter=reporter, stop=stop, on_checkpoint=ckpt, on_epoch=on_epoch,
                        chunk_target_s=opts.chunk_target_s, out_dir=str(rd.path),
                        epochs=epochs)
-    except DiagnosticError as exc:
-        _failed(rd, exc.diagnostics)
-        raise
+    except (DiagnosticError, OSError) as exc:
+        failure = _write_failed(rd, exc)
+        if failure is None:
+            assert isinstance(exc, DiagnosticError)
+            failure = exc
+        _failed(rd, failure.diagnostics)
+        if failure is exc:
+            raise
+        raise failure from exc
     except Exception as exc:  # noqa: BLE001
-        _failed(rd, [])
-        raise DiagnosticError(error("E502", f"training failed: {type(exc).__name__}: {exc}",
-                                    path=spec.path,
-                                    hints=["this is a bug in nnspec; please report it"])) from exc
+        diag = unexpected("train", f"training failed: {type(exc).__name__}: {exc}", exc,
+                          path=spec.path)
+        _failed(rd, [diag])
+        raise DiagnosticError(diag) from exc
     if result.status != FAILED and ckpt is None:
         # a resume needs it even if not selected: after an interrupt, and after a kill while
         # the artifacts are written (dropped once the run has finished)
         rd.save_checkpoint(result.checkpoint)
     return result
+
+
+_WHY = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is used up",
+        errno.EROFS: "the file system is read-only", errno.EACCES: "the folder is not writable",
+        errno.EPERM: "the folder is not writable", errno.EFBIG: "the file size limit is reached"}
+
+
+def _write_failed(rd: RunDir, exc: BaseException) -> DiagnosticError | None:
+    """E510 when `exc` is a write into the run folder failing in the middle of the run (a
+    full disk, a folder made read-only), saying what became of the last checkpoint; None for
+    anything else."""
+    cause = exc if isinstance(exc, OSError) else exc.__cause__
+    if not isinstance(cause, OSError) or (
+            isinstance(exc, DiagnosticError) and [d.code for d in exc.diagnostics] != ["E503"]):
+        return None
+    target = exc.diagnostics[0].path if isinstance(exc, DiagnosticError) else None
+    what = f"`{target}`" if target else f"into `{rd.path}`"
+    why = cause.strerror or str(cause)
+    if cause.errno in _WHY:
+        why += f" ({_WHY[cause.errno]})"
+    epoch = rd.checkpoint_epoch()
+    notes = [f"the last checkpoint, after epoch {epoch}, is intact" if epoch is not None else
+             "no checkpoint had been written yet: a resume trains from epoch 0",
+             "the run stopped here; what it had written before is kept"]
+    return DiagnosticError(error(
+        "E510", f"cannot write {what} in the middle of the run: {why}", path=str(rd.path),
+        notes=notes, hints=[f"free some space (or make the folder writable again), then "
+                            f"`nnspec run --resume {rd.path}` continues the run"]))
 
 
 def _failed(rd: RunDir, diagnostics: list[Diagnostic]) -> None:
@@ -244,13 +303,26 @@ def _failed(rd: RunDir, diagnostics: list[Diagnostic]) -> None:
         pass
 
 
+def curve_title(name: str, overrides: list[str] | None) -> str:
+    """The curves' title: the model name and what was set on the command line, so that runs
+    with different settings can be told apart (`line (lr=0.01, seed=3)`). A setting is named
+    by its last key unless two share it; the number of epochs is left out (the axis shows it)."""
+    split = [s.partition("=") for s in overrides or [] if "=" in s]
+    sets = [(path.strip(), value.strip()) for path, _, value in split
+            if path.strip() != "train.epochs"]
+    last = [path.rsplit(".", 1)[-1] for path, _ in sets]
+    parts = [f"{key if last.count(key) == 1 else path}={value}"
+             for (path, value), key in zip(sets, last, strict=True)]
+    return f"{name} ({', '.join(parts)})" if parts else name
+
+
 def _finish(rd: RunDir, spec: ir.Spec, exe: Any, result: RunResult, t0: float) -> None:
     if result.status == COMPLETED:
         rd.write_manifest(status=FINISHING)  # training is over; a resume writes what follows
         killpoints.reached("finishing")
     if "weights" in rd.wanted and result.status != FAILED:
         rd.write_weights(weights_of(exe))
-    rd.write_results(result, title=spec.model.name)
+    rd.write_results(result, title=curve_title(spec.model.name, rd.manifest.get("overrides")))
     rd.write_manifest(
         status=result.status, end_time=artifacts.now_iso(), epochs_run=result.epochs_run,
         early_stop_epoch=result.early_stop_epoch, best_epoch=result.best_epoch,
@@ -269,22 +341,34 @@ def _train_and_finish(spec: ir.Spec, data: Any, exe: Any, schedule: Any, rd: Run
     with guard:
         result = _train(spec, data, exe, schedule, rd, reporter=reporter, stop=stop,
                         opts=opts, **resume)
-        _finish(rd, spec, exe, result, t0)
+        try:
+            _finish(rd, spec, exe, result, t0)
+        except (DiagnosticError, OSError) as exc:
+            failure = _write_failed(rd, exc)
+            if failure is None:
+                raise
+            raise failure from exc  # the status stays `finishing`: a resume writes the rest
     return result
 
 
+Announce = Callable[[list[Diagnostic]], None]
+
+
 def run_spec(path: str | os.PathLike[str], opts: RunOptions, *, sources: dict[str, str],
-             reporter: Reporter | None = None, stop: StopFlag | None = None) -> RunOutcome:
+             reporter: Reporter | None = None, stop: StopFlag | None = None,
+             announce: Announce | None = None) -> RunOutcome:
     """`nnspec run SPEC`: a fresh run into a new (or empty, or overwritten) run directory.
 
     The folder is claimed and locked as soon as the spec is checked (run/claim.py), and its
     manifest, holding the checked spec, is written first: from then on a kill at any moment
-    leaves a folder that `--resume` continues (docs/runs.md)."""
+    leaves a folder that `--resume` continues (docs/runs.md). `announce` is given the
+    warnings about the spec and the data before the first epoch (they are also in the
+    outcome's `warnings`)."""
     from nnspec.unparse import unparse
 
     t0 = time.perf_counter()
     loaded = load(path, sources)
-    spec = override(loaded.spec, cli_overrides(opts), sources)
+    spec, judged = override_checked(loaded.spec, cli_overrides(opts), sources)
     device, backend = resolve_device(opts.device or spec.train.device, opts.backend,
                                      spec_path=str(path),
                                      source=None if opts.device else loaded.text)
@@ -316,14 +400,24 @@ def run_spec(path: str | os.PathLike[str], opts: RunOptions, *, sources: dict[st
         exe = _prepare(spec, backend, data)
         schedule = make_schedule(exe.plan)
     except DiagnosticError as exc:
-        _failed(rd, exc.diagnostics)
+        failure = _write_failed(rd, exc)
+        _failed(rd, (failure or exc).diagnostics)
         rd.close()
+        if failure is not None:
+            raise failure from exc
         raise
+    except MemoryError as exc:  # reading or generating the data
+        diag = out_of_memory(exc, path=spec.path)
+        _failed(rd, [diag])
+        rd.close()
+        raise DiagnosticError(diag) from exc
     except BaseException:
         rd.close()
         raise
     try:
-        warnings = [*loaded.warnings, *data.warnings]
+        warnings = [*as_run(loaded.warnings, judged), *data.warnings]
+        if announce is not None and warnings:
+            announce(warnings)
         result = _train_and_finish(spec, data, exe, schedule, rd, t0, reporter=reporter,
                                    stop=stop, opts=opts)
     finally:
@@ -332,7 +426,8 @@ def run_spec(path: str | os.PathLike[str], opts: RunOptions, *, sources: dict[st
 
 
 def resume_run(run_dir: str | os.PathLike[str], opts: RunOptions, *, sources: dict[str, str],
-               reporter: Reporter | None = None, stop: StopFlag | None = None) -> RunOutcome:
+               reporter: Reporter | None = None, stop: StopFlag | None = None,
+               announce: Announce | None = None) -> RunOutcome:
     """`nnspec run --resume RUN_DIR`: continue exactly where the checkpoint left off (from
     epoch 0 when there is none yet; only the artifacts when training had ended); `--epochs N`
     may extend a run (the schedule then sees the new total). Every refusal comes before the
@@ -346,14 +441,15 @@ def resume_run(run_dir: str | os.PathLike[str], opts: RunOptions, *, sources: di
     t0 = time.perf_counter()
     rd, notes = RunDir.resume(run_dir)
     try:
-        return _resume(rd, opts, notes, t0, sources=sources, reporter=reporter, stop=stop)
+        return _resume(rd, opts, notes, t0, sources=sources, reporter=reporter, stop=stop,
+                       announce=announce)
     finally:
         rd.close()
 
 
 def _resume(rd: RunDir, opts: RunOptions, notes: list[Diagnostic], t0: float, *,
-            sources: dict[str, str], reporter: Reporter | None, stop: StopFlag | None
-            ) -> RunOutcome:
+            sources: dict[str, str], reporter: Reporter | None, stop: StopFlag | None,
+            announce: Announce | None = None) -> RunOutcome:
     from nnspec.unparse import unparse
 
     status = rd.manifest.get("status")
@@ -366,7 +462,7 @@ def _resume(rd: RunDir, opts: RunOptions, notes: list[Diagnostic], t0: float, *,
                 hints=["start the run again with `nnspec run SPEC --out DIR`"]))
         text = unparse(specdiff.restore(stored))
     loaded = load_text(text, str(rd.path / "spec.nn"), sources)
-    spec = override(loaded.spec, cli_overrides(opts), sources)
+    spec, judged = override_checked(loaded.spec, cli_overrides(opts), sources)
     if stored is not None:
         _same_spec(rd, stored, spec)
     rd.clean_temporary()
@@ -410,11 +506,13 @@ def _resume(rd: RunDir, opts: RunOptions, notes: list[Diagnostic], t0: float, *,
                       device=device, backend=backend, spec=spec_facts, **artifacts.versions(),
                       **({} if "data" in rd.manifest else {"data": data.manifest()}))
     history, short = _history(rd, state) if state is not None else ([], [])
+    warnings = [*notes, *as_run(loaded.warnings, judged), *data.warnings, *short]
+    if announce is not None and warnings:
+        announce(warnings)
     result = _train_and_finish(spec, data, exe, schedule, rd, t0, reporter=reporter, stop=stop,
                                opts=opts, resume=state, history=history,
                                epochs=done if ended else None)
-    return RunOutcome(rd.path, result, device,
-                      [*notes, *loaded.warnings, *data.warnings, *short])
+    return RunOutcome(rd.path, result, device, warnings)
 
 
 def _same_spec(rd: RunDir, stored: dict[str, Any], spec: ir.Spec) -> None:

@@ -9,11 +9,14 @@ Per epoch e (0-based; history and messages count from 1):
    executable runs the epoch's batches in chunks sized so that control returns to Python
    about every 0.5 s (progress, Ctrl-C), without a Python round trip per batch;
 3. the row: `loss` is the mean of the training batch losses of the epoch (weighted by batch
-   size: what the optimizer saw, as Keras and most PyTorch loops report it, at no extra cost);
-   the training metrics are computed on predictions for the whole training split in eval mode
-   AFTER the epoch (metrics like f1 cannot be averaged over batches), so they can disagree
-   slightly with `loss`, which was measured while the weights moved and dropout was active;
-   `val_loss` / `val_<metric>` are the validation split in eval mode;
+   size: what the optimizer saw, as Keras and most PyTorch loops report it), measured while
+   the weights moved and dropout was active; everything else is measured AFTER the epoch on
+   its final weights in eval mode: `train_loss` and the training metrics (metrics like f1
+   cannot be averaged over batches) on the whole training split, `val_loss` /
+   `val_<metric>` on the validation split. So `train_loss` and `val_loss` (and `rmse` and
+   `train_loss` of an mse run) are comparable; `loss` is one epoch behind them.
+   `train_loss` is left out of a row with neither metrics nor validation (nothing to
+   compare it with, and a forward pass of its own);
 4. the row goes to `on_epoch` (the run directory appends it to its history log); early
    stopping and the plateau schedule are fed the row; a checkpoint is offered to the caller
    as `output`'s policy says (train/cadence.py: by default at most once per 30 s, between
@@ -51,6 +54,9 @@ from nnspec.lower.plan import Plan
 from nnspec.ops.metrics import METRICS
 from nnspec.train.batching import ChunkSizer, epoch_order, shuffle_rng
 from nnspec.train.cadence import Cadence
+from nnspec.train.divergence import Watch
+from nnspec.train.divergence import find as find_divergence
+from nnspec.train.divergence import warning_of as divergence_warning
 from nnspec.train.early_stop import EarlyStopping
 from nnspec.train.evaluation import Scorer, split_metrics
 from nnspec.train.interrupt import StopFlag
@@ -91,6 +97,7 @@ class RunResult:
     checkpoint: dict[str, Any]  # the last training state (before restore_best), for resume
     elapsed: float
     interrupt_reason: str | None = None
+    diverged_epoch: int | None = None  # the epoch the loss started to diverge (W109)
 
 
 class Trainer:
@@ -112,7 +119,9 @@ class Trainer:
         self.on_epoch = on_epoch
         self.cadence = Cadence(plan.checkpoint)
         self.out_dir = out_dir
-        self.sizer = ChunkSizer(chunk_target_s)
+        # a live bar wants control back more often than every chunk_target_s (progress.py)
+        wanted = getattr(self.reporter, "chunk_s", None)
+        self.sizer = ChunkSizer(min(chunk_target_s, wanted) if wanted else chunk_target_s)
         self.x = as_inputs(self.plan, data.train.x)
         self.y = as_targets(self.plan, data.train.y)
         self.splits: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
@@ -138,6 +147,7 @@ class Trainer:
         self.stop_on_nonfinite = plan.stop_on_nonfinite
         self.state = TrainState()
         self.diagnostics: list[Diagnostic] = []
+        self.watch = Watch()  # train/divergence.py, fed each row as it comes
 
     # -- checkpoint state ---------------------------------------------------------------
 
@@ -188,6 +198,8 @@ class Trainer:
         status, reason = COMPLETED, None
         self.reporter.start(RunInfo(self.plan.model_name, self.epochs, s.epoch, self.n,
                                     self.n_batches, self.out_dir))
+        for row in s.history:  # a resumed run's earlier epochs (told already, if at all)
+            self.watch.update(row)
         try:
             while s.epoch < self.epochs:
                 outcome = self._epoch()
@@ -206,6 +218,10 @@ class Trainer:
             metrics = self.final_metrics() if status != FAILED else {}
         finally:
             self.reporter.end()
+        diverged = find_divergence(s.history)
+        if diverged is not None:
+            self.diagnostics.append(divergence_warning(diverged, self.plan.optimizer_span,
+                                                       self.plan.spec_path))
         early = self.early
         return RunResult(
             status=status, history=list(s.history), epochs_run=s.epoch,
@@ -213,7 +229,8 @@ class Trainer:
             early_stop_epoch=early.stopped_epoch if early else None,
             restored_epoch=restored, metrics=metrics, diagnostics=list(self.diagnostics),
             checkpoint=checkpoint, elapsed=time.perf_counter() - t_start,
-            interrupt_reason=reason)
+            interrupt_reason=reason,
+            diverged_epoch=diverged.start if diverged is not None else None)
 
     def _epoch(self) -> str:
         s, e = self.state, self.state.epoch
@@ -257,6 +274,9 @@ class Trainer:
             self.on_epoch(row)
         s.epoch, s.batch, s.order = e + 1, 0, None
         self.reporter.epoch(row, s.n_samples / max(s.epoch_time, 1e-9))
+        diverged = self.watch.update(row)
+        if diverged is not None:
+            self.reporter.message(f"warning: {diverged.text()}; lower the learning rate")
         stop = self._after_epoch(row)
         if self.on_checkpoint is not None and s.epoch < self.epochs and not stop \
                 and not self.stop and self.cadence.after_epoch(s.epoch):
@@ -285,8 +305,16 @@ class Trainer:
             row[f"{head.name}_loss"] = (float("nan") if s.nonfinite_batches or not s.n_samples
                                         else total / s.n_samples)
         row["lr"] = lr
-        if self.metrics:
-            row.update(self.scorers["train"](self.exe.predict(self.x)))
+        # the epoch's end: the training split in eval mode with the final weights, the same
+        # moment as the metrics and val_loss (issue 18: `loss` above is not comparable).
+        # Without metrics or validation there is nothing to compare it with, and it would
+        # cost a forward pass of its own, so it is left out then.
+        if self.metrics:  # the loss and the outputs from one forward pass
+            train_loss, pred = evaluate_outputs(self.exe, self.x, self.y)
+            row["train_loss"] = float(train_loss)
+            row.update(self.scorers["train"](pred))
+        elif "val" in self.splits:
+            row["train_loss"] = float(self.exe.evaluate(self.x, self.y))
         if "val" in self.splits:
             xv, yv, _ = self.splits["val"]
             if self.metrics:  # the loss and the outputs from one forward pass

@@ -75,6 +75,11 @@ def epoch_line(row: dict[str, Any], epochs: int, extra: dict[str, Any] | None = 
 class Reporter:
     """Base reporter: prints nothing (`--quiet`). Subclasses override what they show."""
 
+    # How often the reporter wants `chunk` calls (seconds), None: the loop's own pace. A live
+    # bar asks for its refresh interval, so that it moves within an epoch of a fraction of a
+    # second too (issue 18), rather than jumping from empty to full in one 0.5 s chunk.
+    chunk_s: float | None = None
+
     def start(self, info: RunInfo) -> None:
         self.info = info
         self._t_last = time.perf_counter()
@@ -137,6 +142,8 @@ class JsonReporter(Reporter):
 class RichReporter(Reporter):
     """Live progress bar for the current epoch; finished epochs scroll above it."""
 
+    chunk_s = 1.0 / REFRESH_HZ
+
     def __init__(self, console: Any = None):
         from rich.console import Console
 
@@ -155,6 +162,9 @@ class RichReporter(Reporter):
         )
 
         super().start(info)
+        # printed before the live bar starts (a print under it records the bar too)
+        self.console.print("[dim]loss: the mean over the epoch's batches as the weights "
+                           "changed; train_loss, metrics and val_*: at the epoch's end[/dim]")
         self.progress = Progress(
             TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
             TextColumn("{task.fields[speed]}"), TextColumn("eta {task.fields[eta]}"),
@@ -180,6 +190,8 @@ class RichReporter(Reporter):
             self._flush()
             self.progress.update(self.task, description=self._desc(epoch),
                                  completed=batches_done, speed=f"{samples_per_s:,.0f} samples/s")
+        else:  # the bar itself always follows the batches (an update draws nothing)
+            self.progress.update(self.task, completed=batches_done)
 
     def epoch(self, row: dict[str, Any], samples_per_s: float) -> None:
         super().epoch(row, samples_per_s)

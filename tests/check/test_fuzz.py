@@ -15,24 +15,14 @@ import os
 from pathlib import Path
 
 import pytest
+from check_mutations import FRAGMENTS, SEEDS, WORDS
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from nnspec.cli import main
-from nnspec.ops import ACTIVATIONS, LAYERS, LOSSES, METRICS, OPTIMIZERS, SCHEDULES, SOURCES
 from nnspec.pipeline import diagnose
 from nnspec.unparse import unparse
 
-ROOT = Path(__file__).resolve().parents[2]
-SEEDS = [p.read_text() for p in sorted((ROOT / "specs").glob("*.nn"))] + [
-    p.read_text() for p in sorted((ROOT / "tests/check/golden").glob("*.nn"))]
-WORDS = sorted({*ACTIVATIONS, *LAYERS, *LOSSES, *METRICS, *OPTIMIZERS, *SCHEDULES, *SOURCES,
-                "model", "data", "train", "output", "input", "init", "from", "then", "true",
-                "false", "full", "split", "validation", "test", "epochs", "batch", "monitor",
-                "early_stop", "clip", "norm", "lr", "val_loss", "source", "metrics"})
-FRAGMENTS = ["{", "}", "(", ")", "[", "]", "=", ",", '"', "\n", " ", "#", "\\", "-", ".",
-             "0", "1", "-1", "0.5", "1e999", "1e-9", "99999999999999999999", "\t", "é", "\x00",
-             "\ufeff", "\r\n", "then then", "=,", "()", '"unterminated']
 TOKENS = st.one_of(st.sampled_from(WORDS), st.sampled_from(FRAGMENTS),
                    st.from_regex(r"[a-z_]{1,8}(=[0-9.]{1,4})?", fullmatch=True))
 COUNT = {"inputs": 0, "clean": 0}

@@ -1,7 +1,8 @@
 """Start-up cost: each command imports only what it needs (checked in a fresh interpreter).
 
-`nnspec check` never imports NumPy, Numba, SciPy, matplotlib or Pillow; `nnspec run` imports
-Pillow only when the curves are drawn, and never matplotlib."""
+`nnspec check` never imports NumPy, Numba, SciPy, matplotlib or Pillow (NumPy only to read a
+csv or npz data file: tests/data/test_check_reads_data.py); `nnspec run` imports Pillow only
+when the curves are drawn, and never matplotlib."""
 
 from __future__ import annotations
 

@@ -191,6 +191,23 @@ def test_nonfinite_parameter_is_named_with_its_layer():
     assert not chunk.ok and chunk.bad_batch == 0
     (d,) = base_nonfinite_error(exe, x, y, order(N), 0, chunk, 0.01).diagnostics
     assert "`layers.0.weight`" in d.message and d.span == SPAN
+    # issue 18: no `init from` in this spec, so the hint must not send the user to one
+    assert not any("init from" in h for h in d.hints), d.hints
+    assert any("learning rate" in h for h in d.hints), d.hints
+
+
+def test_nonfinite_parameter_with_init_from_points_at_its_file():
+    import dataclasses
+
+    plan = dataclasses.replace(_nonfinite_plan("float64", 0.01), init_from="w.npz")
+    x, y = data(plan, N)
+    exe = cpu.compile(plan)
+    p = exe.get_params()
+    p[3] = np.inf
+    exe.set_params(p)
+    chunk = exe.train_epoch(x, y, order(N), 0.01, 0, 99, dropout_rng(0))
+    (d,) = base_nonfinite_error(exe, x, y, order(N), 0, chunk, 0.01).diagnostics
+    assert any("`init from`" in h for h in d.hints), d.hints
 
 
 def test_denormals_are_flushed_inside_a_chunk_only():

@@ -179,10 +179,40 @@ def test_curves_panels_and_pixels(tmp_path):
             for e in range(1, 21)]
     assert quantities(rows) == ["loss", "accuracy", "f1"]
     img = Image.open(BytesIO(png(rows, 4, "t"))).convert("RGB")
-    assert img.size == (3 * 420, 340 + 28)
+    assert img.size == (4 * 420, 340 + 28)  # and the learning rate's panel (issue 18)
     colours = {tuple(c) for c in np.asarray(img).reshape(-1, 3).astype(int).tolist()}
-    for colour in (COLOURS["train"], COLOURS["val"]):
+    for colour in (COLOURS["train"], COLOURS["val"], COLOURS["lr"]):
         assert any(sum(abs(a - b) for a, b in zip(c, colour, strict=True)) < 12 for c in colours)
-    assert Image.open(BytesIO(png(rows[:1], None))).size == (3 * 420, 340)
+    assert Image.open(BytesIO(png(rows[:1], None))).size == (4 * 420, 340)
+    no_lr = [{k: v for k, v in r.items() if k != "lr"} for r in rows]
+    assert Image.open(BytesIO(png(no_lr, None))).size == (3 * 420, 340)
     assert nice_ticks(0.23, 0.67, 7) == [0.3, 0.4, 0.5, 0.6]
     assert nice_ticks(1, 2000, 6) == [500, 1000, 1500, 2000]
+
+
+def test_curves_switch_to_a_log_axis_when_the_loss_spans_decades():
+    """Issue 18: a diverging loss (x10 per epoch) is drawn on a log axis, so the steady
+    blow-up is a straight line, not a spike at the end; a loss within a decade or two stays
+    linear."""
+    from io import BytesIO
+
+    from PIL import Image
+
+    from nnspec.run.curves import COLOURS, decade_ticks, log_scale, png
+
+    assert log_scale({"train": [1.4, 10.0, 1e57]})
+    assert log_scale({"train": [2.0, 0.01]})  # 200x: a loss that fell by two decades too
+    assert not log_scale({"train": [1.0, 0.5, 0.02]})
+    assert not log_scale({"train": [1.0, -1.0, 500.0]})  # not all positive (r2)
+    assert decade_ticks(-0.2, 57.3) == [0.0, 9.0, 18.0, 27.0, 36.0, 45.0, 54.0]
+    assert decade_ticks(-2.5, 1.2) == [-2.0, -1.0, 0.0, 1.0]
+    rows = [{"epoch": e, "loss": 10.0 ** e, "lr": 5.0} for e in range(1, 31)]
+    img = np.asarray(Image.open(BytesIO(png(rows, None))).convert("RGB")).astype(int)
+    panel = img[:, :420]
+    blue = np.all(np.abs(panel - np.array(COLOURS["train"])) < 30, axis=2)
+    ys, xs = np.nonzero(blue[:, 70:400])  # the plot area, left of any legend
+    # on a log axis the line is straight: its height falls linearly with the epoch (the
+    # legend's short blue stroke is the only other blue)
+    fit = np.polyfit(xs, ys, 1)
+    near = np.abs(np.polyval(fit, xs) - ys) < 8
+    assert fit[0] < -0.5 and near.mean() > 0.95

@@ -36,6 +36,15 @@ def test_parse_value(text, value):
     (["train.optimizer=adam", "train.optimizer.betas=0.8,0.9"],
      lambda s: s.train.optimizer.betas == (0.8, 0.9)),
     (["train.metrics=mae,r2"], lambda s: [m.kind for m in s.train.metrics] == ["mae", "r2"]),
+    # issue 18: an op written as in a spec, with its options
+    (["train.optimizer=adagrad(lr=0.5)"], lambda s: s.train.optimizer.kind == "adagrad"
+     and s.train.optimizer.lr == 0.5),
+    (["train.schedule=step(5, gamma=0.5)"], lambda s: (s.train.schedule.every,
+                                                      s.train.schedule.gamma) == (5, 0.5)),
+    (["train.loss=huber(delta=2)"], lambda s: s.train.loss.delta == 2),
+    (["train.metrics=accuracy, f1(average=macro)"],
+     lambda s: [m.kind for m in s.train.metrics] == ["accuracy", "f1"]
+     and s.train.metrics[1].average == "macro"),
     (["train.early_stop.patience=3"], lambda s: s.train.early_stop.patience == 3
      and s.train.early_stop.monitor == "val_loss"),
     (["model.layers.0.units=16"], lambda s: s.model.layers[0].units == 16
@@ -64,7 +73,7 @@ def test_overrides_apply_and_keep_the_rest(sets, check):
     (["train.optimizer.lr=-1"], ["E302"], "greater than 0"),
     (["train.optimizer.lr=fast"], ["E301"], "lr"),
     (["train.batch=0"], ["E302"], "batch must be a positive integer"),
-    (["output.checkpoint_every=-1"], ["E302"], "greater than or equal to 0"),
+    (["output.checkpoint_every=-1"], ["E302"], "checkpoint_every must be at least 0, found `-1`"),
     (["output.checkpoint_seconds=0"], ["E302"], "greater than 0"),
     (["output.checkpoint_every=2", "output.checkpoint_seconds=5"], ["E302"],
      "checkpoint_every or checkpoint_seconds, not both"),
@@ -74,7 +83,15 @@ def test_overrides_apply_and_keep_the_rest(sets, check):
     (["model.layers.0=3"], ["E301"], "replaces a whole element"),
     (["foo"], ["E102"], "PATH=VALUE"),
     (["foo=1", "train.epochs=0"], ["E211", "E302"], "foo"),
-    (["train.optimizer=adamm"], ["E301"], "optimizer"),
+    # issue 18: op values are spec text, checked as in a spec; never pydantic's wording
+    (["train.optimizer=adamm"], ["E207"], "unknown optimizer `adamm`"),
+    (["train.optimizer=adagrad(lrr=0.5)"], ["E211"], "did you mean `lr`?"),
+    (["train.optimizer=adagrad(lr=-1)"], ["E302"], "lr must be greater than 0"),
+    (["train.optimizer=adam("], ["E301"], "needs an optimizer, written as in a spec"),
+    (["train.metrics=mae,f2"], ["E209"], "unknown metric `f2`"),
+    (["train.epochs=1.5"], ["E301"], "epochs must be an integer, found `1.5`"),
+    (["train.shuffle=maybe"], ["E301"], "shuffle must be `true` or `false`"),
+    (["path=x.nn"], ["E211"], "valid keys of the spec: model, data, train, output"),
 ])
 def test_bad_overrides_are_diagnostics(sets, codes, text):
     with pytest.raises(DiagnosticError) as info:
@@ -83,4 +100,5 @@ def test_bad_overrides_are_diagnostics(sets, codes, text):
     assert [d.code for d in diags] == codes
     rendered = "\n".join(render(d) for d in diags)
     assert rendered.startswith("--set: error[")
+    assert "Input should" not in rendered and "path" not in rendered.split("keys")[-1]
     assert text in rendered

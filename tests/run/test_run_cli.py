@@ -45,8 +45,8 @@ def test_run_writes_every_artifact(tmp_path, capsys):
 
     history = read(out, "history.json")
     assert [r["epoch"] for r in history] == [1, 2, 3]
-    assert list(history[0]) == ["epoch", "loss", "lr", "accuracy", "f1", "val_loss",
-                                "val_accuracy", "val_f1", "time"]
+    assert list(history[0]) == ["epoch", "loss", "lr", "train_loss", "accuracy", "f1",
+                                "val_loss", "val_accuracy", "val_f1", "time"]
     with open(out / "history.csv", newline="") as f:
         rows = list(csv.DictReader(f))
     assert [float(r["val_loss"]) for r in rows] == [r["val_loss"] for r in history]

@@ -96,8 +96,8 @@ def test_history_rows_and_final_metrics(linear):
     data = data_fn()
     r = train(exe.plan, data, exe, sched)
     assert [row["epoch"] for row in r.history] == [1, 2, 3]
-    assert list(r.history[0]) == ["epoch", "loss", "lr", "mae", "r2", "val_loss", "val_mae",
-                                  "val_r2", "time"]
+    assert list(r.history[0]) == ["epoch", "loss", "lr", "train_loss", "mae", "r2", "val_loss",
+                                  "val_mae", "val_r2", "time"]
     assert r.history[-1]["lr"] == pytest.approx(0.05)
     assert sched.steps == 3
     # Final metrics are eval-mode values of the final weights: recompute them independently.
@@ -108,6 +108,14 @@ def test_history_rows_and_final_metrics(linear):
     # The last epoch's val row was taken with the same (final) weights.
     assert r.history[-1]["val_loss"] == pytest.approx(r.metrics["val"]["loss"])
     assert r.history[0]["loss"] > r.history[-1]["loss"]
+    # issue 18: train_loss is taken at the same moment as val_loss and the metrics (the
+    # epoch's final weights, eval mode), so train and val compare within a row...
+    assert r.history[-1]["train_loss"] == pytest.approx(r.metrics["train"]["loss"])
+    train_pred = exe.predict(data.train.x)
+    assert r.history[-1]["mae"] == pytest.approx(
+        float(np.mean(np.abs(train_pred - data.train.y))))
+    # ...while `loss`, the mean over the epoch's batches as the weights moved, is not
+    assert r.history[-1]["loss"] != pytest.approx(r.history[-1]["train_loss"])
 
 
 class StopAt(Reporter):

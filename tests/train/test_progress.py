@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+from pathlib import Path
 
 import pytest
 
@@ -212,3 +213,55 @@ def test_eta_from_the_last_epochs_in_constant_work(monkeypatch):
     assert r.eta({"epoch": 5000}) == 2.0 * 5000
     assert sum(len(v) for v in vars(r).values() if isinstance(v, (list, tuple))) < 10
     assert len(r._recent) == 5
+
+
+def test_rich_reporter_says_what_a_row_means():
+    """Issue 18 item 5: the live view names `loss` (batch mean) apart from the epoch-end
+    values, once, before the first epoch."""
+    from rich.console import Console
+
+    console = Console(file=io.StringIO(), force_terminal=True, width=200, record=True)
+    r = RichReporter(console)
+    r.start(RunInfo("m", 2, 0, 100, 4))
+    r.epoch({**ROW, "epoch": 1}, 1e6)
+    r.end()
+    text = console.export_text()
+    legend = text.index("loss: the mean over the epoch's batches")
+    assert "train_loss, metrics and val_*: at the epoch's end" in text
+    assert legend < text.index("epoch 1/2")
+
+
+def test_rich_bar_moves_within_an_epoch():
+    """Issue 18 item 6: the batch bar follows the batches of the current epoch, and the loop
+    hands control back often enough for it to move (the bar's refresh interval, not the
+    loop's 0.5 s chunks)."""
+    from rich.console import Console
+
+    console = Console(file=io.StringIO(), force_terminal=True, width=200)
+    r = RichReporter(console)
+    r.start(RunInfo("m", 3, 0, 1000, 100))
+    seen = []
+    for done in (10, 35, 60, 100):  # chunks in quick succession: not all are "due"
+        r.chunk(1, done, 1e4)
+        seen.append(r.progress.tasks[0].completed)
+    assert seen == [10, 35, 60, 100]
+    r.epoch({**ROW, "epoch": 1}, 1e4)
+    r.end()
+    assert RichReporter.chunk_s is not None and RichReporter.chunk_s <= 0.1
+    assert Reporter.chunk_s is None  # plain, JSON and quiet runs keep the loop's pace
+
+
+def test_trainer_sizes_chunks_for_a_live_bar(tmp_path):
+    from nnspec.pipeline import compile_spec, dataset_of
+    from nnspec.run.session import load
+    from nnspec.train.loop import Trainer
+    from nnspec.train.schedules import make_schedule
+
+    spec = load(Path(__file__).resolve().parents[2] / "specs" / "linear.nn", {}).spec
+    data = dataset_of(spec)
+    exe = compile_spec(spec, "reference")
+    sched = make_schedule(exe.plan)
+    live = Trainer(exe.plan, data, exe, sched, reporter=RichReporter(), chunk_target_s=0.5)
+    assert live.sizer.target_s == pytest.approx(RichReporter.chunk_s)
+    quiet = Trainer(exe.plan, data, exe, sched, reporter=Reporter(), chunk_target_s=0.5)
+    assert quiet.sizer.target_s == 0.5

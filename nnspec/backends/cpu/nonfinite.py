@@ -159,8 +159,14 @@ def nonfinite_error(exe: Executable, x: np.ndarray, y: np.ndarray, order: np.nda
         notes.append("replaying the batch did not reproduce it")
     if what.startswith(("input", "targets")):
         hints = ["the data holds NaN or inf values: clean or impute them before training"]
+    elif what.startswith("parameter") and plan.init_from:
+        hints = ["the weights were already non-finite before this batch: check the file of "
+                 "`init from`"]
     elif what.startswith("parameter"):
-        hints = ["the weights were already non-finite before this batch (check `init from`)"]
+        # without `init from`, only an earlier update can have made them non-finite
+        hints = [f"an earlier update overflowed the weights: the learning rate is likely too "
+                 f"high; try a smaller one (e.g. lr={lr / 10:g}) or add gradient clipping "
+                 f"(`clip norm=1.0`)"]
     else:
         hints = [f"the learning rate is likely too high: try a smaller one "
                  f"(e.g. lr={lr / 10:g}) or add gradient clipping (`clip norm=1.0`)"]
