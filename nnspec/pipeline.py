@@ -61,32 +61,45 @@ def diagnose(text: str, path: str | None = None, *, require_data: bool = False,
         return None, sorted([*diagnostics, *(d for d in found if d.code in LOCAL_CODES)],
                             key=sort_key)
     diagnostics = [*diagnostics, *found]
-    if memory and spec is not None and not has_errors(diagnostics):
-        found = _memory(spec, doc)
-        diagnostics += found
-        if has_errors(found) and not keep_spec:
-            spec = None
     if require_data and spec is not None and spec.data is None:
         diagnostics.append(error("E308", "missing `data` block: `run` needs data to train on",
                                  None, path=path,
                                  hints=['add e.g. `data { source csv("data.csv", '
                                         'target=label) }`']))
         spec = None
+    facts: dict[str, Any] = {}  # what reading the data found, by role: sizes the estimate
     if read_data:
-        from_data = data_diagnostics(parts, path, facts_of)
+        def remember(src: Any, where: Path, role: str) -> Any:
+            if facts_of is None:
+                from nnspec.data.facts import read_facts
+
+                got = read_facts(src, where, role)
+            else:
+                got = facts_of(src, where, role)
+            facts[role] = got
+            return got
+
+        from_data = data_diagnostics(parts, path, remember)
         diagnostics += from_data
         if has_errors(from_data) and not keep_spec:
+            spec = None
+    if memory and spec is not None and not has_errors(diagnostics):
+        # the language server (facts_of) opens no data file here: its reads are cached
+        found = _memory(spec, doc, facts, read=facts_of is None)
+        diagnostics += found
+        if has_errors(found) and not keep_spec:
             spec = None
     return spec, sorted(diagnostics, key=sort_key)
 
 
-def _memory(spec: ir.Spec, doc: Any) -> list[Diagnostic]:
+def _memory(spec: ir.Spec, doc: Any, facts: dict[str, Any], *, read: bool
+            ) -> list[Diagnostic]:
     """E311 / W107 when the run's estimated memory (nnspec/memory/) exceeds the machine's or
     half of it. The estimate is advice: should it fail, the spec is not held up by it."""
     from nnspec.memory import memory_diagnostics
 
     try:
-        return memory_diagnostics(spec, doc)
+        return memory_diagnostics(spec, doc, facts=facts, read=read)
     except Exception:  # noqa: BLE001 - see the docstring
         return []
 

@@ -9,6 +9,9 @@ asks for the most (the layer holding most parameters, the `source`, `batch` or `
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from nnspec import ir
 from nnspec.diagnostics import Diagnostic, Span, error, warning
 from nnspec.lower.plan import Plan
@@ -19,25 +22,29 @@ from nnspec.syntax import Document
 __all__ = ["Estimate", "memory_diagnostics", "memory_lines", "run_estimate"]
 
 
-def run_estimate(spec: ir.Spec) -> tuple[Estimate, Plan]:
-    """(the estimate, the Plan it was computed from) for a checked spec."""
+def run_estimate(spec: ir.Spec, facts: Mapping[str, Any] | None = None, *,
+                 read: bool = True) -> tuple[Estimate, Plan]:
+    """(the estimate, the Plan it was computed from) for a checked spec; `facts` and `read`:
+    see memory.datasize.data_size."""
     from nnspec.lower import lower
     from nnspec.memory.datasize import data_size
 
     plan = lower(spec)
     targets = plan.n_outputs if plan.task == "regression" else 1
-    data = data_size(spec, plan.n_inputs, targets)
+    data = data_size(spec, plan.n_inputs, targets, facts, read=read)
     split = spec.data.split if spec.data is not None else None
     return estimate(plan, data, validation=split.validation if split else 0.0,
                     test=split.test if split else 0.0), plan
 
 
 def memory_diagnostics(spec: ir.Spec, doc: Document | None = None,
-                       limit: Limit | None = None) -> list[Diagnostic]:
+                       limit: Limit | None = None, facts: Mapping[str, Any] | None = None,
+                       *, read: bool = True) -> list[Diagnostic]:
     """E311 when the run needs more memory than `limit` (default: machine_limit()), W107
-    when it needs more than half of it; nothing otherwise."""
+    when it needs more than half of it; nothing otherwise. `facts`, `read`: see
+    memory.datasize.data_size."""
     limit = limit or machine_limit()
-    est, plan = run_estimate(spec)
+    est, plan = run_estimate(spec, facts, read=read)
     total = est.total
     if 2 * total <= limit.bytes:
         return []

@@ -15,7 +15,9 @@ import ast
 import os
 import struct
 import zipfile
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from nnspec import ir
 from nnspec.data.files import open_regular, resolve
@@ -25,22 +27,37 @@ from nnspec.ops.sources import Csv, Npz, Source
 SAMPLE_BYTES = 1 << 16
 
 
-def data_size(spec: ir.Spec, features: int, targets: int) -> DataSize | None:
+def data_size(spec: ir.Spec, features: int, targets: int,
+              facts: Mapping[str, Any] | None = None, *, read: bool = True) -> DataSize | None:
     """The DataSize of the spec's data block (None without one). `features` / `targets`:
     values per sample the model reads and the targets' columns as read (1 for a class
-    label)."""
+    label). `facts`: what pipeline.diagnose read of the data files already (data.facts,
+    by role: source, validation, test): their row counts are used, and a file is opened here
+    only when its facts have none and `read` is True (the language server passes False: its
+    data files are read once, off the keystroke path)."""
     data = spec.data
     if data is None:
         return None
     base = Path(spec.path).parent if spec.path else Path(".")
-    rows, exact, raw, note = _rows(data.source, base)
+
+    def rows_of(src: Source, role: str) -> tuple[int | None, bool, int, str]:
+        known = (facts or {}).get(role)
+        n = getattr(known, "rows", None)
+        if isinstance(src, (Csv, Npz)) and n is not None:
+            raw = (getattr(known, "size", None) or 0) if isinstance(src, Npz) else 0
+            return int(n), True, raw, ""
+        if isinstance(src, (Csv, Npz)) and not read:
+            return None, False, 0, f"`{src.path}` has not been read yet"
+        return _rows(src, base)
+
+    rows, exact, raw, note = rows_of(data.source, "source")
     extra: dict[str, int | None] = {}
     for role in ("validation", "test"):
         src = getattr(data, role)
         if src is None:
             extra[role] = 0
             continue
-        n, ok, more, _ = _rows(src, base)
+        n, ok, more, _ = rows_of(src, role)
         extra[role] = n
         exact, raw = exact and ok, raw + more
     return DataSize(samples=rows, features=features, targets=targets,

@@ -192,3 +192,15 @@ def test_image_layers_say_the_estimate_may_be_low() -> None:
     est, _ = run_estimate(checked(text))
     assert any("reference backend" in n for n in est.notes)
     assert not any("reference backend" in n for n in run_estimate(checked(SMALL))[0].notes)
+
+
+def test_rows_from_what_check_read_and_no_file_opened_for_the_editor(tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    spec = checked(CSV_SPEC.format(name="nope.csv"), str(tmp_path / "m.nn"))
+    size = data_size(spec, 3, 1, {"source": SimpleNamespace(rows=4321, size=99)})
+    assert size is not None and size.samples == 4321 and size.exact
+    (tmp_path / "nope.csv").write_text("a,b,c,y\n1,2,3,4\n")
+    size = data_size(spec, 3, 1, {}, read=False)  # the language server: facts not known yet
+    assert size is not None and size.samples is None and "not been read" in size.note
+    assert data_size(spec, 3, 1, {}).samples == 1  # type: ignore[union-attr]
