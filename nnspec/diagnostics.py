@@ -95,6 +95,7 @@ CODES: dict[str, str] = {
     "E308": "missing block",
     "E309": "missing statement",
     "E310": "invalid schedule composition",
+    "E311": "the run needs more memory than the machine allows",
     # E4xx: training and data (some raised at run time)
     "E401": "data file not found",
     "E402": "column not found",
@@ -135,6 +136,7 @@ CODES: dict[str, str] = {
     "W104": "dropout at the output",
     "W105": "suspicious value",
     "W106": "run directory from an older nnspec",
+    "W107": "the run needs more than half of the machine's memory",
     "W109": "training diverged",
     "W113": "data not read by check",
     "W114": "data path of an unsaved document",

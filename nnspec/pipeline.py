@@ -41,14 +41,18 @@ FactsOf = Callable[[Any, Path, str], Any]  # (source, spec folder, role) -> Fact
 
 def diagnose(text: str, path: str | None = None, *, require_data: bool = False,
              read_data: bool = False, facts_of: FactsOf | None = None,
-             keep_spec: bool = False) -> tuple[ir.Spec | None, list[Diagnostic]]:
+             keep_spec: bool = False, memory: bool = True
+             ) -> tuple[ir.Spec | None, list[Diagnostic]]:
     """parse + check: the Spec (None when there is an error) and every diagnostic, sorted.
 
     `require_data=True` (what `nnspec run` asks for) also requires the `data` block.
     `read_data=True` (`nnspec check`, the language server) also reads the data files of csv
     and npz sources (data_diagnostics): `run` reads them itself, with the same diagnostics.
-    `keep_spec=True` (the language server) keeps the checked Spec when only the data has
-    errors: hover and inlay hints show the model's shapes even while a data file is wrong.
+    `keep_spec=True` (the language server) keeps the checked Spec when only the data (or the
+    memory estimate, E311) has errors: hover and inlay hints show the model's shapes even
+    while a data file is wrong.
+    `memory=False` leaves out the estimate of a training run's memory (E311 / W107,
+    nnspec/memory/): `eval` and `predict` read a trained run's spec but train nothing.
     """
     doc, diagnostics = parse(text, path)
     parts = Parts()
@@ -63,12 +67,41 @@ def diagnose(text: str, path: str | None = None, *, require_data: bool = False,
                                  hints=['add e.g. `data { source csv("data.csv", '
                                         'target=label) }`']))
         spec = None
+    facts: dict[str, Any] = {}  # what reading the data found, by role: sizes the estimate
     if read_data:
-        from_data = data_diagnostics(parts, path, facts_of)
+        def remember(src: Any, where: Path, role: str) -> Any:
+            if facts_of is None:
+                from nnspec.data.facts import read_facts
+
+                got = read_facts(src, where, role)
+            else:
+                got = facts_of(src, where, role)
+            facts[role] = got
+            return got
+
+        from_data = data_diagnostics(parts, path, remember)
         diagnostics += from_data
         if has_errors(from_data) and not keep_spec:
             spec = None
+    if memory and spec is not None and not has_errors(diagnostics):
+        # the language server (facts_of) opens no data file here: its reads are cached
+        found = _memory(spec, doc, facts, read=facts_of is None)
+        diagnostics += found
+        if has_errors(found) and not keep_spec:
+            spec = None
     return spec, sorted(diagnostics, key=sort_key)
+
+
+def _memory(spec: ir.Spec, doc: Any, facts: dict[str, Any], *, read: bool
+            ) -> list[Diagnostic]:
+    """E311 / W107 when the run's estimated memory (nnspec/memory/) exceeds the machine's or
+    half of it. The estimate is advice: should it fail, the spec is not held up by it."""
+    from nnspec.memory import memory_diagnostics
+
+    try:
+        return memory_diagnostics(spec, doc, facts=facts, read=read)
+    except Exception:  # noqa: BLE001 - see the docstring
+        return []
 
 
 def file_sources(data: ir.Data | None) -> list[tuple[str, Any]]:

@@ -18,3 +18,9 @@ for _folder in sorted(p for p in _HERE.iterdir() if p.is_dir() and p.name[0] not
 # The checkout itself, so `import nnspec` works without an editable install.
 if str(_ROOT) not in sys.path:
     sys.path.insert(0, str(_ROOT))
+
+# The memory a run may use (nnspec/memory/limit.py): fixed, so that E311 / W107 in goldens and
+# tests do not depend on the machine the suite runs on. Subprocesses inherit it.
+import os  # noqa: E402
+
+os.environ.setdefault("NNSPEC_MAX_MEMORY", "16GB")

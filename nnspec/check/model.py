@@ -14,7 +14,7 @@ from __future__ import annotations
 from nnspec import ir
 from nnspec.check import missing as missing_fix
 from nnspec.check.context import Ctx
-from nnspec.check.options import build, validate
+from nnspec.check.options import big_int, build, too_big, validate
 from nnspec.check.statements import Seen, all_args, keywords
 from nnspec.ops import ACTIVATIONS, INITIALIZERS, LAYERS
 from nnspec.ops.layers import Branch, Head, ShapeError, show_shape
@@ -245,6 +245,8 @@ def _input(ctx: Ctx, st, given: dict, failed: set[str]) -> None:
         elif a.value <= 0:
             ctx.error("E302", f"input dimensions must be greater than 0, found {a.value}",
                       a.span, label="must be greater than 0")
+        elif too_big(a):
+            big_int(ctx, "input", a)
         else:
             dims.append(int(a.value))
             continue

@@ -163,6 +163,9 @@ def convert(ctx: Ctx, owner: str, key: str, field: FieldInfo, node: object) -> A
             ctx.error("E302", f"{key}: {num.text} is too large for a number", num.span,
                       label="not a finite number")
             return FAIL
+        if isinstance(num, Number) and key not in UNBOUNDED_INTS and too_big(num):
+            big_int(ctx, key, num)
+            return FAIL
     bad = node if isinstance(node, Call) else None
     if isinstance(node, ListValue):
         bad = next((i for i in node.items if isinstance(i, (Call, ListValue))), None)
@@ -171,6 +174,24 @@ def convert(ctx: Ctx, owner: str, key: str, field: FieldInfo, node: object) -> A
                   bad.span, label=f"expected {describe(field.annotation)}")
         return FAIL
     return plain(node)
+
+
+# Counts (units, epochs, samples, batch, patience, ...) are at most 2^31 - 1: beyond that no
+# machine holds the run, and NumPy's and Numba's index arithmetic would overflow or fail far
+# from the spec. Seeds are not counts: any non-negative integer seeds a Generator.
+MAX_INT = 2**31 - 1
+UNBOUNDED_INTS = frozenset({"seed"})
+
+
+def too_big(num: Number) -> bool:
+    """An integer literal beyond MAX_INT (either sign)."""
+    return isinstance(num.value, int) and abs(num.value) > MAX_INT
+
+
+def big_int(ctx: Ctx, key: str, num: Number) -> None:
+    ctx.error("E302", f"{key}: {num.text} is beyond the largest count nnspec accepts, "
+              f"{MAX_INT:,} (2^31 - 1)", num.span, label="too large",
+              hints=["no machine holds a run of this size; did you add digits by mistake?"])
 
 
 Given = dict[str, tuple[Any, Span, object]]  # option -> (value, span of the value, syntax node)

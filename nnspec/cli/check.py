@@ -7,7 +7,12 @@ import argparse
 import sys
 from pathlib import Path
 
-from nnspec.cli.output import count_line, print_diagnostics
+from nnspec.cli.output import (
+    add_memory_option,
+    apply_memory_option,
+    count_line,
+    print_diagnostics,
+)
 from nnspec.diagnostics import Diagnostic, Severity, has_errors, to_json
 from nnspec.pipeline import diagnose, read_source
 
@@ -26,6 +31,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--guesses", action="store_true",
                    help="with --fix: also apply the fixes that are guesses (not preferred: "
                         "e.g. a minimal model block), which --fix alone leaves alone")
+    add_memory_option(p)
     p.set_defaults(func=run)
 
 
@@ -46,6 +52,8 @@ def check_files(paths: list[str]) -> tuple[list[Diagnostic], dict[str, str], boo
 
 
 def run(args: argparse.Namespace) -> int:
+    if not apply_memory_option(args, "check"):
+        return 2
     if args.fix or args.diff or args.guesses:
         from nnspec.cli.fix import run as run_fix
 

@@ -6,7 +6,7 @@ import os
 import re
 import sys
 from collections.abc import Iterable
-from typing import TextIO
+from typing import Any, TextIO
 
 from nnspec.diagnostics import Diagnostic, render
 
@@ -68,3 +68,35 @@ def count_line(diagnostics: list[Diagnostic], files: int) -> str:
         return f"{k} {word}{'' if k == 1 else 's'}"
 
     return f"{n(errors, 'error')}, {n(warnings, 'warning')} in {n(files, 'file')}"
+
+
+def add_memory_option(p: Any) -> None:
+    """`--max-memory SIZE` (check, run, summary): the memory a run may use (memory.limit)."""
+    p.add_argument("--max-memory", metavar="SIZE", type=_size, default=None,
+                   help="the memory a run may use, e.g. 24G or 512MiB (default: the smallest "
+                        "of physical memory, the cgroup limit and RLIMIT_AS; also "
+                        "NNSPEC_MAX_MEMORY)")
+
+
+def apply_memory_option(args: Any, command: str) -> bool:
+    """Set the process's memory limit from --max-memory; False (after saying why) when
+    NNSPEC_MAX_MEMORY is set to something that is not a size."""
+    from nnspec.memory.limit import env_problem, set_override
+
+    set_override(getattr(args, "max_memory", None))
+    problem = None if args.max_memory is not None else env_problem()
+    if problem is not None:
+        print(f"nnspec {command}: {problem}", file=sys.stderr)
+        return False
+    return True
+
+
+def _size(text: str) -> int:
+    import argparse
+
+    from nnspec.memory.limit import parse_size
+
+    try:
+        return parse_size(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None

@@ -15,7 +15,7 @@ import argparse
 import sys
 from typing import Any
 
-from nnspec.cli.output import print_diagnostics
+from nnspec.cli.output import add_memory_option, apply_memory_option, print_diagnostics
 from nnspec.diagnostics import DiagnosticError
 
 HELP = "train a spec and write a run directory"
@@ -43,6 +43,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", "-q", action="store_true", help="print nothing while training")
     p.add_argument("--json", action="store_true",
                    help="one JSON object per epoch on stdout (nothing else on stdout)")
+    add_memory_option(p)
 
 
 def register(subparsers: Any) -> argparse.ArgumentParser:
@@ -62,6 +63,9 @@ def main(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace, stop: Any) -> int:
     from nnspec.run.session import RunOptions, resume_run, run_spec
     from nnspec.train.progress import make_reporter
+
+    if not apply_memory_option(args, "run"):
+        return 2
 
     sources: dict[str, str] = {}
     opts = RunOptions(out=args.out, epochs=args.epochs, seed=args.seed, device=args.device,

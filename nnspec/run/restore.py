@@ -142,7 +142,8 @@ def _restore(rd: RunDir, sources: dict[str, str]) -> Restored:
     except (OSError, UnicodeDecodeError) as exc:
         raise DiagnosticError(error("E504", f"cannot read `{rd.path / 'spec.nn'}`: {exc}",
                                     path=str(rd.path))) from exc
-    spec = load_text(text, str(rd.path / "spec.nn"), sources).spec
+    # eval / predict train nothing: the training run's memory estimate does not apply
+    spec = load_text(text, str(rd.path / "spec.nn"), sources, memory=False).spec
     schema = check_schema(rd, rd.read_json("data.json"))
     plan = lower(spec)
     # the cpu engine where it has every kernel, else the reference backend (image layers)

@@ -75,23 +75,26 @@ class Loaded:
     warnings: list[Diagnostic]
 
 
-def load(path: str | os.PathLike[str], sources: dict[str, str]) -> Loaded:
+def load(path: str | os.PathLike[str], sources: dict[str, str], *,
+         memory: bool = True) -> Loaded:
     from nnspec.pipeline import read_source
 
     shown = str(path)
     text, problems = read_source(shown)
     if text is None:
         raise DiagnosticError(problems)
-    return load_text(text, shown, sources)
+    return load_text(text, shown, sources, memory=memory)
 
 
-def load_text(text: str, shown: str, sources: dict[str, str]) -> Loaded:
+def load_text(text: str, shown: str, sources: dict[str, str], *,
+              memory: bool = True) -> Loaded:
     """A spec's text (from the file `shown`: its relative paths are relative to that file's
-    folder) checked, as `load`."""
+    folder) checked, as `load`; `memory=False`: without the training memory estimate
+    (pipeline.diagnose), for eval and predict."""
     from nnspec.pipeline import diagnose
 
     sources[shown] = text
-    spec, diagnostics = diagnose(text, shown, require_data=True)
+    spec, diagnostics = diagnose(text, shown, require_data=True, memory=memory)
     if spec is None or has_errors(diagnostics):
         raise DiagnosticError(diagnostics)
     return Loaded(spec, text, diagnostics)

@@ -92,7 +92,7 @@ STAGE = {
     "run.atomic": 0,  # a leaf utility (atomic writes, strict JSON): imports only diagnostics
     "data.files": 0,  # a leaf utility (open regular files only): imports nothing of nnspec
     "parse": 1, "check": 2, "unparse": 2, "fmt": 2,
-    "lower": 3, "weights": 4, "data": 4, "backends": 5, "train": 6,
+    "lower": 3, "weights": 4, "data": 4, "memory": 4, "backends": 5, "train": 6,
     "pipeline": 7, "fix": 7, "summary": 7, "run": 8, "docgen": 9, "cli": 9, "lsp": 9, "api": 9,
 }
 # Deliberate exceptions, each with its reason.
