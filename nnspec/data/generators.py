@@ -60,7 +60,7 @@ def xor(src: S.Xor, rng: np.random.Generator):
     Draws: noise (N, 2), then the order permutation."""
     corners = np.array([[-1.0, -1.0], [-1.0, 1.0], [1.0, -1.0], [1.0, 1.0]])
     which = np.repeat(np.arange(4), _sizes(src.samples, 4))
-    x = corners[which] + rng.normal(0.0, src.noise, size=(src.samples, 2))
+    x = corners[which] + rng.normal(0.0, abs(src.noise), size=(src.samples, 2))
     y = (corners[which, 0] * corners[which, 1] < 0).astype(np.float64)
     return _shuffled(x, y, rng)
 
@@ -77,7 +77,7 @@ def moons(src: S.Moons, rng: np.random.Generator):
     x = np.vstack([np.column_stack([np.cos(t_out), np.sin(t_out)]),
                    np.column_stack([1.0 - np.cos(t_in), 1.0 - np.sin(t_in) - 0.5])])
     y = np.concatenate([np.zeros(n_out), np.ones(n_in)])
-    x = x + rng.normal(0.0, src.noise, size=x.shape)
+    x = x + rng.normal(0.0, abs(src.noise), size=x.shape)
     return _shuffled(x, y, rng)
 
 
@@ -93,7 +93,7 @@ def circles(src: S.Circles, rng: np.random.Generator):
     x = np.vstack([np.column_stack([np.cos(a_out), np.sin(a_out)]),
                    src.factor * np.column_stack([np.cos(a_in), np.sin(a_in)])])
     y = np.concatenate([np.zeros(n_out), np.ones(n_in)])
-    x = x + rng.normal(0.0, src.noise, size=x.shape)
+    x = x + rng.normal(0.0, abs(src.noise), size=x.shape)
     return _shuffled(x, y, rng)
 
 
@@ -110,7 +110,7 @@ def spirals(src: S.Spirals, rng: np.random.Generator):
         xs.append(np.column_stack([r * np.cos(a), r * np.sin(a)]))
         ys.append(np.full(n, float(c)))
     x = np.vstack(xs)
-    x = x + rng.normal(0.0, src.noise, size=x.shape)
+    x = x + rng.normal(0.0, abs(src.noise), size=x.shape)
     return _shuffled(x, np.concatenate(ys), rng)
 
 
@@ -121,7 +121,7 @@ def blobs(src: S.Blobs, rng: np.random.Generator):
     f, k = src.n_features, src.classes
     centres = rng.uniform(-10.0, 10.0, size=(k, f))
     which = np.repeat(np.arange(k), _sizes(src.samples, k))
-    x = centres[which] + rng.normal(0.0, src.noise, size=(src.samples, f))
+    x = centres[which] + rng.normal(0.0, abs(src.noise), size=(src.samples, f))
     return _shuffled(x, which.astype(np.float64), rng)
 
 
@@ -129,7 +129,7 @@ def linear(src: S.Linear, rng: np.random.Generator):
     """x ~ U(-1, 1)^(N x features); y = slope * sum_j x_j + intercept + N(0, noise^2),
     shape (N, 1). Draws: x, then the noise."""
     x = rng.uniform(-1.0, 1.0, size=(src.samples, src.n_features))
-    y = src.slope * x.sum(axis=1) + src.intercept + rng.normal(0.0, src.noise, src.samples)
+    y = src.slope * x.sum(axis=1) + src.intercept + rng.normal(0.0, abs(src.noise), src.samples)
     return x, y[:, None]
 
 
@@ -137,7 +137,7 @@ def sine(src: S.Sine, rng: np.random.Generator):
     """x ~ U(-pi, pi)^(N x 1); y = amplitude * sin(frequency * x) + N(0, noise^2), shape
     (N, 1). Draws: x, then the noise."""
     x = rng.uniform(-np.pi, np.pi, size=(src.samples, 1))
-    y = src.amplitude * np.sin(src.frequency * x[:, 0]) + rng.normal(0.0, src.noise,
+    y = src.amplitude * np.sin(src.frequency * x[:, 0]) + rng.normal(0.0, abs(src.noise),
                                                                      src.samples)
     return x, y[:, None]
 
@@ -204,7 +204,7 @@ def shapes(src: S.Shapes, rng: np.random.Generator):
                                                             cy + r * np.sin(b)]]), False)
                 for b in (a, a + np.pi / 2)))
         x[i] = np.clip(t / 2 + 0.5 - d, 0.0, 1.0)
-    x = x + rng.normal(0.0, src.noise, size=x.shape)
+    x = x + rng.normal(0.0, abs(src.noise), size=x.shape)
     return _shuffled(x.reshape(n, s * s), which.astype(np.float64), rng)
 
 

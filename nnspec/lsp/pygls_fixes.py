@@ -40,6 +40,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import sys
 import threading
 from collections.abc import Callable
@@ -224,7 +225,11 @@ def serve_io(server: Any, stdin: BinaryIO | None = None, stdout: BinaryIO | None
     server._stop_event = threading.Event()
     server.protocol.set_writer(StdoutWriter(stdout or sys.stdout.buffer))
     try:
-        asyncio.run(_serve(server, stdin or sys.stdin.buffer))
+        # The reader thread reads a private buffered copy of stdin's descriptor, never
+        # sys.stdin: at interpreter shutdown Python flushes sys.stdin's buffer and aborts
+        # ("could not acquire lock ... possibly due to daemon threads") when the daemon
+        # reader holds its lock, blocked in a read.
+        asyncio.run(_serve(server, stdin or open(os.dup(sys.stdin.fileno()), "rb")))
     except BrokenPipeError:
         log.error("nnspec lsp: the connection to the client is lost; stopping")
     except (KeyboardInterrupt, SystemExit):  # SystemExit: the client's `exit`

@@ -150,3 +150,14 @@ def test_sine_geometry():
     t = generate(Sine(samples=300, frequency=2.0, amplitude=3.0, noise=0.0), 0)
     assert np.all(np.abs(t.x) <= np.pi)
     np.testing.assert_allclose(t.y[:, 0], 3.0 * np.sin(2.0 * t.x[:, 0]), atol=1e-12)
+
+
+def test_negative_zero_noise_is_no_noise() -> None:
+    """`noise=-0.0` passes `ge=0` but numpy's normal() refuses a scale with the sign bit
+    (found by tests/run/test_train_fuzz.py: it ended in E502)."""
+    import nnspec.ops.sources as sources
+    from nnspec.data.generators import generate
+
+    a = generate(sources.Moons(samples=20, noise=-0.0), 3)
+    b = generate(sources.Moons(samples=20, noise=0.0), 3)
+    assert np.array_equal(a.x, b.x)
