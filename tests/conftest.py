@@ -24,3 +24,23 @@ if str(_ROOT) not in sys.path:
 import os  # noqa: E402
 
 os.environ.setdefault("NNSPEC_MAX_MEMORY", "16GB")
+
+import pytest  # noqa: E402
+
+# Tests marked `slow` (longer fuzz hunts, wheel builds, memory peaks, examples on the
+# reference backend, kill -9 sweeps) run with `--slow` (or `-m slow`), not by default: the
+# default suite, which CI runs, stays well under 15 minutes on 2 cores.
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--slow", action="store_true", default=False,
+                     help="also run the tests marked slow (a few more minutes on 2 cores)")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("--slow") or "slow" in (config.getoption("-m") or ""):
+        return
+    skip = pytest.mark.skip(reason="slow: run with --slow")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
