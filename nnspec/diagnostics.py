@@ -40,7 +40,8 @@ class Span(BaseModel):
 
     @staticmethod
     def point(line: int, col: int, offset: int = 0) -> Span:
-        return Span(line=line, col=col, end_line=line, end_col=col + 1, start=offset, end=offset + 1)
+        return Span(line=line, col=col, end_line=line, end_col=col + 1, start=offset,
+                    end=offset + 1)
 
     def cover(self, other: Span | None) -> Span:
         """The smallest span covering both."""

@@ -136,11 +136,12 @@ training metrics (`accuracy`, `rmse`, ...) on the whole training split, `val_los
 `val_<metric>` on the validation split. So compare `train_loss` with `val_loss` (and, for
 `loss mse`, `rmse` squared with `train_loss`), not `loss`: it lags the others by about half
 an epoch. A run with neither metrics nor validation data leaves `train_loss` out (there is
-nothing to compare it with). `lr` is the epoch's learning rate. `curves.png` draws `train_loss` and `val_loss`
-as the loss panel's lines, `loss` as a lighter "batch mean" line, and the learning rate in a
-panel of its own; a panel spanning two decades or more gets a log y-axis (its title says
-so). A `loss` that grows to a hundred times its best so far, and above its first epoch's, is
-reported as divergence (W109, with the epoch it started), live and at the end.
+nothing to compare it with). `lr` is the epoch's learning rate. `curves.png` draws
+`train_loss` and `val_loss` as the loss panel's lines, `loss` as a lighter "batch mean"
+line, and the learning rate in a panel of its own; a panel spanning two decades or more
+gets a log y-axis (its title says so). A `loss` that grows to a hundred times its best so
+far, and above its first epoch's, is reported as divergence (W109, with the epoch it
+started), live and at the end.
 
 **Schedules.** `schedule S`, or `schedule warmup(epochs=W) then S`; a lone `warmup(...)`
 means warmup then constant. Only a warmup may come before `then`, and `reduce_on_plateau`

@@ -9,7 +9,7 @@ starts counting at epoch W.
 
 from __future__ import annotations
 
-from typing import Annotated, ClassVar, Literal, Union
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field, field_validator
 
@@ -109,7 +109,7 @@ class OneCycle(Schedule):
 
 
 AnySchedule = Annotated[
-    Union[Constant, Step, Multistep, Exponential, Cosine, ReduceOnPlateau, OneCycle],
+    Constant | Step | Multistep | Exponential | Cosine | ReduceOnPlateau | OneCycle,
     Field(discriminator="kind"),
 ]
 
