@@ -1,6 +1,7 @@
 """nnspec: a declarative neural-network spec compiler. Start reading at nnspec/pipeline.py.
 
-From Python (nnspec/api.py): `nnspec.load`, `nnspec.check`, `nnspec.fit`, `nnspec.open_run`.
+From Python (nnspec/api.py): `nnspec.load`, `nnspec.check`, `nnspec.fit`, `nnspec.open_run`,
+`nnspec.export`.
 They are imported on first use, so `import nnspec` stays light.
 """
 
@@ -9,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 __version__ = "0.1.0"
-__all__ = ["Run", "Spec", "SpecError", "check", "fit", "load", "open_run"]
+__all__ = ["Run", "Spec", "SpecError", "check", "export", "fit", "load", "open_run"]
 
 
 def __getattr__(name: str) -> Any:

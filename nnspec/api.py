@@ -5,6 +5,7 @@
     run.history[-1]["val_loss"], run.metrics["val"]["accuracy"]
     probabilities = run.predict([[0.5, -0.2]])   # raw features, scaled as in training
     nnspec.check("moons.nn")                     # every diagnostic, nothing raised
+    nnspec.export(run, "moons.onnx")             # ONNX (pip install 'nnspec[onnx]')
 
 Every function is the same path the CLI takes (`nnspec check`, `nnspec run`, `nnspec
 predict` are thin layers over the modules used here), so a spec behaves the same from
@@ -23,7 +24,7 @@ from typing import Any
 from nnspec import ir
 from nnspec.diagnostics import Diagnostic, DiagnosticError, render_all
 
-__all__ = ["Run", "Spec", "SpecError", "check", "fit", "load", "open_run"]
+__all__ = ["Run", "Spec", "SpecError", "check", "export", "fit", "load", "open_run"]
 
 PathLike = str | os.PathLike[str]
 
@@ -179,3 +180,18 @@ def fit(spec: Spec | PathLike, *, epochs: int | None = None, seed: int | None = 
     result = outcome.result
     return Run(outcome.run_dir, result.status, list(result.history), result.metrics,
                [*outcome.warnings, *result.diagnostics])
+
+
+def export(run: Run | PathLike, path: PathLike) -> Any:
+    """Write a finished run (a Run or its directory) as an ONNX file (`nnspec export`; see
+    nnspec/exporter/): opset 17, float32, dynamic batch, input `features` (raw values, the
+    run's scaler is inside), output `probabilities` or `prediction`. Returns the
+    exporter's `Exported` (path, opset, input and output names and shapes, warnings); raises
+    SpecError (E512 for a layer with no ONNX form, E513 without the onnx package)."""
+    from nnspec.exporter import export as export_run
+
+    sources: dict[str, str] = {}
+    try:
+        return export_run(run.dir if isinstance(run, Run) else run, path, sources=sources)
+    except DiagnosticError as exc:
+        raise SpecError(exc.diagnostics, sources) from None
