@@ -129,10 +129,11 @@ def export(run_dir: str | os.PathLike[str], path: str | os.PathLike[str], *,
     try:
         onnx.checker.check_model(proto, full_check=True)
     except Exception as exc:  # noqa: BLE001  (any refusal: never write a broken file)
+        first = (str(exc).strip().splitlines() or [""])[0]
         raise DiagnosticError(error(
-            "E515", f"the ONNX graph built for `{plan.model_name}` fails onnx.checker: "
-            f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc) else ''}",
-            path=model.spec_path, notes=["nothing was written"],
+            "E515", f"the ONNX graph built for `{plan.model_name}` fails onnx.checker",
+            path=model.spec_path, notes=[f"onnx.checker: {type(exc).__name__}: {first}",
+                                         "nothing was written"],
             hints=["this is a bug of nnspec's exporter: please report it with the spec"]),
         ) from exc
     target = Path(path)
