@@ -2,7 +2,8 @@
 
 From Python (nnspec/api.py): `nnspec.load`, `nnspec.check`, `nnspec.fit`, `nnspec.open_run`,
 `nnspec.export`.
-They are imported on first use, so `import nnspec` stays light.
+They are imported on first use, so `import nnspec` stays light. In Jupyter, `%load_ext nnspec`
+adds the `%%nnspec` cell magic (nnspec/notebook/magic.py).
 """
 
 from __future__ import annotations
@@ -11,6 +12,13 @@ from typing import Any
 
 __version__ = "0.1.0"
 __all__ = ["Run", "Spec", "SpecError", "check", "export", "fit", "load", "open_run"]
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """`%load_ext nnspec`: registers the `%%nnspec` cell magic."""
+    from nnspec.notebook.magic import load_ipython_extension as load
+
+    load(ipython)
 
 
 def __getattr__(name: str) -> Any:
