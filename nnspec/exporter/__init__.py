@@ -142,8 +142,9 @@ def export(run_dir: str | os.PathLike[str], path: str | os.PathLike[str], *,
             "E514", f"`{target}` is a folder: give the ONNX file's name", path=str(target),
             hints=[f"e.g. -o {target / (plan.model_name + '.onnx')}"]))
     if not target.parent.is_dir():
+        why = "is not a folder" if target.parent.exists() else "does not exist"
         raise DiagnosticError(error(
-            "E514", f"cannot write `{target}`: the folder `{target.parent}` does not exist",
+            "E514", f"cannot write `{target}`: the folder `{target.parent}` {why}",
             path=str(target), hints=["create it first, or write somewhere else"]))
     try:
         write_bytes(target, proto.SerializeToString())
