@@ -75,8 +75,15 @@ def _onnx_outputs(path: Path, raw: np.ndarray, input_shape: tuple[int, ...]) -> 
 @pytest.mark.parametrize("spec", SPECS, ids=[p.stem for p in SPECS])
 def test_onnx_runtime_matches_predict(spec, trained, tmp_path):
     run = trained(spec)
-    done = nnspec.export(run, tmp_path / "model.onnx")
     plan = run._model().exe.plan
+    refused = graph.unsupported(plan)
+    if refused:  # a layer kind newer than the exporter (e.g. `embedding` before its Gather)
+        with pytest.raises(nnspec.SpecError) as caught:
+            nnspec.export(run, tmp_path / "model.onnx")
+        assert {d.code for d in caught.value.diagnostics} == {"E512"}
+        assert not (tmp_path / "model.onnx").exists()
+        pytest.xfail(f"no ONNX form yet: {refused[0].message}")
+    done = nnspec.export(run, tmp_path / "model.onnx")
     model = onnx.load(str(done.path))
     onnx.checker.check_model(model, full_check=True)
     assert [o.opset_import[0].version for o in (model,)] == [graph.OPSET]
