@@ -5,6 +5,7 @@
     run.history[-1]["val_loss"], run.metrics["val"]["accuracy"]
     probabilities = run.predict([[0.5, -0.2]])   # raw features, scaled as in training
     nnspec.check("moons.nn")                     # every diagnostic, nothing raised
+    nnspec.export(run, "moons.onnx")             # ONNX (pip install 'nnspec[onnx]')
 
 Every function is the same path the CLI takes (`nnspec check`, `nnspec run`, `nnspec
 predict` are thin layers over the modules used here), so a spec behaves the same from
@@ -23,7 +24,7 @@ from typing import Any
 from nnspec import ir
 from nnspec.diagnostics import Diagnostic, DiagnosticError, render_all
 
-__all__ = ["Run", "Spec", "SpecError", "check", "fit", "load", "open_run"]
+__all__ = ["Run", "Spec", "SpecError", "check", "export", "fit", "load", "open_run"]
 
 PathLike = str | os.PathLike[str]
 
@@ -91,7 +92,7 @@ class Run:
 
     dir: Path
     status: str  # completed | interrupted | failed
-    history: list[dict[str, Any]]
+    history: list[dict[str, Any]] = field(repr=False)  # a notebook shows the Run: keep it short
     metrics: dict[str, dict[str, float]]
     warnings: list[Diagnostic] = field(default_factory=list)
     _restored: Any = field(default=None, repr=False)
@@ -158,9 +159,18 @@ def fit(spec: Spec | PathLike, *, epochs: int | None = None, seed: int | None = 
         overwrite: bool = False) -> Run:
     """Train a spec (`nnspec run`): a loaded Spec or a path, with the same overrides as the
     CLI; writes the run directory (`out`, default runs/<model>-<timestamp>) and returns the
-    Run. Progress is printed as the CLI prints it unless `quiet`. Ctrl-C stops at the next
-    chunk with a checkpoint (status `interrupted`, resumable with `nnspec run --resume`)."""
-    from nnspec.run.session import RunOptions, run_spec
+    Run. A script prints what `nnspec run` prints (progress unless `quiet`, warnings, the
+    closing summary); in a Jupyter kernel the cell shows live progress and curves instead,
+    and ends with the final table and the curves (nnspec/notebook/). Ctrl-C stops at the
+    next chunk with a checkpoint (status `interrupted`, resumable with `nnspec run
+    --resume`)."""
+    import contextlib
+    import io
+
+    from nnspec.cli.output import print_diagnostics
+    from nnspec.cli.run import _summary as print_summary  # the CLI's closing lines
+    from nnspec.notebook import in_notebook
+    from nnspec.run.session import RunOptions, curve_title, run_spec
     from nnspec.train.interrupt import StopFlag
     from nnspec.train.progress import make_reporter
 
@@ -171,11 +181,50 @@ def fit(spec: Spec | PathLike, *, epochs: int | None = None, seed: int | None = 
                       device=device, sets=sets, overwrite=overwrite)
     sources: dict[str, str] = {}
     stop = StopFlag()
+    # In a notebook: live progress and curves in the cell (nnspec/notebook/); elsewhere what
+    # `nnspec run` prints (a live bar on a terminal, one line per epoch otherwise).
+    notebook = not quiet and in_notebook()
+    if notebook:
+        from nnspec.notebook.progress import NotebookReporter
+
+        reporter: Any = NotebookReporter(title=curve_title(spec.name, list(sets)))
+    else:
+        reporter = make_reporter(quiet=quiet, json_lines=False)
+    announced: list[Diagnostic] = []
+
+    def announce(warnings: list[Diagnostic]) -> None:  # before the first epoch, as the CLI
+        print_diagnostics(warnings, sources)
+        announced.extend(warnings)
+
     try:  # run_spec stops training gracefully on Ctrl-C (before training: KeyboardInterrupt)
-        outcome = run_spec(spec.path, opts, sources=sources,
-                           reporter=make_reporter(quiet=quiet, json_lines=False), stop=stop)
+        outcome = run_spec(spec.path, opts, sources=sources, reporter=reporter, stop=stop,
+                           announce=announce)
     except DiagnosticError as exc:
         raise SpecError(exc.diagnostics, sources) from None
+    print_diagnostics([*(w for w in outcome.warnings if w not in announced),
+                       *outcome.result.diagnostics], sources)
+    if notebook:
+        text = io.StringIO()
+        with contextlib.redirect_stdout(text), contextlib.redirect_stderr(text):
+            print_summary(outcome, quiet=False, json_lines=False)
+        reporter.finish(outcome.result, outcome.run_dir, text.getvalue().strip())
+    else:
+        print_summary(outcome, quiet=quiet, json_lines=False)
     result = outcome.result
     return Run(outcome.run_dir, result.status, list(result.history), result.metrics,
                [*outcome.warnings, *result.diagnostics])
+
+
+def export(run: Run | PathLike, path: PathLike) -> Any:
+    """Write a finished run (a Run or its directory) as an ONNX file (`nnspec export`; see
+    nnspec/exporter/): opset 17, float32, dynamic batch, input `features` (raw values, the
+    run's scaler is inside), output `probabilities` or `prediction`. Returns the
+    exporter's `Exported` (path, opset, input and output names and shapes, warnings); raises
+    SpecError (E512 for a layer with no ONNX form, E513 without the onnx package)."""
+    from nnspec.exporter import export as export_run
+
+    sources: dict[str, str] = {}
+    try:
+        return export_run(run.dir if isinstance(run, Run) else run, path, sources=sources)
+    except DiagnosticError as exc:
+        raise SpecError(exc.diagnostics, sources) from None

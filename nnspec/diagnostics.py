@@ -130,6 +130,10 @@ CODES: dict[str, str] = {
     "E509": "out of memory",
     "E510": "run folder not writable in the middle of a run",
     "E511": "run not finished, or of another format",
+    "E512": "layer cannot be exported to ONNX",
+    "E513": "ONNX support not installed",
+    "E514": "cannot write the exported file",
+    "E515": "exported graph refused by onnx.checker",
     # W1xx: warnings
     "W101": "learning rate above 1",
     "W102": "early stopping on training loss",
@@ -139,6 +143,7 @@ CODES: dict[str, str] = {
     "W106": "run directory from an older nnspec",
     "W107": "the run needs more than half of the machine's memory",
     "W109": "training diverged",
+    "W112": "float64 run exported in float32",
     "W113": "data not read by check",
     "W114": "data path of an unsaved document",
     "W117": "image layout assumed",
