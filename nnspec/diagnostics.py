@@ -117,6 +117,9 @@ CODES: dict[str, str] = {
     "E422": "unreadable image",
     "E423": "bad image folder",
     "E424": "image support not installed",
+    "E435": "trajectory too large to record",
+    "E436": "not a two-parameter model",
+    "E437": "no trajectory to draw",
     # E5xx: backend and environment
     "E501": "device not available",
     "E502": "backend failure",
