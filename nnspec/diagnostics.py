@@ -143,6 +143,7 @@ CODES: dict[str, str] = {
     "W109": "training diverged",
     "W113": "data not read by check",
     "W114": "data path of an unsaved document",
+    "W116": "runs drawn on another run's loss surface",
     "W117": "image layout assumed",
     "W118": "files skipped in an image folder",
 }
