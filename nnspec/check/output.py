@@ -150,9 +150,10 @@ def trajectory_rules(ctx: Ctx, output: ir.Output, model: ir.Model, blocks: dict)
     every = output.trajectory_every
     if every is None:
         return
-    from nnspec.summary import rows
+    from nnspec.ops.layers import param_count
 
-    p = sum(r.params for r in rows(model))
+    p = sum(param_count(layer, x) for layer, (x, _) in zip(model.layers, model.shapes(),
+                                                           strict=True))
     if p / every <= TRAJECTORY_VALUES_PER_STEP:
         return
     st = find(blocks.get("output"), "trajectory")

@@ -241,7 +241,6 @@ def test_landscape_numbers(runs: dict[str, Path]) -> None:
     assert rand.kind == "random" and rand.loss[2, 2] == pytest.approx(final, rel=1e-6)
     from nnspec.lower import lower
     from nnspec.pictures.runs import load_run
-
     from nnspec.run.restore import restore
 
     restored = restore(runs["mlp"], {})
