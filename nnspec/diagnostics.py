@@ -119,7 +119,7 @@ CODES: dict[str, str] = {
     "E424": "image support not installed",
     "E435": "trajectory too large to record",
     "E436": "not a two-parameter model",
-    "E437": "no trajectory to draw",
+    "E437": "cannot draw the picture",
     # E5xx: backend and environment
     "E501": "device not available",
     "E502": "backend failure",

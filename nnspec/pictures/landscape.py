@@ -49,6 +49,7 @@ class Landscape:
     centre_loss: float
     loss_name: str
     title: str
+    final: str = "final weights"  # how the centre is named in the legend
 
 
 def random_directions(plan: Any, theta: np.ndarray, seed: int) -> np.ndarray:
@@ -143,14 +144,17 @@ def compute(run: Run, exe: Any, *, directions: str = "auto", seed: int = 0,
            f"two filter-normalized random directions (seed {seed})")
     title = f"{run.spec.model.name}: training loss on a plane through the final weights,\n" \
             f"along {how}"
-    return Landscape(a, b, loss, dirs, kind, explained, path, centre, exe.plan.loss_name, title)
+    kept = (run.manifest or {}).get("restored_epoch")
+    final = f"final weights (epoch {kept}'s, kept by early stopping)" if kept else \
+        "final weights"
+    return Landscape(a, b, loss, dirs, kind, explained, path, centre, exe.plan.loss_name, title,
+                     final)
 
 
 def draw(land: Landscape) -> bytes:
-    import matplotlib
+    from nnspec.pictures.runs import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot("landscape.png")
 
     fig, ax = plt.subplots(figsize=(8.5, 6.5), dpi=110)
     try:
@@ -170,7 +174,10 @@ def draw(land: Landscape) -> bytes:
             ax.plot(p[0, 0], p[0, 1], "o", mfc="white", mec="tab:red", ms=8, mew=2,
                     label="start (initial weights)")
         ax.plot(0, 0, "*", color="tab:orange", mec="black", ms=15,
-                label=f"final weights (loss {land.centre_loss:.4g})")
+                label=f"{land.final} (loss {land.centre_loss:.4g})")
+        if land.path is not None:
+            ax.plot(land.path[-1, 0], land.path[-1, 1], "s", mfc="white", mec="tab:red", ms=6,
+                    mew=1.5, label="last recorded step")
         if land.kind == "pca" and land.explained is not None:
             ax.set_xlabel(f"1st PCA direction of the path ({land.explained[0]:.1%} of its "
                           "spread)")

@@ -138,10 +138,9 @@ def _params_of(run: Run) -> list[Any]:
 
 def draw(p: Paths) -> bytes:
     """paths.png: filled contours of the surface, each path on it, start and end marked."""
-    import matplotlib
+    from nnspec.pictures.runs import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot("paths.png")
 
     s = p.surface
     fig, ax = plt.subplots(figsize=(8.5, 6.5), dpi=110)
@@ -161,6 +160,9 @@ def draw(p: Paths) -> bytes:
                     marker="." if len(pts) <= 200 else None, ms=3)
             ax.plot(pts[0, 0], pts[0, 1], "o", mfc="white", mec=c, ms=8, mew=2)
             ax.plot(pts[-1, 0], pts[-1, 1], "*", color=c, mec="black", ms=13, mew=0.6)
+        j, i = np.unravel_index(int(np.nanargmin(s.loss)), s.loss.shape)
+        ax.plot(s.w[i], s.b[j], "P", color="white", mec="black", ms=8, zorder=1.5,
+                label=f"lowest loss on the grid ({s.loss[j, i]:.4g})")
         ax.plot([], [], "o", mfc="white", mec="black", ms=8, mew=2, label="start")
         ax.plot([], [], "*", color="grey", mec="black", ms=13, label="end")
         ax.set_xlim(s.w[0], s.w[-1])

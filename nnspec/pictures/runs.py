@@ -64,6 +64,7 @@ class Run:
     path: Path
     spec: ir.Spec
     trajectory: dict[str, np.ndarray] | None
+    manifest: dict[str, Any] | None = None
 
 
 def load_run(path: Path, sources: dict[str, str]) -> Run:
@@ -84,9 +85,10 @@ def load_run(path: Path, sources: dict[str, str]) -> Run:
             raise DiagnosticError(error(
                 "E437", f"cannot read the trajectory of `{path}`: {exc}", path=str(path),
                 hints=["run the spec again with `output { trajectory }`"])) from exc
+        manifest = dict(rd.manifest)
     finally:
         rd.close()
-    return Run(path, spec, traj)
+    return Run(path, spec, traj, manifest)
 
 
 def need_trajectory(run: Run) -> dict[str, np.ndarray]:
@@ -155,3 +157,17 @@ def label_of(diff: dict[str, str]) -> str:
     last = [k.rsplit(".", 1)[-1] for k in diff]
     return ", ".join(f"{name if last.count(name) == 1 else key}={value}"
                      for (key, value), name in zip(diff.items(), last, strict=True))
+
+
+def pyplot(what: str) -> Any:
+    """matplotlib.pyplot on the Agg backend, or E437 saying how to install it."""
+    try:
+        import matplotlib
+    except ImportError:
+        raise DiagnosticError(error(
+            "E437", f"drawing {what} needs matplotlib, which is not installed", path="nnspec",
+            hints=["pip install 'nnspec[pictures]' (or: pip install matplotlib)"])) from None
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt

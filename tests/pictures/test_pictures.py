@@ -314,3 +314,65 @@ def test_diagnostics(runs: dict[str, Path], tmp_path: Path) -> None:
     text = text.replace(str(runs["full"]), "RUNS/full").replace(str(other), "RUNS/other")
     _golden("W116", text)
     assert [d.code for d in picture.warnings] == ["W116"]
+
+
+def _fork_cli(argv: list[str], kill_at: str | None) -> int:
+    """`nnspec <argv>` in a forked child of this (warm) process; its exit code (-9 when the
+    kill hook ended it). As tests/run/runfork.py, kept here so the folders stay apart."""
+    import os
+
+    from nnspec.run.killpoints import VARIABLE
+
+    pid = os.fork()
+    if pid == 0:  # the child: never return into pytest
+        code = 99
+        try:
+            null = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(null, 1)
+            os.dup2(null, 2)
+            os.environ.pop(VARIABLE, None)
+            if kill_at is not None:
+                os.environ[VARIABLE] = kill_at
+            from nnspec.cli import main
+
+            code = main(argv)
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="POSIX fork")
+def test_killed_and_resumed_trajectory_is_bit_identical(tmp_path: Path) -> None:
+    """kill -9 (the run's test hook) while training, while finishing and while writing
+    trajectory.npz: `--resume` gives the uninterrupted run's trajectory, bit for bit."""
+    spec = tmp_path / "mlp.nn"
+    spec.write_text(MLP.replace("trajectory every=3", "trajectory every=5\n"
+                                "    checkpoint every=1"))
+    ref = run_spec(spec, RunOptions(out=str(tmp_path / "ref"), device="cpu"), sources={})
+    assert ref.result.status == "completed"  # and the cpu kernels are now warm for the forks
+    whole = _traj(ref.run_dir)
+    for stage in ("training-checkpoint#2", "finishing", "write:trajectory.npz"):
+        out = tmp_path / stage.replace(":", "_").replace("#", "_")
+        argv = ["run", str(spec), "--out", str(out), "--device", "cpu", "--quiet"]
+        assert _fork_cli(argv, stage) == -9, stage
+        assert (out / "trajectory.bin").exists(), stage
+        assert _fork_cli(["run", "--resume", str(out), "--quiet"], None) == 0, stage
+        again = _traj(out)
+        for key in whole:
+            np.testing.assert_array_equal(whole[key], again[key], err_msg=f"{stage}: {key}")
+
+
+def test_without_matplotlib_a_diagnostic(runs: dict[str, Path],
+                                         monkeypatch: pytest.MonkeyPatch,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    import sys
+
+    from nnspec.cli import main
+
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib: ImportError
+    assert main(["paths", str(runs["sweep"]), "-o", str(runs["root"] / "x.png")]) == 1
+    err = capsys.readouterr().err
+    assert "error[E437]: drawing paths.png needs matplotlib" in err and "Traceback" not in err
+    assert not (runs["root"] / "x.png").exists()
