@@ -8,9 +8,11 @@ is the loss of the whole training split (made again by the run's own data pipeli
 applied) at every point of a grid over (w, b), evaluated in float64 by the reference backend's
 forward pass, which is the executable definition of every op (its value at a run's final
 weights is the run's final training loss, up to the run's float32 rounding). The grid covers
-every path with a margin. Each run's path is its recorded trajectory (`output { trajectory }`),
-one point per recorded step, labelled by what its spec sets differently from the others
-(`optimizer=adam(lr=0.01)`, `batch=1`), its start and end marked. Runs whose surfaces differ
+every path with a margin; a path that diverged (non-finite, or ending above its start) is
+labelled so and cut at the picture's edge instead of stretching it. Each run's path is its
+recorded trajectory (`output { trajectory }`), one point per recorded step, labelled by what
+its spec sets differently from the others (`optimizer=adam(lr=0.01)`, `batch=1`), its start
+and end marked. Runs whose surfaces differ
 (another model, loss or data) are drawn on the first run's surface with warning W116.
 """
 
@@ -115,18 +117,48 @@ def compute(runs: list[Run], resolution: int = 61, margin: float = 0.25) -> Path
         if n != 2:
             raise not_two_parameters(run, n)
     points = [need_trajectory(r)["params"].astype(np.float64) for r in runs]
-    every = np.concatenate(points)
-    lo, hi = every.min(axis=0), every.max(axis=0)
+    diverged = [_diverged(pts, loss_at) for pts in points]
+    lo, hi = _extent(points, diverged)
     span = np.maximum(hi - lo, 0.1 * np.maximum(np.abs(hi), 1.0))
     lo, hi = lo - margin * span, hi + margin * span
     w, b = np.linspace(lo[0], hi[0], resolution), np.linspace(lo[1], hi[1], resolution)
     surface = Surface(w, b, loss_at.grid(w, b), loss_at.names, loss_at.plan.loss_name)
     diffs = differences([r.spec for r in runs])
-    labels = [label_of(d) or r.path.name for d, r in zip(diffs, runs, strict=True)]
+    labels = [(label_of(d) or r.path.name) + (" (diverged)" if gone else "")
+              for d, r, gone in zip(diffs, runs, diverged, strict=True)]
     model = runs[0].spec.model.name
     title = f"{model}: the {surface.loss_name} loss over its two parameters, and how each " \
             "run moved on it"
     return Paths(surface, runs, points, labels, title, _same_surface(runs))
+
+
+def _diverged(pts: np.ndarray, loss_at: LossAt) -> bool:
+    """A path that leaves the finite numbers, or ends higher than it started."""
+    if not np.all(np.isfinite(pts)):
+        return True
+    start, end = loss_at(*pts[0]), loss_at(*pts[-1])
+    return not np.isfinite(end) or end > start
+
+
+def _extent(points: list[np.ndarray], diverged: list[bool]) -> tuple[np.ndarray, np.ndarray]:
+    """The box the grid covers: every point of the paths that did not diverge; a diverged
+    path adds only its points near the others (its start, and what lies within the others'
+    box grown by its own size on every side), so that one blow-up does not shrink the rest
+    to a dot. A path that leaves the box is cut at the picture's edge."""
+    kept = [p for p, gone in zip(points, diverged, strict=True) if not gone]
+    if kept:
+        every = np.concatenate(kept)
+    else:
+        every = np.array([p[0] for p in points])
+    lo, hi = every.min(axis=0), every.max(axis=0)
+    grow = np.maximum(hi - lo, 0.5 * np.maximum(np.abs(hi), 1.0))
+    near_lo, near_hi = lo - grow, hi + grow
+    for p, gone in zip(points, diverged, strict=True):
+        if gone:
+            ok = p[np.all(np.isfinite(p) & (p >= near_lo) & (p <= near_hi), axis=1)]
+            if len(ok):
+                lo, hi = np.minimum(lo, ok.min(axis=0)), np.maximum(hi, ok.max(axis=0))
+    return lo, hi
 
 
 def _params_of(run: Run) -> list[Any]:

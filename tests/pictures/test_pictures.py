@@ -376,3 +376,24 @@ def test_without_matplotlib_a_diagnostic(runs: dict[str, Path],
     err = capsys.readouterr().err
     assert "error[E437]: drawing paths.png needs matplotlib" in err and "Traceback" not in err
     assert not (runs["root"] / "x.png").exists()
+
+
+def test_a_diverged_path_does_not_stretch_the_surface(runs: dict[str, Path],
+                                                      tmp_path: Path) -> None:
+    from nnspec.pictures import paths
+    from nnspec.pictures.runs import load_run
+
+    spec = tmp_path / "line.nn"
+    spec.write_text(LINEAR)
+    big = run_spec(spec, RunOptions(out=str(tmp_path / "big"), backend="reference",
+                                    sets=("train.optimizer=sgd(lr=1.2)", "train.epochs=12")),
+                   sources={})
+    pts = _traj(big.run_dir)["params"]
+    assert np.abs(pts).max() > 50  # it did blow up
+    picture = paths.compute([load_run(runs["full"], {}), load_run(big.run_dir, {})],
+                            resolution=5)
+    assert picture.labels[1].endswith("(diverged)") and "diverged" not in picture.labels[0]
+    s = picture.surface
+    assert s.w[-1] - s.w[0] < 20 and s.b[-1] - s.b[0] < 20
+    good = picture.points[0]
+    assert s.w[0] <= good[:, 0].min() and s.w[-1] >= good[:, 0].max()
