@@ -33,8 +33,11 @@ def main(args: argparse.Namespace) -> int:
     from nnspec.pictures import landscape
     from nnspec.pictures.paths import write_png
 
+    from nnspec.pictures.runs import pyplot
+
     sources: dict[str, str] = {}
     try:
+        pyplot("landscape.png")  # before any work: E437 when matplotlib is missing
         land = landscape.landscape_of(args.run_dir, sources, directions=args.directions,
                                       seed=args.seed, resolution=max(5, args.resolution))
         out = Path(args.out) if args.out else Path(args.run_dir) / "landscape.png"

@@ -31,8 +31,11 @@ def main(args: argparse.Namespace) -> int:
     from nnspec.pictures import paths
     from nnspec.pictures.runs import find_runs, load_run
 
+    from nnspec.pictures.runs import pyplot
+
     sources: dict[str, str] = {}
     try:
+        pyplot("paths.png")  # before any work: E437 when matplotlib is missing
         runs = [load_run(d, sources) for d in find_runs(args.dirs)]
         picture = paths.compute(runs, resolution=max(5, args.resolution))
         if picture.warnings:

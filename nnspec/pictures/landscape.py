@@ -17,7 +17,8 @@ Nets", 2018):
   direction holds; the plane spans the path with a margin.
 
 The path's points are projected on the plane (coordinates (theta_i - theta*) . d_k for the
-orthonormal PCA directions; a least-squares fit for random ones); the loss drawn is the loss
+orthonormal PCA directions; a least-squares fit for random ones; a path of more than
+MAX_POINTS records is thinned evenly, its first and last kept); the loss drawn is the loss
 ON the plane, so a path point off the plane may sit over a different loss than its own.
 Every grid point's loss is the training split's loss (made again by the run's data pipeline)
 in eval mode, by the cpu engine's forward pass (the reference backend for layers it lacks);
@@ -35,6 +36,7 @@ import numpy as np
 from nnspec.pictures.runs import Run, load_run, training_arrays
 
 STREAM = 0x5EED_0015  # the directions' Generator: [seed, STREAM]
+MAX_POINTS = 2000  # path points used (PCA and drawing): a long path is thinned evenly
 
 
 @dataclass
@@ -112,6 +114,9 @@ def compute(run: Run, exe: Any, *, directions: str = "auto", seed: int = 0,
     kind = directions if directions != "auto" else ("pca" if points is not None
                                                      and len(points) >= 2 else "random")
     explained = None
+    if points is not None and len(points) > MAX_POINTS:  # evenly spaced, ends kept
+        points = points[np.unique(np.linspace(0, len(points) - 1, MAX_POINTS).round()
+                                  .astype(np.int64))]
     if kind == "pca":
         if points is None or len(points) < 2:
             from nnspec.pictures.runs import need_trajectory

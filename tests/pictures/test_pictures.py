@@ -397,3 +397,15 @@ def test_a_diverged_path_does_not_stretch_the_surface(runs: dict[str, Path],
     assert s.w[-1] - s.w[0] < 20 and s.b[-1] - s.b[0] < 20
     good = picture.points[0]
     assert s.w[0] <= good[:, 0].min() and s.w[-1] >= good[:, 0].max()
+
+
+def test_a_long_path_is_thinned_with_its_ends(runs: dict[str, Path],
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    from nnspec.pictures import landscape
+
+    monkeypatch.setattr(landscape, "MAX_POINTS", 4)
+    land = landscape.landscape_of(str(runs["mlp"]), {}, resolution=5)
+    t = _traj(runs["mlp"])
+    assert len(t["step"]) > 4 and land.path is not None and land.path.shape == (4, 2)
+    full = landscape.project(t["params"][[0, -1]], t["params"][-1], land.directions)
+    np.testing.assert_allclose(land.path[[0, -1]], full, atol=1e-6)
