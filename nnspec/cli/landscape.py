@@ -32,7 +32,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 def main(args: argparse.Namespace) -> int:
     from nnspec.pictures import landscape
     from nnspec.pictures.paths import write_png
-
     from nnspec.pictures.runs import pyplot
 
     sources: dict[str, str] = {}

@@ -29,9 +29,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def main(args: argparse.Namespace) -> int:
     from nnspec.pictures import paths
-    from nnspec.pictures.runs import find_runs, load_run
-
-    from nnspec.pictures.runs import pyplot
+    from nnspec.pictures.runs import find_runs, load_run, pyplot
 
     sources: dict[str, str] = {}
     try:
