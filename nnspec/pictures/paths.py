@@ -216,5 +216,4 @@ def draw(p: Paths) -> bytes:
 def write_png(path: Path, png: bytes) -> Path:
     from nnspec.run.atomic import write_bytes
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return write_bytes(path, png)
+    return write_bytes(path, png)  # E503 when it cannot be written
