@@ -409,3 +409,45 @@ def test_a_long_path_is_thinned_with_its_ends(runs: dict[str, Path],
     assert len(t["step"]) > 4 and land.path is not None and land.path.shape == (4, 2)
     full = landscape.project(t["params"][[0, -1]], t["params"][-1], land.directions)
     np.testing.assert_allclose(land.path[[0, -1]], full, atol=1e-6)
+
+
+def test_recording_changes_nothing_and_matches_torch_step_by_step(tmp_path: Path) -> None:
+    """The chunks that end at every recorded step train exactly as a run without a trajectory;
+    and each recorded step of a stateful optimizer (Nesterov momentum, Adam) is the step
+    torch.optim takes from the same weights on the same full batch."""
+    torch = pytest.importorskip("torch")
+    from nnspec.pictures.runs import load_run, training_arrays
+
+    spec = tmp_path / "line.nn"
+    spec.write_text(LINEAR.replace("batch full", "batch 16"))
+    with_t = _run(spec, tmp_path / "with")
+    spec.write_text(LINEAR.replace("batch full", "batch 16").replace("output { trajectory }",
+                                                                     ""))
+    without = _run(spec, tmp_path / "without")
+    for name in ("weights.npz",):
+        with np.load(with_t / name) as a, np.load(without / name) as b:
+            for key in a.files:
+                np.testing.assert_array_equal(a[key], b[key])
+    spec.write_text(LINEAR)
+    cases = {"sgd(lr=0.1, momentum=0.9, nesterov=true)":
+             lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.9, nesterov=True),
+             "adam(lr=0.1)": lambda p: torch.optim.Adam(p, lr=0.1)}
+    for i, (opt, make) in enumerate(cases.items()):
+        run = _run(spec, tmp_path / f"t{i}", f"train.optimizer={opt}")
+        t = _traj(run)
+        loaded = load_run(run, {})
+        from nnspec.lower import lower
+
+        x, y = training_arrays(loaded.spec, lower(loaded.spec))
+        xt, yt = torch.tensor(x, dtype=torch.float64), torch.tensor(y, dtype=torch.float64)
+        w = torch.tensor([[t["params"][0, 0]]], dtype=torch.float64, requires_grad=True)
+        b = torch.tensor([t["params"][0, 1]], dtype=torch.float64, requires_grad=True)
+        optim = make([w, b])
+        for k in range(1, len(t["step"])):
+            optim.zero_grad()
+            loss = torch.mean((xt @ w.T + b - yt) ** 2)
+            loss.backward()
+            optim.step()
+            assert t["loss"][k] == pytest.approx(loss.item(), rel=1e-5), (opt, k)
+            np.testing.assert_allclose(t["params"][k], [w.item(), b.item()], rtol=1e-5,
+                                       atol=1e-6, err_msg=f"{opt} step {k}")
