@@ -118,6 +118,9 @@ CODES: dict[str, str] = {
     "E422": "unreadable image",
     "E423": "bad image folder",
     "E424": "image support not installed",
+    "E435": "trajectory too large to record",
+    "E436": "not a two-parameter model",
+    "E437": "cannot draw the picture",
     # E5xx: backend and environment
     "E501": "device not available",
     "E502": "backend failure",
@@ -146,6 +149,7 @@ CODES: dict[str, str] = {
     "W112": "float64 run exported in float32",
     "W113": "data not read by check",
     "W114": "data path of an unsaved document",
+    "W116": "runs drawn on another run's loss surface",
     "W117": "image layout assumed",
     "W118": "files skipped in an image folder",
 }

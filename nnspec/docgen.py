@@ -200,6 +200,7 @@ def _options_table(cls: type, pos: tuple[str, ...]) -> list[str]:
 
 
 _FIELD_OF = {"init": "init_from", "checkpoint": "checkpoint_every", "standardize": "scale",
+             "trajectory": "trajectory_every",
              "normalize": "scale", "schedule": "schedule"}
 _IR = {"model": ir.Model, "data": ir.Data, "train": ir.Train, "output": ir.Output}
 

@@ -161,6 +161,10 @@ class Output(Node):
     artifacts: tuple[Artifact, ...] = Field(
         ("weights", "history", "metrics", "curves", "checkpoint"),
         description="which files to write into the run directory")
+    trajectory_every: int | None = Field(
+        None, ge=1, description="record the parameters after every N optimizer steps into "
+        "trajectory.npz (`trajectory every=N`; `trajectory` alone: every step); unset: none. "
+        "For `nnspec paths` and `nnspec landscape` (docs/pictures.md)")
 
     @model_validator(mode="after")
     def _one_checkpoint_policy(self) -> Output:

@@ -166,4 +166,6 @@ def _output(o: ir.Output) -> list[str]:
         lines.append(f"checkpoint seconds={value(o.checkpoint_seconds)}")
     # unset: by wall time (ir.CHECKPOINT_SECONDS), which a later default may improve on
     lines.append("artifacts " + ", ".join(o.artifacts))
+    if o.trajectory_every is not None:
+        lines.append(f"trajectory every={o.trajectory_every}")
     return lines

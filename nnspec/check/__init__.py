@@ -18,7 +18,7 @@ from nnspec.check import missing as missing_fix
 from nnspec.check.context import Ctx
 from nnspec.check.data import check_data
 from nnspec.check.model import check_model
-from nnspec.check.output import check_output
+from nnspec.check.output import check_output, trajectory_rules
 from nnspec.check.rules import (
     data_train_rules,
     loss_rules,
@@ -136,6 +136,8 @@ def _check(ctx: Ctx, doc: Document, parts: Parts) -> ir.Spec | None:
             data_train_rules(ctx, split_data, train, blocks)
     if output is not None and "output" in blocks:
         output_rules(ctx, output, None if "epochs" in train_failed else train, blocks)
+        if sure_model is not None:
+            trajectory_rules(ctx, output, sure_model, blocks)
     if ctx.failed or model is None or train is None or output is None:
         return None
     return ir.Spec(path=doc.path, model=model, data=data, train=train, output=output,

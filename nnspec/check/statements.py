@@ -98,6 +98,9 @@ BLOCKS: dict[str, list[StatementDoc]] = {
                      "none (one is always written at the end and on interruption)"),
         StatementDoc("artifacts", "artifacts NAME, ...", "files written to the run directory: "
                      "weights, history, metrics, curves, checkpoint"),
+        StatementDoc("trajectory", "trajectory [every=N]", "record the parameters every N "
+                     "optimizer steps (default 1) into trajectory.npz, for `nnspec paths` "
+                     "and `nnspec landscape`"),
     ],
 }
 

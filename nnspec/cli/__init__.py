@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from nnspec import __version__
 
 COMMANDS = ("check", "fmt", "schema", "summary", "plan", "run", "predict", "eval", "golden", "lsp",
-            "export")
+            "export", "paths", "landscape")
 
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 

@@ -216,6 +216,7 @@ def lower(spec: ir.Spec) -> Plan:
         stop_on_nonfinite=train.early_stop.stop_on_nonfinite if train.early_stop else True,
         metrics=tuple(OpRef.of(m) for m in train.metrics),
         checkpoint=checkpoint_plan(spec.output),
+        trajectory_every=spec.output.trajectory_every or 0,
         init_from=init_from,
         spec_path=spec.path,
         loss_span=loss.span,

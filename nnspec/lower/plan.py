@@ -330,6 +330,7 @@ class Plan:
     stop_on_nonfinite: bool = True  # stop at a non-finite loss or gradient (else skip the batch)
     metrics: tuple[OpRef, ...] = ()  # ops.metrics, reported every epoch
     checkpoint: CheckpointPlan = CheckpointPlan()
+    trajectory_every: int = 0  # record the parameters every N optimizer steps; 0: not at all
     init_from: str | None = None  # resolved path of an `init from` .npz, if any
     spec_path: str | None = None
     loss_span: Span | None = field(default=None, compare=False, repr=False)

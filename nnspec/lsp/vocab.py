@@ -301,7 +301,8 @@ _IR_FIELDS: dict[str, dict[str, tuple[type[BaseModel], str]]] = {
              "test": (ir.Data, "test")},
     "train": {name: (ir.Train, name) for name in ir.Train.model_fields},
     "output": {"dir": (ir.Output, "dir"), "checkpoint": (ir.Output, "checkpoint_every"),
-               "artifacts": (ir.Output, "artifacts")},
+               "artifacts": (ir.Output, "artifacts"),
+               "trajectory": (ir.Output, "trajectory_every")},
 }
 
 
@@ -344,6 +345,9 @@ _VALUES: dict[str, dict[str, dict[str, typing.Any]]] = {
                        "skip_options": frozenset(set(ir.Output.model_fields)
                                                  - {"checkpoint_every", "checkpoint_seconds"})},
         "artifacts": {"positional": (_artifacts(),), "repeat": True},
+        "trajectory": {"options": ir.Output, "renamed": (("every", "trajectory_every"),),
+                       "skip_options": frozenset(set(ir.Output.model_fields)
+                                                 - {"trajectory_every"})},
     },
 }
 

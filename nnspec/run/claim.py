@@ -33,7 +33,8 @@ FORMAT: dict[str, Any] = {"name": FORMAT_NAME, "version": FORMAT_VERSION}
 CHECKPOINT_DIR = "checkpoint"
 # Every file nnspec writes into a run folder: a rerun deletes these (and only these).
 OWN_FILES = ("manifest.json", "spec.nn", "data.json", "history.csv", "history.json",
-             "metrics.json", "weights.npz", "curves.png")
+             "metrics.json", "weights.npz", "curves.png", "trajectory.bin", "trajectory.npz",
+             "landscape.png")
 CHECKPOINT_FILES = ("state.json", "history.csv")
 _STATE_NPZ = re.compile(r"state-[A-Za-z0-9_-]+\.npz\Z")
 _TEMP = re.compile(r"\.tmp-(.+)-[0-9a-z_]+\Z")

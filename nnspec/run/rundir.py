@@ -65,6 +65,7 @@ class RunDir:
         self.manifest: dict[str, Any] = {}
         self.log: history.HistoryLog | None = None
         self.checkpoints_saved = 0
+        self.trajectory: Any = None  # pictures.trajectory.TrajectoryLog, when recording
         self._ckpt: Folder | None = None
         self._json_at, self._json_cost = time.monotonic(), 0.0
 
@@ -113,11 +114,12 @@ class RunDir:
 
     def close(self) -> None:
         """Close the history log and the folder; release the lock."""
-        if self.log is not None:
-            try:
-                self.log.close()
-            except OSError:
-                pass
+        for log in (self.log, self.trajectory):
+            if log is not None:
+                try:
+                    log.close()
+                except OSError:
+                    pass
         if self._ckpt is not None:
             self._ckpt.close()
             self._ckpt = None
@@ -194,6 +196,30 @@ class RunDir:
         except OSError as exc:  # a full disk, a folder made read-only: named (E503, E510)
             raise _cannot_write(self.log.path, exc) from exc
 
+    def start_trajectory(self, plan: Any, resume: dict[str, Any] | None) -> Any:
+        """`output { trajectory every=N }`: open the trajectory log (pictures/trajectory.py)
+        holding the records up to the resumed checkpoint's step, and return its append (the
+        loop's on_step); None when the plan records none."""
+        if not plan.trajectory_every:
+            return None
+        from nnspec.pictures.trajectory import TrajectoryLog
+
+        upto = None if resume is None else int(np.asarray(resume["executable"]["step"]))
+        try:
+            self.trajectory = TrajectoryLog(self.folder, plan.n_params, plan.trajectory_every,
+                                            upto)
+        except OSError as exc:
+            raise _cannot_write(self.path / "trajectory.bin", exc) from exc
+        log = self.trajectory
+
+        def append(record: dict[str, Any]) -> None:
+            try:
+                log.append(record)
+            except OSError as exc:
+                raise _cannot_write(log.path, exc) from exc
+
+        return append
+
     def save_checkpoint(self, state: dict[str, Any]) -> None:
         """The training state (called by the loop's on_checkpoint); the history log is
         fsynced first, so every row up to the checkpoint's epoch is on disk with it."""
@@ -201,6 +227,8 @@ class RunDir:
             state = {k: v for k, v in state.items() if k != "history"}
         if self.log is not None:
             self.log.sync()
+        if self.trajectory is not None:
+            self.trajectory.sync()
         tag = f"e{int(state['epoch']):05d}-b{int(state['batch']):06d}"
         folder = self._checkpoint_folder(True)
         assert folder is not None
@@ -281,6 +309,9 @@ class RunDir:
             self.folder.write_text("history.json", history.to_json(result.history))
         if "metrics" in self.wanted and result.metrics:
             self.folder.write_json("metrics.json", result.metrics)
+        if self.trajectory is not None and result.status != "failed":
+            self.trajectory.finish()
+            self.trajectory = None
         if "curves" in self.wanted and result.history:
             from nnspec.run.curves import png  # Pillow, imported only when curves are drawn
 

@@ -232,6 +232,7 @@ def _train(spec: ir.Spec, data: Any, exe: Any, schedule: Any, rd: RunDir, *,
     not finished writing) stops the loop there: it only restores and evaluates."""
     ckpt = rd.save_checkpoint if "checkpoint" in rd.wanted else None
     rd.start_history(history or [])
+    on_step = rd.start_trajectory(exe.plan, resume)  # None without `output { trajectory }`
     checkpointed = resume is not None
 
     def on_epoch(row: dict[str, Any]) -> None:
@@ -244,7 +245,7 @@ def _train(spec: ir.Spec, data: Any, exe: Any, schedule: Any, rd: RunDir, *,
         result = train(exe.plan, data, exe, schedule, resume=resume, history=history,
                        reporter=reporter, stop=stop, on_checkpoint=ckpt, on_epoch=on_epoch,
                        chunk_target_s=opts.chunk_target_s, out_dir=str(rd.path),
-                       epochs=epochs)
+                       epochs=epochs, on_step=on_step)
     except (DiagnosticError, OSError) as exc:
         failure = _write_failed(rd, exc)
         if failure is None:

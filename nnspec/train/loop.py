@@ -80,6 +80,10 @@ class TrainState:
     epoch_time: float = 0.0  # seconds already spent in the current epoch
     history: list[dict[str, Any]] = field(default_factory=list)
     best: dict[str, np.ndarray] | None = None  # params/buffers of the best epoch (restore_best)
+    # `output { trajectory }`: the batch losses since the last record, and its step
+    traj_sum: float = 0.0
+    traj_n: int = 0
+    traj_last: int = -1
 
 
 @dataclass
@@ -108,7 +112,8 @@ class Trainer:
                  on_checkpoint: Callable[[dict[str, Any]], None] | None = None,
                  on_epoch: Callable[[dict[str, Any]], None] | None = None,
                  chunk_target_s: float = 0.5, epochs: int | None = None,
-                 out_dir: str | None = None):
+                 out_dir: str | None = None,
+                 on_step: Callable[[dict[str, Any]], None] | None = None):
         if plan.tensors != exe.plan.tensors or plan.layers != exe.plan.layers:
             raise ValueError("the executable was compiled from a different model than `plan`")
         self.plan, self.exe, self.schedule = plan, exe, schedule
@@ -117,6 +122,10 @@ class Trainer:
         self.stop = stop if stop is not None else StopFlag()
         self.on_checkpoint = on_checkpoint
         self.on_epoch = on_epoch
+        # `output { trajectory every=N }` (pictures/trajectory.py): chunks end at every N-th
+        # optimizer step, where on_step gets the exact parameters
+        self.on_step = on_step
+        self.every = plan.trajectory_every if on_step is not None else 0
         self.cadence = Cadence(plan.checkpoint)
         self.out_dir = out_dir
         # a live bar wants control back more often than every chunk_target_s (progress.py)
@@ -168,6 +177,8 @@ class Trainer:
             out["order"] = s.order
         if s.best is not None:
             out["best"] = dict(s.best)
+        if self.every:
+            out["trajectory"] = {"loss_sum": s.traj_sum, "n": s.traj_n, "last": s.traj_last}
         return out
 
     def load_state_dict(self, state: dict[str, Any],
@@ -189,6 +200,10 @@ class Trainer:
             history=[dict(r) for r in (history if history is not None
                                        else state.get("history", []))],
             best=state.get("best"))
+        traj = state.get("trajectory") or {}
+        self.state.traj_sum = float(traj.get("loss_sum", 0.0))
+        self.state.traj_n = int(traj.get("n", 0))
+        self.state.traj_last = int(traj.get("last", -1))
 
     # -- the loop -----------------------------------------------------------------------
 
@@ -201,6 +216,8 @@ class Trainer:
         for row in s.history:  # a resumed run's earlier epochs (told already, if at all)
             self.watch.update(row)
         try:
+            if self.every and self.exe.step == 0 and s.traj_last < 0:
+                self._record(0, 0)  # the initial weights
             while s.epoch < self.epochs:
                 outcome = self._epoch()
                 if outcome == FAILED:
@@ -211,6 +228,9 @@ class Trainer:
                     break
                 if outcome == "early_stop":
                     break
+            if self.every and status == COMPLETED and self.exe.step > s.traj_last:
+                self._record(s.epoch, self.n_batches)  # the last step (before the checkpoint,
+                # so that a resume that only writes the artifacts does not record it again)
             checkpoint = self.state_dict()
             if self.on_checkpoint is not None and status != FAILED:
                 self._checkpoint(checkpoint)
@@ -242,6 +262,8 @@ class Trainer:
         assert s.order is not None
         while s.batch < self.n_batches:
             k = self.sizer.next(self.n_batches - s.batch)
+            if self.every:  # stop at the next step to record
+                k = min(k, self.every - self.exe.step % self.every)
             t0 = time.perf_counter()
             chunk = self.exe.train_epoch(self.x, self.y, s.order, lr, s.batch, s.batch + k,
                                          self.dropout)
@@ -254,6 +276,11 @@ class Trainer:
             s.head_sums = chunk.add_heads_to(s.head_sums)
             s.n_samples += chunk.n_samples
             s.batch += chunk.n_batches
+            if self.every:
+                s.traj_sum = chunk.add_to(s.traj_sum)
+                s.traj_n += chunk.n_samples
+                if self.exe.step % self.every == 0 and self.exe.step > s.traj_last:
+                    self._record(e + 1, s.batch)
             if not chunk.ok:
                 if self.stop_on_nonfinite:
                     err = nonfinite_error(self.exe, self.x, self.y, s.order, e, chunk, lr,
@@ -282,6 +309,16 @@ class Trainer:
                 and not self.stop and self.cadence.after_epoch(s.epoch):
             self._checkpoint(self.state_dict())
         return "early_stop" if stop else "ok"
+
+    def _record(self, epoch: int, batch: int) -> None:
+        """Hand the parameters after the current step to on_step (pictures/trajectory.py)."""
+        s = self.state
+        assert self.on_step is not None
+        step = int(self.exe.step)
+        self.on_step({"step": step, "epoch": epoch, "batch": batch,
+                      "loss": s.traj_sum / s.traj_n if s.traj_n else float("nan"),
+                      "params": self.exe.get_params()})
+        s.traj_sum, s.traj_n, s.traj_last = 0.0, 0, step
 
     def _checkpoint(self, state: dict[str, Any]) -> None:
         assert self.on_checkpoint is not None

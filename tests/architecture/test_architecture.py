@@ -95,6 +95,7 @@ STAGE = {
     "lower": 3, "weights": 4, "data": 4, "memory": 4, "backends": 5, "train": 6,
     "pipeline": 7, "fix": 7, "summary": 7, "run": 8, "docgen": 9, "cli": 9, "lsp": 9, "api": 9,
     "exporter": 8, "notebook": 9,
+    "pictures": 9, "pictures.trajectory": 8,  # the run folder writes the trajectory log
 }
 # Deliberate exceptions, each with its reason.
 LATER_IMPORTS_ALLOWED = {
