@@ -129,6 +129,7 @@ CODES: dict[str, str] = {
     "E509": "out of memory",
     "E510": "run folder not writable in the middle of a run",
     "E511": "run not finished, or of another format",
+    "E516": "input too large for an engine kernel",
     # W1xx: warnings
     "W101": "learning rate above 1",
     "W102": "early stopping on training loss",
