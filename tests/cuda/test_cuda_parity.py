@@ -150,15 +150,16 @@ LAYER_CASES = {
     # images (backends/cuda/conv2d.py, pool.py, batchnorm.py's *_2d), tiny for the
     # simulator: padding (same with an even kernel: more after), stride, dilation, a conv2d
     # whose dL/dx feeds another, max and average pools with padding, batchnorm per channel,
-    # a global pool, no bias, a pool whose windows overlap (max: ties of the padding)
+    # a global pool, no bias, a linear conv2d (z is a), batchnorm over flat rows after the
+    # image ones, pools whose windows overlap
     "conv-maxpool-conv-bn-avgpool": [
         conv(2, 2, "relu", padding="same"), MaxPool2D(kernel=2, stride=1, padding=1),
         conv(2, (2, 1), "tanh", stride=(2, 1), dilation=(1, 2), bias=False),
         BatchNorm(momentum=0.3), AvgPool2D(kernel=2, stride=1, padding=1), Flatten(),
         dense(2)],
     "conv-stride-global-avgpool": [
-        conv(3, (3, 2), "elu", stride=2, padding=(1, 0)), BatchNorm(affine=False, eps=1e-3),
-        GlobalAvgPool(), dense(2)],
+        conv(3, (3, 2), stride=2, padding=(1, 0)), BatchNorm(affine=False, eps=1e-3),
+        GlobalAvgPool(), BatchNorm(momentum=0.2), dense(2, "elu"), dense(2)],
 }
 # the sample shape where it is not (3,)
 LAYER_INPUTS = {"image-flatten": (3, 1, 2), "conv-maxpool-conv-bn-avgpool": (2, 3, 3),
