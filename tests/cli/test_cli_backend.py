@@ -50,7 +50,7 @@ def test_cuda_refuses_a_conv_model_and_names_the_reference_backend(tmp_path, cap
                                                                   monkeypatch):
     from nnspec import backends
 
-    monkeypatch.setitem(backends.KERNELS, "cuda", backends.ENGINE_KINDS)
+    monkeypatch.setitem(backends.KERNELS, "cuda", backends.KERNELS["cuda"] - backends.IMAGE_KINDS)
     spec = _spec(tmp_path)
     assert main(["run", str(spec), "--out", str(tmp_path / "run"), "--backend", "cuda"]) == 1
     err = capsys.readouterr().err

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from nnspec import backends
-from nnspec.backends import ENGINE_KINDS, KERNELS, compile, missing_kernels, runs_on
+from nnspec.backends import KERNELS, compile, missing_kernels, runs_on
 from nnspec.diagnostics import DiagnosticError, render
 from nnspec.lower import lower
 from nnspec.lower.plan import AVGPOOL, BATCHNORM, CONV2D, GLOBAL_AVGPOOL, MAXPOOL
@@ -84,8 +84,8 @@ def test_same_padding_with_an_even_kernel_pads_after():
 @pytest.fixture
 def no_cuda_image_kernels(monkeypatch):  # type: ignore[no-untyped-def]
     """cuda standing for an engine without image kernels."""
-    assert KERNELS["cuda"] == KERNELS["cpu"]
-    monkeypatch.setitem(backends.KERNELS, "cuda", ENGINE_KINDS)
+    assert backends.IMAGE_KINDS <= KERNELS["cuda"]
+    monkeypatch.setitem(backends.KERNELS, "cuda", KERNELS["cuda"] - backends.IMAGE_KINDS)
 
 
 def test_every_backend_runs_the_image_layers():
