@@ -137,6 +137,7 @@ CODES: dict[str, str] = {
     "E513": "ONNX support not installed",
     "E514": "cannot write the exported file",
     "E515": "exported graph refused by onnx.checker",
+    "E516": "input too large for an engine kernel",
     # W1xx: warnings
     "W101": "learning rate above 1",
     "W102": "early stopping on training loss",

@@ -83,8 +83,10 @@ dilation) are one integer or a list `[h, w]`, and H and W shrink as
 floor((n + 2*padding - dilation*(kernel-1) - 1) / stride) + 1. A window larger than its
 (padded) input, a convolution on a flat input and a `dense` without `flatten` after them
 are E305 at the statement. `batchnorm` on an image normalizes per channel (BatchNorm2d).
-The reference backend runs these layers; the cpu and cuda engines have no kernels for them
-yet and refuse such a model (E506): train it with `nnspec run SPEC --backend reference`.
+Every backend runs these layers (reference, cpu and cuda; the cuda engine's image kernels
+are checked against the cpu engine's under numba's CUDA simulator). A `maxpool` whose input
+holds 2^24 values per sample or more is E516 at the statement (the engines keep the position
+of each maximum as a float32 integer).
 
 **Image data.** A sample of `input C H W` is C*H*W values in (C, H, W) order. Sources of
 images: `npz("x.npz")` with (N, H, W), (N, C, H, W) or (N, H, W, C) arrays (the layout is

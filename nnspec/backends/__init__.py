@@ -27,11 +27,12 @@ GRAPHS = ("reference", "cpu", "cuda")
 # it honest. A kernel added to an engine adds its kind here.
 ENGINE_KINDS = frozenset({"dense", "dropout", "batchnorm", "activation", "flatten", "concat",
                           "add"})
-# the cpu engine's image kernels (backends/cpu/conv2d.py, pool.py, batchnorm.py's *_2d)
+# the engines' image kernels (backends/cpu/conv2d.py, pool.py, batchnorm.py's *_2d; the
+# same names in backends/cuda/)
 IMAGE_KINDS = frozenset({"conv2d", "maxpool", "avgpool", "global_avgpool", "batchnorm2d"})
 KERNELS: dict[str, frozenset[str] | None] = {"reference": None,
                                              "cpu": ENGINE_KINDS | IMAGE_KINDS,
-                                             "cuda": ENGINE_KINDS}
+                                             "cuda": ENGINE_KINDS | IMAGE_KINDS}
 
 
 def node_kernel(node: LayerPlan) -> str:

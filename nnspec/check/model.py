@@ -261,7 +261,7 @@ def _shapes_fit(ctx: Ctx, model: ir.Model) -> bool:
         found = model.shapes()
     except ShapeError as exc:
         layer = exc.at or model.layers[exc.index]  # type: ignore[attr-defined]
-        ctx.error("E305", exc.message, layer.span, label=exc.label, hints=list(exc.hints))
+        ctx.error(exc.code, exc.message, layer.span, label=exc.label, hints=list(exc.hints))
         return False
     out = model.output_shape
     for layer, (x, _) in zip(model.layers, found, strict=True):

@@ -11,7 +11,8 @@ buffers counted are what the cpu engine and the training loop allocate (docs/run
 - the activations (owner: `batch`): one workspace per batch size the engine runs (training
   batches, evaluation chunks of up to EVAL_ROWS rows, a validation set that fits one chunk),
   each with its two backward buffers and, for a graph, its gradient workspace: exactly the
-  sizes of backends/cpu/layout.py (`workspace_values` mirrors it; a test compares them);
+  sizes of backends/cpu/layout.py (`workspace_values` mirrors it; a test compares them),
+  image layers included (a conv2d's im2col scratch per engine thread, a max pool's argmax);
 - the data (owner: `source`): the splits in the run's dtype with their targets and row
   indices, one-hot targets for categorical_crossentropy, the epoch's sample order, the
   outputs predicted each epoch for the metrics;
@@ -29,6 +30,7 @@ of a GPU (`device cuda`: the host side is estimated as for the cpu engine).
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 
 from nnspec.diagnostics import Span
@@ -36,12 +38,17 @@ from nnspec.lower.plan import (
     A_LINEAR,
     ACTIVATION,
     ADD,
+    AVGPOOL,
     BATCHNORM,
     CONCAT,
+    CONV2D,
     DENSE,
     DROPOUT,
     FLATTEN,
+    GLOBAL_AVGPOOL,
     INPUT,
+    MAXPOOL,
+    LayerPlan,
     Plan,
 )
 
@@ -55,6 +62,11 @@ EVAL_ROWS = 1024  # backends/cpu/executable.EVAL_ROWS (a test checks they agree)
 # backends/cpu/layout.transposed_forward: a dense layer keeps a transposed copy of a small w
 WT_MIN_OUT, WT_MAX_SIZE = 16, 16384
 IN_PLACE = (ACTIVATION, DROPOUT, BATCHNORM, FLATTEN)
+# nodes whose backward writes dL/d(input) into a region of its own (layout.GX_KINDS)
+GX_KINDS = (DENSE, CONV2D, MAXPOOL, AVGPOOL, GLOBAL_AVGPOOL)
+# backends/cpu/layout.conv_parts: a conv2d of at least this many multiply-adds per batch
+# runs its samples on every engine thread, each with its own im2col scratch
+SPLIT_MIN_WORK = 1 << 21
 # A history row: a dict of `c` floats, ~120 bytes + ~48 per column while training (measured
 # with tracemalloc on CPython 3.12), and its text in history.json / history.csv at the end.
 ROW_BYTES, COLUMN_BYTES = 120, 48 + 60
@@ -134,10 +146,39 @@ def itemsize(dtype: str) -> int:
     return 8 if dtype == "float64" else 4
 
 
-def workspace_values(plan: Plan, rows: int) -> int:
+def engine_threads() -> int:
+    """The threads the cpu engine may split a conv2d across (layout.threads), at most: Numba's
+    NUMBA_NUM_THREADS, by default one per core. Taken without importing Numba (check and the
+    editor call the estimate), so it is an upper bound: the engine uses one thread where
+    Numba's threading layer is the slow fallback."""
+    env = os.environ.get("NUMBA_NUM_THREADS", "")
+    if env.isdigit() and int(env) > 0:
+        return int(env)
+    return os.cpu_count() or 1
+
+
+def conv_values(layer: LayerPlan, rows: int, threads: int) -> int:
+    """A conv2d's workspace beyond its output (layout.py): per thread that runs it, the im2col
+    scratch (K x P) and the padded sample (C x Hp x Wp), none for a direct 1x1 convolution;
+    and, split across threads, the other threads' partial weight and bias gradients."""
+    c, h, w = layer.in_shape
+    f, ho, wo = layer.out_shape
+    win = layer.window
+    k = c * win.kh * win.kw
+    n = threads if threads > 1 and rows >= 2 and rows * f * k * ho * wo >= SPLIT_MIN_WORK else 0
+    direct = (win.kh, win.kw, win.sh, win.sw, win.pt, win.pl, win.pb, win.pr) == (
+        1, 1, 1, 1, 0, 0, 0, 0)
+    hp = max(win.pt + h, (ho - 1) * win.sh + (win.kh - 1) * win.dh + 1)
+    wp = max(win.pl + w, (wo - 1) * win.sw + (win.kw - 1) * win.dw + 1)
+    scratch = 0 if direct else max(n, 1) * c * (win.kh * win.kw * ho * wo + hp * wp)
+    return scratch + (n - 1) * f * (k + 1) if n > 1 else scratch
+
+
+def workspace_values(plan: Plan, rows: int, threads: int | None = None) -> int:
     """Values of one engine workspace for batches of `rows` samples: the forward workspace,
     the two backward buffers and (graphs) the gradient workspace, as backends/cpu/layout.py
-    lays them out."""
+    lays them out; `threads`: the engine's (engine_threads() when not given)."""
+    threads = engine_threads() if threads is None else threads
     ws = rows * (plan.n_inputs + plan.n_outputs)
     widest = 1
     for layer in plan.layers:
@@ -151,18 +192,24 @@ def workspace_values(plan: Plan, rows: int) -> int:
             ws += rows * n
         elif layer.kind == DROPOUT:
             ws += 2 * rows * n
-        elif layer.kind == BATCHNORM:
-            ws += 2 * rows * n + 3 * n
+        elif layer.kind == BATCHNORM:  # xh, y; mu, var, inv per channel (feature)
+            ws += 2 * rows * n + 3 * layer.channels
         elif layer.kind == FLATTEN:
             pass
-        else:  # conv2d, pools, ...: its output (the cpu engine runs them through reference)
+        elif layer.kind == CONV2D:
+            ws += rows * n * (1 if layer.act == A_LINEAR else 2) + conv_values(layer, rows,
+                                                                                threads)
+        elif layer.kind == MAXPOOL:  # the argmax and the output
+            ws += 2 * rows * n
+        else:  # avgpool, global_avgpool: the output
             ws += rows * n
     return ws + 2 * rows * widest + (0 if plan.is_chain else _gradient_workspace(plan, rows))
 
 
 def _gradient_workspace(plan: Plan, rows: int) -> int:
     """layout._graph's gws_size: a region per node that needs a gradient (shared where a
-    gradient is handed on in place), plus a scratch region of the widest dense input."""
+    gradient is handed on in place), plus a scratch region of the widest input of a node
+    that writes dL/d(input) (GX_KINDS)."""
     nodes = plan.layers
     readers: list[list[int]] = [[] for _ in nodes]
     for i, node in enumerate(nodes):
@@ -200,7 +247,7 @@ def _gradient_workspace(plan: Plan, rows: int) -> int:
             if node.kind in IN_PLACE or (node.kind == ADD and i not in aliased):
                 alias_of.add(src)
                 aliased.add(i)
-    widest = max([plan.n_outputs] + [n.n_in for n in nodes if n.kind == DENSE])
+    widest = max([plan.n_outputs] + [n.n_in for n in nodes if n.kind in GX_KINDS])
     return size + rows * widest
 
 
@@ -254,9 +301,6 @@ def estimate(plan: Plan, data: DataSize | None, *, validation: float = 0.0,
                      + "; the data and the activations of a full batch are not counted")
         return Estimate(tuple(items), data, p, _biggest(plan), _widest(plan), tuple(notes))
 
-    if any(layer.kind not in _ENGINE_KINDS for layer in plan.layers):
-        notes.append("image layers (conv2d, pooling) run on the reference backend, whose "
-                     "float64 buffers are not modelled: the activations may be more")
     n_train, n_val, n_test = split_sizes(data, validation, test)
     f, k = data.features, plan.n_outputs
     multiclass = plan.task == "multiclass"
@@ -300,9 +344,6 @@ def estimate(plan: Plan, data: DataSize | None, *, validation: float = 0.0,
     if not data.exact:
         notes.append(f"the number of samples is estimated ({data.note})")
     return Estimate(tuple(items), data, p, _biggest(plan), _widest(plan), tuple(notes))
-
-
-_ENGINE_KINDS = (DENSE, ACTIVATION, DROPOUT, BATCHNORM, FLATTEN, CONCAT, ADD)
 
 
 def _biggest(plan: Plan) -> int | None:

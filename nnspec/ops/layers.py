@@ -42,12 +42,15 @@ def show_shape(shape: Shape) -> str:
 
 
 class ShapeError(ValueError):
-    """A layer that cannot take its input shape (check/ reports it as E305 at the layer).
-    `at` is the innermost layer that raised it (set on the way out of `chain_shape`)."""
+    """A layer that cannot take its input shape (check/ reports it as E305 at the layer, or
+    as `code` where a limit other than the shape rule says no: E516, a max pool's input too
+    large for the engines' argmax). `at` is the innermost layer that raised it (set on the
+    way out of `chain_shape`)."""
 
-    def __init__(self, message: str, label: str, hints: tuple[str, ...] = ()) -> None:
+    def __init__(self, message: str, label: str, hints: tuple[str, ...] = (),
+                 code: str = "E305") -> None:
         super().__init__(message)
-        self.message, self.label, self.hints = message, label, hints
+        self.message, self.label, self.hints, self.code = message, label, hints, code
         self.at: Op | None = None
 
 
@@ -388,6 +391,12 @@ class Conv2D(Layer):
         return " ".join(parts)
 
 
+# A max pool keeps the position of each maximum (its input offset within the sample) in the
+# engines' float workspace (backends/cpu/layout.py, cuda/pool.py): exact as float32 below
+# 2**24, so its input holds fewer values per sample than this (check: E516).
+MAXPOOL_INPUT_LIMIT = 1 << 24
+
+
 class Pool2D(Layer):
     """Shared by max and average pooling: a window per channel, stride = kernel by default."""
 
@@ -438,10 +447,21 @@ class MaxPool2D(Pool2D):
     """Max pooling per channel (torch.nn.MaxPool2d, padding with -inf):
     y[b, c, i, j] = max_{u, v} xp[b, c, i*sh + u, j*sw + v]. The position of the maximum is
     kept (ties: the first in row-major window order, as PyTorch); dL/dx receives dL/dy at
-    that position (summed where windows overlap). Written `maxpool KERNEL [stride=S]
-    [padding=P]`."""
+    that position (summed where windows overlap). Its input holds fewer than 2^24 values per
+    sample (E516). Written `maxpool KERNEL [stride=S] [padding=P]`."""
 
     kind: Literal["maxpool"] = "maxpool"
+
+    def out_shape(self, x: Shape) -> Shape:
+        y = super().out_shape(x)
+        if size(x) >= MAXPOOL_INPUT_LIMIT:
+            raise ShapeError(
+                f"`maxpool`'s input has {size(x)} values per sample {show_shape(x)}; the cpu "
+                f"and cuda engines keep the position of each maximum as a float32 integer, "
+                f"exact below 2^24 = {MAXPOOL_INPUT_LIMIT} values", f"input {show_shape(x)}",
+                ("make the input smaller before it (a strided `conv2d`, an `avgpool`, fewer "
+                 "channels or a smaller `input` size)",), code="E516")
+        return y
 
 
 class AvgPool2D(Pool2D):

@@ -117,8 +117,8 @@ GRAPH_NETS = {
         LOSS["categorical_crossentropy"](label_smoothing=0.1), 2),
 }
 
-# graphs of image layers (kept apart from GRAPH_NETS, which tests/cuda runs too: the cuda
-# engine has no image kernels yet)
+# graphs of image layers (kept apart from GRAPH_NETS: tests/cuda runs both, the image ones
+# with their own float32 selection)
 IMAGE_GRAPH_NETS = {
     # an inception module (conv branches and a max-pool branch concatenated along the
     # channels), a residual conv block with batchnorm, an auxiliary head (ref_nets.py's)

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from cpu_nets import conv
 from plan_nets import LOSS, OPT, data, dense, make_plan, order
+from window_cases import CONV_CASES, POOL_CASES
 
 from nnspec.backends import cpu, reference
 from nnspec.backends.base import as_targets, dropout_rng
@@ -21,29 +22,7 @@ from nnspec.ops.layers import AvgPool2D, BatchNorm, Flatten, GlobalAvgPool, MaxP
 
 N = 5
 
-# (channels, H, W, kernel, stride, padding, dilation), as tests/reference/test_ref_conv.py
-CONV_CASES = {
-    "1ch-3x3": (1, 5, 5, 3, 1, 0, 1),
-    "3ch-odd-stride2": (3, 7, 6, 3, 2, 1, 1),
-    "rect-kernel-stride-hw": (2, 6, 7, (3, 2), (2, 3), (1, 0), 1),
-    "dilation": (3, 7, 7, 3, 1, 2, 2),
-    "dilation-hw-stride": (1, 9, 8, (2, 3), 2, (0, 1), (3, 1)),
-    "same-odd": (3, 5, 4, 3, 1, "same", 1),
-    "same-even": (2, 5, 6, (2, 4), 1, "same", (1, 2)),
-    "1x1": (3, 3, 4, 1, 1, 0, 1),
-    "1x1-stride2": (2, 5, 5, 1, 2, 0, 1),
-    "1x1-padded": (2, 3, 3, 1, 1, 1, 1),
-    "kernel-is-input": (2, 3, 3, 3, 1, 0, 1),
-    "padding-larger-than-kernel-reach": (1, 4, 3, 2, 3, 3, 1),
-}
-# (channels, H, W, kernel, stride or None, padding)
-POOL_CASES = {
-    "2x2": (1, 4, 4, 2, None, 0),
-    "odd-size-leaves-a-row": (3, 5, 7, 2, None, 0),
-    "overlap-stride1-pad": (2, 4, 5, 3, 1, 1),
-    "rect-stride-pad": (3, 6, 5, (3, 2), (2, 1), (1, 1)),
-    "kernel-is-input": (1, 3, 3, 3, None, 0),
-}
+# CONV_CASES, POOL_CASES: tests/support/window_cases.py (shared with the reference tests)
 
 
 def _grad_vs_reference(plan, x, y, rtol=1e-10):

@@ -8,11 +8,19 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from cpu_nets import GRAPH_NETS
+from cpu_nets import GRAPH_NETS, IMAGE_GRAPH_NETS, conv
 from cuda_helpers import ACT, LOSS, OPT, OPTIMIZER_CASES, close, data, dense, make_plan, order, pair
 
 from nnspec.backends.base import dropout_rng
-from nnspec.ops.layers import ActivationLayer, BatchNorm, Dropout, Flatten
+from nnspec.ops.layers import (
+    ActivationLayer,
+    AvgPool2D,
+    BatchNorm,
+    Dropout,
+    Flatten,
+    GlobalAvgPool,
+    MaxPool2D,
+)
 from nnspec.ops.optimizers import Clip
 
 pytestmark = pytest.mark.cuda
@@ -139,8 +147,23 @@ LAYER_CASES = {
                                   dense(3, "softmax")],
     "image-flatten": [ActivationLayer(activation=ACT["tanh"]()), Dropout(rate=0.2), Flatten(),
                       dense(2)],
+    # images (backends/cuda/conv2d.py, pool.py, batchnorm.py's *_2d), tiny for the
+    # simulator: padding (same with an even kernel: more after), stride, dilation, a conv2d
+    # whose dL/dx feeds another, max and average pools with padding, batchnorm per channel,
+    # a global pool, no bias, a linear conv2d (z is a), batchnorm over flat rows after the
+    # image ones, pools whose windows overlap
+    "conv-maxpool-conv-bn-avgpool": [
+        conv(2, 2, "relu", padding="same"), MaxPool2D(kernel=2, stride=1, padding=1),
+        conv(2, (2, 1), "tanh", stride=(2, 1), dilation=(1, 2), bias=False),
+        BatchNorm(momentum=0.3), AvgPool2D(kernel=2, stride=1, padding=1), Flatten(),
+        dense(2)],
+    "conv-stride-global-avgpool": [
+        conv(3, (3, 2), stride=2, padding=(1, 0)), BatchNorm(affine=False, eps=1e-3),
+        GlobalAvgPool(), BatchNorm(momentum=0.2), dense(2, "elu"), dense(2)],
 }
-LAYER_INPUTS = {"image-flatten": (3, 1, 2)}  # the sample shape where it is not (3,)
+# the sample shape where it is not (3,)
+LAYER_INPUTS = {"image-flatten": (3, 1, 2), "conv-maxpool-conv-bn-avgpool": (2, 3, 3),
+                "conv-stride-global-avgpool": (1, 5, 4)}
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -156,8 +179,10 @@ def test_dropout_and_batchnorm(name, dtype):
 
 # graphs: fan-out, concat (an identity branch at the model's input among them), add,
 # residual, heads with loss weights, fused and not; dropout and batchnorm inside branches.
-# name -> (layers, loss, n_in): tests/cpu/cpu_nets.py's (the first four are the reference's)
-GRAPH_CASES = GRAPH_NETS
+# name -> (layers, loss, n_in): tests/cpu/cpu_nets.py's (the first four are the reference's),
+# and its image graphs (an inception module with a head, a residual conv block; a conv2d and
+# pools reading the model's input, a pool's gradient added to its input's region)
+GRAPH_CASES = {**GRAPH_NETS, **IMAGE_GRAPH_NETS}
 F32_GRAPHS = ["residual-add-huber", "head-residual-bce", "input-concat-dropout-heads-mse"]
 
 

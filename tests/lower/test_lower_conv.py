@@ -1,5 +1,7 @@
 """lower: image layers in the Plan (PyTorch tensor layouts and fans, window attrs, FLOPs),
-and the backends that lack their kernels refusing the Plan (E506) before any engine runs."""
+and a backend that lacks their kernels refusing the Plan (E506) before any engine runs.
+Every backend runs the image layers now, so the cuda engine's image kernels are taken out of
+KERNELS here to stand for one that lacks them (as cuda did before they landed)."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from nnspec import backends
 from nnspec.backends import KERNELS, compile, missing_kernels, runs_on
 from nnspec.diagnostics import DiagnosticError, render
 from nnspec.lower import lower
@@ -78,7 +81,20 @@ def test_same_padding_with_an_even_kernel_pads_after():
     assert lower(spec).layers[0].out_shape == (6, 9, 8)
 
 
-def test_backends_without_image_kernels_refuse_the_plan():
+@pytest.fixture
+def no_cuda_image_kernels(monkeypatch):  # type: ignore[no-untyped-def]
+    """cuda standing for an engine without image kernels."""
+    assert backends.IMAGE_KINDS <= KERNELS["cuda"]
+    monkeypatch.setitem(backends.KERNELS, "cuda", KERNELS["cuda"] - backends.IMAGE_KINDS)
+
+
+def test_every_backend_runs_the_image_layers():
+    plan = lower(_spec(LENET))
+    assert runs_on(plan) == ["reference", "cpu", "cuda"]
+    assert missing_kernels(plan, "cuda") == []
+
+
+def test_backends_without_image_kernels_refuse_the_plan(no_cuda_image_kernels):
     plan = lower(_spec(LENET))
     assert runs_on(plan) == ["reference", "cpu"]
     assert KERNELS["reference"] is None  # every layer
@@ -93,7 +109,7 @@ def test_backends_without_image_kernels_refuse_the_plan():
     compile(plan, "reference")
 
 
-def test_batchnorm_on_flat_rows_still_runs_on_the_engines():
+def test_batchnorm_on_flat_rows_still_runs_on_the_engines(no_cuda_image_kernels):
     """Only a batchnorm over images needs the per-channel kernel."""
     flat = _spec("model m {\n    input 4\n    dense 3\n    batchnorm\n    dense 1\n}\n"
                  "train { loss mse }\n")
@@ -105,7 +121,7 @@ def test_batchnorm_on_flat_rows_still_runs_on_the_engines():
     assert [t.shape for t in plan.layers[0].tensors] == [(2,)] * 4
 
 
-def test_missing_kernel_golden(tmp_path: Path):
+def test_missing_kernel_golden(tmp_path: Path, no_cuda_image_kernels):
     path = tmp_path / "lenet.nn"
     path.write_text(LENET, encoding="utf-8")
     plan = lower(_spec(LENET, str(path)))

@@ -10,7 +10,15 @@ import pytest
 from nnspec.lower import lower
 from nnspec.memory import run_estimate
 from nnspec.memory.datasize import data_size
-from nnspec.memory.estimate import EVAL_ROWS, WT_MAX_SIZE, WT_MIN_OUT, workspace_values
+from nnspec.memory.estimate import (
+    EVAL_ROWS,
+    GX_KINDS,
+    SPLIT_MIN_WORK,
+    WT_MAX_SIZE,
+    WT_MIN_OUT,
+    engine_threads,
+    workspace_values,
+)
 from nnspec.pipeline import diagnose, load_spec
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -102,29 +110,59 @@ GRAPHS = [
 ]
 
 
-IMAGE_KINDS = {"conv2d", "maxpool", "avgpool", "global_avgpool"}
+# image plans: padding (same with an even kernel), stride, dilation, a direct 1x1 conv2d,
+# batchnorm per channel, pools, a graph whose pool's and conv2d's dL/dx are the widest; and
+# a conv2d large enough to be split across the engine's threads at batch 32
+IMAGES = [
+    "model c {\n input 3 9 8\n conv2d 4 [4, 2] relu padding=same dilation=2\n"
+    " conv2d 4 3 stride=[2, 1] padding=1\n"
+    " batchnorm\n maxpool 2 padding=1\n conv2d 5 1\n avgpool 2 stride=1\n global_avgpool\n"
+    " dense 3 softmax\n}\n",
+    "model g {\n input 2 12 12\n concat {\n  branch { maxpool 3 stride=1 padding=1 }\n"
+    "  branch { conv2d 6 3 tanh padding=1 }\n }\n conv2d 2 1 bias=false\n flatten\n"
+    " dense 2\n}\n",
+    "model big {\n input 8 64 64\n conv2d 32 3 relu padding=same\n global_avgpool\n"
+    " dense 2\n}\n",
+]
 
 
 def _specs() -> list[str]:
-    return [p.read_text() for p in sorted((ROOT / "specs").glob("*.nn"))] + GRAPHS
+    return [p.read_text() for p in sorted((ROOT / "specs").glob("*.nn"))] + GRAPHS + IMAGES
 
 
 @pytest.mark.parametrize("text", _specs())
 @pytest.mark.parametrize("rows", [1, 7, 32, 1024])
 def test_workspace_is_what_the_cpu_engine_allocates(text: str, rows: int) -> None:
-    from nnspec.backends.cpu.layout import layout
+    """Image plans included: with the engine's own thread count, and with 1 and 4 threads
+    (a split conv2d's per-thread scratch)."""
+    from nnspec.backends.cpu import layout
 
     if "train {" not in text:
         text += "train {\n    loss mse\n}\n"
     spec, diags = diagnose(text, str(ROOT / "specs" / "x.nn"))
     assert spec is not None, diags
     plan = lower(spec)
-    if any(layer.kind_name in IMAGE_KINDS for layer in plan.layers):
-        pytest.skip("the cpu engine's image kernels (im2col scratch, argmax) are not modelled "
-                    "yet: the estimate notes that it may be low for image layers")
-    lay = layout(plan, rows)
-    gws = lay.graph.gws_size if lay.graph is not None else 0
-    assert workspace_values(plan, rows) == lay.ws_size + 2 * lay.g_size + gws
+    for threads in {layout.threads(), 1, 4}:
+        layout._THREADS, saved = threads, layout._THREADS
+        try:
+            lay = layout.layout(plan, rows)
+        finally:
+            layout._THREADS = saved
+        gws = lay.graph.gws_size if lay.graph is not None else 0
+        assert workspace_values(plan, rows, threads) == lay.ws_size + 2 * lay.g_size + gws, \
+            threads
+
+
+def test_a_split_conv2d_counts_a_scratch_per_thread() -> None:
+    spec = checked(IMAGES[2] + "train {\n    loss mse\n}\n")
+    plan = lower(spec)
+    one, four = workspace_values(plan, 32, 1), workspace_values(plan, 32, 4)
+    # im2col (8*3*3 x 64*64) and the padded sample (8 x 66 x 66) per thread, and the partial
+    # weight and bias gradients (32 x (72 + 1)) of the three other threads
+    per_thread = 8 * 9 * 64 * 64 + 8 * 66 * 66
+    assert four - one == 3 * per_thread + 3 * 32 * 73
+    assert workspace_values(plan, 1, 4) == workspace_values(plan, 1, 1)  # one sample: serial
+    assert workspace_values(plan, 32) == workspace_values(plan, 32, engine_threads())
 
 
 def test_constants_follow_the_engine() -> None:
@@ -133,6 +171,8 @@ def test_constants_follow_the_engine() -> None:
 
     assert EVAL_ROWS == executable.EVAL_ROWS == warmup.EVAL_ROWS
     assert (WT_MIN_OUT, WT_MAX_SIZE) == (layout.WT_MIN_OUT, layout.WT_MAX_SIZE)
+    assert SPLIT_MIN_WORK == layout.SPLIT_MIN_WORK and GX_KINDS == layout.GX_KINDS
+    assert layout.threads() <= engine_threads()  # the estimate's bound
 
 
 # ---- data sizes ---------------------------------------------------------------------------
@@ -191,13 +231,17 @@ def test_spec_files_estimate_without_error() -> None:
         assert 0 < est.total < 10**9, path.name
 
 
-def test_image_layers_say_the_estimate_may_be_low() -> None:
+def test_image_layers_are_counted_as_the_cpu_engine_lays_them_out() -> None:
     text = ("model c {\n    input 1 28 28\n    conv2d 8 3 relu\n    maxpool 2\n    flatten\n"
             "    dense 10 softmax\n}\ndata { source blobs(features=784, classes=10, "
-            "samples=500) }\ntrain { loss categorical_crossentropy }\n")
+            "samples=500) }\ntrain { loss categorical_crossentropy\n    batch 10 }\n")
     est, _ = run_estimate(checked(text))
-    assert any("reference backend" in n for n in est.notes)
-    assert not any("reference backend" in n for n in run_estimate(checked(SMALL))[0].notes)
+    assert est.notes == ()
+    # batches of 10: input 784 + targets 10; conv2d z and a 2 x 8*26*26 (its scratch, 9 x 676
+    # + 784, independent of the batch: 10 samples x 8*9*676 is below the split threshold);
+    # maxpool argmax and output 2 x 8*13*13; dense z and a 2 x 10; backward buffers 2 x 5408
+    values = 10 * (794 + 2 * 5408 + 2 * 1352 + 20 + 2 * 5408) + 9 * 676 + 784
+    assert est.get("activations") == values * 4
 
 
 def test_rows_from_what_check_read_and_no_file_opened_for_the_editor(tmp_path: Path) -> None:

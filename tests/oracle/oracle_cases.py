@@ -182,10 +182,11 @@ CASES = [
          epochs=5),
 ]
 
-# images (C, H, W), trained on the reference and cpu backends (the cuda engine has no kernels
-# for them yet: E506): a LeNet-like chain, an inception module (conv branches
-# concatenated, an auxiliary head with loss weight 0.3), a residual conv block with
-# batchnorm per channel and dropout on an image, strides, dilation and [h, w] options
+# images (C, H, W), trained on the reference and cpu backends (the cuda engine's image
+# kernels are checked against the cpu engine's in tests/cuda): a LeNet-like chain, an
+# inception module (conv branches concatenated, an auxiliary head with loss weight 0.3), a
+# residual conv block with batchnorm per channel and dropout on an image, strides, dilation
+# and [h, w] options
 CASES += [
     Case("conv-lenet", "conv2d 4 3 relu padding=same\nmaxpool 2\nconv2d 6 3 tanh\n"
          "avgpool 2\nflatten\ndense 8 relu\ndense 3 softmax", loss="categorical_crossentropy",

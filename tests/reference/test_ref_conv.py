@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from ref_gradcheck import assert_grad
+from window_cases import CONV_CASES, POOL_CASES
 
 from nnspec.backends.reference import avgpool, conv2d, global_avgpool, maxpool, windows
 from nnspec.backends.reference import batchnorm as BN
@@ -15,26 +16,7 @@ from nnspec.ops.layers import Window
 
 rng = np.random.default_rng
 
-# (channels, H, W, kernel, stride, padding, dilation): each a case the kernels must get right
-CONV_CASES = {
-    "1ch-3x3": (1, 5, 5, 3, 1, 0, 1),
-    "3ch-odd-stride2": (3, 7, 6, 3, 2, 1, 1),
-    "rect-kernel-stride-hw": (2, 6, 7, (3, 2), (2, 3), (1, 0), 1),
-    "dilation": (3, 7, 7, 3, 1, 2, 2),
-    "dilation-hw-stride": (1, 9, 8, (2, 3), 2, (0, 1), (3, 1)),
-    "same-odd": (3, 5, 4, 3, 1, "same", 1),
-    "same-even": (2, 5, 6, (2, 4), 1, "same", (1, 2)),
-    "1x1": (3, 3, 4, 1, 1, 0, 1),
-    "kernel-is-input": (2, 3, 3, 3, 1, 0, 1),
-}
-# (channels, H, W, kernel, stride or None, padding)
-POOL_CASES = {
-    "2x2": (1, 4, 4, 2, None, 0),
-    "odd-size-leaves-a-row": (3, 5, 7, 2, None, 0),
-    "overlap-stride1-pad": (2, 4, 5, 3, 1, 1),
-    "rect-stride-pad": (3, 6, 5, (3, 2), (2, 1), (1, 1)),
-    "kernel-is-input": (1, 3, 3, 3, None, 0),
-}
+# CONV_CASES, POOL_CASES: tests/support/window_cases.py (shared with the cpu tests)
 
 
 def conv_window(case) -> tuple[tuple[int, int, int], Window]:  # type: ignore[no-untyped-def]

@@ -46,6 +46,7 @@ from nnspec.lower.plan import (
     LayerPlan,
     Plan,
 )
+from nnspec.ops.layers import MAXPOOL_INPUT_LIMIT
 
 # itab columns
 (KIND, N_IN, N_OUT, ACT, HAS_BIAS, W_OFF, B_OFF, RM_OFF, RV_OFF, AFFINE, IN_OFF, Z_OFF, A_OFF,
@@ -122,8 +123,9 @@ N_WCOLS = 17
 WINDOWED = (CONV2D, MAXPOOL, AVGPOOL)
 IMAGE_KINDS = (CONV2D, MAXPOOL, AVGPOOL, GLOBAL_AVGPOOL)
 # The max pool's argmax (the input offset within the sample) is kept in the float
-# workspace: exact below 2**24 values per sample (float32's integers).
-ARGMAX_LIMIT = 1 << 24
+# workspace: exact below 2**24 values per sample (float32's integers); check refuses a
+# larger input at the statement (E516, ops.layers.MaxPool2D).
+ARGMAX_LIMIT = MAXPOOL_INPUT_LIMIT
 
 
 def is_image_node(node: LayerPlan) -> bool:
@@ -262,10 +264,7 @@ def layout(plan: Plan, rows: int) -> Layout:
                 off += (parts - 1) * (n // (wrow[W_HO] * wrow[W_WO])) * (
                     wrow[W_C] * wrow[W_KH] * wrow[W_KW] + 1)
         elif layer.kind == MAXPOOL:
-            if layer.n_in >= ARGMAX_LIMIT:
-                raise ValueError(f"{layer.label}: its input has {layer.n_in} values per sample, "
-                                 f"more than the cpu engine's max pool indexes "
-                                 f"({ARGMAX_LIMIT})")
+            # (layer.n_in < ARGMAX_LIMIT: MaxPool2D's shape rule, so lower() makes no other)
             row[AUX_OFF] = region(n)  # the argmax of each output (input offset in the sample)
             row[A_OFF] = region(n)
         elif layer.kind in (AVGPOOL, GLOBAL_AVGPOOL):

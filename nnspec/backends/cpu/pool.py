@@ -35,34 +35,40 @@ from nnspec.backends.cpu.layout import (
 
 
 @kernel
-def _bounds(i, stride, pad, k, n):  # type: ignore[no-untyped-def]
-    """[k0, k1): the window offsets whose input index i*stride - pad + k lies in [0, n)."""
+def _clip(i, stride, pad, k, n):  # type: ignore[no-untyped-def]
+    """(start, count) as unsigned ints: the input indices i*stride - pad + [0, k) that lie in
+    [0, n), output i's window along one axis clipped to the input."""
     first = i * stride - pad
-    return max(0, -first), max(0, min(k, n - first))
+    k0, k1 = max(0, -first), max(0, min(k, n - first))
+    return U(first + k0), U(max(k1 - k0, 0))
+
+
+@kernel
+def _geometry(img, layer):  # type: ignore[no-untyped-def]
+    """(C, H, W, kh, kw, sh, sw, pt, pl, Ho, Wo): the node's wtab row, what every window
+    walk below reads."""
+    return (img[layer, W_C], img[layer, W_H], img[layer, W_W], img[layer, W_KH],
+            img[layer, W_KW], img[layer, W_SH], img[layer, W_SW], img[layer, W_PT],
+            img[layer, W_PL], img[layer, W_HO], img[layer, W_WO])
 
 
 @kernel
 def max_forward(rows, img, layer, x, xo, y, yo, arg, ao):  # type: ignore[no-untyped-def]
-    c_in, h, w = img[layer, W_C], img[layer, W_H], img[layer, W_W]
-    kh, kw, sh, sw = img[layer, W_KH], img[layer, W_KW], img[layer, W_SH], img[layer, W_SW]
-    pt, pl = img[layer, W_PT], img[layer, W_PL]
-    ho, wo = img[layer, W_HO], img[layer, W_WO]
+    c_in, h, w, kh, kw, sh, sw, pt, pl, ho, wo = _geometry(img, layer)
     uw = U(w)
     q = U(0)
     for sc in range(rows * c_in):  # (sample, channel) planes, in order
         plane = U(xo + sc * h * w)
         local = U((sc % c_in) * h * w)  # the plane's offset within its sample
         for i in range(ho):
-            u0, u1 = _bounds(i, sh, pt, kh, h)
-            r0 = U(i * sh - pt + u0)
+            r0, nr = _clip(i, sh, pt, kh, h)
             for j in range(wo):
-                v0, v1 = _bounds(j, sw, pl, kw, w)
-                c0 = U(j * sw - pl + v0)
+                c0, nc = _clip(j, sw, pl, kw, w)
                 at = r0 * uw + c0
                 best = x[plane + at]
-                for u in range(U(0), U(u1 - u0)):
+                for u in range(nr):
                     row = (r0 + u) * uw + c0
-                    for v in range(U(0), U(v1 - v0)):
+                    for v in range(nc):
                         val = x[plane + row + v]
                         # greater, or a NaN (kept: the first NaN wins, as PyTorch's max)
                         if not (val <= best) and best == best:
@@ -88,25 +94,20 @@ def max_backward(rows, img, layer, g, go, arg, ao, gx, gxo):  # type: ignore[no-
 
 @kernel
 def avg_forward(rows, img, layer, x, xo, y, yo):  # type: ignore[no-untyped-def]
-    c_in, h, w = img[layer, W_C], img[layer, W_H], img[layer, W_W]
-    kh, kw, sh, sw = img[layer, W_KH], img[layer, W_KW], img[layer, W_SH], img[layer, W_SW]
-    pt, pl = img[layer, W_PT], img[layer, W_PL]
-    ho, wo = img[layer, W_HO], img[layer, W_WO]
+    c_in, h, w, kh, kw, sh, sw, pt, pl, ho, wo = _geometry(img, layer)
     scale = y.dtype.type(1.0 / (kh * kw))
     uw = U(w)
     q = U(yo)
     for sc in range(rows * c_in):
         plane = U(xo + sc * h * w)
         for i in range(ho):
-            u0, u1 = _bounds(i, sh, pt, kh, h)
-            r0 = U(i * sh - pt + u0)
+            r0, nr = _clip(i, sh, pt, kh, h)
             for j in range(wo):
-                v0, v1 = _bounds(j, sw, pl, kw, w)
-                c0 = U(j * sw - pl + v0)
+                c0, nc = _clip(j, sw, pl, kw, w)
                 acc = y.dtype.type(0)
-                for u in range(U(0), U(u1 - u0)):
+                for u in range(nr):
                     row = plane + (r0 + u) * uw + c0
-                    for v in range(U(0), U(v1 - v0)):
+                    for v in range(nc):
                         acc += x[row + v]
                 y[q] = acc * scale
                 q += U(1)
@@ -114,10 +115,7 @@ def avg_forward(rows, img, layer, x, xo, y, yo):  # type: ignore[no-untyped-def]
 
 @kernel
 def avg_backward(rows, img, layer, g, go, gx, gxo):  # type: ignore[no-untyped-def]
-    c_in, h, w = img[layer, W_C], img[layer, W_H], img[layer, W_W]
-    kh, kw, sh, sw = img[layer, W_KH], img[layer, W_KW], img[layer, W_SH], img[layer, W_SW]
-    pt, pl = img[layer, W_PT], img[layer, W_PL]
-    ho, wo = img[layer, W_HO], img[layer, W_WO]
+    c_in, h, w, kh, kw, sh, sw, pt, pl, ho, wo = _geometry(img, layer)
     scale = gx.dtype.type(1.0 / (kh * kw))
     fill(gx, gxo, rows * c_in * h * w, 0)
     uw = U(w)
@@ -125,16 +123,14 @@ def avg_backward(rows, img, layer, g, go, gx, gxo):  # type: ignore[no-untyped-d
     for sc in range(rows * c_in):
         plane = U(gxo + sc * h * w)
         for i in range(ho):
-            u0, u1 = _bounds(i, sh, pt, kh, h)
-            r0 = U(i * sh - pt + u0)
+            r0, nr = _clip(i, sh, pt, kh, h)
             for j in range(wo):
-                v0, v1 = _bounds(j, sw, pl, kw, w)
-                c0 = U(j * sw - pl + v0)
+                c0, nc = _clip(j, sw, pl, kw, w)
                 share = g[q] * scale
                 q += U(1)
-                for u in range(U(0), U(u1 - u0)):
+                for u in range(nr):
                     row = plane + (r0 + u) * uw + c0
-                    for v in range(U(0), U(v1 - v0)):
+                    for v in range(nc):
                         gx[row + v] += share
 
 

@@ -24,6 +24,12 @@ computed for the model's input. With heads, `book_heads` books each head's loss 
 applied batch. A chain keeps its own path (two ping-pong gradient buffers, no edge tables).
 Concat copies its inputs: the shared layout gives every node a contiguous output region.
 
+Image nodes (conv2d.py, pool.py, batchnorm.py's *_2d) read their geometry from the layout's
+wtab row (uploaded once, LayerRow.geom; None for other nodes) and are dispatched by
+_image_forward / _image_backward: a conv2d or pool node's backward writes dL/dx into a
+region of its own as a dense node's does (the chain's other buffer, or its input's
+gradient region in a graph), a batchnorm over images works in place like the 1-D one.
+
 About 5 launches per dense layer and 3 per batch: `tiny` models are launch-bound on a GPU.
 """
 
@@ -56,6 +62,7 @@ from nnspec.backends.cpu.layout import (
     MOMENTUM,
     N_IN,
     N_OUT,
+    N_WCOLS,
     NE,
     O_A,
     O_FUSED,
@@ -72,31 +79,51 @@ from nnspec.backends.cpu.layout import (
     SRC_A,
     STAT_OFF,
     TGT,
+    W_C,
+    W_F,
+    W_HW,
+    W_KH,
+    W_KW,
     W_OFF,
     WIDTH,
     Z_OFF,
     Layout,
+    is_image_node,
     layout,
 )
 from nnspec.backends.cuda import (
     activations,
     batchnorm,
+    conv2d,
     dense,
     dropout,
     losses,
     optimizers,
+    pool,
     slots,
 )
-from nnspec.backends.cuda.jit import BLOCK, RED_BLOCKS, RED_THREADS, cuda, grid, kernel
+from nnspec.backends.cuda.jit import (
+    BLOCK,
+    MAX_BLOCKS,
+    RED_BLOCKS,
+    RED_THREADS,
+    cuda,
+    grid,
+    kernel,
+)
 from nnspec.lower.plan import (
     A_LINEAR,
     ACTIVATION,
     ADD,
+    AVGPOOL,
     BATCHNORM,
     CONCAT,
+    CONV2D,
     DENSE,
     DROPOUT,
     FUSED_NONE,
+    GLOBAL_AVGPOOL,
+    MAXPOOL,
     MERGES,
     ROWWISE_ACTS,
     Plan,
@@ -155,6 +182,7 @@ def build(dtype: str) -> SimpleNamespace:
                            act=activations.build(dtype),
                            dense=dense.build(dtype), drop=dropout.build(dtype),
                            bn=batchnorm.build(dtype), loss=losses.build(dtype),
+                           conv=conv2d.build(dtype), pool=pool.build(dtype),
                            opt=optimizers.build(dtype))
 
 
@@ -188,6 +216,10 @@ class LayerRow:
     g_off: int = -1
     seeded: int = 0
     edges: tuple[EdgeRow, ...] = ()
+    # image nodes: the wtab row on the device (None: not an image node) and positions H*W
+    geom: Any = None
+    hw: int = 0
+    n_par: int = 0  # conv2d: its weight and bias values (a block each in weight_grad)
 
 
 @dataclass(frozen=True)
@@ -234,14 +266,21 @@ class Work:
             self.scratch = self.gws[self.scratch_off:]
         self.layers: list[LayerRow] = []
         self.gview: list[Any] = []  # graphs: each node's gradient region, a view of gws
+        img = None if lay.wtab is None else cuda.to_device(np.ascontiguousarray(lay.wtab.ravel()))
         col = 0
         for i, row in enumerate(lay.itab):
             f = lay.ftab[i]
             r = [int(v) for v in row]
             extra: dict[str, Any] = {}
+            if (img is not None and is_image_node(plan.layers[i])
+                    and (r[KIND] != BATCHNORM or lay.wtab[i, W_HW] > 1)):  # (as cpu's)
+                extra["geom"] = img[i * N_WCOLS:(i + 1) * N_WCOLS]
+                extra["hw"] = int(lay.wtab[i, W_HW])
+                wr = lay.wtab[i]
+                extra["n_par"] = int(wr[W_F] * (wr[W_C] * wr[W_KH] * wr[W_KW] + r[HAS_BIAS]))
             if graph is not None:
                 gr = [int(v) for v in graph.gtab[i]]
-                extra = {"g_off": gr[G_OFF], "seeded": gr[SEEDED], "edges": tuple(
+                extra |= {"g_off": gr[G_OFF], "seeded": gr[SEEDED], "edges": tuple(
                     EdgeRow(*(int(e[c]) for c in (SRC, SRC_A, WIDTH, COL, TGT, MODE)))
                     for e in graph.etab[gr[E0]:gr[E0] + gr[NE]])}
                 self.gview.append(None if gr[G_OFF] < 0 else
@@ -283,7 +322,9 @@ class Engine:
         k, ws = self.k, w.ws
         for la in w.layers:
             n = la.n
-            if la.kind == DENSE:
+            if la.geom is not None:
+                self._image_forward(w, la, rows, training, params, buffers)
+            elif la.kind == DENSE:
                 # z = x @ w.T: A = x (rows, n_in), B(i, o) = w[o, i]
                 self.gemm(ws, la.in_off, la.n_in, 1, params, la.w_off, 1, la.n_in, ws, la.z_off,
                           n, rows, n, la.n_in)
@@ -318,6 +359,57 @@ class Engine:
                     k.blit[grid(rows * edge.width), BLOCK](
                         ws, edge.src_a, edge.width, ws, la.a_off + (0 if add else edge.col), n,
                         rows, edge.width, int(add and e > 0))
+
+    def _image_forward(self, w: Work, la: LayerRow, rows: int, training: bool, params: Any,
+                       buffers: Any) -> None:
+        """An image node's forward pass (conv2d.py, pool.py, batchnorm.py's *_2d)."""
+        k, ws, geom = self.k, w.ws, la.geom
+        if la.kind == CONV2D:
+            k.conv.forward[grid(rows * la.n), BLOCK](
+                ws, la.in_off, la.z_off, la.a_off, params, la.w_off, la.b_off, la.has_bias,
+                la.act, la.p0, la.p1, geom, rows)
+        elif la.kind == MAXPOOL:
+            k.pool.max_forward[grid(rows * la.n), BLOCK](ws, la.in_off, la.a_off, la.aux_off,
+                                                         geom, rows)
+        elif la.kind == AVGPOOL:
+            k.pool.avg_forward[grid(rows * la.n), BLOCK](ws, la.in_off, la.a_off, geom, rows)
+        elif la.kind == GLOBAL_AVGPOOL:
+            k.pool.global_forward[grid(rows * la.n), BLOCK](ws, la.in_off, la.a_off, geom,
+                                                            rows)
+        elif training:  # batchnorm per channel: a block per channel
+            c = la.n // la.hw
+            k.bn.forward_train_2d[min(c, MAX_BLOCKS), RED_THREADS](
+                ws, la.in_off, la.a_off, la.aux_off, la.stat_off, rows, c, la.hw, params,
+                la.w_off, la.b_off, la.affine, la.eps)
+        else:
+            k.bn.forward_eval_2d[grid(rows * la.n), BLOCK](
+                ws, la.in_off, la.a_off, rows, la.n // la.hw, la.hw, params, la.w_off,
+                la.b_off, la.affine, buffers, la.rm_off, la.rv_off, la.eps)
+
+    def _image_backward(self, w: Work, la: LayerRow, code: int, rows: int, params: Any,
+                        grad: Any, g: Any, gx: Any, gx_off: int) -> None:
+        """A conv2d or pool node's gradients, given dL/d(output) (dL/dz if code is linear) in
+        g: a conv2d's g <- dL/dz in place and its parameter gradients into grad; dL/dx into
+        gx at gx_off (gx None: not needed)."""
+        k, ws, geom = self.k, w.ws, la.geom
+        if la.kind == CONV2D:
+            if code != A_LINEAR:
+                k.act.backward[grid(rows * la.n), BLOCK](code, la.p0, la.p1, ws, la.z_off,
+                                                         la.a_off, g, rows, la.n)
+            k.conv.weight_grad[min(la.n_par, MAX_BLOCKS), RED_THREADS](
+                ws, la.in_off, g, grad, la.w_off, la.b_off, la.has_bias, geom, rows)
+            if gx is not None:
+                k.conv.input_grad[grid(rows * la.n_in), BLOCK](params, g, la.w_off, gx, gx_off,
+                                                               geom, rows)
+        elif gx is None:
+            return
+        elif la.kind == MAXPOOL:
+            k.pool.max_backward[grid(rows * la.n_in), BLOCK](g, ws, la.aux_off, gx, gx_off,
+                                                             geom, rows)
+        elif la.kind == AVGPOOL:
+            k.pool.avg_backward[grid(rows * la.n_in), BLOCK](g, gx, gx_off, geom, rows)
+        else:
+            k.pool.global_backward[grid(rows * la.n_in), BLOCK](g, gx, gx_off, geom, rows)
 
     @staticmethod
     def _act_grid(code: int, rows: int, n: int) -> int:
@@ -356,6 +448,11 @@ class Engine:
             if la.rate > 0.0:
                 k.drop.backward[grid(rows * n), BLOCK](
                     g, keep, keep_base + rows * la.keep_col, 1.0 / (1.0 - la.rate), rows * n)
+        elif la.kind == BATCHNORM and la.geom is not None:  # per channel over the positions
+            c = n // la.hw
+            k.bn.backward_2d[min(c, MAX_BLOCKS), RED_THREADS](
+                ws, g, la.aux_off, la.stat_off, rows, c, la.hw, params, grad, la.w_off,
+                la.b_off, la.affine)
         elif la.kind == BATCHNORM:
             k.bn.backward[grid(n), BLOCK](ws, g, la.aux_off, la.stat_off, rows, n, params,
                                           grad, la.w_off, la.b_off, la.affine)
@@ -369,9 +466,9 @@ class Engine:
         for i in range(last, -1, -1):
             la = w.layers[i]
             code = A_LINEAR if fused and i == last else la.act
-            if la.kind == DENSE:
-                self._dense_backward(w, la, code, rows, params, grad, cur,
-                                     other if i > 0 else None, 0)
+            if la.kind == DENSE or (la.geom is not None and la.kind != BATCHNORM):
+                back = self._dense_backward if la.kind == DENSE else self._image_backward
+                back(w, la, code, rows, params, grad, cur, other if i > 0 else None, 0)
                 cur, other = other, cur
             else:
                 self._elementwise_backward(w, la, code, rows, params, grad, cur, keep,
@@ -389,13 +486,14 @@ class Engine:
             n = la.n
             g = w.gview[i]
             code = A_LINEAR if la.seeded else la.act
-            if la.kind == DENSE:
+            if la.kind == DENSE or (la.geom is not None and la.kind != BATCHNORM):
+                back = self._dense_backward if la.kind == DENSE else self._image_backward
                 e = la.edges[0]
                 if e.mode == E_NONE:
-                    self._dense_backward(w, la, code, rows, params, grad, g, None, 0)
+                    back(w, la, code, rows, params, grad, g, None, 0)
                 else:  # written straight into the input's region when first, else added
                     off = e.tgt if e.mode == E_WRITE else w.scratch_off
-                    self._dense_backward(w, la, code, rows, params, grad, g, gws, off)
+                    back(w, la, code, rows, params, grad, g, gws, off)
                     if e.mode == E_ADD:
                         blit[grid(rows * la.n_in), BLOCK](gws, off, la.n_in, gws, e.tgt,
                                                           la.n_in, rows, la.n_in, 1)
@@ -447,9 +545,10 @@ class Engine:
             k.book_heads[1, 1](s.acc, s.ctl, s.head_terms, len(w.outs) - 1, rows)
         for la in w.layers:
             if la.kind == BATCHNORM:
-                k.bn.update_running[grid(la.n), BLOCK](w.ws, la.stat_off, rows, la.n,
-                                                       la.momentum, s.buffers, la.rm_off,
-                                                       la.rv_off, s.ctl)
+                # over images: per channel, rows*hw values each (forward_train_2d)
+                n, count = (la.n // la.hw, rows * la.hw) if la.geom is not None else (la.n, rows)
+                k.bn.update_running[grid(n), BLOCK](w.ws, la.stat_off, count, n, la.momentum,
+                                                    s.buffers, la.rm_off, la.rv_off, s.ctl)
 
     # evaluation -------------------------------------------------------------------------
     def eval_rows(self, w: Work, x: Any, r0: int, rows: int, s: Any) -> None:
