@@ -66,6 +66,21 @@ WORKLOADS: dict[str, dict] = {
                   loss="cce", opt={"kind": "adam", "lr": 1e-3}, batch=128, epochs=2,
                   accuracy=False),
 }
+# LeNet-5 on 28x28 one-channel images (issue 13): PyTorch only (the JAX and Keras scripts
+# write dense models; they are skipped for these workloads with a message)
+for _batch in (32, 128):
+    WORKLOADS[f"lenet-{_batch}"] = dict(
+        data="images", net="lenet", layers=[], loss="cce",
+        opt={"kind": "sgd", "lr": 0.05, "momentum": 0.9}, batch=_batch, epochs=2,
+        accuracy=True, only=("nnspec", "base", "torch"))
+LENET = """    conv2d 6 5 relu padding=2
+    maxpool 2
+    conv2d 16 5 relu
+    maxpool 2
+    flatten
+    dense 120 relu
+    dense 84 relu
+    dense 10 softmax"""
 QUICK = ("tiny-1", "logistic", "moons-200", "digits")
 FRAMEWORKS = ("nnspec", "base", "torch", "jax", "keras")
 MODULES = {"torch": ("torch",), "jax": ("jax", "optax"), "keras": ("keras", "torch")}
@@ -103,6 +118,11 @@ def make_data(folder: Path, which: set[str]) -> dict[str, dict]:
         x = rng.standard_normal((60000, 784), dtype=np.float32)
         w = rng.standard_normal((784, 10), dtype=np.float32)
         out["large"] = _save(folder, "large", x, (x @ w).argmax(1).astype(np.int64))
+    if "images" in which:  # 6,000 random 1x28x28 images, 10 classes (a linear teacher); 5/1
+        x = rng.standard_normal((6000, 1, 28, 28), dtype=np.float32)
+        w = rng.standard_normal((784, 10), dtype=np.float32)
+        y = (x.reshape(len(x), -1) @ w).argmax(1).astype(np.int64)
+        out["images"] = _save(folder, "images", x, y, val=1 / 6)
     return out
 
 
@@ -111,7 +131,8 @@ def _save(folder: Path, name: str, x: np.ndarray, y: np.ndarray, val: float = 0.
     n_train = len(x) - n_val
     train = folder / f"{name}-train.npz"
     np.savez(train, x=x[:n_train], y=y[:n_train])
-    entry = {"train": str(train), "val": None, "inputs": int(x.shape[1])}
+    entry = {"train": str(train), "val": None, "inputs": int(x.shape[1]),
+             "shape": list(x.shape[1:])}
     if n_val:
         entry["val"] = str(folder / f"{name}-val.npz")
         np.savez(entry["val"], x=x[n_train:], y=y[n_train:])
@@ -123,7 +144,8 @@ def _save(folder: Path, name: str, x: np.ndarray, y: np.ndarray, val: float = 0.
 
 def nnspec_spec(name: str, w: dict, data: dict) -> str:
     """The spec a user writes for the workload (defaults for everything unsaid)."""
-    layers = "\n".join(f"    dense {u} {a}" for u, a in w["layers"])
+    layers = (LENET if w.get("net") == "lenet" else
+              "\n".join(f"    dense {u} {a}" for u, a in w["layers"]))
     opt = w["opt"]
     optimizer = (f"sgd(lr={opt['lr']}, momentum={opt['momentum']})" if opt["kind"] == "sgd"
                  else f"adam(lr={opt['lr']})")
@@ -132,7 +154,8 @@ def nnspec_spec(name: str, w: dict, data: dict) -> str:
         source += f'\n    validation npz("{data["val"]}", x=x, y=y)'
     loss = "binary_crossentropy" if w["loss"] == "bce" else "categorical_crossentropy"
     metrics = "\n    metrics accuracy" if w["accuracy"] else ""
-    return (f"model {name.replace('-', '_')} {{\n    input {data['inputs']}\n{layers}\n}}\n"
+    shape = " ".join(str(d) for d in data["shape"])
+    return (f"model {name.replace('-', '_')} {{\n    input {shape}\n{layers}\n}}\n"
             f"data {{\n{source}\n}}\n"
             f"train {{\n    loss {loss}\n    optimizer {optimizer}\n    epochs {w['epochs']}\n"
             f"    batch {w['batch'] or 'full'}{metrics}\n    seed 0\n}}\n")
@@ -143,12 +166,15 @@ def commands(name: str, w: dict, data: dict, work: Path, checkouts: dict[str, Pa
     spec = work / f"{name}.nn"
     spec.write_text(nnspec_spec(name, w, data))
     cfg = {**{k: w[k] for k in ("layers", "loss", "opt", "batch", "epochs", "accuracy")},
+           "net": w.get("net"),
            "train": data["train"], "val": data["val"], "inputs": data["inputs"],
            "threads": THREADS, "cache": str(work / "jax-cache"), "out": str(work / "out" / name)}
     config = work / f"{name}.json"
     config.write_text(json.dumps(cfg))
     out: dict[str, tuple[list[str], dict[str, str]]] = {}
     for fw in frameworks:
+        if fw not in w.get("only", FRAMEWORKS):
+            continue
         if fw in checkouts:
             runs = work / "runs" / fw
             out[fw] = ([sys.executable, "-m", "nnspec.cli", "run", str(spec), "--out",
@@ -275,6 +301,10 @@ def main(argv: list[str] | None = None) -> int:
 def run_workload(name: str, w: dict, data: dict, work: Path, checkouts: dict[str, Path],
                  frameworks: list[str], repeats: int, cold: bool) -> dict[str, dict]:
     cmds = commands(name, w, data, work, checkouts, frameworks)
+    skipped = [fw for fw in frameworks if fw not in cmds]
+    if skipped:
+        print(f"{name}: skipping {', '.join(skipped)} (no script for this model)", flush=True)
+    frameworks = [fw for fw in frameworks if fw in cmds]
     times: dict[str, list[float]] = {fw: [] for fw in frameworks}
     result: dict[str, dict] = {fw: {} for fw in frameworks}
     if cold:
@@ -303,8 +333,9 @@ def table(results: dict[str, dict], frameworks: list[str]) -> str:
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for name, res in results.items():
         base = res["nnspec"]["median"]
-        cells = [name] + [f"{res[fw]['median']:.2f} s" for fw in frameworks]
-        cells += [f"{res[fw]['median'] / base:.2f}x" for fw in others]
+        cells = [name] + [f"{res[fw]['median']:.2f} s" if fw in res else "-"
+                          for fw in frameworks]
+        cells += [f"{res[fw]['median'] / base:.2f}x" if fw in res else "-" for fw in others]
         first = f"{res['nnspec']['first']:.2f} s"
         if "cold" in res["nnspec"]:
             first += f" (cold {res['nnspec']['cold']:.1f} s)"

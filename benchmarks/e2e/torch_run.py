@@ -25,6 +25,11 @@ def main(path):
     if not classes:
         y = y.reshape(-1, 1)
     layers, n_in = [], cfg["inputs"]
+    if cfg.get("net") == "lenet":  # LeNet-5 on 1x28x28 (bench_e2e.LENET)
+        layers = [nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+                  nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+                  nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(),
+                  nn.Linear(84, 10)]
     for units, act in cfg["layers"]:
         layers.append(nn.Linear(n_in, units))
         if act == "relu":
