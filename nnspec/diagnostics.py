@@ -96,6 +96,9 @@ CODES: dict[str, str] = {
     "E309": "missing statement",
     "E310": "invalid schedule composition",
     "E311": "the run needs more memory than the machine allows",
+    "E315": "invalid sweep statement",
+    "E316": "a sweep point does not check",
+    "E317": "conflicting sweep settings",
     # E4xx: training and data (some raised at run time)
     "E401": "data file not found",
     "E402": "column not found",
@@ -117,6 +120,8 @@ CODES: dict[str, str] = {
     "E422": "unreadable image",
     "E423": "bad image folder",
     "E424": "image support not installed",
+    "E430": "cannot use the sweep folder",
+    "E431": "sweep executor not available",
     # E5xx: backend and environment
     "E501": "device not available",
     "E502": "backend failure",
@@ -138,6 +143,7 @@ CODES: dict[str, str] = {
     "W106": "run directory from an older nnspec",
     "W107": "the run needs more than half of the machine's memory",
     "W109": "training diverged",
+    "W111": "a sweep that varies nothing",
     "W113": "data not read by check",
     "W114": "data path of an unsaved document",
     "W117": "image layout assumed",
