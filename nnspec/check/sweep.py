@@ -56,6 +56,23 @@ class _Checker:
         self.ctx, self.spec = ctx, spec
         self.bad_paths: set[str] = set()
 
+    def value(self, path: str, node: object) -> str:
+        """The `--set` text of a value: a quoted op (`"sgd(lr=0.1, momentum=0.9)"`, as the
+        shell needs it on the command line) stands for the op where a string does not fit."""
+        text = text_of(node)
+        if isinstance(node, String) and self.spec is not None and path not in self.bad_paths:
+            from nnspec.run.overrides import apply_overrides
+
+            try:
+                apply_overrides(self.spec, [f"{path}={text}"])
+            except DiagnosticError:
+                try:
+                    apply_overrides(self.spec, [f"{path}={node.value}"])
+                    return node.value
+                except DiagnosticError:
+                    pass
+        return text
+
     def apply(self, path: str, path_span: Span, value: str, span: Span) -> bool:
         """Apply `path=value` to the spec as --set does; report what it says at the spec."""
         if self.spec is None or path in self.bad_paths:
@@ -90,7 +107,7 @@ class _Checker:
                                   if not isinstance(opt.value, ListValue) else
                                   "give at least one value"])
             return None
-        values = [text_of(v) for v in opt.value.items]
+        values = [self.value(opt.key.value, v) for v in opt.value.items]
         ok = all([self.apply(opt.key.value, opt.key.span, v, item.span)
                   for v, item in zip(values, opt.value.items, strict=True)])
         dup = [v for i, v in enumerate(values) if v in values[:i]]
@@ -121,7 +138,7 @@ class _Checker:
                                label="expected choice(VALUE, ...)",
                                hints=[f"e.g. `random {path} = choice(1, 32, full)`"])
                 return None
-            values = tuple(text_of(a) for a in call.args)
+            values = tuple(self.value(path, a) for a in call.args)
             ok = all([self.apply(path, opt.key.span, v, a.span)
                       for v, a in zip(values, call.args, strict=True)])
             return Random(path=path, kind="choice", choices=values, span=st.span) if ok else None

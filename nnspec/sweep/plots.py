@@ -205,7 +205,7 @@ def draw_final(path: Path, sweep: Sweep, trials: list[Trial], rows: dict[str, di
         top = 1.0
     if bad:
         ax.scatter([x for x, _ in bad], [top] * len(bad), marker="x", s=80, color="red",
-                   zorder=5, label="diverged or failed (no final value)", clip_on=False)
+                   zorder=5, label="diverged or failed (off the scale, or no value)", clip_on=False)
         for x, word in dict(bad).items():
             ax.annotate(word, (x, top), textcoords="offset points", xytext=(0, 8),
                         ha="center", color="red", fontsize=8)

@@ -35,7 +35,7 @@ from typing import Any
 
 from nnspec.diagnostics import Diagnostic, DiagnosticError, error
 from nnspec.sweep.spec import Sweep, Trial, expand
-from nnspec.sweep.table import ranked, row_of, status_of, summary, to_csv
+from nnspec.sweep.table import mark_far, ranked, row_of, status_of, summary, to_csv
 
 FORMAT = 1
 LOCK = ".nnspec-sweep.lock"
@@ -459,6 +459,7 @@ def run_sweep(spec: Any, spec_text: str, sweep: Sweep, opts: SweepOptions, *,
                  and not rows[t.name].get("error") else rows[t.name] for t in trials]
         interrupted = interrupted or any(r["status"] in ("interrupted", "pending")
                                          for r in final)
+        final = mark_far(final)
         _write(sweep_dir, sweep, trials, final, metric, str(spec.path),
                "interrupted" if interrupted else "completed")
         table = summary(final, sweep, metric)

@@ -4,6 +4,12 @@ A row is read back from the trial's run folder (manifest, history, metrics), nev
 the worker said: a trial finished by an earlier, interrupted sweep reads the same as one run
 now. Status: `completed`, `diverged` (the loss blew up: W109, or a non-finite loss, E411),
 `failed` (any other error), `interrupted`, `pending` (not run yet).
+
+A too-high learning rate often wrecks the network in its first epoch (dead ReLUs, saturated
+outputs) and then sits at a huge but finite loss, which the run's own rule (W109: the loss
+grew 100x above where it had been) cannot see. Within a sweep there is a yardstick: a trial
+whose final training loss is FAR (100) times the best trial's is marked `diverged` too, and
+its `error` column says why.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from typing import Any
 from nnspec.sweep.spec import Sweep, Trial, short_names
 
 MAX_MODES = ("accuracy", "precision", "recall", "f1", "r2")
+FAR = 100.0
 
 
 def mode_of(metric: str) -> str:
@@ -108,6 +115,29 @@ def row_of(trial: Trial, sweep_dir: Path, metric: str) -> dict[str, Any]:
               and str(d.get("code", "")).startswith("E")]
     row["error"] = f"{errors[0].get('code')}: {errors[0].get('message')}" if errors else ""
     return row
+
+
+def train_loss(row: dict[str, Any]) -> float:
+    return _num(row.get("final_train_loss", row.get("final_loss")))
+
+
+def mark_far(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Completed trials whose final training loss is FAR times the best one's: diverged."""
+    losses = [train_loss(r) for r in rows if r["status"] == "completed"]
+    finite = [v for v in losses if math.isfinite(v) and v > 0]
+    if not finite:
+        return rows
+    best = min(finite)
+    out = []
+    for r in rows:
+        v = train_loss(r)
+        if r["status"] == "completed" and (not math.isfinite(v) or v >= FAR * best):
+            r = {**r, "status": "diverged",
+                 "error": f"final training loss {v:.4g} is {FAR:g}x or more the best trial's "
+                 f"({best:.4g})" if math.isfinite(v) else "the final training loss is not "
+                 "finite"}
+        out.append(r)
+    return out
 
 
 def score(row: dict[str, Any], metric: str) -> float:
