@@ -42,6 +42,7 @@ LOCK = ".nnspec-sweep.lock"
 WORKER_ENV = {"NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
               "MKL_NUM_THREADS": "1"}
 DONE = ("completed", "diverged", "failed")
+LOCAL_ONLY = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
 
 
 @dataclass
@@ -300,6 +301,12 @@ def run_pool(spec_path: str, sweep_dir: Path, jobs: list[Job], parallel: int,
 def ray_init(address: str | None, parallel: int) -> Any:
     """Ray, imported only here: the cluster at `address` (or RAY_ADDRESS), else a local Ray
     on this machine only (127.0.0.1, no dashboard, `parallel` CPUs)."""
+    target = address or os.environ.get("RAY_ADDRESS")
+    if not target:
+        # Ray turns 127.0.0.1 into the host's outward address (resolve_ip_for_localhost) and
+        # then listens there; with its "no cluster" switch it keeps to the loopback address.
+        # Read when ray is imported (here, and in each of its processes: the environment).
+        os.environ[LOCAL_ONLY] = "0"
     try:
         import ray
     except ImportError:
@@ -307,7 +314,10 @@ def ray_init(address: str | None, parallel: int) -> Any:
             "E431", "`--executor ray` needs Ray Tune, which is not installed",
             path="--executor", hints=['pip install "nnspec[ray]" (or "ray[tune]")'])) from None
     env = {"env_vars": dict(WORKER_ENV)}
-    target = address or os.environ.get("RAY_ADDRESS")
+    if not target:
+        from ray._private import ray_constants
+
+        ray_constants.ENABLE_RAY_CLUSTER = False  # ray was imported before we said so
     try:
         if target:
             ray.init(address=target, runtime_env=env, log_to_driver=False)
