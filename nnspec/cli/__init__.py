@@ -17,8 +17,8 @@ from collections.abc import Sequence
 
 from nnspec import __version__
 
-COMMANDS = ("check", "fmt", "schema", "summary", "plan", "run", "sweep", "predict", "eval", "golden",
-            "lsp")
+COMMANDS = ("check", "fmt", "schema", "summary", "plan", "run", "sweep", "predict", "eval",
+            "golden", "lsp")
 
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 

@@ -52,7 +52,10 @@ class Random(_Node):
 
 
 class Sweep(_Node):
-    """The checked `sweep` block (or the command line's `--grid`/`--random`/...)."""
+    """`sweep { grid PATH = [...]; random PATH = DIST; trials N; seeds K; parallel P; metric
+    NAME }`: `nnspec sweep SPEC` runs the spec once per point into a sweep folder and compares
+    the runs (docs/runs.md, *Sweeps*); `nnspec run` ignores the block. PATH is a setting's
+    dotted path, as `--set` takes it. Every point is checked before anything runs."""
 
     grid: tuple[Grid, ...] = ()
     random: tuple[Random, ...] = ()
