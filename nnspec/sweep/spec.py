@@ -13,9 +13,8 @@ from __future__ import annotations
 import itertools
 import math
 import re
-from typing import Literal
+from typing import Any, Literal
 
-import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from nnspec.diagnostics import Span
@@ -94,7 +93,7 @@ def short_names(paths: list[str]) -> dict[str, str]:
     return {p: (k if last.count(k) == 1 else p) for p, k in zip(paths, last, strict=True)}
 
 
-def draw(r: Random, rng: np.random.Generator) -> str:
+def draw(r: Random, rng: Any) -> str:
     """One value of a random axis, as `--set` text (4 significant digits: readable labels,
     and the value run is exactly the one shown)."""
     if r.kind == "choice":
@@ -112,6 +111,8 @@ def draw(r: Random, rng: np.random.Generator) -> str:
 def points(sweep: Sweep, base_seed: int) -> list[dict[str, str]]:
     """Every point: the grid's combinations, each with `n_random` random draws. The draws
     come from a generator seeded by the spec's seed alone, so a rerun gets the same points."""
+    import numpy as np  # not at import: `nnspec check` imports this module, and no numpy
+
     combos = list(itertools.product(*[[(g.path, v) for v in g.values] for g in sweep.grid]))
     rng = np.random.default_rng([base_seed, 0x5EED])
     out = []
