@@ -53,11 +53,11 @@ train {
 }
 
 sweep {
-    grid train.optimizer.lr = [%s]
+    grid train.optimizer.lr = [LRS]
     seeds 2
     parallel 2
 }
-""" % ", ".join(LRS)
+""".replace("LRS", ", ".join(LRS))
 
 
 def nnspec(*args: str) -> list[str]:

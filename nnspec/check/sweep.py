@@ -18,7 +18,8 @@ from nnspec.diagnostics import Diagnostic, DiagnosticError, Span
 from nnspec.sweep.spec import RANDOM_KINDS, SEED_PATH, Grid, Random, Sweep, points
 from nnspec.syntax import Block, Call, ListValue, Name, Number, Option, Statement, String
 
-MAX_CHECKED_POINTS = 256  # whole-spec checks per sweep (the editor runs this on every edit)
+MAX_CHECKED_POINTS = 64  # whole-spec checks here (the editor runs this on every edit); `nnspec
+# sweep` checks every point again before it runs anything (sweep/run.py, precheck)
 
 
 def text_of(node: object) -> str:

@@ -149,7 +149,11 @@ def draw_final(path: Path, sweep: Sweep, trials: list[Trial], rows: dict[str, di
     varied = [p for p in sweep.paths() if len({t.settings[p] for t in trials}) > 1]
     if not varied:
         return None
-    x_path, rest = varied[0], varied[1:]
+    # x: the first numeric setting (a learning rate), one line per value of the others
+    numeric_paths = [p for p in varied
+                     if all(_number(t.settings[p]) is not None for t in trials)]
+    x_path = numeric_paths[0] if numeric_paths else varied[0]
+    rest = [p for p in varied if p != x_path]
     names = short_names(varied)
     values = list(dict.fromkeys(t.settings[x_path] for t in trials))
     numeric = all(_number(v) is not None for v in values)
