@@ -24,6 +24,7 @@ must then be on storage every node sees).
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import signal
 import sys
@@ -319,11 +320,12 @@ def ray_init(address: str | None, parallel: int) -> Any:
 
         ray_constants.ENABLE_RAY_CLUSTER = False  # ray was imported before we said so
     try:
+        quiet = {"log_to_driver": False, "logging_level": logging.ERROR}
         if target:
-            ray.init(address=target, runtime_env=env, log_to_driver=False)
+            ray.init(address=target, runtime_env=env, **quiet)
         else:
             ray.init(address="local", include_dashboard=False, num_cpus=parallel,
-                     _node_ip_address="127.0.0.1", runtime_env=env, log_to_driver=False)
+                     _node_ip_address="127.0.0.1", runtime_env=env, **quiet)
     except Exception as exc:  # noqa: BLE001 - Ray's own errors: not ours to trace back
         raise DiagnosticError(error(
             "E431", f"cannot start or reach Ray: {type(exc).__name__}: {exc}",
@@ -338,6 +340,7 @@ def run_ray(spec_path: str, sweep_dir: Path, jobs: list[Job], parallel: int,
             say: Callable[[str], None]) -> bool:
     """The jobs as Ray Tune trials, each running `run_trial`; True when interrupted."""
     ray = ray_init(address, parallel)
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # Tune's tables: the sweep reports itself
     try:
         from ray import tune
 

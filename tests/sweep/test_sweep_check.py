@@ -153,3 +153,23 @@ def test_random_points_are_seeded_in_range_and_rounded_for_whole_numbers() -> No
     assert all(p["model.layers.0.units"].isdigit() for p in a)
     assert {p["train.batch"] for p in a} == {"8", "full"}
     assert points(sw, spec.train.seed + 1) != a  # the draws follow the spec's seed
+
+
+def test_the_command_line_replaces_the_blocks_settings() -> None:
+    import argparse
+
+    from nnspec.cli import sweep as cli
+
+    spec, base = sweep_of("sweep {\n    grid train.batch = [8, 16]\n    seeds 2\n"
+                          "    parallel 2\n}\n")
+    args = argparse.Namespace(
+        grid=['train.optimizer=[sgd(lr=0.1), "sgd(lr=0.1, momentum=0.9)"]'],
+        random=["train.optimizer.lr=loguniform(0.001, 1)"], trials=3, seeds=None,
+        parallel=None, metric="val_accuracy")
+    given = cli.sweep_of(cli._cli_block(args), "the command line", spec, {})
+    sw = cli.merged(base, given, args)
+    assert [g.path for g in sw.grid] == ["train.optimizer"]  # the block's grid is replaced
+    assert sw.grid[0].values == ("sgd(lr=0.1)", "sgd(lr=0.1, momentum=0.9)")
+    assert [r.kind for r in sw.random] == ["loguniform"]
+    assert (sw.seeds, sw.parallel, sw.trials, sw.metric) == (2, 2, 3, "val_accuracy")
+    assert len(expand(sw, spec.train.seed)) == 2 * 3 * 2
