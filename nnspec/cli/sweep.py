@@ -99,6 +99,16 @@ def merged(base: Any, cli: Any, args: argparse.Namespace) -> Any:
     return base.model_copy(update=update)
 
 
+def _again(sweep_dir: Any) -> str:
+    """The command that continues this sweep: the same arguments, with its folder."""
+    import shlex
+
+    argv = sys.argv[1:] if sys.argv[1:2] == ["sweep"] else ["sweep", "SPEC"]
+    if not any(a in ("-o", "--out") or a.startswith("--out=") for a in argv):
+        argv += ["--out", str(sweep_dir)]
+    return "nnspec " + " ".join(shlex.quote(a) for a in argv)
+
+
 def main(args: argparse.Namespace) -> int:
     from nnspec.run.session import load
     from nnspec.sweep.run import SweepOptions, run_sweep
@@ -129,8 +139,7 @@ def main(args: argparse.Namespace) -> int:
         return 130
     print(outcome.table)
     if outcome.interrupted:
-        print(f"interrupted; continue with: nnspec sweep {args.spec} --out {outcome.sweep_dir}",
-              file=sys.stderr)
+        print(f"interrupted; continue with: {_again(outcome.sweep_dir)}", file=sys.stderr)
     else:
         where = ", ".join(str(p) for p in outcome.pictures) or (
             "none" if args.no_pictures else 'none (pip install "nnspec[plots]" to draw them)')
