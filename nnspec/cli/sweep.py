@@ -142,6 +142,6 @@ def main(args: argparse.Namespace) -> int:
         print(f"interrupted; continue with: {_again(outcome.sweep_dir)}", file=sys.stderr)
     else:
         where = ", ".join(str(p) for p in outcome.pictures) or (
-            "none" if args.no_pictures else 'none (pip install "nnspec[plots]" to draw them)')
+            "none" if args.no_pictures else 'none (pip install "nnspec[pictures]" to draw them)')
         print(f"sweep folder: {outcome.sweep_dir}; table: sweep.csv; pictures: {where}")
     return outcome.exit_code

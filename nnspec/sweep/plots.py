@@ -7,7 +7,7 @@
   learning-rate picture: too low, good, too high, diverged). Diverged and failed trials are
   not dropped: they are drawn as red crosses at the top edge, labelled.
 
-matplotlib is imported only here, only when a sweep draws (`pip install "nnspec[plots]"`).
+matplotlib is imported only here, only when a sweep draws (`pip install "nnspec[pictures]"`).
 """
 
 from __future__ import annotations
