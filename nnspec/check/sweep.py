@@ -10,6 +10,7 @@ monitor without validation data): a point that does not check is E316 at its val
 from __future__ import annotations
 
 import itertools
+from typing import Literal, cast
 
 from nnspec import ir
 from nnspec.check.context import Ctx, show
@@ -142,7 +143,8 @@ class _Checker:
             values = tuple(self.value(path, a) for a in call.args)
             ok = all([self.apply(path, opt.key.span, v, a.span)
                       for v, a in zip(values, call.args, strict=True)])
-            return Random(path=path, kind="choice", choices=values, span=st.span) if ok else None
+            return Random(path=path, kind="choice", choices=values, integer=False,
+                          span=st.span) if ok else None
         nums = [a for a in call.args if isinstance(a, Number)]
         if len(call.args) != 2 or len(nums) != 2:
             self.ctx.error("E315", f"`{kind}` takes two numbers, LOW and HIGH", call.span,
@@ -159,7 +161,8 @@ class _Checker:
         ends = [str(int(n.value)) if integer else repr(float(n.value)) for n in nums]
         ok = all([self.apply(path, opt.key.span, e, n.span)
                   for e, n in zip(ends, nums, strict=True)])
-        return Random(path=path, kind=kind, low=low, high=high, integer=integer,
+        return Random(path=path, kind=cast(Literal["uniform", "loguniform"], kind),
+                      low=low, high=high, integer=integer,
                       span=st.span) if ok else None
 
     def _integer(self, path: str) -> bool:
@@ -177,7 +180,7 @@ class _Checker:
         if not isinstance(node, Number) or not isinstance(node.value, int) or node.value < 1:
             self.ctx.error("E302" if isinstance(node, Number) else "E301",
                            f"`{key}` must be a whole number of at least 1, found {show(node)}",
-                           node.span, label="expected a whole number >= 1")
+                           getattr(node, "span", None), label="expected a whole number >= 1")
             return
         if node.value > 2**31 - 1:
             self.ctx.error("E302", f"`{key}` is too large", node.span, label="too large")
@@ -231,7 +234,8 @@ def check_sweep(ctx: Ctx, block: Block, spec: ir.Spec | None) -> Sweep | None:
             node = single_value(ctx, st, "a metric name")
             if node is not None:
                 if not isinstance(node, Name):
-                    ctx.error("E301", f"`metric` takes a name, found {show(node)}", node.span,
+                    ctx.error("E301", f"`metric` takes a name, found {show(node)}",
+                              getattr(node, "span", None),
                               label="expected a name", hints=["e.g. `metric val_loss`"])
                 else:
                     metric = (node.value, node.span)

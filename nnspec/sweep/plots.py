@@ -157,9 +157,10 @@ def draw_final(path: Path, sweep: Sweep, trials: list[Trial], rows: dict[str, di
     names = short_names(varied)
     values = list(dict.fromkeys(t.settings[x_path] for t in trials))
     numeric = all(_number(v) is not None for v in values)
-    xs = {v: (_number(v) if numeric else i) for i, v in enumerate(values)}
-    positive = numeric and all((xs[v] or 0) > 0 for v in values)
-    log_x = positive and max(xs.values()) / min(xs.values()) >= 100  # type: ignore[type-var]
+    xs: dict[str, float] = {v: ((_number(v) or 0.0) if numeric else float(i))
+                            for i, v in enumerate(values)}
+    positive = numeric and all(xs[v] > 0 for v in values)
+    log_x = positive and max(xs.values()) / min(xs.values()) >= 100
     fig, ax = plt.subplots(figsize=(7.2, 4.8))
     series: dict[str, list[Trial]] = {}
     for t in trials:

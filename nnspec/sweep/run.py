@@ -320,12 +320,13 @@ def ray_init(address: str | None, parallel: int) -> Any:
 
         ray_constants.ENABLE_RAY_CLUSTER = False  # ray was imported before we said so
     try:
-        quiet = {"log_to_driver": False, "logging_level": logging.ERROR}
         if target:
-            ray.init(address=target, runtime_env=env, **quiet)
+            ray.init(address=target, runtime_env=env, log_to_driver=False,
+                     logging_level=logging.ERROR)
         else:
             ray.init(address="local", include_dashboard=False, num_cpus=parallel,
-                     _node_ip_address="127.0.0.1", runtime_env=env, **quiet)
+                     _node_ip_address="127.0.0.1", runtime_env=env, log_to_driver=False,
+                     logging_level=logging.ERROR)
     except Exception as exc:  # noqa: BLE001 - Ray's own errors: not ours to trace back
         raise DiagnosticError(error(
             "E431", f"cannot start or reach Ray: {type(exc).__name__}: {exc}",
@@ -361,7 +362,8 @@ def run_ray(spec_path: str, sweep_dir: Path, jobs: list[Job], parallel: int,
                                       name="tune", verbose=0))
         results = tuner.fit()
         interrupted = False
-        for res in results:
+        for i in range(len(results)):
+            res = results[i]
             name = (res.config or {}).get("trial")
             if name not in by_name:
                 continue

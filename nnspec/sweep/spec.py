@@ -134,7 +134,7 @@ def expand(sweep: Sweep, base_seed: int) -> list[Trial]:
     pts = points(sweep, base_seed)
     varied = [p for p in sweep.paths() if len({pt[p] for pt in pts}) > 1]
     names = short_names(varied)
-    trials = []
+    trials: list[Trial] = []
     for i, pt in enumerate(pts):
         for k in range(sweep.seeds):
             seed = base_seed + k
