@@ -22,6 +22,7 @@ from nnspec import ir
 from nnspec.check.options import FAMILIES, describe, op_family, options, positional
 from nnspec.check.statements import BLOCKS
 from nnspec.diagnostics import CODES
+from nnspec.sweep.spec import Sweep
 from nnspec.unparse import value
 
 OUT = Path(__file__).resolve().parents[1] / "docs" / "language.md"
@@ -204,7 +205,8 @@ def _options_table(cls: type, pos: tuple[str, ...]) -> list[str]:
 _FIELD_OF = {"init": "init_from", "checkpoint": "checkpoint_every", "standardize": "scale",
              "trajectory": "trajectory_every",
              "normalize": "scale", "schedule": "schedule"}
-_IR = {"model": ir.Model, "data": ir.Data, "train": ir.Train, "output": ir.Output}
+_IR = {"model": ir.Model, "data": ir.Data, "train": ir.Train, "output": ir.Output,
+       "sweep": Sweep}
 
 
 def _blocks() -> list[str]:
@@ -221,7 +223,7 @@ def _blocks() -> list[str]:
             if st.keyword == "checkpoint":
                 default = f"by wall time, at most one per {ir.CHECKPOINT_SECONDS:g} s"
             if st.repeat:
-                default = "(a layer; repeatable)"
+                default = "(repeatable)" if block == "sweep" else "(a layer; repeatable)"
             out.append(f"| `{_cell(st.syntax)}` | {_cell(st.doc)} | {default} |")
         out.append("")
         if block in ("data", "train"):

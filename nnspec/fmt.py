@@ -69,7 +69,9 @@ def format_value(node) -> str:
     if isinstance(node, ListValue):
         return f"[{', '.join(format_value(v) for v in node.items)}]"
     if isinstance(node, Option):
-        return f"{node.key.value}={format_value(node.value)}"
+        # a setting's dotted path (`grid train.optimizer.lr = [...]`) reads as an assignment
+        eq = " = " if "." in node.key.value else "="
+        return f"{node.key.value}{eq}{format_value(node.value)}"
     raise TypeError(f"not a syntax value: {type(node).__name__}")
 
 

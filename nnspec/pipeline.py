@@ -142,7 +142,7 @@ def data_diagnostics(parts: Parts, path: str | None,
                        "the data checked"]))
             continue
         where = base if base is not None else Path(".")
-        if probe(resolve(src.path, where)) is not None:
+        if "\0" in src.path or probe(resolve(src.path, where)) is not None:
             continue  # E413 from check(): never opened
         if facts_of is None:
             from nnspec.data.facts import read_facts

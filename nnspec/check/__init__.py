@@ -28,6 +28,7 @@ from nnspec.check.rules import (
     train_rules,
 )
 from nnspec.check.statements import BLOCKS
+from nnspec.check.sweep import check_sweep
 from nnspec.check.train import check_train
 from nnspec.diagnostics import Diagnostic, sort_key
 from nnspec.syntax import Block, Document
@@ -49,6 +50,7 @@ class Parts:
     n_outputs: int | None = None
     loss: object | None = None
     task: str | None = None  # binary | multiclass | regression, as ir.task_of; None: unknown
+    sweep: object | None = None  # the `sweep` block's sweep.spec.Sweep, when it checked
 
 
 def check(doc: Document, parts: Parts | None = None) -> tuple[ir.Spec | None, list[Diagnostic]]:
@@ -64,6 +66,7 @@ def check(doc: Document, parts: Parts | None = None) -> tuple[ir.Spec | None, li
         spec = None
         if parts is not None:  # what a failed checker filled in is not to be trusted
             parts.data = parts.loss = parts.n_inputs = parts.n_outputs = parts.task = None
+            parts.sweep = None
     diags = sorted(ctx.diagnostics, key=sort_key)
     return (None if ctx.failed else spec), diags
 
@@ -139,9 +142,16 @@ def _check(ctx: Ctx, doc: Document, parts: Parts) -> ir.Spec | None:
         if sure_model is not None:
             trajectory_rules(ctx, output, sure_model, blocks)
     if ctx.failed or model is None or train is None or output is None:
+        if "sweep" in blocks:  # its form only: its paths need a spec that checked
+            check_sweep(ctx, blocks["sweep"], None)
         return None
-    return ir.Spec(path=doc.path, model=model, data=data, train=train, output=output,
+    spec = ir.Spec(path=doc.path, model=model, data=data, train=train, output=output,
                    span=doc.span)
+    if "sweep" in blocks:
+        parts.sweep = check_sweep(ctx, blocks["sweep"], spec)
+        if ctx.failed:
+            return None
+    return spec
 
 
 _EXAMPLE = {"model": "`input N` and layers such as `dense 1`",

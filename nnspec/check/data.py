@@ -100,6 +100,10 @@ def _data_files(ctx: Ctx, data: ir.Data) -> None:
         path = getattr(src, "path", None)
         if not isinstance(path, str) or not path or not src.is_file:  # images(): a folder
             continue
+        if "\0" in path:  # no file system takes it (os.stat raises ValueError)
+            ctx.error("E413", "a file name cannot contain a NUL character (\\u0000)",
+                      getattr(src, "span", None), label="not a file name")
+            continue
         kind = probe(resolve(path, base))
         if kind is not None:
             message, label, hints = refusal(path, kind)

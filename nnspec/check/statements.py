@@ -102,6 +102,22 @@ BLOCKS: dict[str, list[StatementDoc]] = {
                      "optimizer steps (default 1) into trajectory.npz, for `nnspec paths` "
                      "and `nnspec landscape`"),
     ],
+    # `nnspec sweep` runs the spec once per point (nnspec/sweep/); `nnspec run` ignores it
+    "sweep": [
+        StatementDoc("grid", "grid PATH = [VALUE, ...]", "try every value of a setting "
+                     "(PATH as `--set` takes it, e.g. `train.optimizer.lr`); several grids "
+                     "give every combination", repeat=True),
+        StatementDoc("random", "random PATH = uniform(LOW, HIGH) | loguniform(LOW, HIGH) | "
+                     "choice(VALUE, ...)", "draw a setting at random for each of `trials` "
+                     "points (seeded: a rerun draws the same)", repeat=True),
+        StatementDoc("trials", "trials N", "random points drawn per grid point (default 8 "
+                     "with `random`)"),
+        StatementDoc("seeds", "seeds K", "run every point with K seeds (train.seed, +1, ...): "
+                     "the pictures show mean and spread"),
+        StatementDoc("parallel", "parallel P", "trials run at once (default: the CPU cores)"),
+        StatementDoc("metric", "metric NAME", "what ranks the trials and is drawn against "
+                     "the setting (default val_loss, or loss without validation data)"),
+    ],
 }
 
 

@@ -17,8 +17,8 @@ from collections.abc import Sequence
 
 from nnspec import __version__
 
-COMMANDS = ("check", "fmt", "schema", "summary", "plan", "run", "predict", "eval", "golden", "lsp",
-            "export", "paths", "landscape")
+COMMANDS = ("check", "fmt", "schema", "summary", "plan", "run", "sweep", "predict", "eval",
+            "golden", "lsp", "export", "paths", "landscape")
 
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 

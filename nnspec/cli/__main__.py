@@ -2,4 +2,5 @@
 
 from nnspec.cli import entry
 
-entry()
+if __name__ == "__main__":  # not when a sweep's worker process re-imports the main module
+    entry()

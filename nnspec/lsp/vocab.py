@@ -36,6 +36,7 @@ from nnspec.ops import (
 )
 from nnspec.ops.base import Op
 from nnspec.ops.optimizers import Clip
+from nnspec.sweep.spec import Sweep
 
 FAMILIES: dict[str, dict[str, type[Op]]] = {
     "activation": ACTIVATIONS,
@@ -49,7 +50,7 @@ FAMILIES: dict[str, dict[str, type[Op]]] = {
 }
 
 _BLOCK_NODES: dict[str, type[BaseModel]] = {
-    "model": ir.Model, "data": ir.Data, "train": ir.Train, "output": ir.Output,
+    "model": ir.Model, "data": ir.Data, "train": ir.Train, "output": ir.Output, "sweep": Sweep,
 }
 BLOCK_DOCS: dict[str, str] = {b: _BLOCK_NODES[b].__doc__ or "" if b in _BLOCK_NODES else ""
                               for b in BLOCKS}
@@ -349,6 +350,10 @@ _VALUES: dict[str, dict[str, dict[str, typing.Any]]] = {
                        "skip_options": frozenset(set(ir.Output.model_fields)
                                                  - {"trajectory_every"})},
     },
+    # `grid PATH = [...]`, `random PATH = DIST`: a setting's path, any value
+    "sweep": {"grid": {"positional": ("",)}, "random": {"positional": ("",)},
+              "trials": {"positional": ("",)}, "seeds": {"positional": ("",)},
+              "parallel": {"positional": ("",)}, "metric": {"positional": ("",)}},
 }
 
 

@@ -50,7 +50,7 @@ MAX_ERRORS = 100
 MAX_NESTING = 64
 # The top-level block kinds (check/statements.py BLOCKS; tests/parse keeps the two equal). Only
 # these, followed by `{` or by a name and `{`, read as a block header inside an open block.
-BLOCK_KINDS = frozenset({"model", "data", "train", "output"})
+BLOCK_KINDS = frozenset({"model", "data", "train", "output", "sweep"})
 SEPARATORS = {"_NL", "_SEMICOLON"}
 BOUNDARIES = SEPARATORS | {"LBRACE", "RBRACE"}
 

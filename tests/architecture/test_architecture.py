@@ -91,6 +91,9 @@ STAGE = {
     "bugs": 0,  # the E502 catch-all's diagnostic (and its test hook): imports only diagnostics
     "run.atomic": 0,  # a leaf utility (atomic writes, strict JSON): imports only diagnostics
     "data.files": 0,  # a leaf utility (open regular files only): imports nothing of nnspec
+    # `--set` on a checked Spec: imports only diagnostics, parse and check; the sweep block's
+    # checker applies its settings the same way (check/sweep.py)
+    "run.overrides": 2, "sweep.spec": 2, "sweep": 8,
     "parse": 1, "check": 2, "unparse": 2, "fmt": 2,
     "lower": 3, "weights": 4, "data": 4, "memory": 4, "backends": 5, "train": 6,
     "pipeline": 7, "fix": 7, "summary": 7, "run": 8, "docgen": 9, "cli": 9, "lsp": 9, "api": 9,

@@ -19,9 +19,9 @@ def options_of(cls: type, *skip: str) -> set[str]:
 
 CASES = [
     # (marked text, exactly these labels) -- exact sets, so a wrong family shows up.
-    ("|", {"model", "data", "train", "output"}),
-    ("mo|", {"model", "data", "train", "output"}),
-    ("model m {\n    input 2\n}\n|", {"model", "data", "train", "output"}),
+    ("|", {"model", "data", "train", "output", "sweep"}),
+    ("mo|", {"model", "data", "train", "output", "sweep"}),
+    ("model m {\n    input 2\n}\n|", {"model", "data", "train", "output", "sweep"}),
     ("model m {\n    |\n}", KEYWORDS["model"]),
     ("model m\n{\n    |\n}", KEYWORDS["model"]),
     ("model m { input 2; |", KEYWORDS["model"]),

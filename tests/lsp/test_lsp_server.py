@@ -168,7 +168,7 @@ async def test_example_specs_have_no_diagnostics(client: LanguageClient, spec: s
 
 COMPLETIONS = [
     # (text, line, character, expected labels, labels that must not be offered)
-    ("", 0, 0, {"model", "data", "train", "output"}, {"dense"}),
+    ("", 0, 0, {"model", "data", "train", "output", "sweep"}, {"dense"}),
     ("model m {\n    \n}\n", 1, 4, KEYWORDS["model"], {"loss", "model"}),
     ("train {\n    \n}\n", 1, 4, KEYWORDS["train"], {"dense", "input"}),
     ("model m {\n    dense 16 \n}\n", 1, 13, FAMILY_NAMES["activation"], {"mse", "adam"}),
