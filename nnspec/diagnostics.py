@@ -96,6 +96,9 @@ CODES: dict[str, str] = {
     "E309": "missing statement",
     "E310": "invalid schedule composition",
     "E311": "the run needs more memory than the machine allows",
+    "E312": "embedding not reading the token ids",
+    "E313": "vocabulary size unknown",
+    "E314": "metric needs softmax outputs",
     # E4xx: training and data (some raised at run time)
     "E401": "data file not found",
     "E402": "column not found",

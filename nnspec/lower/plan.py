@@ -40,6 +40,7 @@ DENSE, DROPOUT, BATCHNORM, ACTIVATION, FLATTEN, CONCAT, ADD = (
                              "add"))
 CONV2D, MAXPOOL, AVGPOOL, GLOBAL_AVGPOOL = (
     LAYER_CODES[k] for k in ("conv2d", "maxpool", "avgpool", "global_avgpool"))
+EMBEDDING = LAYER_CODES["embedding"]
 LAYER_NAMES = tuple(LAYER_CODES)  # code -> kind (a residual's node is an `add`)
 # Merge nodes (several inputs): concat joins its inputs per sample, add sums them (a
 # `residual` is an add of its input and its body). `head` makes no node of its own: its body's

@@ -40,6 +40,10 @@ class Source(Op):
     def declared_target(self) -> Target | None:
         return None
 
+    def declared_vocab(self) -> int | None:
+        """The number of token ids a text source gives (None: not a token source)."""
+        return None
+
 
 class Csv(Source):
     """A CSV file: one row per sample; the target column by name (header) or 0-based index;

@@ -48,6 +48,8 @@ NETS = {
                            LOSS["binary_crossentropy"](label_smoothing=0.2), 3),
     "plain-cce-after-dropout": ([dense(4, "tanh"), dense(3, "softmax"), Dropout(rate=0.2)],
                                 LOSS["categorical_crossentropy"](), 3),
+    "sparse-cce-smoothed": ([dense(4, "tanh"), dense(5, "softmax")],
+                            LOSS["sparse_categorical_crossentropy"](label_smoothing=0.1), 3),
     "activation-softmax-cce": ([dense(3), ActivationLayer(activation=ACT["softmax"]())],
                                LOSS["categorical_crossentropy"](), 3),
     "sigmoid-relu-bn-multilabel": ([dense(4, "sigmoid"), BatchNorm(momentum=0.3),

@@ -87,6 +87,8 @@ LOSS_CASES = {
                                    LOSS["categorical_crossentropy"]()),
     "cce-plain": ([dense(4, "tanh"), dense(3, "softmax"), Dropout(rate=0.0)],
                   LOSS["categorical_crossentropy"]()),
+    "sparse-cce-fused-softmax": ([dense(4, "tanh"), dense(5, "softmax")],
+                                 LOSS["sparse_categorical_crossentropy"](label_smoothing=0.1)),
 }
 
 
