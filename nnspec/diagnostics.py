@@ -97,7 +97,7 @@ CODES: dict[str, str] = {
     "E310": "invalid schedule composition",
     "E311": "the run needs more memory than the machine allows",
     "E312": "embedding not reading the token ids",
-    "E313": "vocabulary size unknown",
+    "E313": "vocabulary size unknown or not the data's",
     "E314": "metric needs softmax outputs",
     # E4xx: training and data (some raised at run time)
     "E401": "data file not found",
@@ -120,6 +120,10 @@ CODES: dict[str, str] = {
     "E422": "unreadable image",
     "E423": "bad image folder",
     "E424": "image support not installed",
+    "E425": "empty text",
+    "E426": "text not UTF-8",
+    "E427": "text too short for one window",
+    "E428": "text sources with different vocabularies",
     # E5xx: backend and environment
     "E501": "device not available",
     "E502": "backend failure",
@@ -141,6 +145,7 @@ CODES: dict[str, str] = {
     "W106": "run directory from an older nnspec",
     "W107": "the run needs more than half of the machine's memory",
     "W109": "training diverged",
+    "W110": "vocabulary larger than the text",
     "W113": "data not read by check",
     "W114": "data path of an unsaved document",
     "W117": "image layout assumed",

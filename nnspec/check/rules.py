@@ -75,11 +75,12 @@ def _embeddings(layers: tuple, top: bool = True) -> list[tuple[object, bool]]:
     return out
 
 
-def embedding_rules(ctx: Ctx, model: ir.Model, data: ir.Data | None) -> bool:
+def embedding_rules(ctx: Ctx, model: ir.Model, data: ir.Data | None) -> ir.Model | None:
     """E312: an embedding reads token ids, the model's input, so it is the first layer (the
     ids get no gradient and a computed value is no id); E313: its vocabulary size is given
-    (`vocab=`) or the data source counts it. False when an error was reported (the model
-    cannot be lowered)."""
+    (`vocab=`) or the data source counts it, and agrees with the data's. Returns the model
+    with the embedding's vocabulary size filled in from the data where not written; None
+    after an error (the model cannot be lowered)."""
     ok = True
     declared = data.source.declared_vocab() if data is not None else None
     for layer, first in _embeddings(model.layers):
@@ -101,7 +102,20 @@ def embedding_rules(ctx: Ctx, model: ir.Model, data: ir.Data | None) -> bool:
                       label="vocab=?",
                       hints=["write `embedding DIM vocab=K` (ids 0..K-1), or read the data "
                              "with `text(\"FILE\", ...)`, which builds the vocabulary"])
-    return ok
+        elif declared is not None and getattr(layer, "vocab", None) not in (None, declared):
+            ok = False
+            ctx.error("E313", f"`embedding` has vocab={getattr(layer, 'vocab', None)} but "
+                      f"`{data.source.kind}` gives {declared} token ids",  # type: ignore[union-attr]
+                      span, label="vocabulary size",
+                      hints=[f"leave `vocab=` out of the embedding (it is taken from the data), "
+                             f"or write vocab={declared}"])
+    if not ok:
+        return None
+    first = model.layers[0] if model.layers else None
+    if isinstance(first, Embedding) and first.vocab is None and declared is not None:
+        filled = first.model_copy(update={"vocab": declared})
+        return model.model_copy(update={"layers": (filled, *model.layers[1:])})
+    return model
 
 
 def shape_rules(ctx: Ctx, model: ir.Model, data: ir.Data, blocks: dict[str, Block]) -> None:

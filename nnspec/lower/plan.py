@@ -372,6 +372,11 @@ class Plan:
         return None
 
     @property
+    def token_input(self) -> bool:
+        """The model's input holds token ids (an embedding reads it): int64 end to end."""
+        return any(n.kind == EMBEDDING and INPUT in n.inputs for n in self.layers)
+
+    @property
     def is_chain(self) -> bool:
         """Every node reads the one before it (the first, the input), nothing else reads it,
         and the only output is the last node: what the chain-only engine paths assume."""

@@ -167,7 +167,9 @@ def forward(plan: Plan, params: np.ndarray, buffers: np.ndarray, x: np.ndarray, 
     masks from `masks` (one per dropout node with rate > 0, in node order) or drawn from `rng`
     (backends/base.py convention). Evaluation: running statistics, no dropout. Running
     statistics are not updated here."""
-    f = Forward(x=np.asarray(x, dtype=np.float64), main=_main(plan))
+    x = np.asarray(x)  # token ids stay integers
+    f = Forward(x=x if np.issubdtype(x.dtype, np.integer) else x.astype(np.float64),
+                main=_main(plan))
     f.x = f.x.reshape(f.x.shape[0], -1)
     mask_i = 0
     for layer in plan.layers:
