@@ -30,7 +30,8 @@ ENGINE_KINDS = frozenset({"dense", "dropout", "batchnorm", "activation", "flatte
 # the cpu engine's image kernels (backends/cpu/conv2d.py, pool.py, batchnorm.py's *_2d)
 IMAGE_KINDS = frozenset({"conv2d", "maxpool", "avgpool", "global_avgpool", "batchnorm2d"})
 KERNELS: dict[str, frozenset[str] | None] = {"reference": None,
-                                             "cpu": ENGINE_KINDS | IMAGE_KINDS,
+                                             "cpu": ENGINE_KINDS | IMAGE_KINDS
+                                             | {"embedding"},
                                              "cuda": ENGINE_KINDS}
 
 

@@ -177,6 +177,10 @@ def as_inputs(plan: Plan, x: np.ndarray) -> np.ndarray:
             if x.size and not np.all(x == np.round(x)):
                 raise ValueError("token ids must be integers")
         x = np.ascontiguousarray(x, dtype=np.int64)
+        vocab = plan.vocab_size
+        if x.size and (x.min() < 0 or x.max() >= vocab):  # the engines index with them
+            bad = int(x.min()) if x.min() < 0 else int(x.max())
+            raise ValueError(f"token id {bad} out of range [0, {vocab})")
     else:
         x = np.ascontiguousarray(x, dtype=plan.dtype)
     if x.ndim == 1 and plan.n_inputs == 1:

@@ -377,6 +377,14 @@ class Plan:
         return any(n.kind == EMBEDDING and INPUT in n.inputs for n in self.layers)
 
     @property
+    def vocab_size(self) -> int:
+        """The number of token ids the model's input takes (its embeddings' smallest table);
+        0 without token input."""
+        sizes = [n.tensors[0].shape[0] for n in self.layers
+                 if n.kind == EMBEDDING and INPUT in n.inputs]
+        return min(sizes) if sizes else 0
+
+    @property
     def is_chain(self) -> bool:
         """Every node reads the one before it (the first, the input), nothing else reads it,
         and the only output is the last node: what the chain-only engine paths assume."""

@@ -16,6 +16,7 @@ from nnspec.ops.layers import (
     Concat,
     Conv2D,
     Dropout,
+    Embedding,
     Flatten,
     GlobalAvgPool,
     Head,
@@ -50,6 +51,10 @@ NETS = {
                                 LOSS["categorical_crossentropy"](), 3),
     "sparse-cce-smoothed": ([dense(4, "tanh"), dense(5, "softmax")],
                             LOSS["sparse_categorical_crossentropy"](label_smoothing=0.1), 3),
+    # token ids (repeated in a sample and across the batch) through a shared embedding
+    "embedding-flatten-tanh-sparse-cce": (
+        [Embedding(dim=3, vocab=5), Flatten(), dense(4, "tanh"), dense(5, "softmax")],
+        LOSS["sparse_categorical_crossentropy"](), 4),
     "activation-softmax-cce": ([dense(3), ActivationLayer(activation=ACT["softmax"]())],
                                LOSS["categorical_crossentropy"](), 3),
     "sigmoid-relu-bn-multilabel": ([dense(4, "sigmoid"), BatchNorm(momentum=0.3),
@@ -143,3 +148,8 @@ IMAGE_GRAPH_NETS = {
                           Branch(layers=(AvgPool2D(kernel=2, stride=1),)))),
          Flatten(), dense(2)], LOSS["mse"](), (2, 5, 5)),
 }
+# a graph after an embedding (cpu only, as the image graphs: no cuda embedding kernel yet)
+IMAGE_GRAPH_NETS["embedding-concat-sparse-cce"] = (
+    [Embedding(dim=2, vocab=6), Flatten(), Concat(branches=(
+        Branch(layers=(dense(3, "tanh"),)), Branch())), dense(6, "softmax")],
+    LOSS["sparse_categorical_crossentropy"](label_smoothing=0.1), 3)
