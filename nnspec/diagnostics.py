@@ -124,6 +124,7 @@ CODES: dict[str, str] = {
     "E426": "text not UTF-8",
     "E427": "text too short for one window",
     "E428": "text sources with different vocabularies",
+    "E429": "a text prompt for a run not trained on text",
     # E5xx: backend and environment
     "E501": "device not available",
     "E502": "backend failure",
