@@ -119,8 +119,9 @@ Python itself (`pydoc_data.topics`, the text `help("topics")` shows: about 465,0
 characters, 114,000 words), distributed under the Python Software Foundation License; the
 examples `specs/next_word.nn` and `specs/next_char.nn` train on it offline. Split one
 text() source for validation (`split validation=0.1`: windows drawn at random, so validation
-windows share text with training ones); a separate validation text is E428. The reference
-and cpu backends run `embedding`; the cuda engine refuses it (E506) until its kernel lands.
+windows share text with training ones); a separate validation text is E428. Every backend
+runs `embedding` (the compiled engines read the ids through their workspace: exact up to
+2^24 ids in float32).
 
 **Values.** Numbers (`16`, `0.1`, `1e-4`), strings (`"data/iris.csv"`, relative to the
 spec file), names (`true`, `false`, `full`, `val_loss`; a bare name is accepted wherever

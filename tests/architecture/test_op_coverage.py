@@ -99,11 +99,9 @@ TABLES = {"reference (finite differences)": reference_plans, "cpu": cpu_plans,
 # Known gaps, each an xfail that must fail: a gap closed without removing it here is an error
 # (strict). The image layers have no cuda kernels yet (backends.KERNELS; E506 on cuda).
 IMAGE_LAYERS = "conv2d, maxpool, avgpool, global_avgpool (and batchnorm over images)"
-# `embedding` (issue 14) has reference and cpu kernels; its cuda kernel is still to come.
-AWAITING = {("layer", "cuda"): f"no cuda kernels yet for {IMAGE_LAYERS}, embedding: E506"}
+AWAITING = {("layer", "cuda"): f"no cuda kernels yet for {IMAGE_LAYERS}: E506"}
 # What each awaited gap is made of, exactly: a gap that grows or shrinks fails too.
-AWAITED_MISSING = {("layer", "cuda"): {"conv2d", "maxpool", "avgpool", "global_avgpool",
-                                       "embedding"}}
+AWAITED_MISSING = {("layer", "cuda"): {"conv2d", "maxpool", "avgpool", "global_avgpool"}}
 CASES = [pytest.param(family, table, marks=pytest.mark.xfail(strict=True,
                                                             reason=AWAITING[family, table]))
          if (family, table) in AWAITING else (family, table)

@@ -124,6 +124,12 @@ GRAPH_NETS = {
         LOSS["categorical_crossentropy"](label_smoothing=0.1), 2),
 }
 
+# a graph after an embedding: ids -> vectors, flattened, a concat with an identity branch
+GRAPH_NETS["embedding-concat-sparse-cce"] = (
+    [Embedding(dim=2, vocab=6), Flatten(), Concat(branches=(
+        Branch(layers=(dense(3, "tanh"),)), Branch())), dense(6, "softmax")],
+    LOSS["sparse_categorical_crossentropy"](label_smoothing=0.1), 3)
+
 # graphs of image layers (kept apart from GRAPH_NETS, which tests/cuda runs too: the cuda
 # engine has no image kernels yet)
 IMAGE_GRAPH_NETS = {
@@ -148,8 +154,3 @@ IMAGE_GRAPH_NETS = {
                           Branch(layers=(AvgPool2D(kernel=2, stride=1),)))),
          Flatten(), dense(2)], LOSS["mse"](), (2, 5, 5)),
 }
-# a graph after an embedding (cpu only, as the image graphs: no cuda embedding kernel yet)
-IMAGE_GRAPH_NETS["embedding-concat-sparse-cce"] = (
-    [Embedding(dim=2, vocab=6), Flatten(), Concat(branches=(
-        Branch(layers=(dense(3, "tanh"),)), Branch())), dense(6, "softmax")],
-    LOSS["sparse_categorical_crossentropy"](label_smoothing=0.1), 3)

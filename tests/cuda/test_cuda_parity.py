@@ -12,7 +12,7 @@ from cpu_nets import GRAPH_NETS
 from cuda_helpers import ACT, LOSS, OPT, OPTIMIZER_CASES, close, data, dense, make_plan, order, pair
 
 from nnspec.backends.base import dropout_rng
-from nnspec.ops.layers import ActivationLayer, BatchNorm, Dropout, Flatten
+from nnspec.ops.layers import ActivationLayer, BatchNorm, Dropout, Embedding, Flatten
 from nnspec.ops.optimizers import Clip
 
 pytestmark = pytest.mark.cuda
@@ -141,8 +141,12 @@ LAYER_CASES = {
                                   dense(3, "softmax")],
     "image-flatten": [ActivationLayer(activation=ACT["tanh"]()), Dropout(rate=0.2), Flatten(),
                       dense(2)],
+    # 4 token ids from 5 (repeated in a sample and across a batch: scatter-add of both)
+    "embedding-softmax": [Embedding(dim=3, vocab=5), Flatten(), dense(4, "tanh"),
+                          dense(5, "softmax")],
 }
-LAYER_INPUTS = {"image-flatten": (3, 1, 2)}  # the sample shape where it is not (3,)
+# the sample shape where it is not (3,)
+LAYER_INPUTS = {"image-flatten": (3, 1, 2), "embedding-softmax": 4}
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
