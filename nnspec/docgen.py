@@ -103,9 +103,9 @@ a UTF-8 text into windows: the ids of `context` tokens and the id of the token t
 lowercased unless `lower=false`; the vocabulary has exactly `vocab` ids (default 5000 words,
 128 characters): `<unk>` is id 0, then the most frequent tokens seen at least `min_count`
 times, and any other token reads as `<unk>`. Because the size is declared, `check` knows the
-model's input (`input 3`) and output (`dense 5000 softmax`) sizes and fills in the size of
-an `embedding` written without `vocab=`. A model in the manner of Bengio et al. (2003):
-`embedding 32; flatten; dense 128 tanh; dense 5000 softmax`, trained with
+model's input (`input 3`) and output sizes: `dense vocab softmax` is `dense 5000 softmax`
+(E313 without a text() source), and an `embedding` written without `vocab=` gets it too. A model in the manner of Bengio et al. (2003):
+`embedding 32; flatten; dense 128 tanh; dense vocab softmax`, trained with
 `sparse_categorical_crossentropy` (integer targets, fused with the softmax) and reporting
 `perplexity` (exp of the cross-entropy; a uniform guess over K ids scores K) and
 `top5_accuracy`. The vocabulary is saved with the run (`data.json`), and
