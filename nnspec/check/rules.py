@@ -111,9 +111,9 @@ def embedding_rules(ctx: Ctx, model: ir.Model, data: ir.Data | None) -> ir.Model
                              f"or write vocab={declared}"])
     if not ok:
         return None
-    first = model.layers[0] if model.layers else None
-    if isinstance(first, Embedding) and first.vocab is None and declared is not None:
-        filled = first.model_copy(update={"vocab": declared})
+    top = model.layers[0] if model.layers else None
+    if isinstance(top, Embedding) and top.vocab is None and declared is not None:
+        filled = top.model_copy(update={"vocab": declared})
         return model.model_copy(update={"layers": (filled, *model.layers[1:])})
     return model
 

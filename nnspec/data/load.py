@@ -140,6 +140,7 @@ def load_data(data: ir.Data, *, spec_dir: Path | str, seed: int, n_inputs: int,
         feature_count(t.x.shape[1], t.feature_names, where_of[role], n_inputs)
     roles = list(tables)
     text = _text_vocab(tables, where_of, n_outputs, task)
+    classes: list[str] | None
     if text is not None:  # token ids are the targets and the classes: nothing to encode
         ys, classes = [tables[r].y for r in roles], text
     else:

@@ -152,7 +152,7 @@ class Embedding(Layer):
     dim: int = Field(gt=0, description="length of each token's vector")
     vocab: int | None = Field(None, gt=0, description="number of token ids (default: the "
                               "vocabulary size of the data source)")
-    init: AnyInitializer = Field(default_factory=lambda: Normal(std=1.0),
+    init: AnyInitializer = Field(default_factory=lambda: Normal(mean=0.0, std=1.0),
                                  description="weight initializer (PyTorch: normal, std 1)")
 
     def out_shape(self, x: Shape) -> Shape:
