@@ -104,7 +104,8 @@ lowercased unless `lower=false`; the vocabulary has exactly `vocab` ids (default
 128 characters): `<unk>` is id 0, then the most frequent tokens seen at least `min_count`
 times, and any other token reads as `<unk>`. Because the size is declared, `check` knows the
 model's input (`input 3`) and output sizes: `dense vocab softmax` is `dense 5000 softmax`
-(E313 without a text() source), and an `embedding` written without `vocab=` gets it too. A model in the manner of Bengio et al. (2003):
+(E313 without a text() source), and an `embedding` written without `vocab=` gets it too.
+A model in the manner of Bengio et al. (2003):
 `embedding 32; flatten; dense 128 tanh; dense vocab softmax`, trained with
 `sparse_categorical_crossentropy` (integer targets, fused with the softmax) and reporting
 `perplexity` (exp of the cross-entropy; a uniform guess over K ids scores K) and
