@@ -40,6 +40,7 @@ from nnspec.lower.plan import (
     CONCAT,
     DENSE,
     DROPOUT,
+    EMBEDDING,
     FLATTEN,
     INPUT,
     Plan,
@@ -155,7 +156,7 @@ def workspace_values(plan: Plan, rows: int) -> int:
             ws += 2 * rows * n + 3 * n
         elif layer.kind == FLATTEN:
             pass
-        else:  # conv2d, pools, ...: its output (the cpu engine runs them through reference)
+        else:  # embedding, conv2d, pools, ...: its output region
             ws += rows * n
     return ws + 2 * rows * widest + (0 if plan.is_chain else _gradient_workspace(plan, rows))
 
@@ -302,7 +303,7 @@ def estimate(plan: Plan, data: DataSize | None, *, validation: float = 0.0,
     return Estimate(tuple(items), data, p, _biggest(plan), _widest(plan), tuple(notes))
 
 
-_ENGINE_KINDS = (DENSE, ACTIVATION, DROPOUT, BATCHNORM, FLATTEN, CONCAT, ADD)
+_ENGINE_KINDS = (DENSE, ACTIVATION, DROPOUT, BATCHNORM, FLATTEN, CONCAT, ADD, EMBEDDING)
 
 
 def _biggest(plan: Plan) -> int | None:

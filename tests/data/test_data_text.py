@@ -94,6 +94,21 @@ def test_builtin_corpus_needs_no_file():
     assert ds.files == ()  # nothing read from disk to hash
 
 
+def test_memory_estimate_counts_the_windows(tmp_path):
+    """memory.datasize: the built-in corpus is counted (limit caps it), a file estimated from
+    its size, so `summary` and run's memory check size the data and its one-hot targets."""
+    from nnspec.memory.datasize import data_size
+
+    spec, _ = _spec("text(corpus=python_help, tokens=chars, context=8, vocab=100, limit=5000)",
+                    context=8, vocab=100)
+    size = data_size(spec, 8, 1)
+    assert size is not None and (size.samples, size.exact) == (5000 - 8, True)
+    (tmp_path / "t.txt").write_text("x" * 3000, encoding="utf-8")
+    spec, _ = _spec(f'text("{tmp_path / "t.txt"}", tokens=chars, context=2, vocab=6)')
+    size = data_size(spec, 2, 1)
+    assert size is not None and size.samples == 3000 - 2 and not size.exact
+
+
 def _render(tmp: Path, code: str, source: str, **kw) -> str:
     spec, text = _spec(source, **kw)
     if code.startswith("W"):
