@@ -74,9 +74,10 @@ below); `check` works out the shape after every statement and reports a mismatch
 the statement that causes it, and `nnspec summary` and the editor's hover show the shapes.
 Branches (`concat`, `add`, `residual`) read the same input; their layers' weights are saved
 under nested names as PyTorch names nested modules (`layers.2.branches.1.0.weight`,
-`layers.3.body.0.weight`, `layers.4.body.0.weight` for a head). Token inputs will extend the
-same statement: `input 3 tokens` will be a sample of 3 integer token ids (the shape (3,)
-with an integer element kind that only an embedding layer accepts), not a new statement.
+`layers.3.body.0.weight`, `layers.4.body.0.weight` for a head). A model whose first layer
+is an `embedding` reads token ids: `input 3` is then a sample of 3 integer ids (kept int64
+from the data to the engines, never scaled), and only that first layer may be an
+embedding (E312).
 
 **Images.** `conv2d`, `maxpool`, `avgpool` and `global_avgpool` take (C, H, W) samples
 (PyTorch's NCHW, one sample row-major); their window options (kernel, stride, padding,
@@ -98,6 +99,33 @@ with Pillow), and the built-in `digits(image=true)` and `shapes(...)`. For an im
 channel over every pixel of the training split), saved with the run; `nnspec predict RUN
 folder/` (or an .npz of images) reads new images the same way, resized to H x W, and prints
 a `file` column first.
+
+**Next-word prediction.** `text("corpus.txt", tokens=words, context=3, vocab=5000)` turns
+a UTF-8 text into windows: the ids of `context` tokens and the id of the token that follows
+(the target). Tokens are words and punctuation marks, or characters (`tokens=chars`),
+lowercased unless `lower=false`; the vocabulary has exactly `vocab` ids (default 5000 words,
+128 characters): `<unk>` is id 0, then the most frequent tokens seen at least `min_count`
+times, and any other token reads as `<unk>`. Because the size is declared, `check` knows the
+model's input (`input 3`) and output sizes: `dense vocab softmax` is `dense 5000 softmax`
+(E313 without a text() source), and an `embedding` written without `vocab=` gets it too.
+A model in the manner of Bengio et al. (2003):
+`embedding 32; flatten; dense 128 tanh; dense vocab softmax`, trained with
+`sparse_categorical_crossentropy` (integer targets, fused with the softmax) and reporting
+`perplexity` (exp of the cross-entropy; a uniform guess over K ids scores K) and
+`top5_accuracy`. The vocabulary is saved with the run (`data.json`), and
+`nnspec predict RUN "the cat sat" --top 5` prints the most probable next tokens with their
+probabilities; `--generate 50 --temperature 0.8 --seed 1` continues the prompt (T = 0:
+always the most probable token; `<unk>` is never generated). An empty text is E425, one
+that is not UTF-8 E426 (with the byte offset and line), one too short for a window E427; a
+vocabulary larger than the text's distinct tokens leaves ids unused (W110). Without a file,
+`text(corpus=python_help, ...)` reads the built-in corpus: the help topics that ship with
+Python itself (`pydoc_data.topics`, the text `help("topics")` shows: about 465,000
+characters, 114,000 words), distributed under the Python Software Foundation License; the
+examples `specs/next_word.nn` and `specs/next_char.nn` train on it offline. Split one
+text() source for validation (`split validation=0.1`: windows drawn at random, so validation
+windows share text with training ones); a separate validation text is E428. Every backend
+runs `embedding` (the compiled engines read the ids through their workspace: exact up to
+2^24 ids in float32).
 
 **Values.** Numbers (`16`, `0.1`, `1e-4`), strings (`"data/iris.csv"`, relative to the
 spec file), names (`true`, `false`, `full`, `val_loss`; a bare name is accepted wherever

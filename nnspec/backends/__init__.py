@@ -26,7 +26,7 @@ GRAPHS = ("reference", "cpu", "cuda")
 # engine imported (cuda's imports numba.cuda); tests/architecture/test_op_coverage.py keeps
 # it honest. A kernel added to an engine adds its kind here.
 ENGINE_KINDS = frozenset({"dense", "dropout", "batchnorm", "activation", "flatten", "concat",
-                          "add"})
+                          "add", "embedding"})
 # the engines' image kernels (backends/cpu/conv2d.py, pool.py, batchnorm.py's *_2d; the
 # same names in backends/cuda/)
 IMAGE_KINDS = frozenset({"conv2d", "maxpool", "avgpool", "global_avgpool", "batchnorm2d"})

@@ -8,7 +8,8 @@ chunk by chunk; it owns the data, the learning rate schedule and the shuffle ord
 
 Conventions every backend follows (so backends agree bit for bit where the math allows):
 
-Inputs x: (N, n_inputs), converted to the plan dtype, C-contiguous (`as_inputs`).
+Inputs x: (N, n_inputs), converted to the plan dtype, C-contiguous (`as_inputs`); token ids
+  (a model starting with `embedding`) as int64.
 Targets y: ALWAYS a float (N, K) array of the plan dtype (`as_targets` converts): regression
   and binary_crossentropy: the target values, K = n_outputs ((N,) becomes (N, 1));
   categorical_crossentropy: one-hot rows (or any soft target rows summing to 1), built by
@@ -168,8 +169,20 @@ def evaluate_outputs(exe: Executable, x: np.ndarray, y: np.ndarray) -> tuple[flo
 
 
 def as_inputs(plan: Plan, x: np.ndarray) -> np.ndarray:
-    """x as the (N, n_inputs) C-contiguous array of the plan dtype (no copy if it is one)."""
-    x = np.ascontiguousarray(x, dtype=plan.dtype)
+    """x as the (N, n_inputs) C-contiguous array of the plan dtype (no copy if it is one);
+    token ids (plan.token_input) as int64, never through floats."""
+    if plan.token_input:
+        x = np.asarray(x)
+        if not np.issubdtype(x.dtype, np.integer):
+            if x.size and not np.all(x == np.round(x)):
+                raise ValueError("token ids must be integers")
+        x = np.ascontiguousarray(x, dtype=np.int64)
+        vocab = plan.vocab_size
+        if x.size and (x.min() < 0 or x.max() >= vocab):  # the engines index with them
+            bad = int(x.min()) if x.min() < 0 else int(x.max())
+            raise ValueError(f"token id {bad} out of range [0, {vocab})")
+    else:
+        x = np.ascontiguousarray(x, dtype=plan.dtype)
     if x.ndim == 1 and plan.n_inputs == 1:
         x = x.reshape(-1, 1)
     if x.ndim != 2 or x.shape[1] != plan.n_inputs:

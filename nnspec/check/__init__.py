@@ -21,6 +21,7 @@ from nnspec.check.model import check_model
 from nnspec.check.output import check_output, trajectory_rules
 from nnspec.check.rules import (
     data_train_rules,
+    embedding_rules,
     loss_rules,
     model_rules,
     output_rules,
@@ -122,6 +123,12 @@ def _check(ctx: Ctx, doc: Document, parts: Parts) -> ir.Spec | None:
     output = check_output(ctx, blocks["output"]) if "output" in blocks else ir.Output()
     if model is not None:
         model_rules(ctx, model)
+        filled = embedding_rules(ctx, model, data)
+        if filled is None:
+            sure_model = None  # it cannot be lowered
+        else:  # the vocabulary size taken from the data
+            model = filled
+            sure_model = filled if sure_model is not None else None
         if data is not None:
             shape_rules(ctx, model, data, blocks)
     # A block with mistakes is checked against the others without what failed (it fell back

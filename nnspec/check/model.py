@@ -39,7 +39,7 @@ def check_model(ctx: Ctx, block: Block, data: ir.Data | None = None) -> ir.Model
             if seen.once(st):
                 _init_from(ctx, st, given, failed)
         elif kw in LAYERS:
-            layer = _layer(ctx, st, top=True)
+            layer = _layer(ctx, st, top=True, data=data)
             if layer is None:
                 failed.add("layers")
             else:
@@ -120,7 +120,7 @@ def _layers(ctx: Ctx, statements, where: str) -> list | None:  # type: ignore[no
 
 # Layers other tools have and nnspec does not yet: a plain "not supported yet" rather than
 # a did-you-mean towards a layer that does something else (`lstm` -> `dense`?)
-NOT_YET = ("lstm", "gru", "rnn", "embedding", "attention", "multihead_attention",
+NOT_YET = ("lstm", "gru", "rnn", "attention", "multihead_attention",
            "transformer", "conv1d", "conv3d", "layernorm", "upsample", "conv2d_transpose")
 
 
@@ -167,8 +167,27 @@ def _branches(ctx: Ctx, st) -> list | None:  # type: ignore[no-untyped-def]
     return out if ok else None
 
 
-def _layer(ctx: Ctx, st, *, top: bool):  # type: ignore[no-untyped-def]
-    """One layer statement (a composite one with its body); None after reporting."""
+def _vocab_units(ctx: Ctx, args: list, data: ir.Data | None) -> list | None:  # type: ignore[type-arg]
+    """`dense vocab softmax`: the units are the vocabulary size its text() source declares
+    (E313 without one); other arguments as they are. None after reporting."""
+    first = args[0] if args else None
+    if not (isinstance(first, Name) and first.value == "vocab"):
+        return args
+    size = data.source.declared_vocab() if data is not None else None
+    if size is None:
+        where = f"`{data.source.kind}` does not count one" if data is not None else \
+            "the spec has no data source that counts one"
+        ctx.error("E313", f"`dense vocab` takes the vocabulary size of the data, but {where}",
+                  first.span, label="vocabulary size unknown",
+                  hints=["read the data with `text(\"FILE\", vocab=K)`, or write the number of "
+                         "units"])
+        return None
+    return [Number(value=size, text=str(size), span=first.span), *args[1:]]
+
+
+def _layer(ctx: Ctx, st, *, top: bool, data: ir.Data | None = None):  # type: ignore[no-untyped-def]
+    """One layer statement (a composite one with its body); None after reporting. `data`:
+    the checked data block, for `dense vocab` (a top-level statement)."""
     kw = st.keyword.value
     cls = LAYERS[kw]
     nested = getattr(cls, "nested", ())
@@ -179,7 +198,12 @@ def _layer(ctx: Ctx, st, *, top: bool):  # type: ignore[no-untyped-def]
                       label="unexpected body",
                       hints=["only concat, add, residual and head hold layers"])
             return None
-        layer = build(ctx, cls, all_args(st), st.span, title=kw)
+        args = list(all_args(st))
+        if kw == "dense" and top:
+            args = _vocab_units(ctx, args, data)  # type: ignore[assignment]
+            if args is None:
+                return None
+        layer = build(ctx, cls, args, st.span, title=kw)
         return None if layer is None else _resolve_init(layer)
     if body is None:
         example = {"concat": "concat { branch { dense 16 relu }; branch { dense 8 } }",

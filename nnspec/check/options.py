@@ -58,6 +58,7 @@ EXTRA_POSITIONAL: dict[tuple[str, str], tuple[str, ...]] = {
     ("activation", "elu"): ("alpha",),
     ("initializer", "constant"): ("value",),
     ("loss", "huber"): ("delta",),
+    ("source", "text"): ("path",),  # text("corpus.txt", ...) or text(corpus=python_help)
 }
 
 HIDDEN = ("span", "kind")

@@ -13,7 +13,7 @@ from nnspec import ir
 from nnspec.check.context import Ctx, did_you_mean
 from nnspec.check.statements import all_args, find, option_span
 from nnspec.diagnostics import Fix, Span
-from nnspec.ops.layers import ActivationLayer, Dense, Dropout, Head
+from nnspec.ops.layers import ActivationLayer, Composite, Dense, Dropout, Embedding, Head
 from nnspec.ops.schedules import OneCycle, ReduceOnPlateau
 from nnspec.ops.sources import Source
 from nnspec.syntax import Block, Call
@@ -61,6 +61,61 @@ def model_rules(ctx: Ctx, model: ir.Model) -> None:
                         "so the classes barely separate", later.span,
                         label=f"{b} after sigmoid",
                         hints=["use a linear (or relu) layer before the softmax"])
+
+
+def _embeddings(layers: tuple, top: bool = True) -> list[tuple[object, bool]]:
+    """(embedding, whether it is the model's first layer) for every embedding, nested too."""
+    out: list[tuple[object, bool]] = []
+    for i, layer in enumerate(layers):
+        if isinstance(layer, Embedding):
+            out.append((layer, top and i == 0))
+        elif isinstance(layer, Composite):
+            for _, chain in layer.parts():
+                out += _embeddings(chain, False)
+    return out
+
+
+def embedding_rules(ctx: Ctx, model: ir.Model, data: ir.Data | None) -> ir.Model | None:
+    """E312: an embedding reads token ids, the model's input, so it is the first layer (the
+    ids get no gradient and a computed value is no id); E313: its vocabulary size is given
+    (`vocab=`) or the data source counts it, and agrees with the data's. Returns the model
+    with the embedding's vocabulary size filled in from the data where not written; None
+    after an error (the model cannot be lowered)."""
+    ok = True
+    declared = data.source.declared_vocab() if data is not None else None
+    for layer, first in _embeddings(model.layers):
+        span = getattr(layer, "span", None)
+        if not first:
+            ok = False
+            ctx.error("E312", "`embedding` must be the model's first layer: it looks up "
+                      "token ids, which only the model's input holds", span,
+                      label="not the first layer",
+                      notes=["an embedding's input gets no gradient, and a value computed "
+                             "by another layer is no token id"],
+                      hints=["move the embedding to the top of the model, right after "
+                             "`input N tokens`"])
+        elif getattr(layer, "vocab", None) is None and declared is None:
+            ok = False
+            why = (f"`{data.source.kind}` does not count one" if data is not None
+                   else "the spec has no data source that counts one")
+            ctx.error("E313", f"the vocabulary size of `embedding` is unknown: {why}", span,
+                      label="vocab=?",
+                      hints=["write `embedding DIM vocab=K` (ids 0..K-1), or read the data "
+                             "with `text(\"FILE\", ...)`, which builds the vocabulary"])
+        elif declared is not None and getattr(layer, "vocab", None) not in (None, declared):
+            ok = False
+            ctx.error("E313", f"`embedding` has vocab={getattr(layer, 'vocab', None)} but "
+                      f"`{data.source.kind}` gives {declared} token ids",  # type: ignore[union-attr]
+                      span, label="vocabulary size",
+                      hints=[f"leave `vocab=` out of the embedding (it is taken from the data), "
+                             f"or write vocab={declared}"])
+    if not ok:
+        return None
+    top = model.layers[0] if model.layers else None
+    if isinstance(top, Embedding) and top.vocab is None and declared is not None:
+        filled = top.model_copy(update={"vocab": declared})
+        return model.model_copy(update={"layers": (filled, *model.layers[1:])})
+    return model
 
 
 def shape_rules(ctx: Ctx, model: ir.Model, data: ir.Data, blocks: dict[str, Block]) -> None:
@@ -120,14 +175,14 @@ def loss_rules(ctx: Ctx, model: ir.Model | None, data: ir.Data | None, train: ir
     if model is not None and last is not None:
         units = ir.layer_shapes(model)[-1][1]
         note = [f"the last layer is {_describe_layer(last)} on {_line(last.span)}"]
-        if loss.kind == "categorical_crossentropy":
+        if loss.rule == "categorical_crossentropy":  # and the sparse form, its kernels'
             if units == 1:
-                ctx.error("E306", "categorical_crossentropy needs one output unit per class, "
+                ctx.error("E306", f"{loss.kind} needs one output unit per class, "
                           "but the last layer has 1 unit", loss_span, label="needs >= 2 units",
                           notes=note, hints=["for two classes use `binary_crossentropy` with "
                                              "`dense 1 sigmoid`, or end with `dense 2 softmax`"])
             elif act not in CLASSIFICATION_OUT:
-                ctx.error("E306", "categorical_crossentropy expects a softmax or log_softmax "
+                ctx.error("E306", f"{loss.kind} expects a softmax or log_softmax "
                           f"output, found {act}", loss_span, label="needs softmax outputs",
                           notes=note, hints=[f"end the model with `dense {units} softmax`"])
         elif loss.kind == "binary_crossentropy":
@@ -207,6 +262,14 @@ def _metric_rules(ctx: Ctx, train: ir.Train, target, blocks: dict[str, Block],
                              "p >= 0.5; binary_crossentropy trains it best); for K classes "
                              "`dense K softmax` with categorical_crossentropy; for regression "
                              "use mae, mse, rmse or r2"])
+        elif metric.kind in ("perplexity", "top5_accuracy") and model is not None and \
+                output_layer(model)[0] != "softmax":
+            act, last = output_layer(model)
+            ctx.error("E314", f"{metric.kind} reads class probabilities, but the model ends "
+                      f"with {act} outputs", span, label="needs softmax outputs",
+                      notes=[f"the last layer is {_describe_layer(last)} on "
+                             f"{_line(getattr(last, 'span', None))}"] if last else [],
+                      hints=["end the model with `dense K softmax` (K classes)"])
         elif metric.task == "regression" and train.loss.task == "classification":
             ctx.error("E307", f"{metric.kind} is a regression metric but the loss "
                       f"{train.loss.kind} trains a classifier", span,

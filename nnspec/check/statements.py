@@ -50,6 +50,8 @@ BLOCKS: dict[str, list[StatementDoc]] = {
                      repeat=True),
         StatementDoc("global_avgpool", "global_avgpool", "the mean of each channel: "
                      "(C, H, W) -> (C,)", repeat=True),
+        StatementDoc("embedding", "embedding DIM [vocab=K] [init=INIT]", "a learned vector "
+                     "per token id: (T,) ids -> (T, DIM); the first layer", repeat=True),
         StatementDoc("concat", "concat { branch { LAYERS } branch { LAYERS } ... }",
                      "parallel branches reading the same input, outputs joined", repeat=True),
         StatementDoc("add", "add { branch { LAYERS } branch { LAYERS } ... }",

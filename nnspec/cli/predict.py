@@ -25,10 +25,35 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("input", metavar="INPUT", help="CSV (or .npz, or a folder of images) of "
                    "samples to predict")
     p.add_argument("-o", "--output", metavar="OUT.csv", help="write here (default: stdout)")
+    text = p.add_argument_group("a run trained on text(...): INPUT is a prompt")
+    text.add_argument("--top", type=int, metavar="K", help="print the K most probable next "
+                      "tokens with their probabilities (the default for a text run: 5)")
+    text.add_argument("--generate", type=int, metavar="N", help="continue the prompt by N "
+                      "tokens")
+    text.add_argument("--temperature", type=float, default=1.0, metavar="T",
+                      help="sampling temperature for --generate (0: always the most "
+                      "probable token; default 1)")
+    text.add_argument("--seed", type=int, default=0, metavar="S",
+                      help="seed of the sampling for --generate (default 0)")
     p.set_defaults(func=main)
 
 
+def _text(args: argparse.Namespace, restored: object) -> str:
+    """`--top` / `--generate` on a text run: the prompt is args.input (run.textgen)."""
+    from nnspec.run.textgen import generate, top_tokens
+
+    if args.top is not None and args.top < 1 or args.generate is not None and args.generate < 0 \
+            or args.temperature < 0:
+        raise ValueError("--top must be at least 1, --generate and --temperature at least 0")
+    if args.generate is not None:
+        return generate(restored, args.input, args.generate, args.temperature, args.seed) + "\n"
+    rows = top_tokens(restored, args.input, args.top or 5)
+    width = max(len(repr(t)) for t, _ in rows)
+    return "".join(f"{repr(t):<{width}}  {p:.4f}\n" for t, p in rows)
+
+
 def main(args: argparse.Namespace) -> int:
+    from nnspec.data.text import is_text
     from nnspec.run.atomic import write_text
     from nnspec.run.predict import predict, prediction_table, read_input, write_csv
     from nnspec.run.restore import restore
@@ -36,6 +61,18 @@ def main(args: argparse.Namespace) -> int:
     sources: dict[str, str] = {}
     try:
         restored = restore(args.run_dir, sources)
+        if (args.top is not None or args.generate is not None
+                or is_text(restored.schema.get("layout"))):
+            try:
+                out = _text(args, restored)
+            except ValueError as exc:
+                print(f"nnspec predict: error: {exc}", file=sys.stderr)
+                return 2
+            if args.output:
+                write_text(args.output, out)
+            else:
+                sys.stdout.write(out)
+            return 0
         features = read_input(restored, args.input)
         header, rows = prediction_table(restored, predict(restored, features, args.input))
         files = getattr(getattr(features.table, "locator", None), "files", None)

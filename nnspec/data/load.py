@@ -31,7 +31,7 @@ from nnspec.data.scaling import Scaler, dominant_rows, unrepresentable
 from nnspec.data.split import split_rows
 from nnspec.data.targets import encode
 from nnspec.diagnostics import DiagnosticError, error
-from nnspec.ops.sources import Csv, Images, Npz, Source
+from nnspec.ops.sources import Csv, Images, Npz, Source, Text
 
 STREAMS = {"validation": 1, "test": 2, "split": 3}
 
@@ -74,6 +74,10 @@ def read_source(src: Source, *, spec_dir: Path | str, seed: int | np.random.Seed
         return read_csv(src, spec_dir, where, role)
     if isinstance(src, Npz):
         return read_npz(src, spec_dir, where, role, input_shape)
+    if isinstance(src, Text):
+        from nnspec.data.text import read_text
+
+        return read_text(src, spec_dir, where, role)
     if isinstance(src, Images):
         from nnspec.data.images import read_image_folder
 
@@ -135,7 +139,12 @@ def load_data(data: ir.Data, *, spec_dir: Path | str, seed: int, n_inputs: int,
         _check_image_shape(t, input_shape, where_of[role])
         feature_count(t.x.shape[1], t.feature_names, where_of[role], n_inputs)
     roles = list(tables)
-    ys, classes = encode([(tables[r], where_of[r]) for r in roles], task, n_outputs)
+    text = _text_vocab(tables, where_of, n_outputs, task)
+    classes: list[str] | None
+    if text is not None:  # token ids are the targets and the classes: nothing to encode
+        ys, classes = [tables[r].y for r in roles], text
+    else:
+        ys, classes = encode([(tables[r], where_of[r]) for r in roles], task, n_outputs)
     y_of = dict(zip(roles, ys, strict=True))
 
     main = tables["source"]
@@ -153,10 +162,12 @@ def load_data(data: ir.Data, *, spec_dir: Path | str, seed: int, n_inputs: int,
         len(main), data.split.validation, data.split.test, rng, base.at(data.split.span),
         strata, classes)
 
-    scaler = Scaler.fit(data.scale, main.x[train_rows],
+    scaler = Scaler.fit("none" if text is not None else data.scale, main.x[train_rows],
                         channels=input_shape[0] if image else None)
 
     def part(table: Table, y: np.ndarray, rows: np.ndarray, where: Where) -> Part:
+        if text is not None:  # token ids stay int64: never scaled, never floats
+            return Part(table.x[rows], y[rows], rows)
         x = scaled(scaler, table, rows, dtype, where)
         if task == "multiclass":
             return Part(x, y[rows], rows)
@@ -173,8 +184,10 @@ def load_data(data: ir.Data, *, spec_dir: Path | str, seed: int, n_inputs: int,
             val, test = (p, test) if role == "validation" else (val, p)
     warnings = [w for t in tables.values() for w in t.warnings]
     train = part(main, y_main, train_rows, src_where)
-    warnings += _warnings(train, main, task, n_outputs, classes, src_where, per_pixel=not image)
-    if data.scale != "none" and not image:
+    if text is None:
+        warnings += _warnings(train, main, task, n_outputs, classes, src_where,
+                              per_pixel=not image)
+    if data.scale != "none" and not image and text is None:
         warnings += extreme_rows(main, train_rows, data.scale, src_where)
     return Dataset(train=train, val=val, test=test, scaler=scaler, task=task,
                    n_outputs=n_outputs, feature_names=main.feature_names,
@@ -182,6 +195,37 @@ def load_data(data: ir.Data, *, spec_dir: Path | str, seed: int, n_inputs: int,
                    files=tuple(t.file for t in tables.values() if t.file is not None),
                    layout=main.layout, warnings=tuple(warnings),
                    input_shape=input_shape if image else None)
+
+
+def _text_vocab(tables: dict[str, Table], where_of: dict[str, Where], n_outputs: int,
+                task: str) -> list[str] | None:
+    """The vocabulary (the class names) when the sources are text: the main source's, which
+    a separate validation / test text must share (E428: read through it instead would need
+    it built first); None for other sources. The output layer must have one unit per id."""
+    from nnspec.data.text import UNK, Vocabulary, is_text
+
+    main = tables["source"]
+    if not is_text(main.layout):
+        return None
+    assert main.layout is not None
+    vocab = Vocabulary.from_dict(main.layout)
+    for role, t in tables.items():
+        if role != "source" and not (is_text(t.layout) and t.layout == main.layout):
+            where_of[role].fail("E428", f"a separate {role} source with a text(): its "
+                                "token ids would come from another vocabulary than the "
+                                "training text's", label="another vocabulary",
+                                hints=["split the one text() source instead: `split "
+                                       f"{role}=0.1`"])
+    size = len(vocab.tokens)
+    full = int(main.layout.get("size", size))
+    if task != "multiclass" or n_outputs != full:
+        where_of["source"].fail("E305", f"the text has a vocabulary of {full} ids but the model "
+                                f"outputs {n_outputs} value{'s' if n_outputs != 1 else ''} per "
+                                "sample", label="vocabulary size",
+                                hints=[f"end the model with `dense {full} softmax` and train "
+                                       "with sparse_categorical_crossentropy"])
+    # ids no token took are classes too (the output layer has a unit for each)
+    return list(vocab.tokens) + [f"{UNK}{i}" for i in range(size, full)]
 
 
 def feature_count(f: int, names: list[str], where: Where, n_inputs: int) -> None:

@@ -173,7 +173,7 @@ def lower(spec: ir.Spec) -> Plan:
     layers, buffers = graph.nodes, graph.buffers
 
     loss = train.loss
-    loss_code = LOSS_CODES[loss.kind]
+    loss_code = LOSS_CODES[loss.rule]  # a loss computed by another's kernels gets its code
     main_node = layers[main] if main != INPUT else None
     outputs = (OutputPlan(main, "", 1.0, _fused(main_node, loss_code)),
                *(OutputPlan(node, head.name, float(head.weight),

@@ -40,6 +40,7 @@ DENSE, DROPOUT, BATCHNORM, ACTIVATION, FLATTEN, CONCAT, ADD = (
                              "add"))
 CONV2D, MAXPOOL, AVGPOOL, GLOBAL_AVGPOOL = (
     LAYER_CODES[k] for k in ("conv2d", "maxpool", "avgpool", "global_avgpool"))
+EMBEDDING = LAYER_CODES["embedding"]
 LAYER_NAMES = tuple(LAYER_CODES)  # code -> kind (a residual's node is an `add`)
 # Merge nodes (several inputs): concat joins its inputs per sample, add sums them (a
 # `residual` is an add of its input and its body). `head` makes no node of its own: its body's
@@ -370,6 +371,19 @@ class Plan:
             if node.inputs != ((i - 1,) if i else (INPUT,)):
                 return node.span
         return None
+
+    @property
+    def token_input(self) -> bool:
+        """The model's input holds token ids (an embedding reads it): int64 end to end."""
+        return any(n.kind == EMBEDDING and INPUT in n.inputs for n in self.layers)
+
+    @property
+    def vocab_size(self) -> int:
+        """The number of token ids the model's input takes (its embeddings' smallest table);
+        0 without token input."""
+        sizes = [n.tensors[0].shape[0] for n in self.layers
+                 if n.kind == EMBEDDING and INPUT in n.inputs]
+        return min(sizes) if sizes else 0
 
     @property
     def is_chain(self) -> bool:

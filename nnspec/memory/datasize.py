@@ -22,7 +22,7 @@ from typing import Any
 from nnspec import ir
 from nnspec.data.files import open_regular, resolve
 from nnspec.memory.estimate import DataSize
-from nnspec.ops.sources import Csv, Npz, Source
+from nnspec.ops.sources import Csv, Npz, Source, Text
 
 SAMPLE_BYTES = 1 << 16
 
@@ -74,10 +74,38 @@ def _rows(src: Source, base: Path) -> tuple[int | None, bool, int, str]:
         return _csv_rows(resolve(src.path, base), src.header)
     if isinstance(src, Npz):
         return _npz_rows(resolve(src.path, base), src.x)
+    if isinstance(src, Text):
+        return _text_rows(src, base)
     samples = getattr(src, "samples", None)
     if samples is None and type(src).__name__ == "Digits":
         samples = DIGITS_ROWS  # digits() is a fixed set
     return (int(samples) if samples is not None else None), samples is not None, 0, ""
+
+
+BYTES_PER_WORD = 5  # English text: a word and its space, punctuation as words of its own
+
+
+def _text_rows(src: Text, base: Path) -> tuple[int | None, bool, int, str]:
+    """Windows of a text() source: tokens - context. The built-in corpus is counted; a
+    file's tokens are estimated from its size (a character per byte, a word per
+    BYTES_PER_WORD bytes); `limit` caps either."""
+    if src.corpus is not None:
+        from nnspec.data.text import corpus_text, tokenize
+
+        tokens = len(tokenize(corpus_text(src.corpus), src.tokens, src.lower))
+        exact, note = True, ""
+    else:
+        assert src.path is not None
+        try:
+            size = os.stat(resolve(src.path, base)).st_size
+        except OSError:
+            return None, False, 0, f"`{src.path}` cannot be read"
+        tokens = size if src.tokens == "chars" else size // BYTES_PER_WORD
+        exact, note = False, f"about {tokens:,} {src.tokens} estimated from the file's size"
+    if src.limit is not None and src.limit <= tokens:
+        tokens, exact, note = src.limit, exact, "" if exact else note
+    n = max(tokens - src.context, 0)
+    return n, exact, 0, note
 
 
 def _csv_rows(path: Path, header: bool) -> tuple[int | None, bool, int, str]:

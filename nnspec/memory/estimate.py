@@ -201,7 +201,7 @@ def workspace_values(plan: Plan, rows: int, threads: int | None = None) -> int:
                                                                                 threads)
         elif layer.kind == MAXPOOL:  # the argmax and the output
             ws += 2 * rows * n
-        else:  # avgpool, global_avgpool: the output
+        else:  # embedding, avgpool, global_avgpool: the output
             ws += rows * n
     return ws + 2 * rows * widest + (0 if plan.is_chain else _gradient_workspace(plan, rows))
 

@@ -26,7 +26,7 @@ from pydantic import Field, model_validator
 
 from nnspec.ops.activations import AnyActivation, Linear
 from nnspec.ops.base import Op, registry, union
-from nnspec.ops.initializers import AnyInitializer, Initializer, Ones, Zeros
+from nnspec.ops.initializers import AnyInitializer, Initializer, Normal, Ones, Zeros
 
 Shape = tuple[int, ...]
 
@@ -135,6 +135,47 @@ class Dense(Layer):
     def describe(self) -> str:
         act = "" if self.activation.kind == "linear" else f" {self.activation.kind}"
         return f"dense {self.units}{act}" + ("" if self.bias else " bias=false")
+
+
+class Embedding(Layer):
+    """A table of learned vectors, one per token id (torch.nn.Embedding): the input is T
+    integer ids per sample, ids[b, t] in [0, vocab); y[b, t, d] = w[ids[b, t], d], a gather.
+    dL/dw[v, d] = sum_{b, t: ids[b, t] = v} dL/dy[b, t, d], a scatter-add (an id used twice
+    in a batch gets both gradients summed; rows not used get 0, a dense gradient as PyTorch's
+    default `sparse=False`, so every optimizer treats it as any weight). The ids get no
+    gradient, so an embedding reads the model's input directly (it is the first layer).
+
+    w has shape (vocab, dim), saved as `layers.<i>.weight`, drawn from N(0, 1) as PyTorch.
+    The output (T, dim) is flattened by `flatten` to the T*dim concatenated vectors.
+    Written `embedding DIM [vocab=K] [init=INIT]`; without `vocab` the vocabulary size comes
+    from the data (a `text(...)` source).
+    """
+
+    kind: Literal["embedding"] = "embedding"
+    dim: int = Field(gt=0, description="length of each token's vector")
+    vocab: int | None = Field(None, gt=0, description="number of token ids (default: the "
+                              "vocabulary size of the data source)")
+    init: AnyInitializer = Field(default_factory=lambda: Normal(mean=0.0, std=1.0),
+                                 description="weight initializer (PyTorch: normal, std 1)")
+
+    def out_shape(self, x: Shape) -> Shape:
+        return (flat_input(x, "embedding"), self.dim)
+
+    def tensors(self, x: Shape) -> tuple[TensorDecl, ...]:
+        flat_input(x, "embedding")
+        if self.vocab is None:
+            raise ShapeError("`embedding` needs the vocabulary size: the data source does "
+                             "not give one", "vocabulary unknown",
+                             ("write `embedding DIM vocab=K`, or read the data with "
+                              "`text(...)`, which counts it",))
+        return (TensorDecl("weight", (self.vocab, self.dim), self.init, self.vocab,
+                           self.dim),)
+
+    def flops(self, x: Shape) -> int:
+        return 0  # a gather: no arithmetic
+
+    def describe(self) -> str:
+        return f"embedding {self.dim}" + ("" if self.vocab is None else f" vocab={self.vocab}")
 
 
 class Dropout(Layer):
@@ -701,7 +742,7 @@ def param_count(layer: Layer, x: Shape) -> int:
 
 
 LAYERS = registry(Dense, Dropout, BatchNorm, ActivationLayer, Flatten, Concat, Add, Residual,
-                  Head, Conv2D, MaxPool2D, AvgPool2D, GlobalAvgPool)
+                  Head, Conv2D, MaxPool2D, AvgPool2D, GlobalAvgPool, Embedding)
 AnyLayer = union(LAYERS)
 for _cls in (Branch, Concat, Add, Residual, Head):
     _cls.model_rebuild()

@@ -18,6 +18,13 @@ class Loss(Op):
     family: ClassVar[str] = "loss"
     # What the loss needs from the last layer / the data: "regression" or "classification".
     task: ClassVar[str] = "regression"
+    # The loss whose kernels compute this one (lower/ gives the plan that loss's code).
+    computed_as: ClassVar[str | None] = None
+
+    @property
+    def rule(self) -> str:
+        """The kind whose kernels compute this loss (its own, unless `computed_as`)."""
+        return self.computed_as or str(self.kind)  # type: ignore[attr-defined]
 
 
 class Mse(Loss):
@@ -66,5 +73,18 @@ class CategoricalCrossentropy(Loss):
     label_smoothing: float = Field(0.0, ge=0.0, lt=1.0, description="target smoothing s")
 
 
-LOSSES = registry(Mse, Rmse, Mae, Huber, BinaryCrossentropy, CategoricalCrossentropy)
+class SparseCategoricalCrossentropy(Loss):
+    """Targets are integer class indices only (never one-hot rows), as next-token ids;
+    y' = onehot(y)*(1-s) + s/K; L = -mean_b sum_k y'_k log p_k, as torch cross_entropy with
+    index targets. After softmax: log p = z - logsumexp(z), dL/dz = (p - y')/B. Computed
+    by categorical_crossentropy's kernels; it differs in what it accepts from the data."""
+
+    kind: Literal["sparse_categorical_crossentropy"] = "sparse_categorical_crossentropy"
+    task: ClassVar[str] = "classification"
+    computed_as: ClassVar[str | None] = "categorical_crossentropy"
+    label_smoothing: float = Field(0.0, ge=0.0, lt=1.0, description="target smoothing s")
+
+
+LOSSES = registry(Mse, Rmse, Mae, Huber, BinaryCrossentropy, CategoricalCrossentropy,
+                  SparseCategoricalCrossentropy)
 AnyLoss = union(LOSSES)

@@ -27,6 +27,24 @@ class Accuracy(Metric):
     higher_is_better: ClassVar[bool] = True
 
 
+class Top5Accuracy(Metric):
+    """fraction of samples whose target class is among the 5 highest outputs (ties broken by
+    the lower class index, as a stable argsort); 1.0 with 5 classes or fewer."""
+
+    kind: Literal["top5_accuracy"] = "top5_accuracy"
+    task: ClassVar[str] = "classification"
+    higher_is_better: ClassVar[bool] = True
+
+
+class Perplexity(Metric):
+    """exp(-mean_b log p[b, y_b]): the exponential of the cross-entropy of the softmax
+    outputs p at the target classes (log p clamped at -100, as the loss), so a uniform guess
+    over K classes scores K. Needs a softmax output over K >= 2 classes."""
+
+    kind: Literal["perplexity"] = "perplexity"
+    task: ClassVar[str] = "classification"
+
+
 class _Averaged(Metric):
     task: ClassVar[str] = "classification"
     higher_is_better: ClassVar[bool] = True
@@ -77,7 +95,8 @@ class R2(Metric):
     higher_is_better: ClassVar[bool] = True
 
 
-METRICS = registry(Accuracy, Precision, Recall, F1, Mae, Mse, Rmse, R2)
+METRICS = registry(Accuracy, Precision, Recall, F1, Mae, Mse, Rmse, R2, Top5Accuracy,
+                   Perplexity)
 AnyMetric = union(METRICS)
 
 

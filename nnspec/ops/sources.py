@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from nnspec.ops.base import Op, registry, union
 
@@ -38,6 +38,10 @@ class Source(Op):
         return None if n is None else (n,)
 
     def declared_target(self) -> Target | None:
+        return None
+
+    def declared_vocab(self) -> int | None:
+        """The number of token ids a text source gives (None: not a token source)."""
         return None
 
 
@@ -252,6 +256,65 @@ class Shapes(_Builtin):
         return ("multiclass", 4)
 
 
+# the vocabulary size of a text source without `vocab=`: every character of most texts, and
+# the usual size of a small word-level model
+DEFAULT_VOCAB = {"words": 5000, "chars": 128}
+
+
+class Text(Source):
+    """A plain UTF-8 text file (or the built-in corpus) as next-token windows: the text is
+    split into tokens (`words`: runs of letters, digits and underscores, and each other
+    non-space character, e.g. `print ( x )`; `chars`: every character, spaces and newlines
+    included), lowercased first when `lower`. The vocabulary has exactly `vocab` ids: id 0
+    is `<unk>`, ids 1.. the most frequent tokens seen at least `min_count` times (ties in
+    order of first appearance); any other token reads as `<unk>`, and ids no token took stay
+    unused. Sample i is the `context` token ids before token i (features `t-N` .. `t-1`),
+    its target the id of token i (`next`), so the model's output layer has `vocab` units.
+    The vocabulary is saved with the run (data.json) and `predict` reads text through it.
+    Without a path, `corpus=python_help` reads the help topics that ship with Python
+    (`pydoc_data.topics`, the text `help("topics")` shows; PSF licence), no download."""
+
+    kind: Literal["text"] = "text"
+    path: str | None = Field(None, description="path to a UTF-8 text file, relative to the "
+                             "spec (or use `corpus=`)")
+    corpus: Literal["python_help"] | None = Field(
+        None, description="a built-in text instead of a file: `python_help`, Python's own "
+        "help topics (pydoc_data, PSF licence; about 114,000 words)")
+    tokens: Literal["words", "chars"] = Field("words", description="what a token is: "
+                                              "`words` (and punctuation) or `chars`")
+    context: int = Field(3, gt=0, le=4096, description="tokens before the one predicted "
+                         "(the model's `input`)")
+    vocab: int | None = Field(None, ge=2, description="vocabulary size, `<unk>` included "
+                              "(default 5000 for words, 128 for chars)")
+    lower: bool = Field(True, description="lowercase the text before splitting it")
+    min_count: int = Field(1, gt=0, description="a token seen fewer times is `<unk>`")
+    limit: int | None = Field(None, gt=0, description="read only the first `limit` tokens "
+                              "(default: all)")
+
+    @property
+    def is_file(self) -> bool:  # type: ignore[override]
+        return self.path is not None
+
+    @model_validator(mode="after")
+    def _one_text(self) -> Text:
+        if (self.path is None) == (self.corpus is None):
+            raise ValueError("give either a file path or `corpus=python_help`, not "
+                             + ("both" if self.path is not None else "neither"))
+        return self
+
+    def vocab_size(self) -> int:
+        return self.vocab if self.vocab is not None else DEFAULT_VOCAB[self.tokens]
+
+    def declared_features(self) -> int:
+        return self.context
+
+    def declared_target(self) -> Target:
+        return ("multiclass", self.vocab_size())
+
+    def declared_vocab(self) -> int:
+        return self.vocab_size()
+
+
 SOURCES = registry(Csv, Npz, Images, Digits, Xor, Moons, Circles, Spirals, Blobs, Linear, Sine,
-                   Shapes)
+                   Shapes, Text)
 AnySource = union(SOURCES)

@@ -16,6 +16,7 @@ from nnspec.ops.layers import (
     Concat,
     Conv2D,
     Dropout,
+    Embedding,
     Flatten,
     GlobalAvgPool,
     Head,
@@ -48,6 +49,12 @@ NETS = {
                            LOSS["binary_crossentropy"](label_smoothing=0.2), 3),
     "plain-cce-after-dropout": ([dense(4, "tanh"), dense(3, "softmax"), Dropout(rate=0.2)],
                                 LOSS["categorical_crossentropy"](), 3),
+    "sparse-cce-smoothed": ([dense(4, "tanh"), dense(5, "softmax")],
+                            LOSS["sparse_categorical_crossentropy"](label_smoothing=0.1), 3),
+    # token ids (repeated in a sample and across the batch) through a shared embedding
+    "embedding-flatten-tanh-sparse-cce": (
+        [Embedding(dim=3, vocab=5), Flatten(), dense(4, "tanh"), dense(5, "softmax")],
+        LOSS["sparse_categorical_crossentropy"](), 4),
     "activation-softmax-cce": ([dense(3), ActivationLayer(activation=ACT["softmax"]())],
                                LOSS["categorical_crossentropy"](), 3),
     "sigmoid-relu-bn-multilabel": ([dense(4, "sigmoid"), BatchNorm(momentum=0.3),
@@ -116,6 +123,12 @@ GRAPH_NETS = {
         Concat(branches=(Branch(), Branch())), dense(3, "log_softmax")],
         LOSS["categorical_crossentropy"](label_smoothing=0.1), 2),
 }
+
+# a graph after an embedding: ids -> vectors, flattened, a concat with an identity branch
+GRAPH_NETS["embedding-concat-sparse-cce"] = (
+    [Embedding(dim=2, vocab=6), Flatten(), Concat(branches=(
+        Branch(layers=(dense(3, "tanh"),)), Branch())), dense(6, "softmax")],
+    LOSS["sparse_categorical_crossentropy"](label_smoothing=0.1), 3)
 
 # graphs of image layers (kept apart from GRAPH_NETS: tests/cuda runs both, the image ones
 # with their own float32 selection)

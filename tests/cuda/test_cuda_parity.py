@@ -17,6 +17,7 @@ from nnspec.ops.layers import (
     AvgPool2D,
     BatchNorm,
     Dropout,
+    Embedding,
     Flatten,
     GlobalAvgPool,
     MaxPool2D,
@@ -95,6 +96,8 @@ LOSS_CASES = {
                                    LOSS["categorical_crossentropy"]()),
     "cce-plain": ([dense(4, "tanh"), dense(3, "softmax"), Dropout(rate=0.0)],
                   LOSS["categorical_crossentropy"]()),
+    "sparse-cce-fused-softmax": ([dense(4, "tanh"), dense(5, "softmax")],
+                                 LOSS["sparse_categorical_crossentropy"](label_smoothing=0.1)),
 }
 
 
@@ -160,10 +163,13 @@ LAYER_CASES = {
     "conv-stride-global-avgpool": [
         conv(3, (3, 2), stride=2, padding=(1, 0)), BatchNorm(affine=False, eps=1e-3),
         GlobalAvgPool(), BatchNorm(momentum=0.2), dense(2, "elu"), dense(2)],
+    # 4 token ids from 5 (repeated in a sample and across a batch: scatter-add of both)
+    "embedding-softmax": [Embedding(dim=3, vocab=5), Flatten(), dense(4, "tanh"),
+                          dense(5, "softmax")],
 }
 # the sample shape where it is not (3,)
 LAYER_INPUTS = {"image-flatten": (3, 1, 2), "conv-maxpool-conv-bn-avgpool": (2, 3, 3),
-                "conv-stride-global-avgpool": (1, 5, 4)}
+                "conv-stride-global-avgpool": (1, 5, 4), "embedding-softmax": 4}
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

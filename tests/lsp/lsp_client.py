@@ -10,6 +10,20 @@ from typing import Any
 import pytest
 from lsprotocol import types
 from pytest_lsp import LanguageClient
+from pytest_lsp.client import DEFAULT_CLIENT_FEATURES
+
+
+def _record_publish(client: LanguageClient, params: types.PublishDiagnosticsParams) -> None:
+    """pytest-lsp's own handler, also keeping the version each publication is for (in
+    `client.published_versions`): a publication for an older version (the data-facts thread's
+    republish of the text before an edit, say) may arrive after the edit was sent."""
+    client.diagnostics[params.uri] = params.diagnostics
+    if not hasattr(client, "published_versions"):
+        client.published_versions = {}
+    client.published_versions[params.uri] = params.version
+
+
+DEFAULT_CLIENT_FEATURES[types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS] = _record_publish
 
 
 def utf16(s: str) -> int:
@@ -34,8 +48,9 @@ def internal_errors(client: LanguageClient) -> list[str]:
 
 
 async def published(client: LanguageClient, uri: str, send: Any,
-                    timeout: float = 20.0) -> list[types.Diagnostic]:
-    """Send something and return the diagnostics the server publishes for `uri` next.
+                    timeout: float = 20.0, version: int | None = None) -> list[types.Diagnostic]:
+    """Send something and return the diagnostics the server publishes for `uri` next (for
+    `version` of the document, when given: earlier versions' are skipped).
 
     Polls the client's store rather than waiting on the notification: two notifications read
     in one go would resolve only one waiter, and the other would be missed."""
@@ -43,7 +58,10 @@ async def published(client: LanguageClient, uri: str, send: Any,
     send()
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
-    while uri not in client.diagnostics:
+    versions = getattr(client, "published_versions", {})
+    while uri not in client.diagnostics or (
+            version is not None and getattr(client, "published_versions", versions).get(uri)
+            != version):
         if loop.time() > deadline:
             pytest.fail(f"no diagnostics published for {uri}; server errors: "
                         f"{internal_errors(client)}")

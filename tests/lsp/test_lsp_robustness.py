@@ -127,12 +127,12 @@ async def test_random_edits(client: LanguageClient) -> None:
         uri = (ROOT / "specs" / f"fuzz{seq}.nn").as_uri()
         text = rng.choice(sources)
         await published(client, uri, partial(open_doc, client, uri, text, version=0),
-                        timeout=10)
+                        timeout=10, version=0)
         for version in range(1, EDITS + 1):
             text = edit(rng, text)
             diagnostics = await published(client, uri,
                                           partial(change_doc, client, uri, text, version),
-                                          timeout=10)
+                                          timeout=10, version=version)
             lines = lsp_lines(text)
             for d in diagnostics:
                 check_range(lines, d.range)

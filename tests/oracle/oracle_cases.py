@@ -27,6 +27,7 @@ class Case:
     extra: str = ""  # further train statements
     n_out: int = 1  # output units (classes for categorical_crossentropy)
     input: tuple[int, ...] = (N_IN,)  # the sample shape (torch gets x as (N, *input))
+    vocab: int = 0  # > 0: x holds token ids 0..vocab-1 (a model starting with `embedding`)
 
     @property
     def n_in(self) -> int:
@@ -47,11 +48,14 @@ class Case:
                 "train {\n    " + "\n    ".join(train) + "\n}\n")
 
     def data(self) -> tuple[np.ndarray, np.ndarray]:
-        """(x, y): y is class indices (int64) for categorical_crossentropy, 0/1 floats
+        """(x, y): y is class indices (int64) for (sparse_)categorical_crossentropy, 0/1 floats
         (N, 1) for binary_crossentropy, else a smooth function of x plus noise (N, n_out)."""
         rng = np.random.default_rng(2024)
         x = rng.normal(size=(N, self.n_in))
-        if self.loss.startswith("categorical"):
+        if self.vocab:  # token ids (repeated within samples and batches); the next token
+            x = rng.integers(0, self.vocab, size=(N, self.n_in)).astype(np.float64)
+            return x, ((x[:, 0] + 2 * x[:, -1]) % self.n_out).astype(np.int64)
+        if self.loss.startswith(("categorical", "sparse_categorical")):
             return x, (np.argmax(x @ rng.normal(size=(self.n_in, self.n_out)), axis=1)
                        .astype(np.int64))
         if self.loss.startswith("binary"):
@@ -180,6 +184,14 @@ CASES = [
          "dense 6 selu\ndense 1 sigmoid", loss="binary_crossentropy",
          optimizer="adamw(lr=0.01)", clip="norm=1.0", schedule="warmup(1) then cosine",
          epochs=5),
+    # next-token prediction (Bengio et al., 2003): nn.Embedding + Flatten + Linear + Tanh +
+    # Linear with cross_entropy on index targets; ids repeat within samples and batches
+    Case("embedding-next-token-adam", "embedding 4 vocab=6\nflatten\ndense 8 tanh\n"
+         "dense 6 softmax", loss="sparse_categorical_crossentropy", optimizer="adam(lr=0.01)",
+         n_out=6, vocab=6, epochs=5),
+    Case("embedding-next-token-sgd", "embedding 3 vocab=9\nflatten\ndense 5 tanh\n"
+         "dense 9 softmax", loss="sparse_categorical_crossentropy(label_smoothing=0.1)",
+         optimizer="sgd(lr=0.3, momentum=0.5)", n_out=9, vocab=9, input=(4,), epochs=5),
 ]
 
 # images (C, H, W), trained on the reference and cpu backends (the cuda engine's image

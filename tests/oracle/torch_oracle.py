@@ -25,6 +25,7 @@ from nnspec.lower.plan import (
     CONV2D,
     DENSE,
     DROPOUT,
+    EMBEDDING,
     FLATTEN,
     FUSED_LOG_SOFTMAX_CCE,
     FUSED_NONE,
@@ -113,6 +114,11 @@ class TorchNet:
                 self.steps.append(_Dropout(torch, layer.rate, rng))
             elif layer.kind == FLATTEN:
                 self.steps.append(nn.Flatten())
+            elif layer.kind == EMBEDDING:
+                vocab, dim = layer.tensors[0].shape
+                emb = nn.Embedding(vocab, dim, dtype=dtype)
+                self.modules[i] = emb
+                self.steps.append(lambda h, emb=emb: emb(h.long()))  # ids: exact in float
             if layer.kind in (DENSE, ACTIVATION):
                 fused_here = i == plan.layers[last].index and plan.fused in (
                     FUSED_SIGMOID_BCE, FUSED_SOFTMAX_CCE)

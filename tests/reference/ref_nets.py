@@ -14,6 +14,7 @@ from nnspec.ops.layers import (
     Concat,
     Conv2D,
     Dropout,
+    Embedding,
     Flatten,
     GlobalAvgPool,
     Head,
@@ -92,4 +93,10 @@ NETS = {
          Residual(body=(conv(5, (1, 3), "tanh", padding="same"), BatchNorm())),
          GlobalAvgPool(), dense(3, "softmax")],
         LOSS["categorical_crossentropy"](), (2, 4, 4)),
+    # next-token prediction (Bengio et al., 2003): 4 token ids from a vocabulary of 5 (the
+    # same id twice in a sample and across the batch: their gradients are summed), a shared
+    # embedding, flattened, tanh, softmax over the vocabulary with sparse cross-entropy
+    "embedding-flatten-tanh-sparse-cce": (
+        [Embedding(dim=3, vocab=5), Flatten(), dense(4, "tanh"), dense(5, "softmax")],
+        LOSS["sparse_categorical_crossentropy"](label_smoothing=0.05), 4),
 }

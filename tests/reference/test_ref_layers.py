@@ -130,3 +130,21 @@ def test_batchnorm_matches_torch(affine):
     x = r.normal(size=(3, n_feat))
     np.testing.assert_allclose(BN.forward_eval(x, gamma, beta, eps, rm, rv),
                                bn(torch.tensor(x)).detach().numpy(), rtol=1e-13)
+
+
+def test_embedding_gathers_rows_and_scatter_adds_repeated_ids():
+    from nnspec.backends.reference import embedding
+
+    w = np.arange(12.0).reshape(4, 3)
+    ids = embedding.token_ids(np.array([[1.0, 3.0], [1.0, 1.0]]), 4)
+    assert ids.dtype == np.int64
+    y = embedding.forward(ids, w)
+    assert np.array_equal(y, np.array([[w[1], w[3]], [w[1], w[1]]]))
+    g = np.random.default_rng(0).normal(size=(2, 2, 3))
+    gw = embedding.backward(ids, g, 4)
+    assert np.allclose(gw[1], g[0, 0] + g[1, 0] + g[1, 1])  # id 1 three times: summed
+    assert np.allclose(gw[3], g[0, 1])
+    assert not gw[0].any() and not gw[2].any()  # rows not used: a zero (dense) gradient
+    for bad in (np.array([[0.5, 1.0]]), np.array([[4.0, 0.0]]), np.array([[-1.0, 0.0]])):
+        with pytest.raises(ValueError):
+            embedding.token_ids(bad, 4)

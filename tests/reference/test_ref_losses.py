@@ -21,10 +21,11 @@ def _data(kind: str, onehot: bool = True):
     if kind == "binary_crossentropy":
         p = rng.uniform(0.05, 0.95, size=(B, K))
         return p, (rng.random((B, K)) < 0.5).astype(float)
-    if kind == "categorical_crossentropy":
+    if kind in ("categorical_crossentropy", "sparse_categorical_crossentropy"):
         p = A.softmax(rng.normal(size=(B, K)))
         idx = rng.integers(0, K, size=B)
-        return p, (np.eye(K)[idx] if onehot else idx)
+        sparse = kind == "sparse_categorical_crossentropy"  # class indices only
+        return p, (np.eye(K)[idx] if onehot and not sparse else idx)
     p = rng.normal(size=(B, K))
     y = p + rng.normal(0, 1.5, size=(B, K))
     return p, y
@@ -34,6 +35,7 @@ PLAIN = [cls() for cls in LOSSES.values()] + [
     LOSSES["huber"](delta=0.3),
     LOSSES["binary_crossentropy"](label_smoothing=0.2),
     LOSSES["categorical_crossentropy"](label_smoothing=0.1),
+    LOSSES["sparse_categorical_crossentropy"](label_smoothing=0.1),
 ]
 
 
@@ -59,6 +61,9 @@ FUSED = [
     (LOSSES["categorical_crossentropy"](label_smoothing=0.2), "softmax"),
     (LOSSES["categorical_crossentropy"](), "log_softmax"),
     (LOSSES["categorical_crossentropy"](label_smoothing=0.2), "log_softmax"),
+    (LOSSES["sparse_categorical_crossentropy"](), "softmax"),
+    (LOSSES["sparse_categorical_crossentropy"](label_smoothing=0.2), "softmax"),
+    (LOSSES["sparse_categorical_crossentropy"](), "log_softmax"),
 ]
 FUSED_IDS = [f"{act}+{loss.kind}-s{getattr(loss, 'label_smoothing', 0)}" for loss, act in FUSED]
 
@@ -140,6 +145,7 @@ def test_plain_matches_torch(loss):
     p, y = _data(loss.kind)
     pt = torch.tensor(p, requires_grad=True)
     yt = torch.tensor(L.smoothed_targets(loss, y, K) if loss.kind == "binary_crossentropy"
+                      else np.eye(K)[y] if loss.kind == "sparse_categorical_crossentropy"
                       else y)
     k = loss.kind
     if k == "mse":
@@ -152,6 +158,10 @@ def test_plain_matches_torch(loss):
         out = F.huber_loss(pt, yt, delta=loss.delta)
     elif k == "binary_crossentropy":
         out = F.binary_cross_entropy(pt, yt)
+    elif k == "sparse_categorical_crossentropy":  # torch.nn.NLLLoss of log p
+        s = loss.label_smoothing
+        out = (1 - s) * F.nll_loss(torch.log(pt), torch.tensor(y, dtype=torch.long)) \
+            - s / K * torch.log(pt).sum(dim=1).mean()
     else:  # CCE on probabilities: torch autograd of -mean_b sum_k y'_k log p_k
         s = loss.label_smoothing
         out = -((yt * (1 - s) + s / K) * torch.log(pt)).sum(dim=1).mean()
@@ -162,7 +172,8 @@ def test_plain_matches_torch(loss):
 
 # Binary targets are always (B, K); categorical ones also come as class indices.
 FUSED_TARGETS = [(loss, act, onehot) for loss, act in FUSED for onehot in (True, False)
-                 if onehot or loss.kind == "categorical_crossentropy"]
+                 if (onehot and loss.kind != "sparse_categorical_crossentropy")
+                 or (not onehot and loss.kind != "binary_crossentropy")]
 
 
 @pytest.mark.torch

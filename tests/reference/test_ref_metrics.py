@@ -105,5 +105,27 @@ def test_r2_constant_target_like_sklearn():
 
 
 def test_all_metrics_covered():
-    tested = {"accuracy", "precision", "recall", "f1", "mae", "mse", "rmse", "r2"}
+    tested = {"accuracy", "precision", "recall", "f1", "mae", "mse", "rmse", "r2",
+              "top5_accuracy", "perplexity"}
     assert tested == set(METRICS)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_top5_accuracy_and_perplexity_against_sklearn_and_torch_formula(seed):
+    p, y, _, _ = _multiclass(seed, k=9)
+    top5 = compute_metric(METRICS["top5_accuracy"](), p, y, "multiclass")
+    assert top5 == pytest.approx(skm.top_k_accuracy_score(y, p, k=5, labels=np.arange(9)))
+    ppl = compute_metric(METRICS["perplexity"](), p, y, "multiclass")
+    assert ppl == pytest.approx(np.exp(skm.log_loss(y, p, labels=np.arange(9))), rel=1e-12)
+
+
+def test_top5_accuracy_and_perplexity_hand_values():
+    uniform = np.full((4, 10), 0.1)
+    y = np.array([0, 3, 7, 9])
+    assert compute_metric(METRICS["perplexity"](), uniform, y, "multiclass") == \
+        pytest.approx(10.0, rel=1e-12)  # a uniform guess over K classes scores K
+    p = np.tile(np.arange(10, dtype=float)[::-1], (4, 1))  # class 0 highest ... 9 lowest
+    p /= p.sum(axis=1, keepdims=True)
+    assert compute_metric(METRICS["top5_accuracy"](), p, y, "multiclass") == 0.5
+    one_hot = np.eye(10)[y]  # targets as rows work too
+    assert compute_metric(METRICS["top5_accuracy"](), p, one_hot, "multiclass") == 0.5

@@ -52,8 +52,13 @@ def data(plan: Plan, n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Inputs and targets that fit the plan's loss (class indices for categorical)."""
     r = np.random.default_rng(seed)
     x = r.normal(size=(n, plan.n_inputs))
+    first = plan.layers[0] if plan.layers else None
+    if first is not None and first.kind_name == "embedding":
+        # token ids from a vocabulary smaller than the ids drawn: repeats within a batch
+        vocab = first.tensors[0].shape[0]
+        x = r.integers(0, vocab, size=(n, plan.n_inputs)).astype(float)
     k = plan.n_outputs
-    if plan.loss_name == "categorical_crossentropy":
+    if plan.loss_name in ("categorical_crossentropy", "sparse_categorical_crossentropy"):
         return x, r.integers(0, k, size=n)
     if plan.loss_name == "binary_crossentropy":
         return x, (r.random((n, k)) < 0.5).astype(float)

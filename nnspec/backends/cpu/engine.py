@@ -47,6 +47,7 @@ from nnspec.backends.cpu import (
     conv2d,
     dense,
     dropout,
+    embedding,
     fpu,
     losses,
     optimizers,
@@ -93,6 +94,7 @@ from nnspec.backends.cpu.layout import (
     T_IN,
     T_OUT,
     TGT,
+    VOCAB,
     W_C,
     W_HW,
     W_OFF,
@@ -144,6 +146,7 @@ from nnspec.lower.plan import (
     CONV2D,
     DENSE,
     DROPOUT,
+    EMBEDDING,
     FUSED_NONE,
     GLOBAL_AVGPOOL,
     MAXPOOL,
@@ -216,6 +219,11 @@ def forward(rows, training, itab, ftab, params, buffers, ws, rng, fast, big, gra
                 dropout.forward(x, rate, rng, mask, a)
             else:
                 a[:] = x
+        elif kind == EMBEDDING:  # a gather of the rows of the ids (the model's input)
+            dim = n // n_in
+            w_off = itab[layer, W_OFF]
+            embedding.forward(x, rows, n_in, dim,
+                              params[w_off:w_off + itab[layer, VOCAB] * dim], a)
         elif kind == BATCHNORM:
             affine = itab[layer, AFFINE] != 0
             gamma = params[itab[layer, W_OFF]:itab[layer, W_OFF] + n] if affine else params[:0]
@@ -374,6 +382,8 @@ def backward(rows, fused, itab, ftab, params, grad, ws, g1, g2, squares, big, im
                 a = ws[itab[layer, A_OFF]:itab[layer, A_OFF] + rows * n]
                 activations.backward(itab[layer, ACT], ftab[layer, P0], ftab[layer, P1], z, a, g,
                                      n)
+        elif kind == EMBEDDING:  # the first layer: a scatter-add, no dL/d(ids)
+            checked += _embedding_backward(rows, itab, grad, ws, g, layer, squares)
         elif kind == DROPOUT:
             if ftab[layer, RATE] > 0.0:
                 dropout.backward(g, ws[itab[layer, AUX_OFF]:itab[layer, AUX_OFF] + rows * n])
@@ -390,6 +400,19 @@ def backward(rows, fused, itab, ftab, params, grad, ws, g1, g2, squares, big, im
                                gbeta)
             checked += optimizers.check(ggamma, squares) + optimizers.check(gbeta, squares)
     return checked
+
+
+@kernel
+def _embedding_backward(rows, itab, grad, ws, g, layer, squares):  # type: ignore[no-untyped-def]
+    """dL/dw of an embedding node (embedding.backward) from its dL/d(output) g; returns the
+    gradient check (optimizers.check)."""
+    n_in = itab[layer, N_IN]
+    dim = itab[layer, N_OUT] // n_in
+    w_off = itab[layer, W_OFF]
+    gw = grad[w_off:w_off + itab[layer, VOCAB] * dim]
+    embedding.backward(ws[itab[layer, IN_OFF]:itab[layer, IN_OFF] + rows * n_in], rows, n_in,
+                       dim, g, gw)
+    return optimizers.check(gw, squares)
 
 
 # -- graphs ---------------------------------------------------------------------------------
@@ -566,6 +589,8 @@ def backward_graph(rows, itab, ftab, params, grad, ws, squares, big, graph, img)
                                           _mat(gx, 0, rows, n_in), need_gx, squares)
             if mode == E_ADD:
                 _deliver(gws, gx, etab, e0, rows)
+        elif kind == EMBEDDING:  # reads the model's input: nothing to deliver
+            checked += _embedding_backward(rows, itab, grad, ws, g, layer, squares)
         elif kind == CONCAT:
             for e in range(e0, e0 + gtab[layer, NE]):
                 _deliver_columns(gws, g, n, etab, e, rows)

@@ -38,6 +38,7 @@ from nnspec.lower.plan import (
     CONV2D,
     DENSE,
     DROPOUT,
+    EMBEDDING,
     FLATTEN,
     FUSED_NONE,
     GLOBAL_AVGPOOL,
@@ -50,8 +51,8 @@ from nnspec.ops.layers import MAXPOOL_INPUT_LIMIT
 
 # itab columns
 (KIND, N_IN, N_OUT, ACT, HAS_BIAS, W_OFF, B_OFF, RM_OFF, RV_OFF, AFFINE, IN_OFF, Z_OFF, A_OFF,
- AUX_OFF, STAT_OFF, WT_OFF, SPLIT, T_IN, T_OUT) = range(19)
-N_ICOLS = 19
+ AUX_OFF, STAT_OFF, WT_OFF, SPLIT, T_IN, T_OUT, VOCAB) = range(20)
+N_ICOLS = 20
 
 # Threads for one layer's gemms (dense.forward_t / backward_t) and for the optimizer step
 # (optimizers.step_parts): every Numba thread (NUMBA_NUM_THREADS, default one per core) for a
@@ -289,6 +290,12 @@ def layout(plan: Plan, rows: int) -> Layout:
             row[A_OFF] = region(n)
         elif layer.kind == FLATTEN:
             row[A_OFF] = cur  # the same values in the same order: nothing moves
+        elif layer.kind == EMBEDDING:  # T ids -> T x dim values (embedding.py)
+            row[VOCAB] = layer.tensors[0].shape[0]
+            if row[VOCAB] > 1 << 24 and plan.dtype == "float32":  # ids pass the float ws
+                raise ValueError(f"{layer.label}: the cpu engine reads token ids through its "
+                                 "float32 workspace, exact up to 2^24 ids; train in float64")
+            row[A_OFF] = region(n)
         elif layer.kind in (CONCAT, ADD):  # its inputs joined or summed (engine._merge)
             row[A_OFF] = region(n)
         cur = int(row[A_OFF])
@@ -426,7 +433,7 @@ def _graph(plan: Plan, rows: int, itab: np.ndarray, readers: list[list[int]]) ->
 
 
 ICOL_NAMES = ("kind", "n_in", "n_out", "act", "bias", "w", "b", "rm", "rv", "affine", "in",
-              "z", "a", "aux", "stat", "wt", "split", "t_in", "t_out")
+              "z", "a", "aux", "stat", "wt", "split", "t_in", "t_out", "vocab")
 FCOL_NAMES = ("p0", "p1", "rate", "momentum", "eps")
 
 
@@ -434,12 +441,16 @@ def format_layout(plan: Plan, rows: int) -> str:
     """The engine's tables for batches of `rows` as text (`nnspec plan --layout`): one line
     per node, the itab columns by name (-1: none), then the ftab values that are set."""
     lay = layout(plan, rows)
-    width = [max(len(n), 6) for n in ICOL_NAMES]
+    # the vocab column is shown for a model with an embedding only (the others' listings
+    # stay as they were)
+    shown = N_ICOLS if plan.token_input else VOCAB
+    names = ICOL_NAMES[:shown]
+    width = [max(len(n), 6) for n in names]
     lines = [f"cpu layout for batches of {rows}: workspace {lay.ws_size} values, targets at "
              f"{lay.y_off}, output at {lay.out_off}, backward buffers 2 x {lay.g_size}, "
              f"split {lay.split}",
-             "node  " + " ".join(f"{n:>{w}}" for n, w in zip(ICOL_NAMES, width, strict=True))]
-    for i, row in enumerate(lay.itab):
+             "node  " + " ".join(f"{n:>{w}}" for n, w in zip(names, width, strict=True))]
+    for i, row in enumerate(lay.itab[:, :shown]):
         cells = " ".join(f"{int(v):>{w}}" for v, w in zip(row, width, strict=True))
         floats = ", ".join(f"{n} {v:g}" for n, v in zip(FCOL_NAMES, lay.ftab[i], strict=True)
                            if v)

@@ -79,6 +79,7 @@ from nnspec.backends.cpu.layout import (
     SRC_A,
     STAT_OFF,
     TGT,
+    VOCAB,
     W_C,
     W_F,
     W_HW,
@@ -97,6 +98,7 @@ from nnspec.backends.cuda import (
     conv2d,
     dense,
     dropout,
+    embedding,
     losses,
     optimizers,
     pool,
@@ -121,6 +123,7 @@ from nnspec.lower.plan import (
     CONV2D,
     DENSE,
     DROPOUT,
+    EMBEDDING,
     FUSED_NONE,
     GLOBAL_AVGPOOL,
     MAXPOOL,
@@ -181,6 +184,7 @@ def build(dtype: str) -> SimpleNamespace:
     return SimpleNamespace(gather=gather, copy=copy, blit=blit, book_heads=book_heads,
                            act=activations.build(dtype),
                            dense=dense.build(dtype), drop=dropout.build(dtype),
+                           emb=embedding.build(dtype),
                            bn=batchnorm.build(dtype), loss=losses.build(dtype),
                            conv=conv2d.build(dtype), pool=pool.build(dtype),
                            opt=optimizers.build(dtype))
@@ -211,6 +215,7 @@ class LayerRow:
     momentum: float
     eps: float
     keep_col: int  # dropout: mask values of earlier dropout layers per sample
+    vocab: int = 0  # embedding: rows of its table
     # graphs (layout.Graph): the node's gradient region in gws (-1: no backward), whether
     # an output's fused seed (dL/dz) is there, and its edges (one per input, in order)
     g_off: int = -1
@@ -289,7 +294,8 @@ class Work:
                 r[KIND], r[N_IN], r[N_OUT], r[ACT], r[HAS_BIAS], max(r[W_OFF], 0),
                 max(r[B_OFF], 0), max(r[RM_OFF], 0), max(r[RV_OFF], 0), r[AFFINE], r[IN_OFF],
                 r[Z_OFF], r[A_OFF], r[AUX_OFF], r[STAT_OFF], float(f[P0]), float(f[P1]),
-                float(f[RATE]), float(f[MOMENTUM]), float(f[EPS]), col, **extra))
+                float(f[RATE]), float(f[MOMENTUM]), float(f[EPS]), col, vocab=r[VOCAB],
+                **extra))
             if r[KIND] == DROPOUT and f[RATE] > 0:
                 col += r[N_OUT]
         self.outs: list[OutRow] = []
@@ -351,6 +357,9 @@ class Engine:
                     k.bn.forward_eval[grid(n), BLOCK](
                         ws, la.in_off, la.a_off, rows, n, params, la.w_off, la.b_off,
                         la.affine, buffers, la.rm_off, la.rv_off, la.eps)
+            elif la.kind == EMBEDDING:  # a gather of the ids' rows (embedding.py)
+                k.emb.forward[grid(rows * n), BLOCK](ws, la.in_off, la.a_off, params, la.w_off,
+                                                     rows, la.n_in, n // la.n_in)
             elif la.kind in MERGES:  # graphs only
                 # concat  a[r, col_e + j] = in_e[r, j]     add  a = in_0 + in_1 + ...
                 # (an add's edges have cumulative columns in the layout too: not read)
@@ -435,6 +444,14 @@ class Engine:
             self.gemm(g, 0, n, 1, params, la.w_off, la.n_in, 1, gx, gx_off, la.n_in, rows,
                       la.n_in, n)
 
+    def _embedding_backward(self, w: Work, la: LayerRow, rows: int, grad: Any, g: Any,
+                            g_off: int) -> None:
+        """dL/dw of an embedding (its table's rows scatter-added) from dL/d(output) at g."""
+        k, dim = self.k, la.n // la.n_in
+        k.emb.zero_grad[grid(la.vocab * dim), BLOCK](grad, la.w_off, la.vocab * dim)
+        k.emb.backward[grid(dim), BLOCK](w.ws, la.in_off, g, g_off, grad, la.w_off,
+                                         rows * la.n_in, dim)
+
     def _elementwise_backward(self, w: Work, la: LayerRow, code: int, rows: int, params: Any,
                               grad: Any, g: Any, keep: Any, keep_base: int) -> None:
         """g <- dL/d(input) in place for an activation, dropout or batchnorm node (flatten:
@@ -470,6 +487,8 @@ class Engine:
                 back = self._dense_backward if la.kind == DENSE else self._image_backward
                 back(w, la, code, rows, params, grad, cur, other if i > 0 else None, 0)
                 cur, other = other, cur
+            elif la.kind == EMBEDDING:
+                self._embedding_backward(w, la, rows, grad, cur, 0)
             else:
                 self._elementwise_backward(w, la, code, rows, params, grad, cur, keep,
                                            keep_base)
@@ -497,6 +516,9 @@ class Engine:
                     if e.mode == E_ADD:
                         blit[grid(rows * la.n_in), BLOCK](gws, off, la.n_in, gws, e.tgt,
                                                           la.n_in, rows, la.n_in, 1)
+                continue
+            if la.kind == EMBEDDING:  # reads the model's input: nothing to deliver
+                self._embedding_backward(w, la, rows, grad, gws, la.g_off)
                 continue
             if la.kind == CONCAT:  # columns [col, col + width) of g to each input
                 for e in la.edges:

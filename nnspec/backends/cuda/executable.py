@@ -122,7 +122,7 @@ class CudaExecutable:
         start, end = max(0, start_batch), min(end_batch, plan.n_batches(n))
         if n == 0 or start >= end:
             return EpochChunk(0.0, 0, 0)
-        xd = self._device(x, lambda a: as_inputs(plan, a))
+        xd = self._device(x, lambda a: as_inputs(plan, a).astype(self.dtype, copy=False))
         yd = self._device(y, lambda a: as_targets(plan, a))
         od = self._device(order, lambda a: np.asarray(a, dtype=np.int64))
         batch = plan.batch_size(n)
@@ -173,7 +173,7 @@ class CudaExecutable:
         n, k = xh.shape[0], plan.n_outputs
         if n == 0:
             return np.empty((0, k), dtype=self.dtype)
-        xd = self._device(x, lambda a: as_inputs(plan, a))
+        xd = self._device(x, lambda a: as_inputs(plan, a).astype(self.dtype, copy=False))
         out = cuda.device_array(n * k, dtype=self.dtype)
         work = self._get_work(min(EVAL_ROWS, n))
         for r0 in range(0, n, work.layout.rows):
@@ -188,7 +188,7 @@ class CudaExecutable:
         n = as_inputs(plan, x).shape[0]
         if n == 0:
             return float("nan")
-        xd = self._device(x, lambda a: as_inputs(plan, a))
+        xd = self._device(x, lambda a: as_inputs(plan, a).astype(self.dtype, copy=False))
         yd = self._device(y, lambda a: as_targets(plan, a))
         k = plan.n_outputs
         work = self._get_work(min(EVAL_ROWS, n))

@@ -27,7 +27,8 @@ from nnspec.lower.plan import Plan
 
 
 def _f64(a: np.ndarray) -> np.ndarray:
-    return np.asarray(a, dtype=np.float64)
+    """Values in float64; token ids (integers) stay integers."""
+    return a if np.issubdtype(a.dtype, np.integer) else np.asarray(a, dtype=np.float64)
 
 
 class ReferenceExecutable(HostState):

@@ -26,8 +26,9 @@ FUSABLE = {("binary_crossentropy", "sigmoid"), ("categorical_crossentropy", "sof
 
 
 def is_fused(loss: AnyLoss, activation: str) -> bool:
-    """Whether `loss` after an output activation named `activation` is computed from logits."""
-    return (loss.kind, activation) in FUSABLE
+    """Whether `loss` after an output activation named `activation` is computed from logits
+    (sparse_categorical_crossentropy as categorical_crossentropy: its `rule`)."""
+    return (loss.rule, activation) in FUSABLE
 
 
 def class_targets(y: np.ndarray, k: int) -> np.ndarray:
@@ -44,7 +45,7 @@ def class_targets(y: np.ndarray, k: int) -> np.ndarray:
 def smoothed_targets(loss: AnyLoss, y: np.ndarray, k: int) -> np.ndarray:
     """y' with label smoothing s: BCE y*(1-s) + s/2, CCE y*(1-s) + s/K (torch CrossEntropyLoss)."""
     s = getattr(loss, "label_smoothing", 0.0)  # regression losses never get here
-    if loss.kind == "categorical_crossentropy":
+    if loss.rule == "categorical_crossentropy":  # the sparse form too: as_targets made rows
         return class_targets(y, k) * (1.0 - s) + s / k
     return _as_output_shape(y, k) * (1.0 - s) + s / 2.0
 
@@ -78,7 +79,7 @@ def value(loss: AnyLoss, p: np.ndarray, y: np.ndarray, log_probs: bool = False) 
     t = smoothed_targets(loss, y, k)
     if kind == "binary_crossentropy":
         return float(-np.mean(t * _clamped_log(p) + (1.0 - t) * _clamped_log(1.0 - p)))
-    if kind == "categorical_crossentropy":
+    if kind in ("categorical_crossentropy", "sparse_categorical_crossentropy"):
         log_p = p if log_probs else _clamped_log(p)
         return float(-np.sum(t * log_p) / b)
     raise ValueError(f"unknown loss {kind!r}")
@@ -105,7 +106,7 @@ def grad(loss: AnyLoss, p: np.ndarray, y: np.ndarray, log_probs: bool = False) -
     t = smoothed_targets(loss, y, k)
     if kind == "binary_crossentropy":
         return (p - t) / np.maximum(p * (1.0 - p), GRAD_EPS) / n
-    if kind == "categorical_crossentropy":
+    if kind in ("categorical_crossentropy", "sparse_categorical_crossentropy"):
         if log_probs:
             return -t / b
         # d/dp of max(log p, -100): zero where the clamp is active.

@@ -79,6 +79,25 @@ def _r2(p: np.ndarray, y: np.ndarray) -> float:
     return float(np.mean(scores))
 
 
+def top_k_accuracy(outputs: np.ndarray, true: np.ndarray, k: int) -> float:
+    """Fraction of rows whose target class is among the k highest outputs (ties: the lower
+    index first, a stable sort of -outputs)."""
+    if len(true) == 0:
+        return float("nan")
+    top = np.argsort(-outputs, axis=1, kind="stable")[:, :k]
+    return float(np.mean(np.any(top == true[:, None], axis=1)))
+
+
+def perplexity(outputs: np.ndarray, true: np.ndarray) -> float:
+    """exp(-mean log p[b, y_b]), p the softmax outputs, log p clamped at -100 as the loss."""
+    if len(true) == 0:
+        return float("nan")
+    p = outputs[np.arange(len(true)), true]
+    safe = np.where(p > 0, p, 1.0)
+    log_p = np.where(p > 0, np.maximum(np.log(safe), -100.0), -100.0)
+    return float(np.exp(-np.mean(log_p)))
+
+
 def compute_metric(metric: AnyMetric, outputs: np.ndarray, targets: np.ndarray,
                    task: str = "regression") -> float:
     """The metric's value over all N samples. `task` (regression | binary | multiclass |
@@ -92,6 +111,10 @@ def compute_metric(metric: AnyMetric, outputs: np.ndarray, targets: np.ndarray,
         pred, true = predicted_classes(outputs), target_classes(targets, k)
         if metric.kind == "accuracy":
             return float(np.mean(pred == true))
+        if metric.kind == "top5_accuracy":
+            return top_k_accuracy(outputs, true, 5)
+        if metric.kind == "perplexity":
+            return perplexity(outputs, true)
         assert isinstance(metric, (Precision, Recall, F1))
         return _averaged(metric, pred, true, k)
     y = np.asarray(targets, dtype=np.float64).reshape(outputs.shape)

@@ -25,6 +25,7 @@ from nnspec.backends.reference import (
     conv2d,
     dense,
     dropout,
+    embedding,
     global_avgpool,
     losses,
     maxpool,
@@ -39,6 +40,7 @@ from nnspec.lower.plan import (
     CONV2D,
     DENSE,
     DROPOUT,
+    EMBEDDING,
     FLATTEN,
     FUSED_NAMES,
     FUSED_NONE,
@@ -76,7 +78,8 @@ def loss_op(plan: Plan) -> AnyLoss:
     options: dict[str, Any] = {}
     if plan.loss == L_HUBER:
         options = {"delta": plan.loss_param}
-    elif plan.loss_name in ("binary_crossentropy", "categorical_crossentropy"):
+    elif plan.loss_name in ("binary_crossentropy", "categorical_crossentropy",
+                            "sparse_categorical_crossentropy"):
         options = {"label_smoothing": plan.loss_param}
     return _LOSS.validate_python({"kind": plan.loss_name, **options})
 
@@ -99,6 +102,10 @@ def tensors(layer: LayerPlan, params: np.ndarray) -> tuple[np.ndarray | None, np
         w = _view(params, weight.offset, weight.shape)
         b = _view(params, layer.b_offset, (weight.shape[0],)) if layer.bias else None
         return w, b
+    if layer.kind == EMBEDDING:
+        weight = layer.slot("weight")
+        assert weight is not None
+        return _view(params, weight.offset, weight.shape), None
     if layer.kind == BATCHNORM and layer.bn_affine:
         return (_view(params, layer.w_offset, (layer.channels,)),
                 _view(params, layer.b_offset, (layer.channels,)))
@@ -160,7 +167,9 @@ def forward(plan: Plan, params: np.ndarray, buffers: np.ndarray, x: np.ndarray, 
     masks from `masks` (one per dropout node with rate > 0, in node order) or drawn from `rng`
     (backends/base.py convention). Evaluation: running statistics, no dropout. Running
     statistics are not updated here."""
-    f = Forward(x=np.asarray(x, dtype=np.float64), main=_main(plan))
+    x = np.asarray(x)  # token ids stay integers
+    f = Forward(x=x if np.issubdtype(x.dtype, np.integer) else x.astype(np.float64),
+                main=_main(plan))
     f.x = f.x.reshape(f.x.shape[0], -1)
     mask_i = 0
     for layer in plan.layers:
@@ -222,6 +231,12 @@ def forward(plan: Plan, params: np.ndarray, buffers: np.ndarray, x: np.ndarray, 
                 y = batchnorm.forward_eval(x4, gamma, beta, layer.bn_eps, rm, rv)
                 f.pre.append(None)
             h = y.reshape(h.shape[0], layer.n_out)
+        elif layer.kind == EMBEDDING:
+            w, _ = tensors(layer, params)
+            assert w is not None
+            ids = embedding.token_ids(h, w.shape[0])
+            h = embedding.forward(ids, w).reshape(h.shape[0], layer.n_out)
+            f.pre.append(ids)
         elif layer.kind == FLATTEN:  # a sample is stored row-major: its values stay as they are
             h = h.reshape(h.shape[0], layer.n_out)
             f.pre.append(None)
@@ -324,6 +339,12 @@ def backward(plan: Plan, params: np.ndarray, f: Forward,
         elif layer.kind == DROPOUT:
             if f.pre[i] is not None:
                 g = dropout.backward(g, f.pre[i], layer.rate)
+        elif layer.kind == EMBEDDING:
+            gw_view, _ = tensors(layer, grad)
+            assert gw_view is not None
+            gw_view[...] = embedding.backward(f.pre[i], _image(g, layer.out_shape),
+                                              gw_view.shape[0])
+            continue  # the ids get no gradient (an embedding reads the model's input)
         elif layer.kind == BATCHNORM:
             gamma, _ = tensors(layer, params)
             g, ggamma, gbeta = batchnorm.backward(_image(g, layer.in_shape), gamma, f.pre[i])
