@@ -5,12 +5,15 @@ installed first), in float32, at opset `OPSET`:
 
 - one input, `features`, of shape [batch, *input_shape] (a flat row [batch, F], or images
   [batch, C, H, W] in PyTorch's NCHW layout), raw values as `nnspec predict` reads them;
+  for a model whose input is token ids (an `embedding` reads it): int64 ids [batch, context],
+  the vocabulary's (data.json), unscaled;
 - the scaler of the run's data.json as the graph's first nodes: (x - shift) / scale with the
   training split's statistics (per feature, or per channel for images), so the model takes
   the same raw values as `nnspec predict`; none when the data block says `scale none`;
 - one node (or a few) per layer, in the Plan's order: dense -> Gemm (transB=1: the weight is
   stored (out, in) as PyTorch), conv2d -> Conv, maxpool / avgpool -> MaxPool / AveragePool
   (count_include_pad=1), global_avgpool -> GlobalAveragePool + Flatten, flatten -> Flatten,
+  embedding -> Gather(axis=0) of the table's rows,
   batchnorm -> BatchNormalization with the running statistics (evaluation mode), dropout ->
   nothing (the identity at evaluation), concat -> Concat(axis=1), add and residual -> Add;
   the activation after it (gelu, silu and softplus with beta or threshold are spelled out
@@ -168,6 +171,11 @@ def _add(g: Builder, node: LayerPlan, x: list[str], tensors: Tensors, pre: str) 
     return total
 
 
+def _embedding(g: Builder, node: LayerPlan, x: list[str], tensors: Tensors, pre: str) -> str:
+    """Rows of the table at the ids: [batch, context] int64 -> [batch, context, dim]."""
+    return g.op("Gather", [_param(g, node, tensors, "weight") or "", x[0]], pre, axis=0)
+
+
 def _global_avgpool(g: Builder, node: LayerPlan, x: list[str], tensors: Tensors,
                     pre: str) -> str:
     pooled = g.op("GlobalAveragePool", [x[0]], f"{pre}.pool")
@@ -187,6 +195,7 @@ LAYERS: dict[str, Callable[[Builder, LayerPlan, list[str], Tensors, str], str]] 
     "global_avgpool": _global_avgpool,
     "concat": lambda g, node, x, t, pre: g.op("Concat", x, pre, axis=1),
     "add": _add,
+    "embedding": _embedding,
 }
 
 
@@ -242,7 +251,8 @@ def build(plan: Plan, tensors: Tensors, scaler: Any, schema: dict[str, Any],
     from onnx import TensorProto, helper, numpy_helper
 
     g = Builder(helper, numpy_helper)
-    x = _scaler_nodes(g, scaler, plan.input_shape)
+    # token ids (an embedding reads the input) are int64 and never scaled
+    x = INPUT_NAME if plan.token_input else _scaler_nodes(g, scaler, plan.input_shape)
     names: dict[int, str] = {INPUT: x}
     for i in main_nodes(plan):
         node = plan.layers[i]
@@ -262,7 +272,8 @@ def build(plan: Plan, tensors: Tensors, scaler: Any, schema: dict[str, Any],
     batch = "batch"
     graph = helper.make_graph(
         g.nodes, plan.model_name,
-        [helper.make_tensor_value_info(INPUT_NAME, TensorProto.FLOAT,
+        [helper.make_tensor_value_info(INPUT_NAME, TensorProto.INT64 if plan.token_input
+                                       else TensorProto.FLOAT,
                                        [batch, *plan.input_shape])],
         [helper.make_tensor_value_info(out, TensorProto.FLOAT, [batch, plan.n_outputs])],
         g.initializers)
@@ -271,7 +282,8 @@ def build(plan: Plan, tensors: Tensors, scaler: Any, schema: dict[str, Any],
     model.ir_version = min(model.ir_version, 8)  # IR 8 goes with opset 17: older runtimes
     model.doc_string = (f"{plan.model_name}, exported by nnspec: input `{INPUT_NAME}` "
                         f"[batch, {', '.join(map(str, plan.input_shape))}] (raw values, "
-                        f"scaled inside), output `{out}` [batch, {plan.n_outputs}]")
+                        f"scaled inside; token ids for an embedding), output `{out}` "
+                        f"[batch, {plan.n_outputs}]")
     onnx.helper.set_model_props(model, {**metadata, **_schema_props(schema)})
     return model
 

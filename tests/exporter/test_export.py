@@ -59,6 +59,10 @@ def trained(tmp_path_factory):
 
 def _raw_inputs(run: nnspec.Run, n: int = 48) -> np.ndarray:
     restored = run._model()
+    plan = restored.exe.plan
+    if plan.token_input:  # token ids, every id of the vocabulary possible
+        rng = np.random.default_rng(0)
+        return rng.integers(0, plan.vocab_size, (n, plan.n_inputs), dtype=np.int64)
     scaler = Scaler.from_dict(restored.schema["scaler"])
     rng = np.random.default_rng(0)
     return scaler.invert(rng.standard_normal((n, restored.exe.plan.n_inputs)))
@@ -68,7 +72,8 @@ def _onnx_outputs(path: Path, raw: np.ndarray, input_shape: tuple[int, ...]) -> 
     sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     (x,), (y,) = sess.get_inputs(), sess.get_outputs()
     assert x.name == "features" and x.shape[0] == "batch" and y.shape[0] == "batch"
-    feed = raw.astype(np.float32).reshape(len(raw), *input_shape)
+    ids = x.type == "tensor(int64)"
+    feed = raw.astype(np.int64 if ids else np.float32).reshape(len(raw), *input_shape)
     return sess.run([y.name], {x.name: feed})[0]
 
 
@@ -103,10 +108,11 @@ def test_onnx_runtime_matches_predict(spec, trained, tmp_path):
 
 
 def test_zoo_uses_every_exported_kind(trained, tmp_path):
-    """The zoo specs reach every layer and activation form the exporter has."""
+    """The zoo specs (and next_char's embedding) reach every layer and activation form the
+    exporter has."""
     ops = set()
     kinds = set()
-    for spec in (HERE / "zoo_flat.nn", HERE / "zoo_image.nn"):
+    for spec in (HERE / "zoo_flat.nn", HERE / "zoo_image.nn", ROOT / "specs/next_char.nn"):
         run = trained(spec)
         plan = run._model().exe.plan
         kinds |= {graph.op_kind(node) for node in plan.layers}
@@ -117,7 +123,7 @@ def test_zoo_uses_every_exported_kind(trained, tmp_path):
     assert set(graph.ACTIVATIONS) - {"softmax"} <= kinds  # softmax: the example specs
     assert {"Gemm", "Conv", "MaxPool", "AveragePool", "GlobalAveragePool", "Flatten",
             "BatchNormalization", "Concat", "Add", "Erf", "Tanh", "Softplus", "Where", "Elu",
-            "Selu", "LeakyRelu", "Sigmoid", "LogSoftmax", "Exp", "Sub", "Div"} <= ops
+            "Selu", "LeakyRelu", "Sigmoid", "LogSoftmax", "Exp", "Sub", "Div", "Gather"} <= ops
     assert "Dropout" not in ops
 
 
