@@ -93,6 +93,23 @@ def _one_blas_thread() -> Iterator[None]:
             lib.set_num_threads(n)
 
 
+def _engine_inputs(plan: Plan, x: np.ndarray, memo: list) -> np.ndarray:
+    """as_inputs(plan, x), with token ids (checked as int64 there) in the plan dtype: the
+    engine gathers a batch's ids into its float workspace anyway (embedding.py: exact up to
+    2^24 in float32, which layout() enforces, 2^53 in float64), and one x dtype keeps one
+    compiled engine for every spec (int64 x would compile each entry point again). The
+    conversions of the last two arrays seen are kept in `memo` (every epoch sees the same
+    training and validation arrays)."""
+    if not plan.token_input:
+        return as_inputs(plan, x)
+    for seen, ids in memo:
+        if seen is x:
+            return ids
+    ids = as_inputs(plan, x).astype(plan.dtype)
+    memo[:] = [(x, ids), *memo[:1]]
+    return ids
+
+
 class CpuExecutable(HostState):
     """A Plan compiled for the CPU (Numba); see backends/base.Executable."""
 
@@ -110,6 +127,7 @@ class CpuExecutable(HostState):
         self._draws = plan.has_dropout  # else the engine gets rng=None (see engine.forward)
         self._work: dict[int, _Work] = {}
         self.step_parts = step_parts(plan.n_params)
+        self._ids: list = []  # _engine_inputs' memo
 
     def _get_work(self, rows: int) -> _Work:
         work = self._work.get(rows)
@@ -124,7 +142,7 @@ class CpuExecutable(HostState):
     def train_epoch(self, x: np.ndarray, y: np.ndarray, order: np.ndarray, lr: float,
                     start_batch: int, end_batch: int, rng: np.random.Generator) -> EpochChunk:
         plan = self.plan
-        x, y = as_inputs(plan, x), as_targets(plan, y)
+        x, y = _engine_inputs(plan, x, self._ids), as_targets(plan, y)
         n = x.shape[0]
         if y.shape[0] != n:
             raise ValueError(f"{n} input rows but {y.shape[0]} target rows")
@@ -158,7 +176,7 @@ class CpuExecutable(HostState):
 
     # evaluation -------------------------------------------------------------------------
     def predict(self, x: np.ndarray) -> np.ndarray:
-        x = as_inputs(self.plan, x)
+        x = _engine_inputs(self.plan, x, self._ids)
         out = np.empty((x.shape[0], self.plan.n_outputs), dtype=self.dtype)
         if x.shape[0] == 0:
             return out
@@ -170,7 +188,7 @@ class CpuExecutable(HostState):
 
     def evaluate(self, x: np.ndarray, y: np.ndarray) -> float:
         plan = self.plan
-        x, y = as_inputs(plan, x), as_targets(plan, y)
+        x, y = _engine_inputs(plan, x, self._ids), as_targets(plan, y)
         if x.shape[0] == 0:
             return float("nan")
         work = self._get_work(min(EVAL_ROWS, x.shape[0]))
