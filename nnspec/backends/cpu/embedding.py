@@ -3,8 +3,9 @@
 
 The same op as backends/reference/embedding.py. The batch's ids sit at the start of the
 workspace as the engine gathered them (rows x T values of the plan dtype: exact integers up
-to 2^24 in float32, 2^53 in float64; the data layer and as_inputs hand the engine int64 ids
-and check them against the vocabulary first). w is (vocab, dim) row-major in params.
+to 2^24 in float32, 2^53 in float64; as_inputs checks them as int64 against the vocabulary,
+and the executable hands them to the engine in the plan dtype, so that one compiled engine
+serves every x). w is (vocab, dim) row-major in params.
 """
 
 from __future__ import annotations
