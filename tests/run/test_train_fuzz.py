@@ -39,6 +39,8 @@ ROOT = Path(__file__).resolve().parents[2]
 ALLOWED = {
     "E305": "the data's target columns do not fit the output layer (known once data is read)",
     "E401": "a data file or column the spec names is not there / not readable as asked",
+    "E402": "an array the spec names is not in the npz file (the specs are checked without "
+            "reading the data, as E401: `nnspec check` reads it and reports this one)",
     "E405": "the data does not fit the model (classes, targets, shapes)",
     "E406": "the data has more classes than the output layer has units",
     "E408": "warmup longer than training (--epochs 1 overrides the spec's epochs)",
