@@ -7,7 +7,7 @@ whose code is in ALLOWED (exit 1), and none may reach a catch-all: the test hook
 nnspec/bugs.py records every call of the E502 path whatever its wording, and the test
 asserts that there are none. A hang (past runfuzz.TIMEOUT_S) fails too.
 
-The default run trains 200 specs; the `slow` one 400 more, with other seeds.
+The default run trains 100 specs; the `slow` one (`--slow`) 500 more, with other seeds.
 NNSPEC_TRAIN_FUZZ=<count> trains that many with a random seed (printed), for a longer hunt.
 """
 
@@ -137,12 +137,12 @@ def hunt(seeds: list[int], per_seed: int) -> None:
 
 
 def test_mutated_specs_train_or_fail_by_name() -> None:
-    hunt([1, 2], 100)
+    hunt([1], 100)
 
 
 @pytest.mark.slow
 def test_mutated_specs_train_or_fail_by_name_more() -> None:
-    hunt([3, 4, 5, 6], 100)
+    hunt([2, 3, 4, 5, 6], 100)
 
 
 @pytest.mark.skipif("NNSPEC_TRAIN_FUZZ" not in os.environ, reason="NNSPEC_TRAIN_FUZZ=<count>")
