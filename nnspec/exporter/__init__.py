@@ -59,35 +59,14 @@ class _Model:
 def _read(run_dir: str | os.PathLike[str], sources: dict[str, str]) -> _Model:
     """The run's Plan, tensors and data.json, as restore() reads them, without compiling."""
     from nnspec import weights
-    from nnspec.lower import lower
-    from nnspec.run.restore import check_schema, refuse_unfinished
+    from nnspec.run.restore import open_weights, read_run
     from nnspec.run.rundir import RunDir
-    from nnspec.run.session import load_text
 
     rd = RunDir.open(run_dir)
     try:
-        refuse_unfinished(rd)
+        _, schema, plan = read_run(rd, sources)
         shown = str(rd.path / "spec.nn")
-        try:
-            text = rd.folder.read_text("spec.nn")
-        except FileNotFoundError:
-            raise DiagnosticError(error(
-                "E504", f"`{rd.path}` has no spec.nn", path=str(rd.path),
-                hints=["the run folder is incomplete; run the spec again"])) from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise DiagnosticError(error("E504", f"cannot read `{shown}`: {exc}",
-                                        path=str(rd.path))) from exc
-        spec = load_text(text, shown, sources, memory=False).spec
-        schema = check_schema(rd, rd.read_json("data.json"))
-        plan = lower(spec)
-        try:
-            opened = rd.folder.open_read("weights.npz")
-        except FileNotFoundError:
-            raise DiagnosticError(error(
-                "E504", f"`{rd.path}` has no weights.npz", path=str(rd.path),
-                hints=["the run failed before its end, or `output { artifacts ... }` left "
-                       "out `weights`"])) from None
-        with opened:
+        with open_weights(rd) as opened:
             params, buffers = weights.load(rd.path / "weights.npz", plan, opened=opened)
         return _Model(plan, weights.named_tensors(plan, params, buffers), schema, shown)
     finally:

@@ -125,12 +125,11 @@ def restore(run_dir: str | Path, sources: dict[str, str]) -> Restored:
         raise
 
 
-def _restore(rd: RunDir, sources: dict[str, str]) -> Restored:
-    from nnspec.backends import compile as compile_plan
-    from nnspec.backends import runs_on
+def read_run(rd: RunDir, sources: dict[str, str]) -> tuple[ir.Spec, dict[str, Any], Any]:
+    """(spec, data.json's schema, plan) of the ended run in `rd`, nothing compiled (restore,
+    and the ONNX exporter, which needs no engine)."""
     from nnspec.lower import lower
     from nnspec.run.session import load_text
-    from nnspec.weights import load_into
 
     refuse_unfinished(rd)
     try:
@@ -145,17 +144,29 @@ def _restore(rd: RunDir, sources: dict[str, str]) -> Restored:
     # eval / predict train nothing: the training run's memory estimate does not apply
     spec = load_text(text, str(rd.path / "spec.nn"), sources, memory=False).spec
     schema = check_schema(rd, rd.read_json("data.json"))
-    plan = lower(spec)
-    # the cpu engine where it has every kernel, else the reference backend (image layers)
-    backend = "cpu" if "cpu" in runs_on(plan) else "reference"
-    exe = compile_plan(plan, backend, initial_weights=False)  # weights.npz is loaded next
+    return spec, schema, lower(spec)
+
+
+def open_weights(rd: RunDir) -> Any:
+    """The run's weights.npz, opened through the folder's descriptor (E504 without one)."""
     try:
-        weights = rd.folder.open_read("weights.npz")
+        return rd.folder.open_read("weights.npz")
     except FileNotFoundError:
         raise DiagnosticError(error(
             "E504", f"`{rd.path}` has no weights.npz", path=str(rd.path),
             hints=["the run failed before its end, or `output { artifacts ... }` left out "
                    "`weights`"])) from None
-    with weights:
+
+
+def _restore(rd: RunDir, sources: dict[str, str]) -> Restored:
+    from nnspec.backends import compile as compile_plan
+    from nnspec.backends import runs_on
+    from nnspec.weights import load_into
+
+    spec, schema, plan = read_run(rd, sources)
+    # the cpu engine where it has every kernel, else the reference backend (image layers)
+    backend = "cpu" if "cpu" in runs_on(plan) else "reference"
+    exe = compile_plan(plan, backend, initial_weights=False)  # weights.npz is loaded next
+    with open_weights(rd) as weights:
         load_into(exe, rd.path / "weights.npz", opened=weights)
     return Restored(rd, spec, exe, schema)
