@@ -32,7 +32,7 @@ from bench_cpu import CASES, make_data  # noqa: E402
 from nnspec.backends import cpu  # noqa: E402
 from nnspec.backends.base import as_inputs, as_targets, dropout_rng  # noqa: E402
 from nnspec.backends.cpu import activations, dense, engine, fpu, losses, optimizers  # noqa: E402
-from nnspec.backends.cpu.executable import one_blas_thread  # noqa: E402
+from nnspec.backends.cpu.executable import dropout_draws, one_blas_thread  # noqa: E402
 from nnspec.backends.cpu.jit import drop_stale_cache  # noqa: E402
 from nnspec.backends.cpu.layout import SPLIT, T_IN, T_OUT, transposed_forward  # noqa: E402
 from nnspec.lower import lower  # noqa: E402
@@ -126,15 +126,16 @@ def _gather(r, x, y, order, rows, ws, y_off):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True)
-def _forward(r, rows, itab, ftab, params, buffers, ws, rng, fast, big):  # type: ignore[no-untyped-def]
+def _forward(r, rows, itab, ftab, params, buffers, ws, draws, fast, graph, img):  # type: ignore[no-untyped-def]
     for _ in range(r):
-        engine.forward(rows, True, itab, ftab, params, buffers, ws, rng, fast, big, None, None)
+        engine.forward(rows, True, itab, ftab, params, buffers, ws, draws, 0, fast, graph[0],
+                       graph[1], img)
 
 
 @njit(cache=True)
-def _backward(r, rows, fused, itab, ftab, params, grad, ws, g1, g2, big):  # type: ignore[no-untyped-def]
+def _backward(r, rows, fused, itab, ftab, params, grad, ws, g1, g2, img):  # type: ignore[no-untyped-def]
     for _ in range(r):
-        engine.backward(rows, fused, itab, ftab, params, grad, ws, g1, g2, False, big, None)
+        engine.backward(rows, fused, itab, ftab, params, grad, ws, g1, g2, False, img)
 
 
 def per_call(fn, *args, target_s: float = 0.05, runs: int = 5) -> float:  # type: ignore[no-untyped-def]
@@ -248,11 +249,12 @@ def main(name: str) -> None:
     with one_blas_thread(lay.split):
         whole = [
             ("engine.forward, whole network", per_call(
-                _forward, b, lay.itab, lay.ftab, exe.params, exe.buffers, work.ws, rng_d,
-                exe.fast, True if lay.split else None)),
+                _forward, b, lay.itab, lay.ftab, exe.params, exe.buffers, work.ws,
+                rng_d.random(dropout_draws(plan, b)),
+                exe.fast, work.graph(), work.img)),
             ("engine.backward, whole network", per_call(
                 _backward, b, plan.fused, lay.itab, lay.ftab, exe.params, exe.grad, work.ws,
-                work.g1, work.g2, True if lay.split else None)),
+                work.g1, work.g2, work.img)),
         ]
     call = min(_time(lambda: exe.train_epoch(xs, ys, order, 1e-9, 0, 1, rng_d))
                for _ in range(20))

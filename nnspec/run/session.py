@@ -205,13 +205,20 @@ def _gpu_usable() -> tuple[bool, str]:
     return ok, "" if ok else "no CUDA device is visible (numba.cuda.is_available() is false)"
 
 
-def _prepare(spec: ir.Spec, backend: str, data: Any) -> Any:
+def _prepare(spec: ir.Spec, backend: str, data: Any,
+             reporter: Reporter | None = None) -> Any:
     """Compile, then call every kernel once (run/warmup.py), so that all compiling happens
-    while a signal still ends the process at once."""
+    while a signal still ends the process at once. When the backend's compiled engine is
+    not in its cache yet (the first run of an installation and dtype), the reporter says so
+    first: a minute with no output would look like a hang."""
     from nnspec.run.warmup import warm_up
 
     killpoints.reached("compiling")
     exe = compile_spec(spec, backend)
+    notice = getattr(exe, "compile_notice", None)
+    text = notice() if notice is not None and reporter is not None else None
+    if text:
+        reporter.message(text)  # type: ignore[union-attr]
     try:
         warm_up(exe, data)
     except DiagnosticError:
@@ -398,7 +405,7 @@ def run_spec(path: str | os.PathLike[str], opts: RunOptions, *, sources: dict[st
         data = dataset_of(spec)
         rd.write_data_schema(data.schema())
         rd.write_manifest(data=data.manifest())
-        exe = _prepare(spec, backend, data)
+        exe = _prepare(spec, backend, data, reporter)
         schedule = make_schedule(exe.plan)
     except DiagnosticError as exc:
         failure = _write_failed(rd, exc)
@@ -491,7 +498,7 @@ def _resume(rd: RunDir, opts: RunOptions, notes: list[Diagnostic], t0: float, *,
     killpoints.reached("data")
     data = dataset_of(spec)
     _same_data(rd, data)
-    exe = _prepare(spec, backend, data)
+    exe = _prepare(spec, backend, data, reporter)
     if state is not None:
         _fits(rd, exe, state)
     schedule = make_schedule(exe.plan)

@@ -1,10 +1,11 @@
 """run.warmup: an Executable + its data -> every kernel the epoch loop calls, compiled now.
 
 Numba compiles a kernel at its first call. Left to the loop, the first chunk of batches
-compiled the training engine (about 28 s on a cold cache, 2 cores) and the first epoch's row
-the evaluation kernels (about 5 s): after `catch_interrupts` was installed, so Ctrl-C waited
-for the compiler. Calling them here, while a signal still ends the process at once
-(train/interrupt.py), keeps Ctrl-C immediate until training really starts.
+compiled the training engine and the first epoch's row the evaluation kernels, after
+`catch_interrupts` was installed, so Ctrl-C waited for the compiler. Calling them here,
+while a signal still ends the process at once (train/interrupt.py), keeps Ctrl-C immediate
+until training really starts. (The cpu engine is one compiled program per dtype for every
+spec, about a minute to compile on 2 cores, once per installation: backends/cpu/engine.py.)
 
 The calls use the shapes the loop will use (one batch of the run's batch size; evaluation
 chunks of each split's size, up to the engine's chunk) so Numba compiles the same

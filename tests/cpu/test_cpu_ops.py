@@ -173,7 +173,7 @@ def test_dropout_mask_is_the_reference_mask(rate):
     x = np.random.default_rng(0).normal(size=(7, 9))
     mask, y = np.empty(63), np.empty(63)
     r1, r2 = np.random.default_rng(5), np.random.default_rng(5)
-    dropout.forward(x.ravel(), rate, r1, mask, y)
+    dropout.forward(x.ravel(), rate, r1.random(63), mask, y)  # the draws executable makes
     keep = ref_dropout.make_mask(r2, (7, 9), rate)
     np.testing.assert_allclose(y.reshape(7, 9), ref_dropout.forward(x, keep, rate), rtol=1e-15)
     assert r1.random() == r2.random()  # both generators advanced by the same draws

@@ -137,8 +137,8 @@ def _forward_parts(parts, x, w, bias, has_bias, z, a, rows, n_in, n_out, t_in, t
     for p in prange(parts):
         saved = fpu.get_mxcsr()
         fpu.set_mxcsr(mxcsr)
-        _forward_block(parts, p, x, w, bias, has_bias, z, a, rows, n_in, n_out, t_in, t_out,
-                       act, p0, p1, fast, coef)
+        _forward_block(parts, np.int64(p), x, w, bias, has_bias, z, a, rows, n_in, n_out,
+                       t_in, t_out, act, p0, p1, fast, coef)
         fpu.set_mxcsr(saved)
 
 
@@ -200,9 +200,9 @@ def _backward_parts(parts, x, w, gz, gw, gb, bias_here, gx, need_gx, squares, ro
     for p in prange(parts):
         saved = fpu.get_mxcsr()
         fpu.set_mxcsr(mxcsr)
-        checked += _backward_block(parts, p, x, w, gz, gw, gb, bias_here, gx, need_gx, squares,
-                                   rows, n_in, n_out, t_in, t_out, act_in, p0_in, p1_in, z_in,
-                                   coef)
+        checked += _backward_block(parts, np.int64(p), x, w, gz, gw, gb, bias_here, gx,
+                                   need_gx, squares, rows, n_in, n_out, t_in, t_out, act_in,
+                                   p0_in, p1_in, z_in, coef)
         fpu.set_mxcsr(saved)
     return checked
 

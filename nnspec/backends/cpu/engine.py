@@ -13,33 +13,41 @@ layer tables (layout.py), the run's int and float scalars (columns C_*, F_*: wor
 offsets, loss, optimizer, clipping) and the optimizer's hyperparameters (H_*); `mem` =
 (params, grad, buffers, state, ws, g1, g2), the buffers it reads and writes; `graph` below:
 
-    train_chunk(x, y, order, start, end, t, lr, net, mem, terms, rng, big, graph, img)
-    evaluate(x, y, net, mem, big, graph, img)   predict(x, out, net, mem, big, graph, img)
+    train_chunk(x, y, order, start, end, t, lr, net, mem, terms, draws, graph, img)
+    infer(x, y, out, net, mem, graph, img)      (evaluate and predict)
 
 Each unpacks what it uses once at its top; the per-batch kernels below them (forward,
 backward, graph_losses, graph_seeds, backward_graph, also called by nonfinite.py) take those
 arrays and scalars themselves: handing them the whole packs measured ~2-3% slower per epoch
 of the tiny benchmark case (presumably every call then passes all members of both tuples:
-the reference counting in the compiled code was the same). rng, big, graph and img stay
-separate arguments everywhere: their None selects a smaller compiled variant (see forward),
-and Numba prunes `is None` branches only on a function's own arguments. A layer's new
-number is a new itab / ftab column (layout.py), a new run-wide number a new C_* / F_*
-column (tables.py): neither changes an entry point's signature.
+the reference counting in the compiled code was the same).
+
+One compiled engine per dtype runs every plan (issue 18: compile once per installation).
+Every argument always has the same type: `draws` is always a float64 array (dropout's
+uniform draws for the call's batches, drawn by the caller with NumPy: empty without
+dropout; a Generator passed in costs ~9 us to unbox per call), `graph` always the graph
+tuple (a chain's tables are empty, see tables.graph) and `img` always the layout's
+image-geometry table (all zeros without image layers, tables.img); what a plan uses is
+decided from its tables at run time, per layer.
+Earlier the engine took None for what a plan lacked, so that Numba pruned that code, and
+compiled one variant per combination: up to 16 per dtype, each 10-40 s on first use, which
+a learner paid again with each new kind of spec. A layer's new number is a new itab / ftab
+column (layout.py), a new run-wide number a new C_* / F_* column (tables.py): neither
+changes an entry point's signature, so neither adds a compiled variant.
 
 A chain's backward uses two ping-pong buffers for dL/d(activation); the first layer's dL/dx
 is never computed (nothing needs it), which saves the largest gemm of wide-input models.
-A graph (any other plan) passes `graph` (layout.Graph's tables and its gradient workspace,
-see layout.py): merge nodes run in the forward pass, every output's loss is taken and
-seeded, and backward_graph delivers each node's gradient to its inputs' regions. A chain
-passes graph=None, and Numba prunes the graph code before compiling (as for `big`): chains
-run, and compile, the code they ran before graphs. Likewise `img`: the layout's wtab (image
-geometry, layout.py) for a plan with image layers (conv2d.py, pool.py, batchnorm's *_2d,
-dispatched by _image_forward / _image_backward), None otherwise.
+A graph (any other plan) has merge nodes, run in the forward pass; every output's loss is
+taken and seeded, and backward_graph delivers each node's gradient to its inputs' regions.
+Image layers (conv2d.py, pool.py, batchnorm's *_2d) are dispatched by _image_forward /
+_image_backward from their wtab rows.
 """
 
 from __future__ import annotations
 
 import math
+
+import numpy as np
 
 from nnspec.backends.cpu import (
     activations,
@@ -153,6 +161,7 @@ from nnspec.lower.plan import (
 )
 
 STATUS_OK, STATUS_NONFINITE_LOSS, STATUS_NONFINITE_GRAD = 0, 1, 2
+_NO_DRAWS = np.zeros(0, dtype=np.float64)  # evaluation draws nothing
 
 
 @kernel
@@ -169,19 +178,21 @@ def _large(itab, layer):  # type: ignore[no-untyped-def]
 
 
 @kernel
-def forward(rows, training, itab, ftab, params, buffers, ws, rng, fast, big, graph, img):  # type: ignore[no-untyped-def]
-    """All layers on the `rows` samples already gathered at the start of ws. `big` is None
-    when no layer is split (layout.Layout.split): Numba then prunes the multi-threaded and
-    transposed paths before compiling (as for rng = None), and a small net's first run does
-    not compile them (measured on the tiny benchmark spec: 15 s cold instead of 28). `graph`
-    is None for a chain (no merge nodes: their code is pruned the same way), `img` (the
-    layout's wtab) None without image layers (conv2d, pools, batchnorm over images)."""
+def forward(rows, training, itab, ftab, params, buffers, ws, draws, d0, fast, gtab, etab,
+            img):  # type: ignore[no-untyped-def]
+    """All layers on the `rows` samples already gathered at the start of ws. In training,
+    dropout layers take their uniform draws from draws[d0:] in layer order (rows * units
+    each, as they would come from the Generator, dropout.py); returns how many were used.
+    gtab / etab: the merge nodes' edges (a chain has none), `img` the image layers'
+    geometry (tables.img). (Not the whole graph tuple: this call is made per batch, and
+    each array argument is several machine words.)"""
+    used = 0
     for layer in range(itab.shape[0]):
-        if graph is not None and (itab[layer, KIND] == CONCAT or itab[layer, KIND] == ADD):
-            _merge(rows, itab, ws, graph[GR_GTAB], graph[GR_ETAB], layer)
+        if itab[layer, KIND] == CONCAT or itab[layer, KIND] == ADD:
+            _merge(rows, itab, ws, gtab, etab, layer)
             continue
-        if img is not None and _image_forward(rows, training, itab, ftab, params, buffers, ws,
-                                              fast, big, img, layer):
+        if _image_kind(itab, img, layer):  # (tested here: the call is not inlined)
+            _image_forward(rows, training, itab, ftab, params, buffers, ws, fast, img, layer)
             continue
         kind = itab[layer, KIND]
         n_in = itab[layer, N_IN]
@@ -192,7 +203,7 @@ def forward(rows, training, itab, ftab, params, buffers, ws, rng, fast, big, gra
             w = _mat(params, itab[layer, W_OFF], n, n_in)
             bias = params[itab[layer, B_OFF]:itab[layer, B_OFF] + n]
             z = ws[itab[layer, Z_OFF]:itab[layer, Z_OFF] + rows * n]
-            if big is not None and _large(itab, layer):  # (activation included)
+            if _large(itab, layer):  # (activation included)
                 dense.forward_t(x, params[itab[layer, W_OFF]:itab[layer, W_OFF] + n * n_in],
                                 bias, itab[layer, HAS_BIAS] != 0, z, a, rows, n_in, n,
                                 itab[layer, T_IN] != 0, itab[layer, T_OUT] != 0,
@@ -210,13 +221,10 @@ def forward(rows, training, itab, ftab, params, buffers, ws, rng, fast, big, gra
             activations.forward(itab[layer, ACT], ftab[layer, P0], ftab[layer, P1], x, a, n, fast)
         elif kind == DROPOUT:
             rate = ftab[layer, RATE]
-            # rng is None when the plan draws nothing (no dropout with rate > 0, or eval):
-            # Numba then prunes the draw, and the caller saves unboxing a Generator (~5 us)
-            if rng is None:
-                a[:] = x
-            elif training and rate > 0.0:
+            if training and rate > 0.0:
                 mask = ws[itab[layer, AUX_OFF]:itab[layer, AUX_OFF] + rows * n]
-                dropout.forward(x, rate, rng, mask, a)
+                dropout.forward(x, rate, draws[d0 + used:d0 + used + rows * n], mask, a)
+                used += rows * n
             else:
                 a[:] = x
         elif kind == EMBEDDING:  # a gather of the rows of the ids (the model's input)
@@ -238,6 +246,7 @@ def forward(rows, training, itab, ftab, params, buffers, ws, rng, fast, big, gra
                 rvar = buffers[itab[layer, RV_OFF]:itab[layer, RV_OFF] + n]
                 batchnorm.forward_eval(x, rows, n, gamma, beta, affine, ftab[layer, EPS], rmean,
                                        rvar, a)
+    return used
 
 
 # -- image layers (img is the layout's wtab; see layout.py) ---------------------------------
@@ -252,14 +261,12 @@ def _image_kind(itab, img, layer):  # type: ignore[no-untyped-def]
 
 
 @kernel
-def _image_forward(rows, training, itab, ftab, params, buffers, ws, fast, big, img, layer):  # type: ignore[no-untyped-def]
-    """The node's forward pass if it runs an image kernel; returns whether it did."""
-    if not _image_kind(itab, img, layer):
-        return False
+def _image_forward(rows, training, itab, ftab, params, buffers, ws, fast, img, layer):  # type: ignore[no-untyped-def]
+    """The forward pass of an image node (_image_kind)."""
     kind = itab[layer, KIND]
     x_off, a_off = itab[layer, IN_OFF], itab[layer, A_OFF]
     if kind == CONV2D:
-        if big is not None and itab[layer, SPLIT] > 1:
+        if itab[layer, SPLIT] > 1:
             conv2d.forward_parts(itab[layer, SPLIT], rows, itab, ftab, img, layer, params, ws,
                                  fast)
         else:
@@ -287,18 +294,17 @@ def _image_forward(rows, training, itab, ftab, params, buffers, ws, fast, big, i
             batchnorm.forward_eval_2d(x, rows, c, hw, gamma, beta, affine, ftab[layer, EPS],
                                       buffers[itab[layer, RM_OFF]:itab[layer, RM_OFF] + c],
                                       buffers[itab[layer, RV_OFF]:itab[layer, RV_OFF] + c], a)
-    return True
 
 
 @kernel
 def _image_backward(rows, skip_act, itab, ftab, params, grad, ws, gbuf, gxbuf, need_gx, squares,
-                    big, img, layer, g_off, gx_off):  # type: ignore[no-untyped-def]
+                    img, layer, g_off, gx_off):  # type: ignore[no-untyped-def]
     """An image node's backward: dL/d(output) at gbuf[g_off:], dL/d(input) into
     gxbuf[gx_off:] when need_gx (batchnorm: in place in gbuf instead); parameter gradients
     into grad. Returns their check (as backward)."""
     kind = itab[layer, KIND]
     if kind == CONV2D:
-        if big is not None and itab[layer, SPLIT] > 1:
+        if itab[layer, SPLIT] > 1:
             return conv2d.backward_parts(itab[layer, SPLIT], rows, skip_act, itab, ftab, img,
                                          layer, params, grad, ws, gbuf, g_off, gxbuf, gx_off,
                                          need_gx, squares)
@@ -329,7 +335,7 @@ def _image_backward(rows, skip_act, itab, ftab, params, grad, ws, gbuf, gxbuf, n
 
 
 @kernel
-def backward(rows, fused, itab, ftab, params, grad, ws, g1, g2, squares, big, img):  # type: ignore[no-untyped-def]
+def backward(rows, fused, itab, ftab, params, grad, ws, g1, g2, squares, img):  # type: ignore[no-untyped-def]
     """A chain's dL/d(params) into grad, given dL/d(output) (dL/dz if fused) in g1. Returns a
     float64 that is finite iff every gradient is (the engine's non-finite check), and is the
     sum of squares of all of grad when `squares` (the clip norm): optimizers.check of each
@@ -343,9 +349,9 @@ def backward(rows, fused, itab, ftab, params, grad, ws, g1, g2, squares, big, im
         n = itab[layer, N_OUT]
         g = cur[:rows * n]
         skip_act = fused != FUSED_NONE and layer == last
-        if img is not None and _image_kind(itab, img, layer):
+        if _image_kind(itab, img, layer):
             checked += _image_backward(rows, skip_act, itab, ftab, params, grad, ws, cur,
-                                       other, layer > 0, squares, big, img, layer, 0, 0)
+                                       other, layer > 0, squares, img, layer, 0, 0)
             if kind != BATCHNORM:
                 cur, other = other, cur
             continue
@@ -353,7 +359,7 @@ def backward(rows, fused, itab, ftab, params, grad, ws, g1, g2, squares, big, im
             z = ws[itab[layer, Z_OFF]:itab[layer, Z_OFF] + rows * n]
             a = ws[itab[layer, A_OFF]:itab[layer, A_OFF] + rows * n]
             # with T_OUT, the next layer's backward_t applied the derivative already
-            if not skip_act and (big is None or itab[layer, T_OUT] == 0):
+            if not skip_act and itab[layer, T_OUT] == 0:
                 activations.backward(itab[layer, ACT], ftab[layer, P0], ftab[layer, P1], z, a, g,
                                      n)
             x = ws[itab[layer, IN_OFF]:itab[layer, IN_OFF] + rows * n_in]
@@ -362,7 +368,7 @@ def backward(rows, fused, itab, ftab, params, grad, ws, g1, g2, squares, big, im
             has_bias = itab[layer, HAS_BIAS] != 0
             gb = grad[b_off:b_off + n] if has_bias else grad[:0]
             gx = other[:rows * n_in]
-            if big is not None and _large(itab, layer):
+            if _large(itab, layer):
                 prev = max(layer - 1, 0)  # with T_IN, the dense layer whose output x is
                 checked += dense.backward_t(
                     x, params[w_off:w_off + n * n_in], g, grad[w_off:w_off + n * n_in], gb,
@@ -527,7 +533,7 @@ def graph_seeds(rows, k, loss_code, loss_param, ws, y_off, graph):  # type: igno
 
 
 @kernel
-def backward_graph(rows, itab, ftab, params, grad, ws, squares, big, graph, img):  # type: ignore[no-untyped-def]
+def backward_graph(rows, itab, ftab, params, grad, ws, squares, graph, img):  # type: ignore[no-untyped-def]
     """backward for a graph, the outputs' seeds in place (graph_seeds): nodes from the last
     back, each with a gradient region (layout: gtab G_OFF >= 0), its parameter gradients
     into grad and dL/d(input) delivered along its edges. Returns the check, as backward."""
@@ -544,16 +550,16 @@ def backward_graph(rows, itab, ftab, params, grad, ws, squares, big, graph, img)
         g = gws[g_off:g_off + rows * n]
         e0 = gtab[layer, E0]
         skip_act = gtab[layer, SEEDED] != 0  # a fused output's seed is dL/dz already
-        if img is not None and _image_kind(itab, img, layer):
+        if _image_kind(itab, img, layer):
             if kind == BATCHNORM:  # in place, then delivered as any elementwise node
                 checked += _image_backward(rows, skip_act, itab, ftab, params, grad, ws, gws,
-                                           gws, False, squares, big, img, layer, g_off, 0)
+                                           gws, False, squares, img, layer, g_off, 0)
                 _deliver(gws, g, etab, e0, rows)
                 continue
             mode = etab[e0, MODE]
             gx_off = etab[e0, TGT] if mode == E_WRITE else gws.shape[0] - graph[GR_SCRATCH]
             checked += _image_backward(rows, skip_act, itab, ftab, params, grad, ws, gws, gws,
-                                       mode != E_NONE, squares, big, img, layer, g_off, gx_off)
+                                       mode != E_NONE, squares, img, layer, g_off, gx_off)
             if mode == E_ADD:
                 _deliver(gws, scratch[:rows * n_in], etab, e0, rows)
             continue
@@ -561,7 +567,7 @@ def backward_graph(rows, itab, ftab, params, grad, ws, squares, big, graph, img)
             z = ws[itab[layer, Z_OFF]:itab[layer, Z_OFF] + rows * n]
             a = ws[itab[layer, A_OFF]:itab[layer, A_OFF] + rows * n]
             # with T_OUT, the reader's backward_t applied the derivative already
-            if not skip_act and (big is None or itab[layer, T_OUT] == 0):
+            if not skip_act and itab[layer, T_OUT] == 0:
                 activations.backward(itab[layer, ACT], ftab[layer, P0], ftab[layer, P1], z, a, g,
                                      n)
             x = ws[itab[layer, IN_OFF]:itab[layer, IN_OFF] + rows * n_in]
@@ -574,7 +580,7 @@ def backward_graph(rows, itab, ftab, params, grad, ws, squares, big, graph, img)
             # written straight into the input's region when first to arrive, else added
             gx = (gws[etab[e0, TGT]:etab[e0, TGT] + rows * n_in] if mode == E_WRITE
                   else scratch[:rows * n_in])
-            if big is not None and _large(itab, layer):
+            if _large(itab, layer):
                 prev = max(etab[e0, SRC], 0)  # with T_IN, the dense layer whose output x is
                 checked += dense.backward_t(
                     x, params[w_off:w_off + n * n_in], g, grad[w_off:w_off + n * n_in], gb,
@@ -644,7 +650,7 @@ def _update_running(rows, itab, ftab, ws, buffers, img):  # type: ignore[no-unty
         if itab[layer, KIND] == BATCHNORM:
             n = itab[layer, N_OUT]
             count = rows
-            if img is not None and img[layer, W_HW] > 1:  # per channel over the positions
+            if img[layer, W_HW] > 1:  # per channel over the positions
                 n = img[layer, W_C]
                 count = rows * img[layer, W_HW]
             batchnorm.update_running(count, n, ftab[layer, MOMENTUM],
@@ -654,22 +660,15 @@ def _update_running(rows, itab, ftab, ws, buffers, img):  # type: ignore[no-unty
 
 
 @kernel
-def train_chunk(x, y, order, start, end, t, lr, net, mem, terms, rng, big, graph, img):  # type: ignore[no-untyped-def]
+def train_chunk(x, y, order, start, end, t, lr, net, mem, terms, draws, graph, img):  # type: ignore[no-untyped-def]
     """Batches [start, end) of the epoch (batches of net's C_ROWS samples) at learning rate
     lr, t the step before the first; returns (loss_sum, samples, batches done, status, bad
     batch, step t after the last update); terms[k] = loss * rows of the k-th batch run (the
     main output's; a graph's heads' in graph[GR_HEADS][k]). Denormals are flushed meanwhile
-    (fpu.py)."""
+    (fpu.py). One function, no wrapper: each compiled function is optimised and turned into
+    machine code with everything it calls, so a wrapper doubles the largest compile."""
     saved = fpu.get_mxcsr()
     fpu.set_mxcsr(saved | fpu.FTZ_DAZ)
-    result = _train_batches(x, y, order, start, end, t, lr, net, mem, terms, rng, big, graph,
-                            img)
-    fpu.set_mxcsr(saved)
-    return result
-
-
-@kernel
-def _train_batches(x, y, order, start, end, t, lr, net, mem, terms, rng, big, graph, img):  # type: ignore[no-untyped-def]
     itab, ftab, conf, fconf, hyper = (net[NET_ITAB], net[NET_FTAB], net[NET_CONF],
                                       net[NET_FCONF], net[NET_HYPER])
     params, grad, buffers, state = mem[M_PARAMS], mem[M_GRAD], mem[M_BUFFERS], mem[M_STATE]
@@ -686,50 +685,60 @@ def _train_batches(x, y, order, start, end, t, lr, net, mem, terms, rng, big, gr
     loss_total = 0.0
     samples = 0
     done = 0
+    status = STATUS_OK
+    bad = -1
+    drawn = 0  # dropout draws used
     # only clipping by norm alone uses the sum of squares (clip by value recomputes it)
     squares_wanted = clip_norm > 0 and clip_value <= 0
+    gtab, etab = graph[GR_GTAB], graph[GR_ETAB]
+    chain = gtab.shape[0] == 0  # tables.graph: a chain's tables are empty
     for b in range(start, end):
         r0 = b * batch
         rows = min(batch, n_total - r0)
         _gather(x, y, order, r0, rows, ws, y_off)
-        forward(rows, True, itab, ftab, params, buffers, ws, rng, fast, big, graph, img)
-        if graph is None:
+        drawn += forward(rows, True, itab, ftab, params, buffers, ws, draws, drawn, fast, gtab,
+                         etab, img)
+        if chain:
             out = ws[out_off:out_off + rows * k]
             yb = ws[y_off:y_off + rows * k]
             z = ws[z_off:z_off + rows * k]
             loss = losses.finish(loss_code, losses.loss_sum(loss_code, loss_param, fused, z,
                                                             out, yb, rows, k), rows, k)
             if not math.isfinite(loss):
-                return loss_total, samples, done, STATUS_NONFINITE_LOSS, b, t
+                status, bad = STATUS_NONFINITE_LOSS, b
+                break
             g = g1[:rows * k]
             losses.loss_grad(loss_code, loss_param, fused, out, yb, g, rows, k, loss)
             squares = backward(rows, fused, itab, ftab, params, grad, ws, g1, g2,
-                               squares_wanted, big, img)
+                               squares_wanted, img)
         else:
             if not graph_losses(rows, k, loss_code, loss_param, ws, y_off, graph):
-                return loss_total, samples, done, STATUS_NONFINITE_LOSS, b, t
+                status, bad = STATUS_NONFINITE_LOSS, b
+                break
             loss = graph[GR_VALUES][0]
             graph_seeds(rows, k, loss_code, loss_param, ws, y_off, graph)
-            squares = backward_graph(rows, itab, ftab, params, grad, ws, squares_wanted, big,
-                                     graph, img)
+            squares = backward_graph(rows, itab, ftab, params, grad, ws, squares_wanted, graph,
+                                     img)
         if not math.isfinite(squares):
-            return loss_total, samples, done, STATUS_NONFINITE_GRAD, b, t
+            status, bad = STATUS_NONFINITE_GRAD, b
+            break
         optimizers.clip(grad, clip_value, clip_norm, squares)
         _update_running(rows, itab, ftab, ws, buffers, img)
         t += 1
-        if big is not None and step_parts > 1:
+        if step_parts > 1:
             optimizers.step_parts(step_parts, opt_code, params, grad, s0, s1, s2, hyper, lr, t)
         else:
             optimizers.step_rows(opt_code, params, grad, s0, s1, s2, hyper, lr, t)
         terms[done] = loss * rows
-        if graph is not None:
+        if not chain:
             values, heads = graph[GR_VALUES], graph[GR_HEADS]
             for h in range(1, values.shape[0]):
                 heads[done, h - 1] = values[h] * rows
         loss_total += loss * rows
         samples += rows
         done += 1
-    return loss_total, samples, done, STATUS_OK, -1, t
+    fpu.set_mxcsr(saved)
+    return loss_total, samples, done, status, bad, t
 
 
 @kernel
@@ -746,38 +755,35 @@ def _copy_rows(x, y, r0, rows, ws, y_off):  # type: ignore[no-untyped-def]
 
 
 @kernel
-def predict(x, out, net, mem, big, graph, img):  # type: ignore[no-untyped-def]
-    """out = the outputs of every row of x in eval mode, C_ROWS rows at a time."""
-    itab, ftab, conf = net[NET_ITAB], net[NET_FTAB], net[NET_CONF]
-    cap, out_off, fast = conf[C_ROWS], conf[C_OUT_OFF], conf[C_FAST] != 0
-    params, buffers, ws = mem[M_PARAMS], mem[M_BUFFERS], mem[M_WS]
-    n_total = x.shape[0]
-    k = out.shape[1]
-    for r0 in range(0, n_total, cap):
-        rows = min(cap, n_total - r0)
-        _copy_rows(x, out, r0, rows, ws, -1)
-        forward(rows, False, itab, ftab, params, buffers, ws, None, fast, big, graph, img)
-        for r in range(rows):
-            for j in range(k):
-                out[r0 + r, j] = ws[out_off + r * k + j]
-
-
-@kernel
-def evaluate(x, y, net, mem, big, graph, img):  # type: ignore[no-untyped-def]
-    """The loss of the whole set in eval mode, C_ROWS rows at a time (terms summed chunk by
-    chunk in float64): the main output's, its pre-activation at C_Z_OFF."""
+def infer(x, y, out, net, mem, graph, img):  # type: ignore[no-untyped-def]
+    """Every row of x in eval mode, C_ROWS rows at a time: returns the loss of the whole set
+    against y (the main output's, its pre-activation at C_Z_OFF; terms summed chunk by chunk
+    in float64) when y has rows, NaN otherwise; copies the outputs into out when out has
+    rows. evaluate and predict in one entry point: one compiled copy of the forward pass
+    instead of two (see train_chunk)."""
     itab, ftab, conf = net[NET_ITAB], net[NET_FTAB], net[NET_CONF]
     cap, y_off, out_off, z_off = conf[C_ROWS], conf[C_Y_OFF], conf[C_OUT_OFF], conf[C_Z_OFF]
     loss_code, fused, loss_param = conf[C_LOSS], conf[C_FUSED], net[NET_FCONF][F_LOSS_PARAM]
     fast = conf[C_FAST] != 0
     params, buffers, ws = mem[M_PARAMS], mem[M_BUFFERS], mem[M_WS]
     n_total = x.shape[0]
-    k = y.shape[1]
+    k = max(y.shape[1], out.shape[1])
+    with_loss = y.shape[0] > 0
+    with_out = out.shape[0] > 0
     s = 0.0
     for r0 in range(0, n_total, cap):
         rows = min(cap, n_total - r0)
-        _copy_rows(x, y, r0, rows, ws, y_off)
-        forward(rows, False, itab, ftab, params, buffers, ws, None, fast, big, graph, img)
-        s += losses.loss_sum(loss_code, loss_param, fused, ws[z_off:z_off + rows * k],
-                             ws[out_off:out_off + rows * k], ws[y_off:y_off + rows * k], rows, k)
+        _copy_rows(x, y, r0, rows, ws, y_off if with_loss else -1)
+        forward(rows, False, itab, ftab, params, buffers, ws, _NO_DRAWS, 0, fast,
+                graph[GR_GTAB], graph[GR_ETAB], img)
+        if with_loss:
+            s += losses.loss_sum(loss_code, loss_param, fused, ws[z_off:z_off + rows * k],
+                                 ws[out_off:out_off + rows * k], ws[y_off:y_off + rows * k],
+                                 rows, k)
+        if with_out:
+            for r in range(rows):
+                for j in range(k):
+                    out[r0 + r, j] = ws[out_off + r * k + j]
+    if not with_loss:
+        return math.nan
     return losses.finish(loss_code, s, n_total, k)

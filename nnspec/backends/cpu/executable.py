@@ -10,15 +10,24 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 
+import numba
 import numpy as np
 
 from nnspec.backends.base import EpochChunk, HostState, as_inputs, as_targets, init_rng
 from nnspec.backends.cpu import engine, optimizers, tables
 from nnspec.backends.cpu.layout import Layout, layout, step_parts
 from nnspec.lower.init import init_buffers, init_params
-from nnspec.lower.plan import Plan
+from nnspec.lower.plan import DROPOUT, Plan
 
 EVAL_ROWS = 1024  # rows per chunk in predict / evaluate
+# dropout's uniform draws for one engine call at most (16 MiB of float64); none without dropout
+MAX_DRAWS = 1 << 21
+_NO_DRAWS = np.zeros(0, dtype=np.float64)
+
+
+def dropout_draws(plan: Plan, rows: int) -> int:
+    """The uniform draws dropout takes for a batch of `rows` samples (engine.forward)."""
+    return rows * sum(la.n_out for la in plan.layers if la.kind == DROPOUT and la.rate > 0)
 
 
 class _Work:
@@ -33,7 +42,8 @@ class _Work:
         self.g1 = np.zeros(self.layout.g_size, dtype=plan.dtype)
         self.g2 = np.zeros(self.layout.g_size, dtype=plan.dtype)
         graph = self.layout.graph
-        self.gws = None if graph is None else np.zeros(graph.gws_size, dtype=plan.dtype)
+        self.gws = np.zeros(0 if graph is None else graph.gws_size, dtype=plan.dtype)
+        self.img = tables.img(self.layout)
         self.values = np.zeros(len(plan.outputs), dtype=np.float64)
         self.no_heads = np.zeros((0, max(len(plan.outputs) - 1, 0)), dtype=np.float64)
         # the float32 approximations of tanh/sigmoid (backends/cpu/approx.py); float64 exact
@@ -43,8 +53,8 @@ class _Work:
                               step_parts(plan.n_params) if parts is None else parts, fast)
         self.mem: tuple = ()  # memory(exe) of the executable that owns it (CpuExecutable)
 
-    def graph(self, head_terms: np.ndarray | None = None) -> tuple | None:
-        """The engine's `graph` argument: None for a chain (tables.graph)."""
+    def graph(self, head_terms: np.ndarray | None = None) -> tuple:
+        """The engine's `graph` argument (tables.graph: empty tables for a chain)."""
         return tables.graph(self.layout, self.gws, self.values,
                             self.no_heads if head_terms is None else head_terms)
 
@@ -56,12 +66,6 @@ class _Work:
 
 _BLAS_LIBS: list | None = None
 _NO_LIMIT = contextlib.nullcontext()
-
-
-def _big(split: bool) -> bool | None:
-    """The engine's `big` argument: None when nothing is split, so that Numba compiles the
-    engine without its multi-threaded paths (engine.forward)."""
-    return True if split else None
 
 
 def one_blas_thread(on: bool) -> contextlib.AbstractContextManager[None]:
@@ -110,6 +114,21 @@ def _engine_inputs(plan: Plan, x: np.ndarray, memo: list) -> np.ndarray:
     return ids
 
 
+def engine_cached(dtype: np.dtype) -> bool | None:
+    """Whether Numba's on-disk cache holds the engine's entry points for `dtype` (checked
+    against the current sources, as Numba checks them before loading); None when the
+    cache cannot be read (Numba's index is not a public interface: then nothing is said)."""
+    try:
+        for fn in (engine.train_chunk, engine.infer):
+            index = fn._cache._cache_file._load_index()
+            if not any(getattr(key[0][0], "dtype", None) == numba.from_dtype(dtype)
+                       for key in index):
+                return False
+        return True
+    except Exception:  # noqa: BLE001 - any change in Numba's internals: say nothing
+        return None
+
+
 class CpuExecutable(HostState):
     """A Plan compiled for the CPU (Numba); see backends/base.Executable."""
 
@@ -124,7 +143,7 @@ class CpuExecutable(HostState):
         self.state = optimizers.init_state(plan.optimizer, plan.n_params, plan.dtype)
         self.hyper = optimizers.hyper_array(plan.optimizer)
         self.step = 0
-        self._draws = plan.has_dropout  # else the engine gets rng=None (see engine.forward)
+        self._draws = plan.has_dropout  # (the rng's state is kept for the non-finite locator)
         self._work: dict[int, _Work] = {}
         self.step_parts = step_parts(plan.n_params)
         self._ids: list = []  # _engine_inputs' memo
@@ -137,6 +156,14 @@ class CpuExecutable(HostState):
             # (HostState), so the tuple stays valid (saves ~0.1 us of every engine call)
             work.mem = work.memory(self)
         return work
+
+    def compile_notice(self) -> str | None:
+        """What to tell the user before the first call when the engine for this dtype is not
+        in Numba's cache yet (the first run of an installation), else None."""
+        if engine_cached(self.dtype) is not False:
+            return None
+        return (f"compiling the {self.dtype} engine: once per installation and dtype, about "
+                f"a minute on 2 cores; every later spec loads it from the cache")
 
     # training ---------------------------------------------------------------------------
     def train_epoch(self, x: np.ndarray, y: np.ndarray, order: np.ndarray, lr: float,
@@ -161,51 +188,62 @@ class CpuExecutable(HostState):
         heads = len(plan.outputs) - 1
         head_terms = np.zeros((end - start, heads), dtype=np.float64) if heads else None
         threaded = lay.split or self.step_parts > 0
+        per_batch = dropout_draws(plan, batch)
+        # batches per engine call: all of them, but where dropout's draws (float64, drawn
+        # here for the call's batches) would pass MAX_DRAWS
+        step = max(1, MAX_DRAWS // per_batch) if per_batch else end - start
+        loss_sum, samples, done, status, bad = 0.0, 0, 0, 0, -1
         with one_blas_thread(threaded):
-            loss_sum, samples, done, status, bad, t = engine.train_chunk(
-                x, y, order, start, end, self.step, float(lr), work.net, work.mem,
-                terms, rng if self._draws else None, _big(threaded), work.graph(head_terms),
-                lay.wtab)
-        self.step = int(t)
+            for b0 in range(start, end, step):
+                b1 = min(end, b0 + step)
+                draws = _NO_DRAWS
+                if per_batch:
+                    draws = rng.random(sum(min(batch, n - b * batch) for b in range(b0, b1))
+                                       * (per_batch // batch))
+                part = engine.train_chunk(
+                    x, y, order, b0, b1, self.step, float(lr), work.net, work.mem,
+                    terms[done:], draws, work.graph(None if head_terms is None
+                                                    else head_terms[done:]), work.img)
+                loss_sum += part[0]
+                samples += int(part[1])
+                done += int(part[2])
+                status, bad, self.step = int(part[3]), int(part[4]), int(part[5])
+                if status != 0:
+                    break
         if status != 0:
-            return EpochChunk(float(loss_sum), int(samples), int(done), int(status), int(bad),
-                              start, rng_state, terms[:done],
-                              None if head_terms is None else head_terms[:done])
-        return EpochChunk(float(loss_sum), int(samples), int(done), terms=terms,
-                          head_terms=head_terms)
+            return EpochChunk(float(loss_sum), samples, done, status, bad, start, rng_state,
+                              terms[:done], None if head_terms is None else head_terms[:done])
+        return EpochChunk(float(loss_sum), samples, done, terms=terms, head_terms=head_terms)
 
     # evaluation -------------------------------------------------------------------------
     def predict(self, x: np.ndarray) -> np.ndarray:
-        x = _engine_inputs(self.plan, x, self._ids)
-        out = np.empty((x.shape[0], self.plan.n_outputs), dtype=self.dtype)
-        if x.shape[0] == 0:
-            return out
-        work = self._get_work(min(EVAL_ROWS, x.shape[0]))
-        lay = work.layout
-        with one_blas_thread(lay.split):
-            engine.predict(x, out, work.net, work.mem, _big(lay.split), work.graph(), lay.wtab)
-        return out
+        return self._infer(_engine_inputs(self.plan, x, self._ids), None)[1]
 
     def evaluate(self, x: np.ndarray, y: np.ndarray) -> float:
         plan = self.plan
-        x, y = _engine_inputs(plan, x, self._ids), as_targets(plan, y)
-        if x.shape[0] == 0:
-            return float("nan")
-        work = self._get_work(min(EVAL_ROWS, x.shape[0]))
-        lay = work.layout
-        with one_blas_thread(lay.split):
-            return float(engine.evaluate(x, y, work.net, work.mem, _big(lay.split),
-                                         work.graph(), lay.wtab))
+        return self._infer(_engine_inputs(plan, x, self._ids), as_targets(plan, y),
+                           outputs=False)[0]
 
     def evaluate_outputs(self, x: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
-        """(evaluate(x, y), predict(x)) from one forward pass when x fits one eval chunk: the
-        workspace then still holds every row's outputs."""
-        if not 0 < x.shape[0] <= EVAL_ROWS:
-            return self.evaluate(x, y), self.predict(x)
-        loss, n, k = self.evaluate(x, y), x.shape[0], self.plan.n_outputs
-        work = self._get_work(n)
-        start = work.layout.out_off
-        return loss, work.ws[start:start + n * k].reshape(n, k).copy()
+        """(evaluate(x, y), predict(x)) from one forward pass."""
+        plan = self.plan
+        return self._infer(_engine_inputs(plan, x, self._ids), as_targets(plan, y))
+
+    def _infer(self, x: np.ndarray, y: np.ndarray | None,
+               outputs: bool = True) -> tuple[float, np.ndarray]:
+        """engine.infer: (the loss against y, NaN without y; the outputs, if asked)."""
+        k = self.plan.n_outputs
+        out = np.empty((x.shape[0] if outputs else 0, k), dtype=self.dtype)
+        if y is None:
+            y = np.empty((0, k), dtype=self.dtype)
+        elif y.shape[0] != x.shape[0]:
+            raise ValueError(f"{x.shape[0]} input rows but {y.shape[0]} target rows")
+        if x.shape[0] == 0:
+            return float("nan"), out
+        work = self._get_work(min(EVAL_ROWS, x.shape[0]))
+        with one_blas_thread(work.layout.split):
+            loss = engine.infer(x, y, out, work.net, work.mem, work.graph(), work.img)
+        return float(loss), out
 
 
 def compile(plan: Plan) -> CpuExecutable:  # noqa: A001 - the stage verb

@@ -17,10 +17,10 @@ import numpy as np
 
 from nnspec.backends.base import EpochChunk, Executable, as_inputs, as_targets
 from nnspec.backends.cpu import engine, losses
-from nnspec.backends.cpu.executable import _Work
+from nnspec.backends.cpu.executable import _Work, dropout_draws
 from nnspec.backends.cpu.layout import A_OFF, HAS_Z, O_A, O_G, SPLIT, Z_OFF
+from nnspec.backends.cpu.tables import GR_ETAB, GR_GTAB
 from nnspec.diagnostics import DiagnosticError, Span, error
-from nnspec.lower.plan import DROPOUT, Plan
 
 
 def _bad(a: np.ndarray) -> str | None:
@@ -30,10 +30,6 @@ def _bad(a: np.ndarray) -> str | None:
     if np.isinf(a).any():
         return "inf"
     return None
-
-
-def _dropout_draws(plan: Plan, rows: int) -> int:
-    return rows * sum(la.n_out for la in plan.layers if la.kind == DROPOUT and la.rate > 0)
 
 
 def locate(exe: Executable, x: np.ndarray, y: np.ndarray, order: np.ndarray,
@@ -61,13 +57,15 @@ def locate(exe: Executable, x: np.ndarray, y: np.ndarray, order: np.ndarray,
     if kind := _bad(yb):
         return "targets of the batch", kind, None
 
-    rng = np.random.default_rng(0)
+    draws = np.zeros(0, dtype=np.float64)
     if chunk.rng_state is not None:
+        rng = np.random.default_rng(0)
         rng.bit_generator.state = chunk.rng_state
         # skip the draws of the chunk's batches before the bad one (all full batches)
-        skipped = _dropout_draws(plan, size) * (chunk.bad_batch - chunk.start_batch)
+        skipped = dropout_draws(plan, size) * (chunk.bad_batch - chunk.start_batch)
         if skipped:
             rng.random(skipped)
+        draws = rng.random(dropout_draws(plan, rows))
     work = _Work(plan, rows)
     lay = work.layout
     lay.itab[:, SPLIT] = 0  # a one-off replay: serial gemms, no BLAS thread limit needed
@@ -75,9 +73,8 @@ def locate(exe: Executable, x: np.ndarray, y: np.ndarray, order: np.ndarray,
     work.ws[:rows * plan.n_inputs] = xb.ravel()
     work.ws[lay.y_off:lay.y_off + rows * k] = yb.ravel()
     graph = work.graph()
-    # big=True: the layout may keep activations transposed (serial gemms: SPLIT is 0)
-    engine.forward(rows, True, lay.itab, lay.ftab, params, buffers, work.ws, rng,
-                   dtype == np.float32, True, graph, lay.wtab)
+    engine.forward(rows, True, lay.itab, lay.ftab, params, buffers, work.ws, draws, 0,
+                   dtype == np.float32, graph[GR_GTAB], graph[GR_ETAB], work.img)
     for i, layer in enumerate(plan.layers):
         n_out = layer.n_out
         if layer.kind in HAS_Z:
@@ -91,7 +88,7 @@ def locate(exe: Executable, x: np.ndarray, y: np.ndarray, order: np.ndarray,
     out = work.ws[lay.out_off:lay.out_off + rows * k]
     ys = work.ws[lay.y_off:lay.y_off + rows * k]
     grad = np.zeros(plan.n_params, dtype=dtype)
-    if graph is None:
+    if lay.graph is None:
         loss = losses.finish(plan.loss, losses.loss_sum(
             plan.loss, plan.loss_param, plan.fused, work.ws[lay.z_off:lay.z_off + rows * k],
             out, ys, rows, k), rows, k)
@@ -109,20 +106,20 @@ def locate(exe: Executable, x: np.ndarray, y: np.ndarray, order: np.ndarray,
             which = "the loss" if o is None or j == 0 else f"the loss of head `{o.name}`"
             return (f"the outputs are finite (largest magnitude {biggest:.3g}) but {which} "
                     f"is {kind}", kind, -1)
-    if graph is None:
+    if lay.graph is None:
         losses.loss_grad(plan.loss, plan.loss_param, plan.fused, out, ys, work.g1[:rows * k],
                          rows, k, values[0])
         if kind := _bad(work.g1[:rows * k]):
             return "gradient of the loss", kind, -1
         engine.backward(rows, plan.fused, lay.itab, lay.ftab, params, grad, work.ws, work.g1,
-                        work.g2, False, True, lay.wtab)
+                        work.g2, False, work.img)
     else:
         engine.graph_seeds(rows, k, plan.loss, plan.loss_param, work.ws, lay.y_off, graph)
         for g_off in lay.graph.otab[:, O_G].tolist():
             if g_off >= 0 and (kind := _bad(work.gws[g_off:g_off + rows * k])):
                 return "gradient of the loss", kind, -1
-        engine.backward_graph(rows, lay.itab, lay.ftab, params, grad, work.ws, False, True,
-                              graph, lay.wtab)
+        engine.backward_graph(rows, lay.itab, lay.ftab, params, grad, work.ws, False, graph,
+                              work.img)
     for slot in reversed(plan.tensors):
         if slot.buffer == "params":
             if kind := _bad(grad[slot.offset:slot.offset + slot.size]):

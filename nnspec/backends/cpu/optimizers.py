@@ -123,8 +123,9 @@ def step_parts(parts, code, w, g, s0, s1, s2, h, lr, t):  # type: ignore[no-unty
     for p in prange(parts):
         saved = fpu.get_mxcsr()
         fpu.set_mxcsr(mxcsr)
-        lo = blas.bound(n, parts, p)
-        hi = blas.bound(n, parts, p + 1)
+        q = np.int64(p)  # (prange's index is unsigned: one compiled bound, not two)
+        lo = blas.bound(n, parts, q)
+        hi = blas.bound(n, parts, q + 1)
         step_rows(code, w[lo:hi], g[lo:hi], s0[lo:hi] if s0.size else s0,
                   s1[lo:hi] if s1.size else s1, s2[lo:hi] if s2.size else s2, h, lr, t)
         fpu.set_mxcsr(saved)

@@ -1,25 +1,26 @@
 """backends.cpu.tables: Layout + the executable's buffers -> the engine's packed arguments.
 
-The engine's entry points (backends/cpu/engine.py: train_chunk, evaluate, predict) take a
+The engine's entry points (backends/cpu/engine.py: train_chunk, infer) take a
 few packed arguments, built here and indexed in compiled code by the constants below:
 
     net   = (itab, ftab, conf, fconf, hyper)         read-only, built once per workspace
     mem   = (params, grad, buffers, state, ws, g1, g2)  what the engine reads and writes
-    graph = (gtab, etab, otab, owt, gws, values, head_terms, scratch) | None
+    graph = (gtab, etab, otab, owt, gws, values, head_terms, scratch)
 
 - itab / ftab: one row per layer, columns KIND, N_IN, ... / P0, P1, ... (layout.py);
 - conf (int64) / fconf (float64): the run's scalars, one column each (C_* / F_*): offsets in
   the workspace, the loss, optimizer and threading codes, clipping;
 - hyper: the optimizer's hyperparameters, columns H_* (optimizers.hyper_array);
-- graph: layout.Graph's tables and its gradient workspace (None for a chain).
+- graph: layout.Graph's tables and its gradient workspace (empty for a chain).
 
 Besides these an entry point takes its data (x, y, order, or the output array), the
-per-call scalars (train_chunk: start, end, t, lr) and the variant switches rng, big,
-graph and img (layout.Layout.wtab, the image layers' geometry), whose None selects a smaller
-compiled engine. A layer that needs a new per-layer
-number adds an itab/ftab column (layout.py); a new run-wide number adds a C_* or F_* column
-here and its value in `net()`. Neither changes an entry point's signature: no new
-argument to thread through executable.py, and no new compiled variant.
+per-call scalars (train_chunk: start, end, t, lr), a Generator for dropout, `graph` (for a
+chain: empty tables of the same types, graph()) and `img` (the image layers' geometry,
+img()). Every one of them has the same type for every plan, so one compiled engine per
+dtype runs them all (engine.py). A layer that needs a new per-layer number adds an
+itab/ftab column (layout.py); a new run-wide number adds a C_* or F_* column here and its
+value in `net()`. Neither changes an entry point's signature: no new argument to thread
+through executable.py, and no new compiled variant.
 
 Why plain tuples and arrays (measured on a stand-in of train_chunk's 32-argument call,
 float32, rng/big/graph None): Numba types a plain tuple of arrays in C, so the packed call
@@ -27,9 +28,7 @@ dispatches as fast as the flat one (1.40 against 1.50 us per call); a namedtuple
 through Python's typeof (2.60 us per call, paid once per chunk, which on the tiny benchmark
 case is ~1% of an epoch). A structref or jitclass was not tried: each brings its own type
 and boxing code, compiled and cached besides the engine, for nothing plain tuples lack here.
-The None switches stay separate arguments because Numba prunes `x is None` branches only on
-a function's own arguments; a None tuple member leaves the branch in, which then fails to
-type. Config values are numbers in arrays rather than tuple members so that their types, and
+Config values are numbers in arrays rather than tuple members so that their types, and
 with them the compiled signatures, never change.
 """
 
@@ -37,7 +36,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from nnspec.backends.cpu.layout import Layout
+from nnspec.backends.cpu.layout import N_WCOLS, W_SCR, Layout
 from nnspec.lower.plan import Plan
 
 # net members
@@ -77,12 +76,27 @@ def memory(params: np.ndarray, grad: np.ndarray, buffers: np.ndarray, state: np.
     return (params, grad, buffers, state, ws, g1, g2)
 
 
-def graph(lay: Layout, gws: np.ndarray | None, values: np.ndarray,
-          head_terms: np.ndarray) -> tuple | None:
-    """The engine's `graph`: None for a chain, else the graph tables, the gradient workspace
-    gws, the outputs' batch losses `values`, head_terms (n_batches, n_heads) and the size of
-    the scratch region at the end of gws (GR_* order)."""
+def graph(lay: Layout, gws: np.ndarray, values: np.ndarray,
+          head_terms: np.ndarray) -> tuple:
+    """The engine's `graph`: the graph tables, the gradient workspace gws, the outputs'
+    batch losses `values`, head_terms (n_batches, n_heads) and the size of the scratch region
+    at the end of gws (GR_* order). A chain's tables are empty (the engine's test for a
+    chain: no gtab rows), of the same types, so chains and graphs share one compiled engine."""
     g = lay.graph
     if g is None:
-        return None
+        return (_NO_ROWS, _NO_ROWS, _NO_ROWS, _NO_WEIGHTS, gws, values, head_terms, 0)
     return (g.gtab, g.etab, g.otab, g.owt, gws, values, head_terms, g.gws_size - g.scratch_off)
+
+
+_NO_ROWS = np.zeros((0, 1), dtype=np.int64)
+_NO_WEIGHTS = np.zeros(0, dtype=np.float64)
+
+
+def img(lay: Layout) -> np.ndarray:
+    """The engine's `img`: the layout's wtab, or all zeros (no node is an image node: the
+    engine's _image_kind then holds for none) when the plan has no image layer."""
+    if lay.wtab is not None:
+        return lay.wtab
+    wtab = np.zeros((lay.itab.shape[0], N_WCOLS), dtype=np.int64)
+    wtab[:, W_SCR] = -1
+    return wtab

@@ -1,0 +1,79 @@
+"""Issue 18 item 1: one compiled cpu engine per dtype runs every plan (chains, graphs, image
+layers, dropout, embeddings, split layers), so that a learner's later specs compile nothing;
+and the first run says that it compiles."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from cpu_nets import GRAPH_NETS, IMAGE_GRAPH_NETS, NETS
+from plan_nets import OPT, data, make_plan, order
+
+from nnspec.backends import cpu
+from nnspec.backends.base import dropout_rng
+from nnspec.backends.cpu import engine, executable
+
+KINDS = ["relu-bn-dropout-softmax-cce", "embedding-flatten-tanh-sparse-cce",
+         "conv-maxpool-cce", "wide-tanh-relu-bce"]
+
+
+def _plans(dtype):
+    for name in KINDS:
+        layers, loss, n_in = NETS[name]
+        yield make_plan(layers, loss, n_in=n_in, dtype=dtype, batch=4,
+                        optimizer=OPT["adam"](lr=0.01))
+    for nets in (GRAPH_NETS, IMAGE_GRAPH_NETS):
+        name = next(iter(nets))
+        layers, loss, n_in = nets[name][:3]
+        yield make_plan(layers, loss, n_in=n_in, dtype=dtype, batch=4)
+
+
+def _signatures(fn, dtype):
+    return [sig for sig in fn.signatures if str(sig[0].dtype) == dtype]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_every_kind_of_plan_runs_one_compiled_engine(dtype):
+    kinds = set()
+    for plan in _plans(dtype):
+        exe = cpu.compile(plan)
+        x, y = data(plan, 10)
+        chunk = exe.train_epoch(x, y, order(10), 0.01, 0, 3, dropout_rng(0))
+        assert chunk.n_batches == 3 and np.isfinite(chunk.loss_sum)
+        loss, out = exe.evaluate_outputs(x, y)
+        assert np.isfinite(loss) and out.shape == (10, plan.n_outputs)
+        np.testing.assert_array_equal(exe.predict(x), out)
+        kinds.add((plan.has_dropout, plan.token_input, bool(plan.outputs[1:]),
+                   any(la.kind_name == "conv2d" for la in plan.layers)))
+    assert len(kinds) >= 4  # the plans differ in what used to select a compiled variant
+    assert len(_signatures(engine.train_chunk, dtype)) == 1
+    assert len(_signatures(engine.infer, dtype)) == 1
+    assert executable.engine_cached(np.dtype(dtype)) is True  # written to the disk cache
+
+
+def test_dropout_draws_are_split_across_engine_calls_without_changing_them(monkeypatch):
+    layers, loss, n_in = NETS["relu-bn-dropout-softmax-cce"]
+    plan = make_plan(layers, loss, n_in=n_in, batch=4)
+    x, y = data(plan, 10)
+    runs = []
+    for limit in (executable.MAX_DRAWS, executable.dropout_draws(plan, 4)):  # 3 calls, 1 each
+        monkeypatch.setattr(executable, "MAX_DRAWS", limit)
+        exe = cpu.compile(plan)
+        rng = dropout_rng(3)
+        chunk = exe.train_epoch(x, y, order(10), 0.1, 0, 3, rng)
+        runs.append((exe.get_params(), chunk.terms, rng.random()))
+    np.testing.assert_array_equal(runs[0][0], runs[1][0])
+    np.testing.assert_array_equal(runs[0][1], runs[1][1])
+    assert runs[0][2] == runs[1][2]  # the Generator advanced by the same draws
+
+
+def test_the_first_run_says_it_compiles(monkeypatch):
+    layers, loss, n_in = NETS["tanh-sigmoid-bce"]
+    exe = cpu.compile(make_plan(layers, loss, n_in=n_in, dtype="float32"))
+    monkeypatch.setattr(executable, "engine_cached", lambda dtype: False)
+    note = exe.compile_notice()
+    assert note is not None and "compiling the float32 engine" in note and "once" in note
+    monkeypatch.setattr(executable, "engine_cached", lambda dtype: True)
+    assert exe.compile_notice() is None
+    monkeypatch.setattr(executable, "engine_cached", lambda dtype: None)  # unreadable cache
+    assert exe.compile_notice() is None
