@@ -115,9 +115,8 @@ N_FCOLS = 5
 # stride, padding before, dilation), DIRECT: a 1x1 convolution of stride 1 without padding,
 # whose im2col is its input itself (no copy), and SCR: where a split conv2d's threads
 # other than the first keep their partial weight and bias gradients in ws (-1: none).
-# The engine gets wtab as its `img` argument, None when the plan has no image layer (the
-# image code is then pruned before compiling, as for `big`: dense models compile what they
-# compiled before).
+# The engine gets wtab as its `img` argument (tables.img: all zeros when the plan has no
+# image layer, so that every plan runs the same compiled engine).
 (W_C, W_H, W_W, W_HW, W_F, W_HO, W_WO, W_KH, W_KW, W_SH, W_SW, W_PT, W_PL, W_DH, W_DW, W_DIRECT,
  W_SCR) = range(17)
 N_WCOLS = 17
