@@ -25,6 +25,11 @@ MAX_DRAWS = 1 << 21
 _NO_DRAWS = np.zeros(0, dtype=np.float64)
 
 
+def _rows(batch: int, n: int, b0: int, b1: int) -> int:
+    """The samples of batches [b0, b1) of an epoch of n samples."""
+    return sum(min(batch, n - b * batch) for b in range(b0, b1))
+
+
 def dropout_draws(plan: Plan, rows: int) -> int:
     """The uniform draws dropout takes for a batch of `rows` samples (engine.forward)."""
     return rows * sum(la.n_out for la in plan.layers if la.kind == DROPOUT and la.rate > 0)
@@ -196,10 +201,10 @@ class CpuExecutable(HostState):
         with one_blas_thread(threaded):
             for b0 in range(start, end, step):
                 b1 = min(end, b0 + step)
-                draws = _NO_DRAWS
+                draws, before = _NO_DRAWS, None
                 if per_batch:
-                    draws = rng.random(sum(min(batch, n - b * batch) for b in range(b0, b1))
-                                       * (per_batch // batch))
+                    before = rng.bit_generator.state
+                    draws = rng.random(_rows(batch, n, b0, b1) * (per_batch // batch))
                 part = engine.train_chunk(
                     x, y, order, b0, b1, self.step, float(lr), work.net, work.mem,
                     terms[done:], draws, work.graph(None if head_terms is None
@@ -209,6 +214,10 @@ class CpuExecutable(HostState):
                 done += int(part[2])
                 status, bad, self.step = int(part[3]), int(part[4]), int(part[5])
                 if status != 0:
+                    if before is not None:  # the Generator as if the engine had drawn: up
+                        # to the bad batch's forward pass, none of the later batches' draws
+                        rng.bit_generator.state = before
+                        rng.random(_rows(batch, n, b0, bad + 1) * (per_batch // batch))
                     break
         if status != 0:
             return EpochChunk(float(loss_sum), samples, done, status, bad, start, rng_state,
