@@ -96,7 +96,8 @@ STAGE = {
     "run.overrides": 2, "sweep.spec": 2, "sweep": 8,
     "parse": 1, "check": 2, "unparse": 2, "fmt": 2,
     "lower": 3, "weights": 4, "data": 4, "memory": 4, "backends": 5, "train": 6,
-    "pipeline": 7, "fix": 7, "summary": 7, "run": 8, "docgen": 9, "cli": 9, "__main__": 9, "lsp": 9, "api": 9,
+    "pipeline": 7, "fix": 7, "summary": 7, "run": 8, "docgen": 9, "cli": 9, "__main__": 9,
+    "lsp": 9, "api": 9,
     "exporter": 8, "notebook": 9,
     "pictures": 9, "pictures.trajectory": 8,  # the run folder writes the trajectory log
 }
