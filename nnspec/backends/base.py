@@ -190,13 +190,29 @@ def as_inputs(plan: Plan, x: np.ndarray) -> np.ndarray:
     return x
 
 
+def class_ids(plan: Plan, y: np.ndarray) -> bool:
+    """Whether y holds one class index per sample ((N,) or (N, 1) for K > 1 outputs) of a
+    multi-class task, rather than target rows."""
+    return (plan.loss == L_CCE or plan.task == "multiclass") and (
+        y.ndim == 1 or (y.ndim == 2 and y.shape[1] == 1 and plan.n_outputs > 1))
+
+
+def targets_for(exe: Executable, y: np.ndarray) -> np.ndarray:
+    """y as `exe` takes it, converted once before the epochs: the executable's own compact
+    form where it has one (the cpu engine keeps class indices, expanding each batch's), else
+    as_targets'."""
+    own = getattr(exe, "targets", None)
+    return own(y) if own is not None else as_targets(exe.plan, y)
+
+
 def as_targets(plan: Plan, y: np.ndarray) -> np.ndarray:
-    """y as the (N, n_outputs) float array of the plan dtype; class indices (N,) of integer
-    dtype become one-hot rows for a multi-class task (categorical_crossentropy, or a
+    """y as the (N, n_outputs) float array of the plan dtype; class indices ((N,) or (N, 1),
+    class_ids) become one-hot rows for a multi-class task (categorical_crossentropy, or a
     regression loss on a softmax output: ir.task_of)."""
     y = np.asarray(y)
     k = plan.n_outputs
-    if (plan.loss == L_CCE or plan.task == "multiclass") and y.ndim == 1:
+    if class_ids(plan, y):
+        y = y.reshape(-1)
         if y.size and (not np.issubdtype(y.dtype, np.integer) and not np.all(y == np.round(y))):
             raise ValueError("class targets must be integer indices")
         idx = y.astype(np.int64)

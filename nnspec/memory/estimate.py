@@ -14,7 +14,8 @@ buffers counted are what the cpu engine and the training loop allocate (docs/run
   sizes of backends/cpu/layout.py (`workspace_values` mirrors it; a test compares them),
   image layers included (a conv2d's im2col scratch per engine thread, a max pool's argmax);
 - the data (owner: `source`): the splits in the run's dtype with their targets and row
-  indices, one-hot targets for categorical_crossentropy, the epoch's sample order, the
+  indices, class targets as the engine holds them (one index a sample, one-hot only per
+  batch in the workspace), the epoch's sample order, the
   outputs predicted each epoch for the metrics;
 - the history (owner: `epochs`): one row (a dict of floats) per epoch, kept until the end.
 
@@ -320,8 +321,8 @@ def estimate(plan: Plan, data: DataSize | None, *, validation: float = 0.0,
     splits = n_all * (f * d + y_bytes + 8)  # x, y, the rows' indices
     items.append(Item("data splits", splits, "data", phases=("scale", "train"),
                       detail=f"{n_all:,} samples x {f:,} features ({plan.dtype})"))
-    if multiclass:
-        items.append(Item("one-hot targets", n_all * k * d, "data"))
+    if multiclass:  # the engine's copy: one class index a sample (one-hot per batch)
+        items.append(Item("class targets", n_all * d, "data"))
     per_epoch = 2 * 8 * n_train  # the epoch's order (a permutation and its int64 copy)
     if plan.metrics:
         per_epoch += max(n_train, n_val) * k * (d + 8)  # outputs for the metrics

@@ -45,9 +45,9 @@ import numpy as np
 from nnspec.backends.base import (
     Executable,
     as_inputs,
-    as_targets,
     dropout_rng,
     evaluate_outputs,
+    targets_for,
 )
 from nnspec.diagnostics import Diagnostic, DiagnosticError, warning
 from nnspec.lower.plan import Plan
@@ -132,13 +132,13 @@ class Trainer:
         wanted = getattr(self.reporter, "chunk_s", None)
         self.sizer = ChunkSizer(min(chunk_target_s, wanted) if wanted else chunk_target_s)
         self.x = as_inputs(self.plan, data.train.x)
-        self.y = as_targets(self.plan, data.train.y)
+        self.y = targets_for(exe, data.train.y)
         self.splits: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
         for name in ("val", "test"):
             part = getattr(data, name, None)
             if part is not None and len(part):
                 self.splits[name] = (as_inputs(self.plan, part.x),
-                                     as_targets(self.plan, part.y), np.asarray(part.y))
+                                     targets_for(exe, part.y), np.asarray(part.y))
         self.y_raw = np.asarray(data.train.y)
         self.n = int(self.x.shape[0])
         self.n_batches = self.plan.n_batches(self.n)

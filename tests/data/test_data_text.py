@@ -96,7 +96,7 @@ def test_builtin_corpus_needs_no_file():
 
 def test_memory_estimate_counts_the_windows(tmp_path):
     """memory.datasize: the built-in corpus is counted (limit caps it), a file estimated from
-    its size, so `summary` and run's memory check size the data and its one-hot targets."""
+    its size, so `summary` and run's memory check size the data and its targets."""
     from nnspec.memory.datasize import data_size
 
     spec, _ = _spec("text(corpus=python_help, tokens=chars, context=8, vocab=100, limit=5000)",

@@ -113,6 +113,7 @@ from nnspec.backends.cpu.layout import (
 from nnspec.backends.cpu.tables import (
     C_FAST,
     C_FUSED,
+    C_K,
     C_LOSS,
     C_OPT,
     C_OUT_OFF,
@@ -633,15 +634,30 @@ def backward_graph(rows, itab, ftab, params, grad, ws, squares, graph, img):  # 
 
 
 @kernel
-def _gather(x, y, order, r0, rows, ws, y_off):  # type: ignore[no-untyped-def]
+def _gather(x, y, order, r0, rows, ws, y_off, k):  # type: ignore[no-untyped-def]
+    """The rows order[r0:r0 + rows] of x and y into the workspace: x at its start, the
+    targets as (rows, k) at y_off (_targets)."""
     n_in = x.shape[1]
-    k = y.shape[1]
     for r in range(rows):
         src = order[r0 + r]
         for j in range(n_in):
             ws[r * n_in + j] = x[src, j]
+        _targets(y, src, ws, y_off + r * k, k)
+
+
+@kernel
+def _targets(y, src, ws, dst, k):  # type: ignore[no-untyped-def]
+    """Row src of y as k target values at ws[dst:]: y's row itself, or, when y holds one
+    class id per row (one column for k > 1 outputs: a multi-class task's targets stay N x 1
+    rather than N x K one-hot rows, 5,000 values a sample for a 5,000-word vocabulary), the
+    one-hot row of that id (the executable checked every id is in [0, k))."""
+    if y.shape[1] == k:
         for j in range(k):
-            ws[y_off + r * k + j] = y[src, j]
+            ws[dst + j] = y[src, j]
+    else:
+        for j in range(k):
+            ws[dst + j] = 0
+        ws[dst + int(y[src, 0])] = 1
 
 
 @kernel
@@ -680,7 +696,7 @@ def train_chunk(x, y, order, start, end, t, lr, net, mem, terms, draws, graph, i
     loss_param = fconf[F_LOSS_PARAM]
     clip_value, clip_norm = fconf[F_CLIP_VALUE], fconf[F_CLIP_NORM]
     n_total = x.shape[0]
-    k = y.shape[1]
+    k = conf[C_K]  # outputs (y has k columns, or 1: class ids, _targets)
     s0, s1, s2 = optimizers.rows(state)
     loss_total = 0.0
     samples = 0
@@ -695,7 +711,7 @@ def train_chunk(x, y, order, start, end, t, lr, net, mem, terms, draws, graph, i
     for b in range(start, end):
         r0 = b * batch
         rows = min(batch, n_total - r0)
-        _gather(x, y, order, r0, rows, ws, y_off)
+        _gather(x, y, order, r0, rows, ws, y_off, k)
         drawn += forward(rows, True, itab, ftab, params, buffers, ws, draws, drawn, fast, gtab,
                          etab, img)
         if chain:
@@ -742,16 +758,14 @@ def train_chunk(x, y, order, start, end, t, lr, net, mem, terms, draws, graph, i
 
 
 @kernel
-def _copy_rows(x, y, r0, rows, ws, y_off):  # type: ignore[no-untyped-def]
+def _copy_rows(x, y, r0, rows, ws, y_off, k):  # type: ignore[no-untyped-def]
     n_in = x.shape[1]
     for r in range(rows):
         for j in range(n_in):
             ws[r * n_in + j] = x[r0 + r, j]
     if y_off >= 0:
-        k = y.shape[1]
         for r in range(rows):
-            for j in range(k):
-                ws[y_off + r * k + j] = y[r0 + r, j]
+            _targets(y, r0 + r, ws, y_off + r * k, k)
 
 
 @kernel
@@ -767,13 +781,13 @@ def infer(x, y, out, net, mem, graph, img):  # type: ignore[no-untyped-def]
     fast = conf[C_FAST] != 0
     params, buffers, ws = mem[M_PARAMS], mem[M_BUFFERS], mem[M_WS]
     n_total = x.shape[0]
-    k = max(y.shape[1], out.shape[1])
+    k = out.shape[1]  # (out has no rows when not asked for)
     with_loss = y.shape[0] > 0
     with_out = out.shape[0] > 0
     s = 0.0
     for r0 in range(0, n_total, cap):
         rows = min(cap, n_total - r0)
-        _copy_rows(x, y, r0, rows, ws, y_off if with_loss else -1)
+        _copy_rows(x, y, r0, rows, ws, y_off if with_loss else -1, k)
         forward(rows, False, itab, ftab, params, buffers, ws, _NO_DRAWS, 0, fast,
                 graph[GR_GTAB], graph[GR_ETAB], img)
         if with_loss:

@@ -13,7 +13,14 @@ from collections.abc import Iterator
 import numba
 import numpy as np
 
-from nnspec.backends.base import EpochChunk, HostState, as_inputs, as_targets, init_rng
+from nnspec.backends.base import (
+    EpochChunk,
+    HostState,
+    as_inputs,
+    as_targets,
+    class_ids,
+    init_rng,
+)
 from nnspec.backends.cpu import engine, optimizers, tables
 from nnspec.backends.cpu.layout import Layout, layout, step_parts
 from nnspec.lower.init import init_buffers, init_params
@@ -119,6 +126,30 @@ def _engine_inputs(plan: Plan, x: np.ndarray, memo: list) -> np.ndarray:
     return ids
 
 
+def _engine_targets(plan: Plan, y: np.ndarray, memo: list) -> np.ndarray:
+    """The targets as the engine takes them: a multi-class task's class indices as one
+    (N, 1) column of the plan dtype (checked integers in [0, K): the engine expands each
+    batch's into one-hot rows, engine._targets), other targets as as_targets' rows. The
+    conversions of the last two arrays seen are kept in `memo` (every epoch sees the same
+    training and validation targets: converted and checked once)."""
+    for seen, ids in memo:
+        if seen is y:
+            return ids
+    arr = np.asarray(y)
+    k = plan.n_outputs
+    if not class_ids(plan, arr) or k >= 1 << 24:  # (float32 holds integers up to 2^24)
+        return as_targets(plan, arr)
+    flat = arr.reshape(-1)
+    if flat.size and not np.issubdtype(flat.dtype, np.integer) \
+            and not np.all(flat == np.round(flat)):
+        raise ValueError("class targets must be integer indices")
+    if flat.size and (flat.min() < 0 or flat.max() >= k):
+        raise ValueError(f"class index out of range [0, {k})")
+    ids = np.ascontiguousarray(flat, dtype=plan.dtype).reshape(-1, 1)
+    memo[:] = [(y, ids), (ids, ids), *memo][:6]  # (the loop passes the ids back)
+    return ids
+
+
 def engine_cached(dtype: np.dtype) -> bool | None:
     """Whether Numba's on-disk cache holds the engine's entry points for `dtype` (checked
     against the current sources, as Numba checks them before loading); None when the
@@ -152,6 +183,11 @@ class CpuExecutable(HostState):
         self._work: dict[int, _Work] = {}
         self.step_parts = step_parts(plan.n_params)
         self._ids: list = []  # _engine_inputs' memo
+        self._targets: list = []  # _engine_targets'
+
+    def targets(self, y: np.ndarray) -> np.ndarray:
+        """y as the engine takes it (base.targets_for): class indices stay one column."""
+        return _engine_targets(self.plan, y, self._targets)
 
     def _get_work(self, rows: int) -> _Work:
         work = self._work.get(rows)
@@ -174,7 +210,7 @@ class CpuExecutable(HostState):
     def train_epoch(self, x: np.ndarray, y: np.ndarray, order: np.ndarray, lr: float,
                     start_batch: int, end_batch: int, rng: np.random.Generator) -> EpochChunk:
         plan = self.plan
-        x, y = _engine_inputs(plan, x, self._ids), as_targets(plan, y)
+        x, y = _engine_inputs(plan, x, self._ids), _engine_targets(plan, y, self._targets)
         n = x.shape[0]
         if y.shape[0] != n:
             raise ValueError(f"{n} input rows but {y.shape[0]} target rows")
@@ -230,13 +266,15 @@ class CpuExecutable(HostState):
 
     def evaluate(self, x: np.ndarray, y: np.ndarray) -> float:
         plan = self.plan
-        return self._infer(_engine_inputs(plan, x, self._ids), as_targets(plan, y),
+        return self._infer(_engine_inputs(plan, x, self._ids),
+                           _engine_targets(plan, y, self._targets),
                            outputs=False)[0]
 
     def evaluate_outputs(self, x: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
         """(evaluate(x, y), predict(x)) from one forward pass."""
         plan = self.plan
-        return self._infer(_engine_inputs(plan, x, self._ids), as_targets(plan, y))
+        return self._infer(_engine_inputs(plan, x, self._ids),
+                           _engine_targets(plan, y, self._targets))
 
     def _infer(self, x: np.ndarray, y: np.ndarray | None,
                outputs: bool = True) -> tuple[float, np.ndarray]:

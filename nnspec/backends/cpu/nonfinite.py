@@ -46,12 +46,12 @@ def locate(exe: Executable, x: np.ndarray, y: np.ndarray, order: np.ndarray,
         if kind:
             return (f"parameter `{slot.key}` of {plan.layers[slot.layer].label}", kind,
                     slot.layer)
-    x, y = as_inputs(plan, x), as_targets(plan, y)
+    x, y = as_inputs(plan, x), np.asarray(y)  # (class indices stay so: N x K is large)
     n = x.shape[0]
     size = plan.batch_size(n)
     idx = np.asarray(order, dtype=np.int64)[chunk.bad_batch * size:(chunk.bad_batch + 1) * size]
     rows = len(idx)
-    xb, yb = x[idx], y[idx]
+    xb, yb = x[idx], as_targets(plan, y[idx])
     if kind := _bad(xb):
         return "input data of the batch", kind, None
     if kind := _bad(yb):

@@ -49,9 +49,10 @@ GR_GTAB, GR_ETAB, GR_OTAB, GR_OWT, GR_GWS, GR_VALUES, GR_HEADS, GR_SCRATCH = ran
 # conf columns: the rows the workspace holds (the batch size in training, the chunk in
 # evaluation), where the batch targets, the main output and its pre-activation are in ws,
 # the loss, its fused form and the optimizer (lower/plan.py codes), threads of the optimizer
-# step (layout.step_parts: 0 one pass), 1 for the float32 approximations (approx.py)
-C_ROWS, C_Y_OFF, C_OUT_OFF, C_Z_OFF, C_LOSS, C_FUSED, C_OPT, C_STEP_PARTS, C_FAST = range(9)
-N_CONF = 9
+# step (layout.step_parts: 0 one pass), 1 for the float32 approximations (approx.py), the
+# outputs K (the targets' width in the workspace; y itself may hold one class id a row)
+C_ROWS, C_Y_OFF, C_OUT_OFF, C_Z_OFF, C_LOSS, C_FUSED, C_OPT, C_STEP_PARTS, C_FAST, C_K = range(10)
+N_CONF = 10
 # fconf columns: the loss's parameter, clipping by value and by norm (0: off)
 F_LOSS_PARAM, F_CLIP_VALUE, F_CLIP_NORM = range(3)
 N_FCONF = 3
@@ -63,7 +64,7 @@ def net(plan: Plan, lay: Layout, hyper: np.ndarray, parts: int, fast: bool) -> t
     conf[C_ROWS], conf[C_Y_OFF], conf[C_OUT_OFF], conf[C_Z_OFF] = (
         lay.rows, lay.y_off, lay.out_off, lay.z_off)
     conf[C_LOSS], conf[C_FUSED], conf[C_OPT] = plan.loss, plan.fused, plan.optimizer.code
-    conf[C_STEP_PARTS], conf[C_FAST] = parts, int(fast)
+    conf[C_STEP_PARTS], conf[C_FAST], conf[C_K] = parts, int(fast), plan.n_outputs
     fconf = np.zeros(N_FCONF, dtype=np.float64)
     fconf[F_LOSS_PARAM], fconf[F_CLIP_VALUE], fconf[F_CLIP_NORM] = (
         plan.loss_param, plan.clip_value, plan.clip_norm)
