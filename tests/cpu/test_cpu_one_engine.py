@@ -77,3 +77,32 @@ def test_the_first_run_says_it_compiles(monkeypatch):
     assert exe.compile_notice() is None
     monkeypatch.setattr(executable, "engine_cached", lambda dtype: None)  # unreadable cache
     assert exe.compile_notice() is None
+
+
+def test_run_says_it_compiles_before_the_live_view_starts(tmp_path, monkeypatch):
+    from nnspec.run.session import RunOptions, run_spec
+    from nnspec.train.progress import Reporter
+
+    log: list[str] = []
+
+    class Events(Reporter):
+        def start(self, info) -> None:  # type: ignore[no-untyped-def]
+            super().start(info)
+            log.append("start")
+
+        def message(self, text: str) -> None:
+            log.append(text)
+
+    spec = tmp_path / "m.nn"
+    spec.write_text("model m {\n    input 2\n    dense 1 sigmoid\n}\n"
+                    "data { source moons(samples=40) }\n"
+                    "train {\n    loss binary_crossentropy\n    epochs 1\n    batch 8\n}\n")
+    monkeypatch.setattr(executable, "engine_cached", lambda dtype: False)  # a first run
+    outcome = run_spec(spec, RunOptions(out=str(tmp_path / "r")), sources={},
+                       reporter=Events())
+    assert outcome.exit_code == 0
+    assert log[0].startswith("compiling the float32 engine") and log.index("start") == 1
+    log.clear()
+    monkeypatch.setattr(executable, "engine_cached", lambda dtype: True)
+    run_spec(spec, RunOptions(out=str(tmp_path / "r2")), sources={}, reporter=Events())
+    assert not any(e.startswith("compiling") for e in log)
