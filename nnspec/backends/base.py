@@ -197,6 +197,18 @@ def class_ids(plan: Plan, y: np.ndarray) -> bool:
         y.ndim == 1 or (y.ndim == 2 and y.shape[1] == 1 and plan.n_outputs > 1))
 
 
+def checked_class_ids(plan: Plan, y: np.ndarray) -> np.ndarray:
+    """Class indices (class_ids) as a flat int64 array, each an integer in [0, K)."""
+    y = y.reshape(-1)
+    k = plan.n_outputs
+    if y.size and (not np.issubdtype(y.dtype, np.integer) and not np.all(y == np.round(y))):
+        raise ValueError("class targets must be integer indices")
+    idx = y.astype(np.int64)
+    if idx.size and (idx.min() < 0 or idx.max() >= k):
+        raise ValueError(f"class index out of range [0, {k})")
+    return idx
+
+
 def targets_for(exe: Executable, y: np.ndarray) -> np.ndarray:
     """y as `exe` takes it, converted once before the epochs: the executable's own compact
     form where it has one (the cpu engine keeps class indices, expanding each batch's), else
@@ -212,14 +224,9 @@ def as_targets(plan: Plan, y: np.ndarray) -> np.ndarray:
     y = np.asarray(y)
     k = plan.n_outputs
     if class_ids(plan, y):
-        y = y.reshape(-1)
-        if y.size and (not np.issubdtype(y.dtype, np.integer) and not np.all(y == np.round(y))):
-            raise ValueError("class targets must be integer indices")
-        idx = y.astype(np.int64)
-        if idx.size and (idx.min() < 0 or idx.max() >= k):
-            raise ValueError(f"class index out of range [0, {k})")
-        out = np.zeros((y.shape[0], k), dtype=plan.dtype)
-        out[np.arange(y.shape[0]), idx] = 1
+        idx = checked_class_ids(plan, y)
+        out = np.zeros((idx.shape[0], k), dtype=plan.dtype)
+        out[np.arange(idx.shape[0]), idx] = 1
         return out
     y = np.ascontiguousarray(y, dtype=plan.dtype)
     if y.ndim == 1:

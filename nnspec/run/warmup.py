@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from nnspec.backends.base import as_inputs, as_targets
+from nnspec.backends.base import as_inputs, evaluate_outputs, targets_for
 
 EVAL_ROWS = 1024  # backends/cpu/executable.EVAL_ROWS: the rows of one evaluation chunk
 
@@ -35,7 +35,7 @@ def warm_up(exe: Any, data: Any) -> None:
     b = int(plan.batch_size(n))
     saved = exe.state_dict()
     try:
-        x, y = as_inputs(plan, train.x[:b]), as_targets(plan, train.y[:b])
+        x, y = as_inputs(plan, train.x[:b]), targets_for(exe, train.y[:b])
         exe.train_epoch(x, y, np.arange(b), 0.0, 0, 1, np.random.default_rng(0))
     finally:
         exe.load_state_dict(saved)
@@ -43,6 +43,6 @@ def warm_up(exe: Any, data: Any) -> None:
         if part is None or not len(part.x):
             continue
         rows = min(EVAL_ROWS, len(part.x))
-        x, y = as_inputs(plan, part.x[:rows]), as_targets(plan, part.y[:rows])
-        exe.predict(x)
-        exe.evaluate(x, y)
+        # (the loop's calls: evaluate_outputs is evaluate and predict where a backend has
+        # no single pass for both)
+        evaluate_outputs(exe, as_inputs(plan, part.x[:rows]), targets_for(exe, part.y[:rows]))

@@ -162,7 +162,7 @@ from nnspec.lower.plan import (
 )
 
 STATUS_OK, STATUS_NONFINITE_LOSS, STATUS_NONFINITE_GRAD = 0, 1, 2
-_NO_DRAWS = np.zeros(0, dtype=np.float64)  # evaluation draws nothing
+NO_DRAWS = np.zeros(0, dtype=np.float64)  # the draws of a plan without dropout, and of evaluation
 
 
 @kernel
@@ -788,7 +788,7 @@ def infer(x, y, out, net, mem, graph, img):  # type: ignore[no-untyped-def]
     for r0 in range(0, n_total, cap):
         rows = min(cap, n_total - r0)
         _copy_rows(x, y, r0, rows, ws, y_off if with_loss else -1, k)
-        forward(rows, False, itab, ftab, params, buffers, ws, _NO_DRAWS, 0, fast,
+        forward(rows, False, itab, ftab, params, buffers, ws, NO_DRAWS, 0, fast,
                 graph[GR_GTAB], graph[GR_ETAB], img)
         if with_loss:
             s += losses.loss_sum(loss_code, loss_param, fused, ws[z_off:z_off + rows * k],

@@ -8,7 +8,7 @@ of work inside backends/cpu/engine.py. The contract is backends/base.py.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import numba
 import numpy as np
@@ -18,6 +18,7 @@ from nnspec.backends.base import (
     HostState,
     as_inputs,
     as_targets,
+    checked_class_ids,
     class_ids,
     init_rng,
 )
@@ -29,12 +30,11 @@ from nnspec.lower.plan import DROPOUT, Plan
 EVAL_ROWS = 1024  # rows per chunk in predict / evaluate
 # dropout's uniform draws for one engine call at most (16 MiB of float64); none without dropout
 MAX_DRAWS = 1 << 21
-_NO_DRAWS = np.zeros(0, dtype=np.float64)
 
 
 def _rows(batch: int, n: int, b0: int, b1: int) -> int:
-    """The samples of batches [b0, b1) of an epoch of n samples."""
-    return sum(min(batch, n - b * batch) for b in range(b0, b1))
+    """The samples of batches [b0, b1) of an epoch of n samples (only the last is short)."""
+    return min(n, b1 * batch) - b0 * batch
 
 
 def dropout_draws(plan: Plan, rows: int) -> int:
@@ -109,45 +109,39 @@ def _one_blas_thread() -> Iterator[None]:
             lib.set_num_threads(n)
 
 
+def _remembered(memo: list, arr: np.ndarray, convert: Callable[[], np.ndarray],
+                keep: int) -> np.ndarray:
+    """convert()'s result for `arr`, looked up by identity among the last `keep` arrays
+    converted (every epoch sees the same training and validation arrays): converted and
+    checked once. The result is remembered as its own conversion too, as the training loop
+    passes converted arrays back."""
+    for seen, done in memo:
+        if seen is arr:
+            return done
+    done = convert()
+    memo[:] = [(arr, done), *([] if done is arr else [(done, done)]), *memo][:keep]
+    return done
+
+
 def _engine_inputs(plan: Plan, x: np.ndarray, memo: list) -> np.ndarray:
     """as_inputs(plan, x), with token ids (checked as int64 there) in the plan dtype: the
     engine gathers a batch's ids into its float workspace anyway (embedding.py: exact up to
     2^24 in float32, which layout() enforces, 2^53 in float64), and one x dtype keeps one
-    compiled engine for every spec (int64 x would compile each entry point again). The
-    conversions of the last two arrays seen are kept in `memo` (every epoch sees the same
-    training and validation arrays)."""
+    compiled engine for every spec (int64 x would compile each entry point again)."""
     if not plan.token_input:
         return as_inputs(plan, x)
-    for seen, ids in memo:
-        if seen is x:
-            return ids
-    ids = as_inputs(plan, x).astype(plan.dtype)
-    memo[:] = [(x, ids), *memo[:1]]
-    return ids
+    return _remembered(memo, x, lambda: as_inputs(plan, x).astype(plan.dtype), 4)
 
 
 def _engine_targets(plan: Plan, y: np.ndarray, memo: list) -> np.ndarray:
     """The targets as the engine takes them: a multi-class task's class indices as one
-    (N, 1) column of the plan dtype (checked integers in [0, K): the engine expands each
-    batch's into one-hot rows, engine._targets), other targets as as_targets' rows. The
-    conversions of the last two arrays seen are kept in `memo` (every epoch sees the same
-    training and validation targets: converted and checked once)."""
-    for seen, ids in memo:
-        if seen is y:
-            return ids
+    (N, 1) column of the plan dtype (checked_class_ids: the engine expands each batch's into
+    one-hot rows, engine._targets), other targets as as_targets' rows."""
     arr = np.asarray(y)
-    k = plan.n_outputs
-    if not class_ids(plan, arr) or k >= 1 << 24:  # (float32 holds integers up to 2^24)
+    if not class_ids(plan, arr) or plan.n_outputs >= 1 << 24:  # (float32's exact integers)
         return as_targets(plan, arr)
-    flat = arr.reshape(-1)
-    if flat.size and not np.issubdtype(flat.dtype, np.integer) \
-            and not np.all(flat == np.round(flat)):
-        raise ValueError("class targets must be integer indices")
-    if flat.size and (flat.min() < 0 or flat.max() >= k):
-        raise ValueError(f"class index out of range [0, {k})")
-    ids = np.ascontiguousarray(flat, dtype=plan.dtype).reshape(-1, 1)
-    memo[:] = [(y, ids), (ids, ids), *memo][:6]  # (the loop passes the ids back)
-    return ids
+    return _remembered(memo, y, lambda: np.ascontiguousarray(
+        checked_class_ids(plan, arr), dtype=plan.dtype).reshape(-1, 1), 6)
 
 
 def engine_cached(dtype: np.dtype) -> bool | None:
@@ -229,18 +223,18 @@ class CpuExecutable(HostState):
         heads = len(plan.outputs) - 1
         head_terms = np.zeros((end - start, heads), dtype=np.float64) if heads else None
         threaded = lay.split or self.step_parts > 0
-        per_batch = dropout_draws(plan, batch)
+        per_row = dropout_draws(plan, 1)
         # batches per engine call: all of them, but where dropout's draws (float64, drawn
         # here for the call's batches) would pass MAX_DRAWS
-        step = max(1, MAX_DRAWS // per_batch) if per_batch else end - start
+        step = max(1, MAX_DRAWS // (per_row * batch)) if per_row else end - start
         loss_sum, samples, done, status, bad = 0.0, 0, 0, 0, -1
         with one_blas_thread(threaded):
             for b0 in range(start, end, step):
                 b1 = min(end, b0 + step)
-                draws, before = _NO_DRAWS, None
-                if per_batch:
+                draws, before = engine.NO_DRAWS, None
+                if per_row:
                     before = rng.bit_generator.state
-                    draws = rng.random(_rows(batch, n, b0, b1) * (per_batch // batch))
+                    draws = rng.random(_rows(batch, n, b0, b1) * per_row)
                 part = engine.train_chunk(
                     x, y, order, b0, b1, self.step, float(lr), work.net, work.mem,
                     terms[done:], draws, work.graph(None if head_terms is None
@@ -253,7 +247,7 @@ class CpuExecutable(HostState):
                     if before is not None:  # the Generator as if the engine had drawn: up
                         # to the bad batch's forward pass, none of the later batches' draws
                         rng.bit_generator.state = before
-                        rng.random(_rows(batch, n, b0, bad + 1) * (per_batch // batch))
+                        rng.random(_rows(batch, n, b0, bad + 1) * per_row)
                     break
         if status != 0:
             return EpochChunk(float(loss_sum), samples, done, status, bad, start, rng_state,

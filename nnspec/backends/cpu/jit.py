@@ -12,8 +12,8 @@
 - Calls between kernels ignore literal arguments: Numba would otherwise compile a callee
   once per call site that passes a constant (`f(x, 0)` and `f(x, off)`, `g(True)` and
   `g(False)` are three specializations), each typed, optimised and cached on its own: the
-  universal engine (engine.py) compiled 139 functions where 85 were distinct. A literal
-  argument is converted to its plain type at the call, as any other argument.
+  universal engine (engine.py) compiled 139 functions, 100 without the literal copies. A
+  literal argument is converted to its plain type at the call, as any other argument.
 
 Numba's cache checks only the timestamp of the file defining a function, not of the kernels
 it calls and inlines nor of the constants it imports (lower/plan.py codes), so editing one

@@ -57,7 +57,7 @@ def locate(exe: Executable, x: np.ndarray, y: np.ndarray, order: np.ndarray,
     if kind := _bad(yb):
         return "targets of the batch", kind, None
 
-    draws = np.zeros(0, dtype=np.float64)
+    draws = engine.NO_DRAWS
     if chunk.rng_state is not None:
         rng = np.random.default_rng(0)
         rng.bit_generator.state = chunk.rng_state

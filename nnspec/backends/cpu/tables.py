@@ -14,7 +14,8 @@ few packed arguments, built here and indexed in compiled code by the constants b
 - graph: layout.Graph's tables and its gradient workspace (empty for a chain).
 
 Besides these an entry point takes its data (x, y, order, or the output array), the
-per-call scalars (train_chunk: start, end, t, lr), a Generator for dropout, `graph` (for a
+per-call scalars (train_chunk: start, end, t, lr), dropout's uniform draws (train_chunk:
+a float64 array, empty without dropout), `graph` (for a
 chain: empty tables of the same types, graph()) and `img` (the image layers' geometry,
 img()). Every one of them has the same type for every plan, so one compiled engine per
 dtype runs them all (engine.py). A layer that needs a new per-layer number adds an
