@@ -24,6 +24,12 @@ the engine flushes denormals (fpu.py), and Numba's worker threads would otherwis
 from __future__ import annotations
 
 import ctypes
+import importlib
+import importlib.machinery
+import importlib.util
+import os
+import sys
+from types import ModuleType
 
 import llvmlite.binding
 import numpy as np
@@ -34,6 +40,44 @@ from numba.np.linalg import ensure_blas
 
 from nnspec.backends.cpu.jit import kernel
 
+CYTHON_BLAS = "scipy.linalg.cython_blas"
+
+
+def _cython_blas() -> ModuleType:
+    """scipy.linalg.cython_blas, through which Numba's BLAS calls reach OpenBLAS, loaded
+    without running the `scipy.linalg` package's __init__: that imports ~80 modules (pydoc
+    among them) and costs ~0.12 s of every short run on this VM, for nothing the engine
+    uses. The extension module itself imports nothing from scipy.linalg. Numba looks it up
+    by name (numba.np.linalg.ensure_blas, and _helperlib's import_cython_function in C, both
+    through sys.modules), so registering it under its own name is all they need; a later
+    `import scipy.linalg` (scikit-learn, a user's own code in the same process) runs the
+    package as usual and finds this module already loaded. Any surprise: the plain import."""
+    if CYTHON_BLAS in sys.modules or "scipy.linalg" in sys.modules:
+        return importlib.import_module(CYTHON_BLAS)
+    try:
+        import scipy
+
+        folder = os.path.join(os.path.dirname(scipy.__file__), "linalg")
+        finder = importlib.machinery.FileFinder(folder, (
+            importlib.machinery.ExtensionFileLoader, importlib.machinery.EXTENSION_SUFFIXES))
+        spec = finder.find_spec(CYTHON_BLAS)
+        if spec is None or spec.loader is None:
+            raise ImportError(CYTHON_BLAS)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[CYTHON_BLAS] = module
+        spec.loader.exec_module(module)
+        if not hasattr(module, "__pyx_capi__"):
+            raise ImportError(CYTHON_BLAS)
+        return module
+    except Exception:  # noqa: BLE001 - an unusual scipy layout: import it the usual way
+        sys.modules.pop(CYTHON_BLAS, None)
+        return importlib.import_module(CYTHON_BLAS)
+
+
+try:
+    _BLAS_MODULE: ModuleType | None = _cython_blas()
+except ImportError:
+    _BLAS_MODULE = None  # ensure_blas says so below
 ensure_blas()  # a clear ImportError now rather than a failure inside compiled code
 
 _XXGEMM = types.ExternalFunction("numba_xxgemm", types.intc(
@@ -96,10 +140,8 @@ def _fallback_omatcopy(dtype):  # type: ignore[no-untyped-def]
 def _register_omatcopy() -> str:
     """Register nnspec_somatcopy / nnspec_domatcopy with LLVM; says which implementation."""
     try:
-        import scipy.linalg.cython_blas as cython_blas
-
-        lib = ctypes.CDLL(cython_blas.__file__)
-    except (ImportError, OSError):
+        lib = ctypes.CDLL(_BLAS_MODULE.__file__) if _BLAS_MODULE is not None else None
+    except OSError:
         lib = None
     found = "openblas"
     for ours, names, dtype in (("nnspec_somatcopy", ("scipy_cblas_somatcopy", "cblas_somatcopy"),
