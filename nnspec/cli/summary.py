@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from rich.console import Console
-
 from nnspec.cli.output import add_memory_option, apply_memory_option, print_diagnostics
 from nnspec.pipeline import diagnose, read_source
 from nnspec.summary import print_summary
@@ -34,6 +32,8 @@ def run(args: argparse.Namespace) -> int:
         spec, _ = diagnose(text, args.file, memory=False)
     if spec is None:
         return 1
+    from rich.console import Console  # here, not at import: `nnspec run` builds this parser too
+
     console = Console(highlight=False)
     print_summary(spec, console)
     from nnspec.memory import memory_lines

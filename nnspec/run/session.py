@@ -188,9 +188,25 @@ def _statement_span(source: str, block: str, keyword: str):
     return None
 
 
+# What a machine with an NVIDIA driver has on Linux: the driver's /proc entry and device
+# files, or WSL2's GPU device (whose driver lives on the Windows side).
+NVIDIA_SIGNS = ("/proc/driver/nvidia", "/dev/nvidiactl", "/dev/nvidia0", "/dev/dxg")
+
+
+def _no_driver() -> bool:
+    """True when this is Linux without any sign of an NVIDIA driver, so no GPU can be usable
+    and the CUDA probe (importing numba.cuda and loading the driver: ~25 ms of every `device
+    auto` run) is skipped. Elsewhere, and under numba's CUDA simulator, the probe decides."""
+    if not sys.platform.startswith("linux") or os.environ.get("NUMBA_ENABLE_CUDASIM"):
+        return False
+    return not any(os.path.exists(p) for p in NVIDIA_SIGNS)
+
+
 def _gpu_usable() -> tuple[bool, str]:
     import importlib
 
+    if _no_driver():
+        return False, "no NVIDIA driver on this machine (none of " + ", ".join(NVIDIA_SIGNS) + ")"
     try:
         cuda = importlib.import_module("nnspec.backends.cuda")
     except ImportError as exc:
