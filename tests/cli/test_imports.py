@@ -2,7 +2,9 @@
 
 `nnspec check` never imports NumPy, Numba, SciPy, matplotlib or Pillow (NumPy only to read a
 csv or npz data file: tests/data/test_check_reads_data.py); `nnspec run` imports Pillow only
-when the curves are drawn, and never matplotlib."""
+when the curves are drawn, and never matplotlib; nor the `scipy.linalg` package (Numba's BLAS
+module is loaded on its own: backends.cpu.blas), rich when nothing is drawn live, or the CUDA
+backend on a machine with no NVIDIA driver."""
 
 from __future__ import annotations
 
@@ -14,7 +16,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-HEAVY = ("numpy", "numba", "scipy", "matplotlib", "PIL")
+HEAVY = ("numpy", "numba", "scipy", "matplotlib", "PIL", "scipy.linalg", "rich", "numba.cuda",
+         "nnspec.backends.cuda")
 
 SPEC = """model m {{
     input 2
@@ -57,3 +60,16 @@ def test_run_imports_pillow_only_to_draw(tmp_path, artifacts, plots):
     rc, modules = loaded_after(["run", str(spec), "--out", str(tmp_path / "r"), "-q"], tmp_path)
     assert rc == 0 and "numpy" in modules
     assert ("PIL" in modules) == plots and "matplotlib" not in modules
+    # the BLAS module the engine calls is there, its package's __init__ is not; no live view
+    assert "scipy" in modules and "scipy.linalg" not in modules and "rich" not in modules
+
+
+def test_run_skips_the_cuda_probe_without_a_driver(tmp_path):
+    from nnspec.run.session import _no_driver
+
+    if not _no_driver():
+        pytest.skip("this machine may have an NVIDIA driver: the probe must run")
+    spec = tmp_path / "m.nn"
+    spec.write_text(SPEC.format(artifacts="weights"))  # device auto (the default)
+    rc, modules = loaded_after(["run", str(spec), "--out", str(tmp_path / "r"), "-q"], tmp_path)
+    assert rc == 0 and "numba.cuda" not in modules and "nnspec.backends.cuda" not in modules
