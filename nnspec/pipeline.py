@@ -105,13 +105,13 @@ def _memory(spec: ir.Spec, doc: Any, facts: dict[str, Any], *, read: bool
 
 
 def file_sources(data: ir.Data | None) -> list[tuple[str, Any]]:
-    """(role, source) of each source of `data` that is a csv or npz file."""
+    """(role, source) of each source of `data` that is a file: csv, npz or a text() file."""
     if data is None:
         return []
-    from nnspec.ops.sources import Csv, Npz
+    from nnspec.data.facts import readable
 
     return [(role, src) for role in ("source", "validation", "test")
-            if isinstance(src := getattr(data, role), (Csv, Npz))]
+            if readable(src := getattr(data, role))]
 
 
 def data_diagnostics(parts: Parts, path: str | None,

@@ -40,7 +40,7 @@ from nnspec.data.load import feature_count
 from nnspec.data.readers import csv_columns, read_npz
 from nnspec.data.targets import encode
 from nnspec.diagnostics import Diagnostic, DiagnosticError, Span, note
-from nnspec.ops.sources import Csv, Npz
+from nnspec.ops.sources import Csv, Npz, Text
 
 LIMIT = 16 << 20  # `nnspec check` reads the rows of data files up to 16 MiB
 MAX_LABELS = 1000  # distinct target values kept; more: the classes are not judged
@@ -50,8 +50,9 @@ _PLACE = "<spec>"
 
 
 def readable(src: object) -> bool:
-    """Whether `check` reads this source's file (csv and npz; generators are not files)."""
-    return isinstance(src, (Csv, Npz))
+    """Whether `check` reads this source's file (csv, npz and a text() file; generators and
+    the built-in corpus are not files)."""
+    return isinstance(src, (Csv, Npz)) or (isinstance(src, Text) and src.path is not None)
 
 
 @dataclass(frozen=True)
@@ -133,7 +134,7 @@ def not_regular(src: Csv | Npz, base: Path | str) -> Facts | None:
                                                         hints=hints))
 
 
-def read_facts(src: Csv | Npz, base: Path | str, role: str = "source", *,
+def read_facts(src: Csv | Npz | Text, base: Path | str, role: str = "source", *,
                limit: int | None = None) -> Facts:
     """The facts of one file source (never raises for bad data: see Facts.problem); files
     over `limit` bytes (default LIMIT) are read up to their header only."""
@@ -146,6 +147,8 @@ def read_facts(src: Csv | Npz, base: Path | str, role: str = "source", *,
     try:
         if isinstance(src, Csv):
             return _csv_facts(src, base, where, role, limit)
+        if isinstance(src, Text):
+            return _text_facts(src, base, where, role, limit)
         return _npz_facts(src, base, where, role, limit)
     except DiagnosticError as exc:
         return Facts(shown, problem=exc.diagnostics[0])
@@ -163,7 +166,7 @@ def _bytes(n: int) -> str:
     return f"{n / 2**20:.1f} MiB"
 
 
-def _size(src: Csv | Npz, base: Path | str) -> int:
+def _size(src: Csv | Npz | Text, base: Path | str) -> int:
     """The file's size from `stat` (0 when it cannot be had: opening it then says why)."""
     try:
         return os.stat(resolve(src.path, base)).st_size
@@ -199,6 +202,22 @@ def _csv_facts(src: Csv, base: Path | str, where: Where, role: str, limit: int) 
     label_at = tuple(f"{f.shown}:{line}:{t + 1}" for line in lines)
     return Facts(f.shown, f.info.size, rows, tuple(names[c] for c in cols), (names[t],),
                  labels, label_at, warnings=tuple(warns), all_labels=complete)
+
+
+def _text_facts(src: Text, base: Path | str, where: Where, role: str, limit: int) -> Facts:
+    """A text() file read as `run` reads it (data.text.read_text: E401, E413, E425-E427 and
+    W110 with run's words), kept: the number of windows. Its ids are the vocabulary's, which
+    the spec declares, so there are no labels to judge here."""
+    assert src.path is not None
+    size = _size(src, base)
+    if size > limit:
+        return Facts(resolve(src.path, base).as_posix(), size,
+                     not_read=_size_note(size, limit, "`check` did not read the text"))
+    from nnspec.data.text import read_text  # (imports NumPy, as reading a csv does)
+
+    table = read_text(src, base, where, role)
+    shown = table.file.resolved if table.file is not None else src.path
+    return Facts(shown, size, rows=len(table.y), warnings=tuple(table.warnings))
 
 
 def _stream(f: CsvFile, cols: list[int], t: int, where: Where

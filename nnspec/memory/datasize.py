@@ -43,7 +43,7 @@ def data_size(spec: ir.Spec, features: int, targets: int,
     def rows_of(src: Source, role: str) -> tuple[int | None, bool, int, str]:
         known = (facts or {}).get(role)
         n = getattr(known, "rows", None)
-        if isinstance(src, (Csv, Npz)) and n is not None:
+        if isinstance(src, (Csv, Npz, Text)) and n is not None:
             raw = (getattr(known, "size", None) or 0) if isinstance(src, Npz) else 0
             return int(n), True, raw, ""
         if isinstance(src, (Csv, Npz)) and not read:
