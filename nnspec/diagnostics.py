@@ -103,6 +103,7 @@ CODES: dict[str, str] = {
     "E315": "invalid sweep statement",
     "E316": "a sweep point does not check",
     "E317": "conflicting sweep settings",
+    "E318": "token ids not read by an embedding",
     # E4xx: training and data (some raised at run time)
     "E401": "data file not found",
     "E402": "column not found",

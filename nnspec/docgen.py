@@ -74,10 +74,12 @@ below); `check` works out the shape after every statement and reports a mismatch
 the statement that causes it, and `nnspec summary` and the editor's hover show the shapes.
 Branches (`concat`, `add`, `residual`) read the same input; their layers' weights are saved
 under nested names as PyTorch names nested modules (`layers.2.branches.1.0.weight`,
-`layers.3.body.0.weight`, `layers.4.body.0.weight` for a head). A model whose first layer
-is an `embedding` reads token ids: `input 3` is then a sample of 3 integer ids (kept int64
-from the data to the engines, never scaled), and only that first layer may be an
-embedding (E312).
+`layers.3.body.0.weight`, `layers.4.body.0.weight` for a head). `input 3 tokens` is a
+sample of 3 integer token ids (kept int64 from the data to the engines, never scaled),
+which the model's first layer, an `embedding`, looks up: token ids read by anything else
+are E318, and only that first layer may be an embedding (E312). A model whose first layer
+is an embedding reads ids even when `tokens` is not written (`input 3`, as specs written
+before the word existed do); the resolved spec of a run spells it out.
 
 **Images.** `conv2d`, `maxpool`, `avgpool` and `global_avgpool` take (C, H, W) samples
 (PyTorch's NCHW, one sample row-major); their window options (kernel, stride, padding,
@@ -106,7 +108,7 @@ a UTF-8 text into windows: the ids of `context` tokens and the id of the token t
 lowercased unless `lower=false`; the vocabulary has exactly `vocab` ids (default 5000 words,
 128 characters): `<unk>` is id 0, then the most frequent tokens seen at least `min_count`
 times, and any other token reads as `<unk>`. Because the size is declared, `check` knows the
-model's input (`input 3`) and output sizes: `dense vocab softmax` is `dense 5000 softmax`
+model's input (`input 3 tokens`) and output sizes: `dense vocab softmax` is `dense 5000 softmax`
 (E313 without a text() source), and an `embedding` written without `vocab=` gets it too.
 A model in the manner of Bengio et al. (2003):
 `embedding 32; flatten; dense 128 tanh; dense vocab softmax`, trained with

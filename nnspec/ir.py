@@ -31,8 +31,12 @@ class Model(Node):
     name: str = Field("model", description="the model's name (used for the run directory)")
     input: tuple[int, ...] = Field(
         description="the shape of one sample: `input 2` is 2 features, `input 1 28 28` is one "
-        "channel of 28 x 28 (C, H, W, row-major). Integer token ids will be declared with a "
-        "word after the dimensions (`input 3 tokens`), which the grammar already accepts")
+        "channel of 28 x 28 (C, H, W, row-major), `input 3 tokens` is 3 integer token ids "
+        "(read by an `embedding`)")
+    tokens: bool = Field(False, description="`input N tokens`: a sample is N integer token "
+                         "ids, which the first layer (an `embedding`) looks up; a model whose "
+                         "first layer is an embedding reads ids even when `tokens` is not "
+                         "written (checked specs carry it)")
     init_from: str | None = Field(None, description="`.npz` of saved weights to start from "
                                   "(keys layers.<i>.weight / .bias), relative to the spec")
     layers: tuple[AnyLayer, ...] = Field(description="the layers, in order")

@@ -116,7 +116,7 @@ def _block(header: str, lines: list[str]) -> str:
 
 def unparse(spec: ir.Spec) -> str:
     m = spec.model
-    model = ["input " + " ".join(str(d) for d in m.input)]
+    model = ["input " + " ".join(str(d) for d in m.input) + (" tokens" if m.tokens else "")]
     if m.init_from is not None:
         model.append(f"init from {quote(m.init_from)}")
     model += [line for lay in m.layers for line in layer_lines(lay)]

@@ -123,7 +123,7 @@ def _check(ctx: Ctx, doc: Document, parts: Parts) -> ir.Spec | None:
     output = check_output(ctx, blocks["output"]) if "output" in blocks else ir.Output()
     if model is not None:
         model_rules(ctx, model)
-        filled = embedding_rules(ctx, model, data)
+        filled = embedding_rules(ctx, model, data, blocks)
         if filled is None:
             sure_model = None  # it cannot be lowered
         else:  # the vocabulary size taken from the data

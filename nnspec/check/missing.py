@@ -97,6 +97,8 @@ def input_statement(block: Block, data: ir.Data | None) -> Fix | None:
     if shape is None:
         return None
     dims = " ".join(map(str, shape))
+    if data.source.declared_vocab() is not None:  # token ids (text(...))
+        dims += " tokens"
     return first_statement(block, f"input {dims}", f"add `input {dims}` (as "
                            f"`{data.source.kind}` declares)")
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from nnspec import ir
 from nnspec.check import missing as missing_fix
-from nnspec.check.context import Ctx
+from nnspec.check.context import Ctx, closest, replace
 from nnspec.check.options import big_int, build, too_big, validate
 from nnspec.check.statements import Seen, all_args, keywords
 from nnspec.ops import ACTIVATIONS, INITIALIZERS, LAYERS
@@ -247,8 +247,20 @@ def _heads_fit(ctx: Ctx, model: ir.Model) -> bool:
 
 
 def _input(ctx: Ctx, st, given: dict, failed: set[str]) -> None:
-    """`input 2` (features) or `input 1 28 28` (channels, height, width): positive integers."""
+    """`input 2` (features), `input 1 28 28` (channels, height, width): positive integers;
+    `input 3 tokens`: 3 token ids (one dimension, then the word)."""
     args = all_args(st)
+    last = args[-1] if args else None
+    if isinstance(last, Name) and last.value == "tokens" and len(args) > 1:
+        args = args[:-1]
+        if len(args) > 1 and all(isinstance(a, Number) for a in args):
+            ctx.error("E301", "`input N tokens` takes one number, the token ids per sample; "
+                      f"found {len(args)}", args[0].span.cover(args[-1].span),
+                      label="one number before `tokens`",
+                      hints=["write `input 3 tokens` for the 3 previous tokens' ids"])
+            failed.add("input")
+            return
+        given["tokens"] = (True, last.span, last)
     if not args:
         ctx.error("E303", "`input` needs the shape of one sample", st.keyword.span,
                   label="expected e.g. `input 2` or `input 1 28 28`",
@@ -260,6 +272,14 @@ def _input(ctx: Ctx, st, given: dict, failed: set[str]) -> None:
         if isinstance(a, Option):
             ctx.error("E211", f"`input` takes no options, found `{a.key.value}=`", a.key.span,
                       label="unexpected option", hints=["write `input N` or `input C H W`"])
+        elif isinstance(a, Name) and a is last and len(args) > 1:
+            near = closest(a.value, ["tokens"])
+            ctx.error("E301", f"`input` takes whole numbers, and `tokens` after them for "
+                      f"token ids; found `{a.value}`", a.span,
+                      label="did you mean `tokens`?" if near else "expected `tokens`",
+                      hints=["write `input N tokens` for N token ids, or leave the word out "
+                             "for numeric features"],
+                      fixes=[replace(a.span, a.value, "tokens")] if near else [])
         elif not isinstance(a, Number) or isinstance(a.value, float):
             found = f"`{a.value}`" if isinstance(a, (Name, Number)) else "this"
             ctx.error("E301", f"`input` expects whole numbers (the sample's dimensions), found "

@@ -75,12 +75,14 @@ def _embeddings(layers: tuple, top: bool = True) -> list[tuple[object, bool]]:
     return out
 
 
-def embedding_rules(ctx: Ctx, model: ir.Model, data: ir.Data | None) -> ir.Model | None:
+def embedding_rules(ctx: Ctx, model: ir.Model, data: ir.Data | None,
+                    blocks: dict[str, Block] | None = None) -> ir.Model | None:
     """E312: an embedding reads token ids, the model's input, so it is the first layer (the
     ids get no gradient and a computed value is no id); E313: its vocabulary size is given
-    (`vocab=`) or the data source counts it, and agrees with the data's. Returns the model
-    with the embedding's vocabulary size filled in from the data where not written; None
-    after an error (the model cannot be lowered)."""
+    (`vocab=`) or the data source counts it, and agrees with the data's; E318: `input N
+    tokens` with a first layer that is no embedding. Returns the model with the embedding's
+    vocabulary size filled in from the data where not written, and `tokens` set when an
+    embedding reads the input; None after an error (the model cannot be lowered)."""
     ok = True
     declared = data.source.declared_vocab() if data is not None else None
     for layer, first in _embeddings(model.layers):
@@ -109,12 +111,26 @@ def embedding_rules(ctx: Ctx, model: ir.Model, data: ir.Data | None) -> ir.Model
                       span, label="vocabulary size",
                       hints=[f"leave `vocab=` out of the embedding (it is taken from the data), "
                              f"or write vocab={declared}"])
+    top = model.layers[0] if model.layers else None
+    if model.tokens and not isinstance(top, Embedding):
+        ok = False
+        st = find(blocks.get("model"), "input") if blocks else None
+        word = all_args(st)[-1] if st is not None and all_args(st) else None
+        ctx.error("E318", "`input N tokens` gives token ids, which only an `embedding` "
+                  "reads, but the first layer is "
+                  + (f"`{top.kind}`" if top is not None else "missing"),  # type: ignore[attr-defined]
+                  getattr(word, "span", None) or model.span, label="token ids",
+                  notes=["an id is a name for a token, not a quantity: a dense layer would "
+                         "read id 7 as seven times id 1"],
+                  hints=["add `embedding DIM` as the model's first layer (then `flatten` "
+                         "before a `dense`), or leave `tokens` out for numeric features"])
     if not ok:
         return None
-    top = model.layers[0] if model.layers else None
     if isinstance(top, Embedding) and top.vocab is None and declared is not None:
-        filled = top.model_copy(update={"vocab": declared})
-        return model.model_copy(update={"layers": (filled, *model.layers[1:])})
+        top = top.model_copy(update={"vocab": declared})
+        model = model.model_copy(update={"layers": (top, *model.layers[1:])})
+    if isinstance(top, Embedding) and not model.tokens:  # what the model reads, said
+        model = model.model_copy(update={"tokens": True})
     return model
 
 

@@ -24,8 +24,9 @@ class StatementDoc:
 
 BLOCKS: dict[str, list[StatementDoc]] = {
     "model": [
-        StatementDoc("input", "input N | input C H W", "the shape of one sample: N features, or "
-                     "C x H x W values (required)"),
+        StatementDoc("input", "input N | input C H W | input N tokens", "the shape of one "
+                     "sample: N features, C x H x W values, or N token ids for an `embedding` "
+                     "(required)"),
         StatementDoc("init", 'init from "weights.npz"',
                      "start from saved weights (keys layers.<i>.weight / .bias)"),
         StatementDoc("dense", "dense UNITS [ACTIVATION] [init=INIT] [bias=BOOL] "

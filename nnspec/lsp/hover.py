@@ -126,7 +126,8 @@ def hover(text: str, offset: int, spec: Any = None, encoding: str = UTF16,
         if keyword is not None and keyword.text == "input" and spec is not None:
             from nnspec.ops.layers import show_shape
 
-            parts.append(f"Input: {show_shape(spec.model.input)} per sample")
+            ids = " token ids" if spec.model.tokens else ""
+            parts.append(f"Input: {show_shape(spec.model.input)}{ids} per sample")
     if not parts:
         return None
     return types.Hover(
