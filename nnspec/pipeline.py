@@ -108,10 +108,11 @@ def file_sources(data: ir.Data | None) -> list[tuple[str, Any]]:
     """(role, source) of each source of `data` that is a file: csv, npz or a text() file."""
     if data is None:
         return []
-    from nnspec.data.facts import readable
+    from nnspec.ops.sources import Csv, Npz, Text  # (not data.facts: it imports NumPy)
 
     return [(role, src) for role in ("source", "validation", "test")
-            if readable(src := getattr(data, role))]
+            if isinstance(src := getattr(data, role), (Csv, Npz))
+            or (isinstance(src, Text) and src.path is not None)]
 
 
 def data_diagnostics(parts: Parts, path: str | None,

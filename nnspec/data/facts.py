@@ -49,12 +49,6 @@ _ANCHOR = Span.point(1, 1)  # where facts point until `anchor()` moves them to t
 _PLACE = "<spec>"
 
 
-def readable(src: object) -> bool:
-    """Whether `check` reads this source's file (csv, npz and a text() file; generators and
-    the built-in corpus are not files)."""
-    return isinstance(src, (Csv, Npz)) or (isinstance(src, Text) and src.path is not None)
-
-
 @dataclass(frozen=True)
 class Facts:
     """What one data file holds, as far as it was read. `problem`: the first error `run`
