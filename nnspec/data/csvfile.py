@@ -97,11 +97,18 @@ def _sibling(path: str) -> str:
 
 
 def read_all(fd: int) -> bytes:
-    """Every byte of an open regular file, in chunks (Ctrl-C is seen between them)."""
-    parts = []
+    """Every byte of an open regular file: one read of the file's size into one bytes object
+    (no chunks to join: a 190 MB npz spent 0.1 s joining them, and np.load shares a bytes
+    object rather than copying it), then chunks for whatever is left (a file that grew, a
+    short read)."""
+    size = os.fstat(fd).st_size
+    first = os.read(fd, max(size, CHUNK))
+    if not first:
+        return b""
+    parts = [first]
     while chunk := os.read(fd, CHUNK):
         parts.append(chunk)
-    return b"".join(parts)
+    return first if len(parts) == 1 else b"".join(parts)
 
 
 @dataclass

@@ -49,7 +49,8 @@ class Locator(Protocol):
 class Table:
     """One source as read, before target encoding, splitting and scaling.
 
-    x: float64 (N, F), finite. y: float64 (N,) / (N, K), or str (N,) class labels.
+    x: float64 (N, F), finite (float32 when an npz stored it so: data.readers).
+    y: float64 (N,) / (N, K), or str (N,) class labels.
     `locate(i)` says where target i came from (`file:line:col`), `locate_feature(i, j)`
     where feature j of sample i did, for messages (the `locator` finds the line only when
     asked: nothing per row is kept for it).

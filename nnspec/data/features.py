@@ -104,7 +104,8 @@ def load_features(path: str | Path, schema: Mapping[str, Any], *, dtype: Any = n
                    notes=[f"scaler: {json.dumps(schema['scaler'])}"],
                    hints=["train the run again with this version of nnspec (its scaler is "
                           "finite for any finite data)"])
-    return Features(scaled(scaler, table, rows, dtype, where), table.x, y, info, table)
+    return Features(scaled(scaler, table, rows, dtype, where),
+                    np.asarray(table.x, np.float64), y, info, table)
 
 
 def _read_folder(shown: str, input_shape: tuple[int, ...], where: Where) -> Table:

@@ -160,7 +160,10 @@ def table_from_arrays(x: np.ndarray, y: np.ndarray | None, shown: str, where: Wh
     if x.shape[0] == 0 or x.shape[1] == 0:
         where.fail("E412", f"`{shown}`: features have shape {tuple(x.shape)}: no samples",
                    label="empty data set")
-    x = x.astype(np.float64)
+    # float32 features stay float32 (every float32 is a float64 exactly, and what needs
+    # float64 arithmetic converts: the scaler's statistics, dominant_rows; min, max and
+    # comparisons give the same answers): a large set is not copied at twice its size.
+    x = x if x.dtype == np.float32 else x.astype(np.float64)
     if not np.isfinite(x).all():
         i, j = map(int, np.argwhere(~np.isfinite(x))[0])
         code = "E404" if np.isnan(x[i, j]) else "E403"

@@ -55,16 +55,16 @@ class Scaler:
     def fit(kind: ScaleKind, x: np.ndarray, channels: int | None = None) -> Scaler:
         """Fit on training rows x (N, F); `channels`: F is C channels of F/C pixels each,
         and the statistics are per channel."""
+        f = np.shape(x)[1]
+        if channels is not None and (channels <= 0 or f % channels):
+            raise ValueError(f"{f} features are not {channels} equal channels")
+        if kind == "none":  # no statistics: x is not even converted (a large set's copy)
+            return Scaler._make(kind, {}, f)
         x = np.asarray(x, dtype=np.float64)
-        f = x.shape[1]
         if channels is not None:
-            if channels <= 0 or f % channels:
-                raise ValueError(f"{f} features are not {channels} equal channels")
             # (N, C, P) -> (N * P, C): a channel's every pixel is one column.
             x = x.reshape(len(x), channels, f // channels).transpose(0, 2, 1).reshape(-1,
                                                                                     channels)
-        if kind == "none":
-            return Scaler._make(kind, {}, f)
         if kind == "standardize":
             mean, std = mean_std(x)
             return Scaler._make(kind, {"mean": mean, "std": std}, f, channels)
@@ -125,6 +125,9 @@ class Scaler:
             dtype = x.dtype if np.issubdtype(x.dtype, np.floating) else np.float64
         if x.ndim != 2 or x.shape[1] != self.n_features:
             raise ValueError(f"expected (N, {self.n_features}) features, got {x.shape}")
+        if self.kind == "none":  # (x / 1 - 0) / 1 is x: only the conversion (one copy)
+            with np.errstate(over="ignore"):
+                return x.astype(dtype)
         x = x.astype(np.float64)
         with np.errstate(over="ignore", invalid="ignore"):
             out = (x / self.unit - self.shift_u) / self.scale_u
