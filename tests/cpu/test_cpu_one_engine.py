@@ -106,3 +106,24 @@ def test_run_says_it_compiles_before_the_live_view_starts(tmp_path, monkeypatch)
     monkeypatch.setattr(executable, "engine_cached", lambda dtype: True)
     run_spec(spec, RunOptions(out=str(tmp_path / "r2")), sources={}, reporter=Events())
     assert not any(e.startswith("compiling") for e in log)
+
+
+def test_no_kernel_reads_a_global_array():
+    """Numba freezes a module-level array a kernel reads into a read-only constant; passed
+    on to another kernel, it compiles that kernel (and everything it calls) once more for a
+    read-only argument. engine.infer did so with NO_DRAWS: engine.forward's whole subtree
+    compiled twice per dtype. Kernels take their arrays as arguments."""
+    import importlib
+    import pkgutil
+
+    found = []
+    for info in pkgutil.iter_modules(cpu.__path__):
+        module = importlib.import_module(f"{cpu.__name__}.{info.name}")
+        for name, obj in vars(module).items():
+            py_func = getattr(obj, "py_func", None)
+            if py_func is None or getattr(py_func, "__module__", None) != module.__name__:
+                continue
+            arrays = [g for g in py_func.__code__.co_names
+                      if isinstance(vars(module).get(g), np.ndarray)]
+            found += [f"{module.__name__}.{name} reads {g}" for g in arrays]
+    assert found == []

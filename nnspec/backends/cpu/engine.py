@@ -785,10 +785,14 @@ def infer(x, y, out, net, mem, graph, img):  # type: ignore[no-untyped-def]
     with_loss = y.shape[0] > 0
     with_out = out.shape[0] > 0
     s = 0.0
+    # no dropout draws in eval mode; not NO_DRAWS itself: Numba makes a global array a
+    # read-only constant, and forward (its whole subtree) then compiled a second time for a
+    # read-only `draws` (measured: engine.forward had two cache entries per dtype)
+    draws = np.empty(0, dtype=np.float64)
     for r0 in range(0, n_total, cap):
         rows = min(cap, n_total - r0)
         _copy_rows(x, y, r0, rows, ws, y_off if with_loss else -1, k)
-        forward(rows, False, itab, ftab, params, buffers, ws, NO_DRAWS, 0, fast,
+        forward(rows, False, itab, ftab, params, buffers, ws, draws, 0, fast,
                 graph[GR_GTAB], graph[GR_ETAB], img)
         if with_loss:
             s += losses.loss_sum(loss_code, loss_param, fused, ws[z_off:z_off + rows * k],
