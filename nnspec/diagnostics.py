@@ -169,6 +169,7 @@ CODES: dict[str, str] = {
     "W116": "runs drawn on another run's loss surface",
     "W117": "image layout assumed",
     "W118": "files skipped in an image folder",
+    "W119": "sweep block not run by `nnspec run`",
 }
 
 

@@ -439,7 +439,8 @@ def run_spec(path: str | os.PathLike[str], opts: RunOptions, *, sources: dict[st
         rd.close()
         raise
     try:
-        warnings = [*as_run(loaded.warnings, judged), *data.warnings]
+        warnings = [*_sweep_note(loaded.text, str(path)), *as_run(loaded.warnings, judged),
+                    *data.warnings]
         if announce is not None and warnings:
             announce(warnings)
         result = _train_and_finish(spec, data, exe, schedule, rd, t0, reporter=reporter,
@@ -447,6 +448,22 @@ def run_spec(path: str | os.PathLike[str], opts: RunOptions, *, sources: dict[st
     finally:
         rd.close()
     return RunOutcome(rd.path, result, device, warnings)
+
+
+def _sweep_note(source: str, shown: str) -> list[Diagnostic]:
+    """W119 for a spec with a `sweep` block: `nnspec run` trains the spec as written, once,
+    and says so (it used to ignore the block without a word)."""
+    from nnspec.diagnostics import note
+    from nnspec.parse import parse
+
+    doc, _ = parse(source)
+    for block in doc.blocks:
+        if block.kind.value == "sweep":
+            return [note("W119", "this spec has a `sweep` block, which `nnspec run` does not "
+                         "read: it trains the spec as written, once", block.kind.span,
+                         path=shown, label="not run by `nnspec run`",
+                         hints=[f"`nnspec sweep {shown}` trains every point of the sweep"])]
+    return []
 
 
 def resume_run(run_dir: str | os.PathLike[str], opts: RunOptions, *, sources: dict[str, str],
