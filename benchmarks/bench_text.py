@@ -101,7 +101,7 @@ def windows(name: str, limit: int) -> tuple[np.ndarray, np.ndarray]:
 
 def bench_nnspec(name: str, x: np.ndarray, y: np.ndarray, limit: int, epochs: int) -> float:
     from nnspec.backends import compile as compile_plan
-    from nnspec.backends.base import as_inputs, as_targets, dropout_rng
+    from nnspec.backends.base import as_inputs, dropout_rng, targets_for
     from nnspec.lower import lower
     from nnspec.pipeline import diagnose
     from nnspec.train.loop import train
@@ -109,9 +109,12 @@ def bench_nnspec(name: str, x: np.ndarray, y: np.ndarray, limit: int, epochs: in
     spec, diags = diagnose(spec_text(name, limit, epochs))
     assert spec is not None, diags
     plan = lower(spec)
-    xs, ys = as_inputs(plan, x), as_targets(plan, y)
-    compile_plan(plan, "cpu").train_epoch(xs, ys, np.arange(len(xs)), 0.0, 0, 2,
-                                          dropout_rng(0))  # loads (or compiles) the engine
+    warm = compile_plan(plan, "cpu")
+    # the targets as the training loop gives them (train.loop: targets_for): one class index
+    # a sample, not N x vocab one-hot rows
+    xs, ys = as_inputs(plan, x), targets_for(warm, y)
+    warm.train_epoch(xs, ys, np.arange(len(xs)), 0.0, 0, 2,
+                     dropout_rng(0))  # loads (or compiles) the engine
     exe = compile_plan(plan, "cpu")
     data = SimpleNamespace(train=SimpleNamespace(x=xs, y=ys), val=None, test=None)
     result = train(exe.plan, data, exe)
