@@ -46,7 +46,9 @@ CONTRACT = {
 # Warnings a run may print, by spec: three border pixels of the digits are blank in every
 # image (W105 constant features); digits.nn keeps all 64 inputs and says so.
 # the 8x8 digits have three blank border pixels (W105 names them)
-RUN_WARNINGS = {"digits": {"W105"}, "residual": {"W105"}, "inception": {"W105"}}
+# sweep_lr: `nnspec run` trains the spec as written and says the sweep block is not run
+RUN_WARNINGS = {"digits": {"W105"}, "residual": {"W105"}, "inception": {"W105"},
+                "sweep_lr": {"W119"}}
 
 
 def promises_of(spec: Path) -> list[Promise]:

@@ -3,7 +3,12 @@ before the first epoch (W119, a note at the block); it used to ignore the block 
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 from nnspec.cli import main
+
+GOLDEN = Path(__file__).resolve().parent / "golden" / "W119.stderr"
 
 SPEC = """model m {
     input 2
@@ -25,6 +30,9 @@ def test_a_sweep_block_is_a_note_at_the_block(tmp_path, monkeypatch, capsys):
     (tmp_path / "s.nn").write_text(SPEC + SWEEP)
     assert main(["run", "s.nn", "--out", "r", "-q"]) == 0
     err = capsys.readouterr().err
+    if os.environ.get("NNSPEC_UPDATE_GOLDEN") == "1":
+        GOLDEN.write_text(err, encoding="utf-8")
+    assert err == GOLDEN.read_text(encoding="utf-8")  # the rendering, whole
     assert err.count("note[W119]") == 1
     assert "s.nn:12:1: note[W119]: this spec has a `sweep` block" in err
     assert "`nnspec sweep s.nn` trains every point of the sweep" in err
