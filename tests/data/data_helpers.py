@@ -9,7 +9,7 @@ import pytest
 
 from nnspec import ir
 from nnspec.data import load_data
-from nnspec.diagnostics import DiagnosticError, Span
+from nnspec.diagnostics import Diagnostic, DiagnosticError, Span, render
 
 
 def span_of(text: str, needle: str) -> Span:
@@ -45,3 +45,21 @@ def fails(code: str, fn, *args, **kw):
     [diag] = info.value.diagnostics
     assert diag.code == code, (diag.code, diag.message)
     return diag
+
+
+def check_says_what_run_says(spec_path: Path, code: str) -> Diagnostic:
+    """A spec whose data `run` rejects: check() alone finds nothing (it reads no data), the
+    data stage raises one diagnostic, and check reading the data (read_data=True) reports
+    that diagnostic alone, with `code`, rendered exactly as `run` renders it. Returns it."""
+    from nnspec.pipeline import dataset_of, diagnose, load_spec
+
+    text = spec_path.read_text()
+    spec, before = diagnose(text, str(spec_path))
+    assert spec is not None and before == [], before
+    with pytest.raises(DiagnosticError) as exc:
+        dataset_of(load_spec(spec_path, require_data=True)[0])
+    [from_run] = exc.value.diagnostics
+    _, found = diagnose(text, str(spec_path), read_data=True)
+    assert [d.code for d in found] == [code]
+    assert render(found[0], text) == render(from_run, text)
+    return found[0]

@@ -11,9 +11,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from data_helpers import check_says_what_run_says
 
-from nnspec.diagnostics import DiagnosticError, render
-from nnspec.pipeline import dataset_of, diagnose, load_spec
+from nnspec.diagnostics import render
+from nnspec.pipeline import diagnose
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -102,18 +103,7 @@ def _spec(tmp_path: Path, source: str, **over) -> Path:
 def test_check_says_what_run_says(tmp_path, case):
     name, content, source, over, code = CASES[case]
     _write(tmp_path, name, content)
-    spec_path = _spec(tmp_path, source, **over)
-    text = spec_path.read_text()
-    # run: check() passes (it does not read data), the data stage raises
-    spec, before = diagnose(text, str(spec_path))
-    assert spec is not None and before == [], before
-    with pytest.raises(DiagnosticError) as exc:
-        dataset_of(load_spec(spec_path, require_data=True)[0])
-    [from_run] = exc.value.diagnostics
-    # check reads the data: the same diagnostic, and nothing else
-    _, found = diagnose(text, str(spec_path), read_data=True)
-    assert [d.code for d in found] == [code]
-    assert render(found[0], text) == render(from_run, text)
+    check_says_what_run_says(_spec(tmp_path, source, **over), code)
 
 
 def test_every_data_mistake_with_the_spec_mistakes_in_one_pass(tmp_path):

@@ -8,8 +8,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from data_helpers import check_says_what_run_says
 
-from nnspec.diagnostics import DiagnosticError, render
+from nnspec.diagnostics import render
 from nnspec.pipeline import dataset_of, diagnose, load_spec
 
 SPEC = """model lm {{
@@ -48,17 +49,8 @@ def _spec(tmp_path: Path, content: bytes | None, source: str) -> Path:
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_check_says_what_run_says(tmp_path, case):
     content, source, code = CASES[case]
-    spec_path = _spec(tmp_path, content, source)
-    text = spec_path.read_text()
-    spec, before = diagnose(text, str(spec_path))  # what check() alone knows: nothing wrong
-    assert spec is not None and before == [], before
-    with pytest.raises(DiagnosticError) as exc:
-        dataset_of(load_spec(spec_path, require_data=True)[0])
-    [from_run] = exc.value.diagnostics
-    _, found = diagnose(text, str(spec_path), read_data=True)
-    assert [d.code for d in found] == [code]
-    assert render(found[0], text) == render(from_run, text)
-    assert found[0].span is not None and found[0].span.line == 8  # the source statement
+    found = check_says_what_run_says(_spec(tmp_path, content, source), code)
+    assert found.span is not None and found.span.line == 8  # the source statement
 
 
 def test_a_good_text_is_ok_and_a_large_vocabulary_is_w110_from_both(tmp_path):
