@@ -115,7 +115,8 @@ def embedding_rules(ctx: Ctx, model: ir.Model, data: ir.Data | None,
     if model.tokens and not isinstance(top, Embedding):
         ok = False
         st = find(blocks.get("model"), "input") if blocks else None
-        word = all_args(st)[-1] if st is not None and all_args(st) else None
+        words = all_args(st) if st is not None else []
+        word = words[-1] if words else None
         ctx.error("E318", "`input N tokens` gives token ids, which only an `embedding` "
                   "reads, but the first layer is "
                   + (f"`{top.kind}`" if top is not None else "missing"),  # type: ignore[attr-defined]

@@ -175,16 +175,20 @@ def resolve_device(requested: str, forced_backend: str | None = None, *,
     return "cpu", "cpu"
 
 
-def _statement_span(source: str, block: str, keyword: str):
-    """The span of `keyword` in `block` of a spec's source text, or None."""
+def _block(source: str, kind: str):
+    """The first block of `kind` in a spec's source text, or None."""
     from nnspec.parse import parse
 
     doc, _ = parse(source)
-    for b in doc.blocks:
-        if b.kind.value == block:
-            for st in b.statements:
-                if st.keyword.value == keyword:
-                    return st.span
+    return next((b for b in doc.blocks if b.kind.value == kind), None)
+
+
+def _statement_span(source: str, block: str, keyword: str):
+    """The span of `keyword` in `block` of a spec's source text, or None."""
+    found = _block(source, block)
+    for st in found.statements if found is not None else ():
+        if st.keyword.value == keyword:
+            return st.span
     return None
 
 
@@ -454,16 +458,15 @@ def _sweep_note(source: str, shown: str) -> list[Diagnostic]:
     """W119 for a spec with a `sweep` block: `nnspec run` trains the spec as written, once,
     and says so (it used to ignore the block without a word)."""
     from nnspec.diagnostics import note
-    from nnspec.parse import parse
 
-    doc, _ = parse(source)
-    for block in doc.blocks:
-        if block.kind.value == "sweep":
-            return [note("W119", "this spec has a `sweep` block, which `nnspec run` does not "
-                         "read: it trains the spec as written, once", block.kind.span,
-                         path=shown, label="not run by `nnspec run`",
-                         hints=[f"`nnspec sweep {shown}` trains every point of the sweep"])]
-    return []
+    # (the spec was parsed when it was checked; without the word, no parse again)
+    block = _block(source, "sweep") if "sweep" in source else None
+    if block is None:
+        return []
+    return [note("W119", "this spec has a `sweep` block, which `nnspec run` does not read: "
+                 "it trains the spec as written, once", block.kind.span, path=shown,
+                 label="not run by `nnspec run`",
+                 hints=[f"`nnspec sweep {shown}` trains every point of the sweep"])]
 
 
 def resume_run(run_dir: str | os.PathLike[str], opts: RunOptions, *, sources: dict[str, str],
