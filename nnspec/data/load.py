@@ -249,12 +249,13 @@ def scaled(scaler: Scaler, table: Table, rows: np.ndarray, dtype: np.dtype,
            where: Where) -> np.ndarray:
     """The scaled features of `rows` in the run's dtype; a value that dtype cannot hold after
     scaling is E415 at its cell."""
-    if (scaler.kind == "none" and table.x.dtype == dtype and len(rows) == len(table.x)
-            and table.x.flags.writeable):
+    x = every(table.x, rows)
+    if (scaler.kind == "none" and x is table.x and x.dtype == dtype
+            and x.flags.writeable):
         # nothing to scale or convert, every row: the table's own array (nothing writes to
         # it), finite since read (table_from_arrays); a large set is not copied
-        return table.x
-    x = scaler.apply(every(table.x, rows), dtype)  # (a new array)
+        return x
+    x = scaler.apply(x, dtype)  # (a new array)
     bad = unrepresentable(x)
     if bad is not None:
         i, j = bad
