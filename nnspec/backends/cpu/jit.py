@@ -45,7 +45,37 @@ def kernel(fn):  # type: ignore[no-untyped-def]
                        {k: types.unliteral(v) for k, v in kws.items()})
 
     dispatcher.get_call_template = get_call_template
+    _load_without_refresh(dispatcher)
     return dispatcher
+
+
+def _load_without_refresh(dispatcher) -> None:  # type: ignore[no-untyped-def]
+    """Load `dispatcher`'s cached machine code without refreshing Numba's whole target
+    context first.
+
+    Before each load from its on-disk cache Numba calls `target_context.refresh()`, which
+    imports and registers every lowering Numba has (numba.np.*, numba.typed, the random
+    generators, the entry points of installed extensions): ~0.2 s of every `nnspec run`, a
+    fifth of a short run's whole process, for code that is already machine code. What a
+    loaded library needs from that is the NRT's symbols (the runtime the kernels' np.empty
+    allocates with), which `rtsys.initialize` registers; `reload_init` hooks run in the
+    rebuild as before. A compile (a cache miss) still refreshes: Numba's compiler does so
+    itself (CompilerBase). Where this Numba's cache lacks the private methods used here,
+    its own load_overload stays."""
+    cache = getattr(dispatcher, "_cache", None)
+    guard = getattr(cache, "_guard_against_spurious_io_errors", None)
+    load = getattr(cache, "_load_overload", None)
+    if cache is None or guard is None or load is None:
+        return
+    from numba.core.runtime import rtsys
+
+    def load_overload(sig, target_context):  # type: ignore[no-untyped-def]
+        rtsys.initialize(target_context)
+        with guard():
+            return load(sig, target_context)
+        return None  # (the guard swallowed an I/O error: compile instead, as Numba does)
+
+    cache.load_overload = load_overload
 
 
 _HERE = Path(__file__).resolve().parent
