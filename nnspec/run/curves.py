@@ -110,7 +110,9 @@ def png(rows: Sequence[dict[str, Any]], marked_epoch: int | None, title: str = "
                          BATCH_MEAN: lines["train"]}
         lines = {k: ys for k, ys in lines.items() if any(math.isfinite(y) for y in ys)}
         _panel(draw, font, big, (i * PANEL_W, top), name, epochs, lines, marked_epoch)
-    out = img.resize((img.width // S, img.height // S), Image.LANCZOS)
+    # each pixel the mean of its S x S block (supersampling's own filter): ~2 ms, where a
+    # LANCZOS resize took ~37 ms of every run for the same picture to the eye
+    out = img.reduce(S)
     buf = io.BytesIO()
     out.save(buf, format="PNG", optimize=False)
     return buf.getvalue()
