@@ -143,7 +143,8 @@ class HistoryLog:
 
     def _open(self) -> None:
         self._file = self.folder.open_append(self.name)
-        self._writer = csv.DictWriter(self._file, fieldnames=self.names, lineterminator="\n")
+        # a row's values in its own order, which append() checked is the header's
+        self._writer = csv.writer(self._file, lineterminator="\n")
 
     def append(self, row: dict[str, Any]) -> None:
         self.rows.append(row)
@@ -155,7 +156,7 @@ class HistoryLog:
             return
         assert self._file is not None
         killpoints.reached("append:history.csv")
-        self._writer.writerow({k: cell(v) for k, v in row.items()})
+        self._writer.writerow([repr(v) if type(v) is float else cell(v) for v in row.values()])
         self._file.flush()  # one write() per row: a kill leaves at most a torn last line
 
     def sync(self) -> None:

@@ -23,7 +23,9 @@ would have raised it on a full disk or a read-only file system. It is a simulati
 error comes from this hook, at the moment the real write would fail, and takes the same path
 through nnspec as a real one.
 
-Without the variables `reached` is two dictionary lookups.
+Without the variables `reached` is two lookups in the dictionary os.environ writes through
+to (os.environ.get encodes the name first: ~1.5 us a call, and a run reaches three stages an
+epoch).
 """
 
 from __future__ import annotations
@@ -31,10 +33,27 @@ from __future__ import annotations
 import errno
 import os
 import signal
+from typing import Any
 
 VARIABLE = "NNSPEC_TEST_KILL_AT"
 FAULT = "NNSPEC_TEST_FAULT_AT"
 _counts: dict[str, int] = {}
+
+
+def _raw_names() -> tuple[Any, tuple[Any, ...]] | None:
+    """os.environ's underlying dictionary and the two names as its keys (CPython's os:
+    `_data`, `encodekey`; it is the same dictionary for the life of the process, so a
+    variable set later, as tests set them, is seen), or None where that is not so."""
+    data, encode = getattr(os.environ, "_data", None), getattr(os.environ, "encodekey", None)
+    if not isinstance(data, dict) or encode is None:
+        return None
+    try:
+        return data, (encode(VARIABLE), encode(FAULT))
+    except Exception:  # noqa: BLE001 - an os module unlike CPython's: the plain lookups
+        return None
+
+
+_RAW = _raw_names()
 
 
 def _due(want: str, stage: str) -> bool:
@@ -47,6 +66,8 @@ def _due(want: str, stage: str) -> bool:
 
 
 def reached(stage: str) -> None:
+    if _RAW is not None and _RAW[1][0] not in _RAW[0] and _RAW[1][1] not in _RAW[0]:
+        return
     want = os.environ.get(VARIABLE)
     if want and _due(want, stage):
         os.kill(os.getpid(), signal.SIGKILL)

@@ -40,7 +40,7 @@ def batches_per_epoch(n: int, size: int, drop_last: bool) -> int:
 def epoch_order(rng: np.random.Generator, n: int, shuffle: bool) -> np.ndarray:
     """Sample indices in the order this epoch visits them (int64)."""
     if shuffle:
-        return rng.permutation(n).astype(np.int64)
+        return rng.permutation(n).astype(np.int64, copy=False)
     return np.arange(n, dtype=np.int64)
 
 
