@@ -178,7 +178,7 @@ def _large(itab, layer):  # type: ignore[no-untyped-def]
     return itab[layer, SPLIT] > 0 or itab[layer, T_IN] != 0 or itab[layer, T_OUT] != 0
 
 
-@kernel
+@kernel(inline=True)
 def forward(rows, training, itab, ftab, params, buffers, ws, draws, d0, fast, gtab, etab,
             img):  # type: ignore[no-untyped-def]
     """All layers on the `rows` samples already gathered at the start of ws. In training,
@@ -335,7 +335,7 @@ def _image_backward(rows, skip_act, itab, ftab, params, grad, ws, gbuf, gxbuf, n
     return 0.0
 
 
-@kernel
+@kernel(inline=True)
 def backward(rows, fused, itab, ftab, params, grad, ws, g1, g2, squares, img):  # type: ignore[no-untyped-def]
     """A chain's dL/d(params) into grad, given dL/d(output) (dL/dz if fused) in g1. Returns a
     float64 that is finite iff every gradient is (the engine's non-finite check), and is the
@@ -533,7 +533,7 @@ def graph_seeds(rows, k, loss_code, loss_param, ws, y_off, graph):  # type: igno
                     g[i] += w * s[i]
 
 
-@kernel
+@kernel(inline=True)
 def backward_graph(rows, itab, ftab, params, grad, ws, squares, graph, img):  # type: ignore[no-untyped-def]
     """backward for a graph, the outputs' seeds in place (graph_seeds): nodes from the last
     back, each with a gradient region (layout: gtab G_OFF >= 0), its parameter gradients

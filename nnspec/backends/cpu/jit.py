@@ -14,6 +14,15 @@
   `g(False)` are three specializations), each typed, optimised and cached on its own: the
   universal engine (engine.py) compiled 139 functions, 100 without the literal copies. A
   literal argument is converted to its plain type at the call, as any other argument.
+- `@kernel(inline=True)` (engine.forward, backward, backward_graph: the per-batch passes,
+  called once or twice per entry point) inlines the kernel's body into its callers before
+  typing, instead of compiling it as a function of its own. Numba links a called kernel's
+  whole subtree into each caller's module and optimises and compiles that module again, so
+  every level of calls between the entry points and the layer kernels re-did the work
+  below it: the three passes' own compiles took ~10 s of the first run's ~62 s, and cost
+  the entry points nothing to absorb (measured: 52 s; the training and evaluation calls a
+  few per cent faster). Called from Python (the non-finite locator, nonfinite.py) they
+  compile on their own, as before.
 
 Numba's cache checks only the timestamp of the file defining a function, not of the kernels
 it calls and inlines nor of the constants it imports (lower/plan.py codes), so editing one
@@ -34,10 +43,13 @@ FASTMATH = {"nsz", "arcp", "afn", "reassoc"}
 JIT = dict(cache=True, nogil=True, error_model="numpy", fastmath=FASTMATH)
 
 
-def kernel(fn):  # type: ignore[no-untyped-def]
+def kernel(fn=None, *, inline: bool = False):  # type: ignore[no-untyped-def]
     """@njit with the project's options; calls from other kernels compiled for their
-    arguments' plain types (see the module docstring)."""
-    dispatcher = njit(**JIT)(fn)
+    arguments' plain types, or inlined into them with inline=True (see the module
+    docstring)."""
+    if fn is None:
+        return lambda f: kernel(f, inline=inline)
+    dispatcher = njit(**JIT, inline="always" if inline else "never")(fn)
     resolve = dispatcher.get_call_template
 
     def get_call_template(args, kws):  # type: ignore[no-untyped-def]
