@@ -19,10 +19,11 @@
   typing, instead of compiling it as a function of its own. Numba links a called kernel's
   whole subtree into each caller's module and optimises and compiles that module again, so
   every level of calls between the entry points and the layer kernels re-did the work
-  below it: the three passes' own compiles took ~10 s of the first run's ~62 s, and cost
-  the entry points nothing to absorb (measured: 52 s; the training and evaluation calls a
-  few per cent faster). Called from Python (the non-finite locator, nonfinite.py) they
-  compile on their own, as before.
+  below it: the three passes' own compiles were ~10 s of the ~60 s first compile, of
+  which the entry points absorb about half (measured, whole first run with an empty cache,
+  two interleaved pairs: 62.6 / 58.9 s before, 58.9 / 53.3 s after; the cache 9.8 -> 7.9
+  MB; training and evaluation calls a few per cent faster). Called from Python (the
+  non-finite locator, nonfinite.py) they compile on their own, as before.
 
 Numba's cache checks only the timestamp of the file defining a function, not of the kernels
 it calls and inlines nor of the constants it imports (lower/plan.py codes), so editing one
