@@ -226,8 +226,9 @@ def forward(rows, training, itab, ftab, params, buffers, ws, draws, d0, fast, gt
                 mask = ws[itab[layer, AUX_OFF]:itab[layer, AUX_OFF] + rows * n]
                 dropout.forward(x, rate, draws[d0 + used:d0 + used + rows * n], mask, a)
                 used += rows * n
-            else:
-                a[:] = x
+            else:  # (element by element: see _deliver)
+                for i in range(rows * n):
+                    a[i] = x[i]
         elif kind == EMBEDDING:  # a gather of the rows of the ids (the model's input)
             dim = n // n_in
             w_off = itab[layer, W_OFF]
@@ -444,7 +445,8 @@ def _merge(rows, itab, ws, gtab, etab, node):  # type: ignore[no-untyped-def]
                 for j in range(w):
                     ws[dst + j] = ws[s + j]
         elif e == e0:
-            ws[a_off:a_off + rows * n] = ws[src:src + rows * n]
+            for i in range(rows * n):  # (not a slice assignment: see _deliver)
+                ws[a_off + i] = ws[src + i]
         else:
             for i in range(rows * n):
                 ws[a_off + i] += ws[src + i]
@@ -459,7 +461,11 @@ def _deliver(gws, g, etab, e, rows):  # type: ignore[no-untyped-def]
         tgt = etab[e, TGT]
         size = rows * etab[e, WIDTH]
         if mode == E_WRITE:
-            gws[tgt:tgt + size] = g[:size]
+            # element by element, as everywhere in the kernels: assigning an array to a
+            # slice makes Numba compile its shape-mismatch message, string formatting
+            # that cost ~2 s of the first compile (tests/cpu/test_cpu_one_engine.py)
+            for i in range(size):
+                gws[tgt + i] = g[i]
         else:
             for i in range(size):
                 gws[tgt + i] += g[i]
