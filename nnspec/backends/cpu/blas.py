@@ -86,6 +86,9 @@ _XXGEMM = types.ExternalFunction("numba_xxgemm", types.intc(
     types.intp))
 
 NO, TRANS = np.int8(ord("n")), np.int8(ord("t"))
+# numba_xxgemm's type codes: constants here, as ord() in a kernel compiles Numba's string
+# helpers into the engine
+SINGLE, DOUBLE = np.int8(ord("s")), np.int8(ord("d"))
 
 
 @intrinsic
@@ -105,7 +108,7 @@ def gemm(ta, tb, m, n, k, a, a_off, lda, b, b_off, ldb, c, c_off, ldc, coef):  #
     """c = coef[0] op(a) @ op(b) + coef[1] c, one BLAS call (coef: a 2-array of c's dtype)."""
     if m == 0 or n == 0:
         return
-    kind = np.int8(ord("s")) if c.itemsize == 4 else np.int8(ord("d"))
+    kind = SINGLE if c.itemsize == 4 else DOUBLE
     _XXGEMM(kind, tb, ta, n, m, k, _address(coef, 0), _address(b, b_off), ldb,
             _address(a, a_off), lda, _address(coef, 1), _address(c, c_off), ldc)
 
