@@ -27,7 +27,11 @@ from nnspec.run.folder import Folder
 
 
 def cell(value: Any) -> Any:
-    """repr-precision floats, so the CSV reads back to the same values as history.json."""
+    """repr-precision floats, so the CSV reads back to the same values as history.json
+    (a row's values are nearly all Python floats: they are tested first, once per epoch
+    and column)."""
+    if type(value) is float:
+        return repr(value)
     return repr(float(value)) if isinstance(value, (float, np.floating)) else value
 
 
@@ -156,7 +160,7 @@ class HistoryLog:
             return
         assert self._file is not None
         killpoints.reached("append:history.csv")
-        self._writer.writerow([repr(v) if type(v) is float else cell(v) for v in row.values()])
+        self._writer.writerow([cell(v) for v in row.values()])
         self._file.flush()  # one write() per row: a kill leaves at most a torn last line
 
     def sync(self) -> None:
