@@ -25,6 +25,15 @@
   MB; training and evaluation calls a few per cent faster). Called from Python (the
   non-finite locator, nonfinite.py) they compile on their own, as before.
 
+- A kernel compiled because another kernel calls it skips the module-level optimisation
+  (`_optimise_only_entry_points`): what runs is the machine code of the entry points
+  (engine.train_chunk, engine.infer), into whose modules every callee is linked and
+  optimised together anyway, so optimising each callee's module on its own first, and each
+  level above it again, was work no run used: ~24 s of LLVM work in the ~47 s first compile
+  went to finishing the ~130 modules, 6 s of it the two entry points'. The callees' own
+  machine code (called from Python only by tests and the non-finite locator) is then less
+  optimised; the entry points are optimised as before, over the whole engine at once.
+
 Numba's cache checks only the timestamp of the file defining a function, not of the kernels
 it calls and inlines nor of the constants it imports (lower/plan.py codes), so editing one
 kernel could leave a stale compiled engine in use. `drop_stale_cache()` (run on import)
@@ -90,6 +99,43 @@ def _load_without_refresh(dispatcher) -> None:  # type: ignore[no-untyped-def]
 
     cache.load_overload = load_overload
 
+
+def _optimise_only_entry_points() -> None:
+    """Make Numba skip the module-level optimisation of a library it compiles for a call
+    from another of our kernels (see the module docstring): such a library's optimised IR
+    is only linked into its callers, which optimise the linked module as a whole (Numba's
+    CodeLibrary.finalize: link the callees, then optimise, then emit machine code). Compiles
+    are tracked with Numba's event API; the outermost compile in progress decides: ours (a
+    function of the nnspec package) means any library finished inside it is a callee. Other
+    Numba users in the same process are untouched, and a Numba without the private method
+    used keeps its own behaviour (the first compile is then slower, nothing else)."""
+    try:
+        from numba.core import codegen, event
+        library = codegen.CPUCodeLibrary
+        optimise = library._optimize_final_module
+    except (ImportError, AttributeError):
+        return
+    outermost: list[bool] = []  # per compile in progress, outermost first: is it ours
+
+    class _Compiles(event.Listener):  # type: ignore[misc]
+        def on_start(self, ev):  # type: ignore[no-untyped-def]
+            func = getattr(ev.data.get("dispatcher"), "py_func", None)
+            outermost.append(getattr(func, "__module__", "").startswith("nnspec."))
+
+        def on_end(self, ev):  # type: ignore[no-untyped-def]
+            if outermost:
+                outermost.pop()
+
+    def optimize_final_module(self):  # type: ignore[no-untyped-def]
+        if len(outermost) > 1 and outermost[0]:
+            return  # a callee: optimised within the entry point's module
+        optimise(self)
+
+    event.register("numba:compile", _Compiles())
+    library._optimize_final_module = optimize_final_module
+
+
+_optimise_only_entry_points()
 
 _HERE = Path(__file__).resolve().parent
 # plan.py's int codes are derived from the op registries (ops/): both are inputs of the kernels
