@@ -154,3 +154,48 @@ def kernel_functions():
             py_func = getattr(obj, "py_func", None)
             if py_func is not None and getattr(py_func, "__module__", None) == module.__name__:
                 yield module, name, py_func
+
+
+def _probe_kernels():  # type: ignore[no-untyped-def]
+    """An entry point and the kernel it calls, as functions of the nnspec package (jit.py
+    decides by the module of the outermost compile), compiled afresh (no disk cache)."""
+    from numba import njit
+
+    def inner(x):  # type: ignore[no-untyped-def]
+        return x * 2.0 + 1.0
+
+    inner.__module__ = "nnspec.backends.cpu._probe"
+    inner_k = njit(inline="never")(inner)
+
+    def outer(x):  # type: ignore[no-untyped-def]
+        return inner_k(x) - 3.0
+
+    outer.__module__ = "nnspec.backends.cpu._probe"
+    return njit(outer), inner_k
+
+
+def test_only_entry_points_get_numbas_module_optimisation(monkeypatch):
+    """A kernel compiled for another kernel's call is linked into that caller's module,
+    which is optimised as a whole: its own module-level optimisation is skipped (jit.py)."""
+    from nnspec.backends.cpu import jit
+
+    if jit._FULL_OPTIMISE is None:
+        pytest.skip("this Numba lacks CPUCodeLibrary._optimize_final_module")
+    full = jit._FULL_OPTIMISE
+    optimised: list[str] = []
+
+    def record(library):  # type: ignore[no-untyped-def]
+        optimised.append(library.name)
+        full(library)
+
+    monkeypatch.setattr(jit, "_FULL_OPTIMISE", record)
+    outer, inner = _probe_kernels()
+    assert outer(2.0) == 2.0
+    assert any(name.endswith("outer") for name in optimised), optimised
+    assert not any(name.endswith("inner") for name in optimised), optimised
+    optimised.clear()
+    assert inner(5.0) == 11.0  # the callee's own machine code works, unoptimised
+    assert optimised == []  # (already compiled: called from Python it is not compiled again)
+    _, fresh_inner = _probe_kernels()
+    assert fresh_inner(1.0) == 3.0  # called from Python first: an entry point itself
+    assert any(name.endswith("inner") for name in optimised), optimised

@@ -100,6 +100,9 @@ def _load_without_refresh(dispatcher) -> None:  # type: ignore[no-untyped-def]
     cache.load_overload = load_overload
 
 
+_FULL_OPTIMISE = None  # Numba's own CPUCodeLibrary._optimize_final_module, once replaced
+
+
 def _optimise_only_entry_points() -> None:
     """Make Numba skip the module-level optimisation of a library it compiles for a call
     from another of our kernels (see the module docstring): such a library's optimised IR
@@ -109,10 +112,11 @@ def _optimise_only_entry_points() -> None:
     function of the nnspec package) means any library finished inside it is a callee. Other
     Numba users in the same process are untouched, and a Numba without the private method
     used keeps its own behaviour (the first compile is then slower, nothing else)."""
+    global _FULL_OPTIMISE
     try:
         from numba.core import codegen, event
         library = codegen.CPUCodeLibrary
-        optimise = library._optimize_final_module
+        _FULL_OPTIMISE = library._optimize_final_module
     except (ImportError, AttributeError):
         return
     outermost: list[bool] = []  # per compile in progress, outermost first: is it ours
@@ -129,7 +133,7 @@ def _optimise_only_entry_points() -> None:
     def optimize_final_module(self):  # type: ignore[no-untyped-def]
         if len(outermost) > 1 and outermost[0]:
             return  # a callee: optimised within the entry point's module
-        optimise(self)
+        _FULL_OPTIMISE(self)
 
     event.register("numba:compile", _Compiles())
     library._optimize_final_module = optimize_final_module
