@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from runspecs import write_spec
 
+from nnspec.backends.cpu import precompile
 from nnspec.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -42,6 +43,11 @@ def test_a_signal_while_compiling_on_a_cold_cache_ends_the_run_at_once(tmp_path,
         time.sleep(1.0)  # inside the compiler: a cold compile takes tens of seconds
         assert proc.poll() is None, "the run ended before it was signalled"
         assert not (out / "history.csv").exists()
+        if precompile._cores() >= 2:  # a second core: the compile helper runs meanwhile
+            deadline = time.monotonic() + 5
+            while not _helpers(str(tmp_path / "cache")) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert _helpers(str(tmp_path / "cache"))
         sent = time.monotonic()
         proc.send_signal(sig)
         proc.wait(timeout=30)
@@ -53,6 +59,31 @@ def test_a_signal_while_compiling_on_a_cold_cache_ends_the_run_at_once(tmp_path,
     print(f"{signal.Signals(sig).name} while compiling: the process ended {waited:.3f} s later")
     assert proc.returncode == -sig  # ended by the signal itself: a shell shows 128 + 2 = 130
     assert waited < 1.5
+    # the compile helper (backends/cpu/precompile.py), which the signal's default action
+    # left running, ends by itself when it sees its parent gone
+    cache = str(tmp_path / "cache")
+    deadline = time.monotonic() + 5
+    while _helpers(cache) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _helpers(cache)
     assert json.loads((out / "manifest.json").read_text())["status"] == "running"
     assert main(["run", "--resume", str(out), "-q"]) == 0  # from epoch 0
     assert json.loads((out / "manifest.json").read_text())["status"] == "completed"
+
+
+def _helpers(cache: str) -> list[int]:
+    """Live compile helpers working on the Numba cache folder `cache`."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmd = (entry / "cmdline").read_bytes()
+            env = (entry / "environ").read_bytes()
+            state = (entry / "status").read_text()
+        except OSError:
+            continue
+        if b"nnspec.backends.cpu.precompile" in cmd and cache.encode() in env \
+                and "\nState:\tZ" not in state:
+            found.append(int(entry.name))
+    return found

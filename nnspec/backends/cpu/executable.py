@@ -200,6 +200,13 @@ class CpuExecutable(HostState):
         return (f"compiling the {self.dtype} engine: once per installation and dtype, about "
                 f"a minute on 2 cores; every later spec loads it from the cache")
 
+    def compiling(self) -> contextlib.AbstractContextManager:
+        """For the warm-up's first calls (run/warmup.py): on a cold cache, a helper process
+        compiles part of the engine on another core meanwhile (precompile.py)."""
+        from nnspec.backends.cpu import precompile
+
+        return precompile.helping(self._get_work(1), engine_cached(self.dtype) is False)
+
     # training ---------------------------------------------------------------------------
     def train_epoch(self, x: np.ndarray, y: np.ndarray, order: np.ndarray, lr: float,
                     start_batch: int, end_batch: int, rng: np.random.Generator) -> EpochChunk:

@@ -101,6 +101,15 @@ def _load_without_refresh(dispatcher) -> None:  # type: ignore[no-untyped-def]
 
 
 _FULL_OPTIMISE = None  # Numba's own CPUCodeLibrary._optimize_final_module, once replaced
+_AS_CALLEE = False  # compile_as_callee
+
+
+def compile_as_callee(on: bool) -> None:
+    """Treat kernels compiled from Python as callees too (no module-level optimisation)
+    while `on`: the compile helper's (precompile.py) kernels are only ever linked into the
+    main process's entry point."""
+    global _AS_CALLEE
+    _AS_CALLEE = on
 
 
 def _optimise_only_entry_points() -> None:
@@ -131,7 +140,7 @@ def _optimise_only_entry_points() -> None:
                 outermost.pop()
 
     def optimize_final_module(self):  # type: ignore[no-untyped-def]
-        if len(outermost) > 1 and outermost[0]:
+        if outermost and outermost[0] and (len(outermost) > 1 or _AS_CALLEE):
             return  # a callee: optimised within the entry point's module
         _FULL_OPTIMISE(self)
 
