@@ -230,7 +230,7 @@ def _prepare(spec: ir.Spec, backend: str, data: Any,
     """Compile, then call every kernel once (run/warmup.py), so that all compiling happens
     while a signal still ends the process at once. When the backend's compiled engine is
     not in its cache yet (the first run of an installation and dtype), the reporter says so
-    first: a minute with no output would look like a hang."""
+    first: half a minute with no output would look like a hang."""
     from nnspec.run.warmup import warm_up
 
     killpoints.reached("compiling")

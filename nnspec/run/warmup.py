@@ -5,7 +5,8 @@ compiled the training engine and the first epoch's row the evaluation kernels, a
 `catch_interrupts` was installed, so Ctrl-C waited for the compiler. Calling them here,
 while a signal still ends the process at once (train/interrupt.py), keeps Ctrl-C immediate
 until training really starts. (The cpu engine is one compiled program per dtype for every
-spec, under a minute to compile on 2 cores, once per installation: backends/cpu/engine.py.)
+spec, 20-25 s to compile on 2 cores, once per installation: backends/cpu/engine.py; on a
+cold cache a helper process compiles half of it on the second core: backends/cpu/precompile.py.)
 
 The calls use the shapes the loop will use (one batch of the run's batch size; evaluation
 chunks of each split's size, up to the engine's chunk) so Numba compiles the same

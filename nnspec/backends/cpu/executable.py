@@ -198,7 +198,7 @@ class CpuExecutable(HostState):
         if engine_cached(self.dtype) is not False:
             return None
         return (f"compiling the {self.dtype} engine: once per installation and dtype, about "
-                f"a minute on 2 cores; every later spec loads it from the cache")
+                f"half a minute on 2 cores; every later spec loads it from the cache")
 
     def compiling(self) -> contextlib.AbstractContextManager:
         """For the warm-up's first calls (run/warmup.py): on a cold cache, a helper process
