@@ -64,11 +64,18 @@ class _Work:
                               optimizers.hyper_array(plan.optimizer) if hyper is None else hyper,
                               step_parts(plan.n_params) if parts is None else parts, fast)
         self.mem: tuple = ()  # memory(exe) of the executable that owns it (CpuExecutable)
+        self._plain_graph: tuple | None = None
 
     def graph(self, head_terms: np.ndarray | None = None) -> tuple:
-        """The engine's `graph` argument (tables.graph: empty tables for a chain)."""
-        return tables.graph(self.layout, self.gws, self.values,
-                            self.no_heads if head_terms is None else head_terms)
+        """The engine's `graph` argument (tables.graph: empty tables for a chain); the
+        one without head terms is built once (every call of a plan without auxiliary heads
+        and every evaluation uses it)."""
+        if head_terms is None:
+            if self._plain_graph is None:
+                self._plain_graph = tables.graph(self.layout, self.gws, self.values,
+                                                 self.no_heads)
+            return self._plain_graph
+        return tables.graph(self.layout, self.gws, self.values, head_terms)
 
     def memory(self, exe: HostState) -> tuple:
         """The engine's `mem`: exe's flat buffers and this workspace (tables.memory)."""
@@ -178,6 +185,7 @@ class CpuExecutable(HostState):
         self.step_parts = step_parts(plan.n_params)
         self._ids: list = []  # _engine_inputs' memo
         self._targets: list = []  # _engine_targets'
+        self._per_row = dropout_draws(plan, 1)  # dropout's draws per sample (train_epoch)
 
     def targets(self, y: np.ndarray) -> np.ndarray:
         """y as the engine takes it (base.targets_for): class indices stay one column."""
@@ -230,7 +238,7 @@ class CpuExecutable(HostState):
         heads = len(plan.outputs) - 1
         head_terms = np.zeros((end - start, heads), dtype=np.float64) if heads else None
         threaded = lay.split or self.step_parts > 0
-        per_row = dropout_draws(plan, 1)
+        per_row = self._per_row
         # batches per engine call: all of them, but where dropout's draws (float64, drawn
         # here for the call's batches) would pass MAX_DRAWS
         step = max(1, MAX_DRAWS // (per_row * batch)) if per_row else end - start
