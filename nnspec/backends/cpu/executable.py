@@ -213,7 +213,8 @@ class CpuExecutable(HostState):
         compiles part of the engine on another core meanwhile (precompile.py)."""
         from nnspec.backends.cpu import precompile
 
-        return precompile.helping(self._get_work(1), engine_cached(self.dtype) is False)
+        cold = engine_cached(self.dtype) is False
+        return precompile.helping(self._get_work(1) if cold else None, cold)
 
     # training ---------------------------------------------------------------------------
     def train_epoch(self, x: np.ndarray, y: np.ndarray, order: np.ndarray, lr: float,

@@ -139,7 +139,8 @@ class Helper:
 @contextlib.contextmanager
 def helping(work: Any, cold: bool) -> Iterator[Helper | None]:
     """A Helper compiling jobs(work) meanwhile, when the cache is `cold` and a second core
-    is there (else None); stopped at the end, whatever happens (Ctrl-C included)."""
+    is there (else None; `work` may be None then); stopped at the end, whatever happens
+    (Ctrl-C included)."""
     helper = None
     if cold and _cores() >= 2 and os.environ.get("NNSPEC_NO_COMPILE_HELPER") is None:
         try:
