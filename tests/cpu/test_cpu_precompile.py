@@ -179,3 +179,14 @@ def test_settle_stops_a_helper_still_on_earlier_jobs(monkeypatch):
         assert helper.proc.poll() is not None and time.monotonic() - t < 3.0
     finally:
         helper.close()
+
+
+def test_a_helper_that_cannot_start_is_no_helper(monkeypatch):
+    def broken(todo):  # type: ignore[no-untyped-def]
+        raise RuntimeError("no process for you")
+
+    monkeypatch.setattr(precompile, "Helper", broken)
+    monkeypatch.setattr(precompile, "_cores", lambda: 2)
+    monkeypatch.delenv("NNSPEC_NO_COMPILE_HELPER", raising=False)
+    with precompile.helping(_work(), cold=True) as helper:
+        assert helper is None
