@@ -91,6 +91,63 @@ def test_fast_tanh_and_sigmoid_error_bound():
     assert np.abs(t).max() <= 1.0
 
 
+def test_fast_exp_within_one_ulp():
+    """approx.exp32 against exp rounded once to float32, over softmax's range (z - max z
+    <= 0) and its edges."""
+    x = np.concatenate([np.linspace(-87.3, 0.0, 40_001), -np.geomspace(1e-8, 87.3, 2_001),
+                        [0.0, -1e-30, -0.5, -1.0, -10.0]]).astype(np.float32)
+    got = np.array([approx.exp32(v) for v in x], dtype=np.float32)
+    want = np.exp(x.astype(np.float64)).astype(np.float32)
+    ulps = np.abs(got.view(np.int32).astype(np.int64) - want.view(np.int32))
+    assert ulps.max() <= 1
+    assert approx.exp32(np.float32(0.0)) == 1.0  # the fused softmax loss relies on it
+    assert approx.exp32(np.float32(-88.0)) == 0.0 and approx.exp32(np.float32(-np.inf)) == 0.0
+    assert np.isnan(approx.exp32(np.float32(np.nan)))
+
+
+@pytest.mark.parametrize("n", [1, 2, 7, 8, 15, 16, 17, 31, 64, 77, 5000])
+def test_row_max(n):
+    v = np.random.default_rng(n).normal(size=3 * n + 5).astype(np.float32)
+    for base in (0, 3, 2 * n + 5):
+        assert approx.row_max(v, base, n) == v[base:base + n].max()
+    v[4 + n - 1] = 1e9  # the largest the row's last value (after the 8-wide lanes)
+    assert approx.row_max(v, 4, n) == 1e9
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_wide_softmax_row_with_a_nan_is_all_nan(fast):
+    """A NaN anywhere in a row wider than row_max's eight lanes makes the whole row NaN."""
+    n = 37
+    for where in range(n):
+        z = np.random.default_rng(where).normal(size=2 * n).astype(np.float32)
+        z[n + where] = np.nan
+        a = np.empty_like(z)
+        activations.forward(ACT_CODES["softmax"], 0.0, 0.0, z, a, n, fast)
+        assert np.isfinite(a[:n]).all() and np.isnan(a[n:]).all()
+
+
+@pytest.mark.parametrize("dtype, fast", [(np.float64, False), (np.float32, True)])
+def test_wide_fused_softmax_crossentropy(dtype, fast):
+    """The fused loss's logsumexp from the row maxima of z and a, on rows wider than eight
+    (ties for the maximum included), against logsumexp in float64."""
+    rows, k = 9, 203
+    r = np.random.default_rng(4)
+    z = r.normal(scale=4.0, size=(rows, k))
+    z[1, [5, 150]] = z[1].max() + 1.0  # two tied maxima
+    z[2, -1] = 90.0  # the maximum in the tail after the 8-wide lanes
+    z = z.astype(dtype)
+    y = np.eye(k)[r.integers(0, k, size=rows)]
+    a = np.empty(rows * k, dtype)
+    activations.forward(ACT_CODES["softmax"], 0.0, 0.0, z.ravel(), a, k, fast)
+    code = LOSS_CODES["categorical_crossentropy"]
+    s = losses.loss_sum(code, 0.0, FUSED_SOFTMAX_CCE, z.ravel(), a, y.ravel(), rows, k)
+    z64 = z.astype(np.float64)
+    m = z64.max(axis=1, keepdims=True)
+    lse = (m + np.log(np.exp(z64 - m).sum(axis=1, keepdims=True))).ravel()
+    want = float(np.sum(lse - (z64 * y).sum(axis=1)))
+    assert s == pytest.approx(want, rel=1e-12 if dtype == np.float64 else 1e-6)
+
+
 @pytest.mark.parametrize("name", ["tanh", "sigmoid", "relu", "softmax", "gelu", "elu"])
 @pytest.mark.parametrize("fast", [True, False])
 def test_nan_and_inf_propagate(name, fast):

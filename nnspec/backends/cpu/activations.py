@@ -12,7 +12,8 @@ activations ignore n; softmax and log_softmax act on each row of n values.
     softmax:     g[r, j] = a[r, j] * (g[r, j] - sum_k g[r, k] * a[r, k])
     log_softmax: g[r, j] = g[r, j] - exp(a[r, j]) * sum_k g[r, k]
 
-`fast` selects the float32 approximations of tanh and sigmoid (backends/cpu/approx.py);
+`fast` selects the float32 approximations of tanh, sigmoid and softmax's exp
+(backends/cpu/approx.py);
 the caller sets it only for float32 plans. Scalar constants are cast to the array dtype
 (`z.dtype.type`) so float32 work stays in float32, as PyTorch computes it.
 """
@@ -21,7 +22,7 @@ from __future__ import annotations
 
 import math
 
-from nnspec.backends.cpu.approx import sigmoid32, tanh32
+from nnspec.backends.cpu.approx import exp32, row_max, sigmoid32, tanh32
 from nnspec.backends.cpu.jit import kernel
 from nnspec.lower.plan import (
     A_ELU,
@@ -136,21 +137,29 @@ def forward(code, p0, p1, z, a, n, fast):  # type: ignore[no-untyped-def]
     elif code == A_SOFTMAX or code == A_LOG_SOFTMAX:
         for r in range(size // n):
             base = r * n
-            m = z[base]
-            for j in range(1, n):
-                m = max(m, z[base + j])
+            m = row_max(z, base, n)
             s = zero
             if code == A_SOFTMAX:  # one exp per element: keep exp(z - m) in a, then scale
-                for j in range(n):
-                    e = math.exp(z[base + j] - m)
-                    a[base + j] = e
-                    s += e
+                if fast:
+                    for j in range(n):
+                        e = exp32(z[base + j] - m)
+                        a[base + j] = e
+                        s += e
+                else:
+                    for j in range(n):
+                        e = math.exp(z[base + j] - m)
+                        a[base + j] = e
+                        s += e
                 inv = one / s
                 for j in range(n):
                     a[base + j] = a[base + j] * inv
             else:
-                for j in range(n):
-                    s += math.exp(z[base + j] - m)
+                if fast:
+                    for j in range(n):
+                        s += exp32(z[base + j] - m)
+                else:
+                    for j in range(n):
+                        s += math.exp(z[base + j] - m)
                 lse = m + math.log(s)
                 for j in range(n):
                     a[base + j] = z[base + j] - lse

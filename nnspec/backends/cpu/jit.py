@@ -53,13 +53,15 @@ FASTMATH = {"nsz", "arcp", "afn", "reassoc"}
 JIT = dict(cache=True, nogil=True, error_model="numpy", fastmath=FASTMATH)
 
 
-def kernel(fn=None, *, inline: bool = False):  # type: ignore[no-untyped-def]
+def kernel(fn=None, *, inline: bool = False, fastmath=None):  # type: ignore[no-untyped-def]
     """@njit with the project's options; calls from other kernels compiled for their
     arguments' plain types, or inlined into them with inline=True (see the module
-    docstring)."""
+    docstring). `fastmath` replaces FASTMATH for a kernel whose arithmetic must be done as
+    written (approx.exp32's range reduction: reassociated, it loses the low bits)."""
     if fn is None:
-        return lambda f: kernel(f, inline=inline)
-    dispatcher = njit(**JIT, inline="always" if inline else "never")(fn)
+        return lambda f: kernel(f, inline=inline, fastmath=fastmath)
+    options = dict(JIT) if fastmath is None else dict(JIT, fastmath=fastmath)
+    dispatcher = njit(**options, inline="always" if inline else "never")(fn)
     resolve = dispatcher.get_call_template
 
     def get_call_template(args, kws):  # type: ignore[no-untyped-def]

@@ -31,6 +31,7 @@ import math
 
 import numpy as np
 
+from nnspec.backends.cpu.approx import row_max
 from nnspec.backends.cpu.jit import kernel
 from nnspec.lower.plan import (
     FUSED_LOG_SOFTMAX_CCE,
@@ -91,25 +92,24 @@ def loss_sum(code, param, fused, z, a, y, rows, k):  # type: ignore[no-untyped-d
             lp = max(math.log(p), LOG_CLAMP) if p > 0 else LOG_CLAMP
             lq = max(math.log(1.0 - p), LOG_CLAMP) if p < 1 else LOG_CLAMP
             s -= t * lp + (1.0 - t) * lq
+    elif code == L_CCE and fused == FUSED_SOFTMAX_CCE:
+        for r in range(rows):
+            base = r * k
+            # logsumexp(z) = m + log(s), s = sum_j exp(z_j - m), m = z_top the row's
+            # maximum; the forward pass left a_top = exp(0) / s = 1 / s, the row's largest
+            # a (every other a_j = e_j / s with e_j <= 1), so lse = max z - log(max a):
+            # one log per row instead of k exps (a_top >= 1/k: no underflow; its rounding
+            # adds ~1 ulp of the dtype to lse), and two maxima instead of a search for top
+            lse = np.float64(row_max(z, base, k)) - math.log(np.float64(row_max(a, base, k)))
+            for j in range(k):
+                t = y[base + j] * (1.0 - param) + param / k
+                s -= t * (np.float64(z[base + j]) - lse)
     elif code == L_CCE:
         for r in range(rows):
             base = r * k
-            lse = 0.0
-            if fused == FUSED_SOFTMAX_CCE:
-                # logsumexp(z) = m + log(s), s = sum_j exp(z_j - m), m = z_top the row's
-                # maximum; the forward pass left a_top = exp(0) / s = 1 / s, so
-                # lse = m - log(a_top): one log per row instead of k exps (a_top >= 1/k: no
-                # underflow; its rounding adds ~1 ulp of the dtype to lse)
-                top = 0
-                for j in range(1, k):
-                    if z[base + j] > z[base + top]:
-                        top = j
-                lse = np.float64(z[base + top]) - math.log(np.float64(a[base + top]))
             for j in range(k):
                 t = y[base + j] * (1.0 - param) + param / k
-                if fused == FUSED_SOFTMAX_CCE:
-                    s -= t * (np.float64(z[base + j]) - lse)
-                elif fused == FUSED_LOG_SOFTMAX_CCE:
+                if fused == FUSED_LOG_SOFTMAX_CCE:
                     s -= t * np.float64(a[base + j])
                 else:
                     p = np.float64(a[base + j])
