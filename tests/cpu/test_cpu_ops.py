@@ -148,6 +148,44 @@ def test_wide_fused_softmax_crossentropy(dtype, fast):
     assert s == pytest.approx(want, rel=1e-12 if dtype == np.float64 else 1e-6)
 
 
+def test_one_hot_class():
+    k = 37
+    rows = np.zeros((6, k), dtype=np.float32)
+    rows[0, 5] = 1.0  # class 5
+    rows[1, 36] = 1.0  # the last
+    rows[2, [3, 9]] = 0.5  # a soft target
+    rows[3, 4] = 2.0  # not a probability
+    # rows[4]: all zero
+    rows[5, [0, 7]] = 1.0  # two ones
+    flat = rows.ravel()
+    assert [losses.one_hot_class(flat, r * k, k) for r in range(6)] == [5, 36, -1, -1, -1, -1]
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_fused_softmax_crossentropy_soft_and_one_hot_rows(dtype):
+    """The fused loss's one-hot shortcut (-log a_c) and its general form (soft targets, or
+    an a_c too small for its log) against logsumexp in float64, rows mixed in one batch."""
+    rows, k = 8, 41
+    r = np.random.default_rng(9)
+    z = r.normal(scale=3.0, size=(rows, k))
+    z[3, 0], z[3, 1:] = -200.0, 5.0  # row 3's class 0: a_c underflows, the general form
+    y = np.eye(k)[r.integers(0, k, size=rows)]
+    y[3] = np.eye(k)[0]
+    y[5] = r.dirichlet(np.ones(k))  # a soft target
+    z = z.astype(dtype)
+    a = np.empty(rows * k, dtype)
+    activations.forward(ACT_CODES["softmax"], 0.0, 0.0, z.ravel(), a, k, dtype == np.float32)
+    code = LOSS_CODES["categorical_crossentropy"]
+    s = losses.loss_sum(code, 0.0, FUSED_SOFTMAX_CCE, z.ravel(), a, y.astype(dtype).ravel(),
+                        rows, k)
+    z64 = z.astype(np.float64)
+    m = z64.max(axis=1, keepdims=True)
+    lse = m + np.log(np.exp(z64 - m).sum(axis=1, keepdims=True))
+    want = float(np.sum(y.astype(dtype).astype(np.float64) * (lse - z64)))
+    assert np.isfinite(s)
+    assert s == pytest.approx(want, rel=1e-12 if dtype == np.float64 else 2e-6)
+
+
 @pytest.mark.parametrize("name", ["tanh", "sigmoid", "relu", "softmax", "gelu", "elu"])
 @pytest.mark.parametrize("fast", [True, False])
 def test_nan_and_inf_propagate(name, fast):

@@ -60,6 +60,24 @@ def finish(code, s, rows, k):  # type: ignore[no-untyped-def]
     return s / (rows * k)
 
 
+A_LOG_MIN = 1e-30  # the smallest a_c whose log the fused loss takes directly (float32's
+# smallest normal number is ~1.2e-38)
+
+
+@kernel
+def one_hot_class(y, base, k):  # type: ignore[no-untyped-def]
+    """c if y[base:base + k] is the one-hot row of class c, else -1 (branch-free counts, so
+    the pass over the row vectorises)."""
+    nonzero = 0
+    where = 0
+    b0 = np.uint64(base)  # unsigned indices: no negative-index wraparound to block LLVM
+    for j in range(np.uint64(k)):
+        nz = np.int64(y[b0 + j] != 0)
+        nonzero += nz
+        where += nz * np.int64(j)
+    return where if nonzero == 1 and y[base + where] == 1.0 else -1
+
+
 @kernel
 def loss_sum(code, param, fused, z, a, y, rows, k):  # type: ignore[no-untyped-def]
     """S, the float64 sum of the loss terms over `rows` rows of k outputs."""
@@ -95,6 +113,14 @@ def loss_sum(code, param, fused, z, a, y, rows, k):  # type: ignore[no-untyped-d
     elif code == L_CCE and fused == FUSED_SOFTMAX_CCE:
         for r in range(rows):
             base = r * k
+            if param == 0.0:
+                c = one_hot_class(y, base, k)
+                if c >= 0 and a[base + c] >= A_LOG_MIN:
+                    # a one-hot row: the term is lse - z_c = -log(a_c), as accurate as the
+                    # form below while a_c is a normal number (a_c = exp(z_c - lse) rounded
+                    # once or twice), and one pass over the row instead of three
+                    s -= math.log(np.float64(a[base + c]))
+                    continue
             # logsumexp(z) = m + log(s), s = sum_j exp(z_j - m), m = z_top the row's
             # maximum; the forward pass left a_top = exp(0) / s = 1 / s, the row's largest
             # a (every other a_j = e_j / s with e_j <= 1), so lse = max z - log(max a):
@@ -125,18 +151,22 @@ def loss_grad(code, param, fused, a, y, g, rows, k, loss):  # type: ignore[no-un
     if code == L_CCE:
         inv_b = 1.0 / rows
         for r in range(rows):
-            base = r * k
+            base = np.uint64(r * k)  # unsigned indices: the loops vectorise (one_hot_class)
             st = 0.0
-            for j in range(k):
+            for j in range(np.uint64(k)):
                 st += y[base + j] * (1.0 - param) + param / k
-            for j in range(k):
-                t = y[base + j] * (1.0 - param) + param / k
-                p = np.float64(a[base + j])
-                if fused == FUSED_SOFTMAX_CCE:
-                    g[base + j] = dt((p * st - t) * inv_b)
-                elif fused == FUSED_LOG_SOFTMAX_CCE:
-                    g[base + j] = dt((math.exp(p) * st - t) * inv_b)
-                else:
+            if fused == FUSED_SOFTMAX_CCE:
+                for j in range(np.uint64(k)):
+                    t = y[base + j] * (1.0 - param) + param / k
+                    g[base + j] = dt((np.float64(a[base + j]) * st - t) * inv_b)
+            elif fused == FUSED_LOG_SOFTMAX_CCE:
+                for j in range(np.uint64(k)):
+                    t = y[base + j] * (1.0 - param) + param / k
+                    g[base + j] = dt((math.exp(np.float64(a[base + j])) * st - t) * inv_b)
+            else:
+                for j in range(np.uint64(k)):
+                    t = y[base + j] * (1.0 - param) + param / k
+                    p = np.float64(a[base + j])
                     g[base + j] = dt(-t / max(p, GRAD_EPS) * inv_b if p > TINY else 0.0)
         return
     inv_n = 1.0 / size
