@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from nnspec.backends.cpu.approx import exp32, row_max, sigmoid32, tanh32
 from nnspec.backends.cpu.jit import kernel
 from nnspec.lower.plan import (
@@ -135,33 +137,34 @@ def forward(code, p0, p1, z, a, n, fast):  # type: ignore[no-untyped-def]
             for i in range(size):
                 a[i] = sigmoid(z[i])
     elif code == A_SOFTMAX or code == A_LOG_SOFTMAX:
+        un = np.uint64(n)  # unsigned indices: no negative-index wraparound to block LLVM
         for r in range(size // n):
-            base = r * n
+            base = np.uint64(r * n)
             m = row_max(z, base, n)
             s = zero
             if code == A_SOFTMAX:  # one exp per element: keep exp(z - m) in a, then scale
                 if fast:
-                    for j in range(n):
+                    for j in range(un):
                         e = exp32(z[base + j] - m)
                         a[base + j] = e
                         s += e
                 else:
-                    for j in range(n):
+                    for j in range(un):
                         e = math.exp(z[base + j] - m)
                         a[base + j] = e
                         s += e
                 inv = one / s
-                for j in range(n):
+                for j in range(un):
                     a[base + j] = a[base + j] * inv
             else:
                 if fast:
-                    for j in range(n):
+                    for j in range(un):
                         s += exp32(z[base + j] - m)
                 else:
-                    for j in range(n):
+                    for j in range(un):
                         s += math.exp(z[base + j] - m)
                 lse = m + math.log(s)
-                for j in range(n):
+                for j in range(un):
                     a[base + j] = z[base + j] - lse
     else:
         for i in range(size):

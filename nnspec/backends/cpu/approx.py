@@ -20,9 +20,11 @@ expf's would be once denormals are flushed (fpu.py); NaN gives NaN. Branch-free,
 softmax row's exps vectorise: the words model's 64 x 5,000 softmax took 1.0 ms a batch with
 a libm call per element, 0.3-0.5 ms with this.
 
-row_max(v, base, n) is max(v[base:base + n]) with eight running maxima, which the CPU
-overlaps where one running maximum waits on each comparison (~2x on a 5,000-wide row; LLVM
-does not vectorise a float max without assuming no NaN, which non-finite detection needs).
+row_max(v, base, n) is max(v[base:base + n]) taken over integer keys, the float's bits with
+the magnitude bits flipped for negative numbers, which order as the floats do: LLVM
+vectorises an integer maximum, but not a float one unless told there is no NaN, which
+non-finite detection needs (jit.py). 0.025 ms for 64 rows of 5,000 against 0.17 ms for a
+running float maximum.
 """
 
 from __future__ import annotations
@@ -124,44 +126,45 @@ def exp32(x):  # type: ignore[no-untyped-def]
     return e
 
 
+@intrinsic
+def _bits(typingctx, x):  # type: ignore[no-untyped-def]
+    """A float's bits as the signed integer of its width."""
+    if not isinstance(x, types.Float):
+        return None
+
+    def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
+        return builder.bitcast(args[0], ir.IntType(x.bitwidth))
+    return (types.int32 if x.bitwidth == 32 else types.int64)(x), codegen
+
+
+@intrinsic
+def _from_bits(typingctx, k, like):  # type: ignore[no-untyped-def]
+    """The float of like's type whose bits are the low bits of the integer k."""
+    if not isinstance(like, types.Float) or not isinstance(k, types.Integer):
+        return None
+
+    def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
+        v, width = args[0], like.bitwidth
+        if v.type.width > width:
+            v = builder.trunc(v, ir.IntType(width))
+        elif v.type.width < width:
+            v = builder.sext(v, ir.IntType(width))
+        return builder.bitcast(v, ir.FloatType() if width == 32 else ir.DoubleType())
+    return like(k, like), codegen
+
+
 @kernel
 def row_max(v, base, n):  # type: ignore[no-untyped-def]
-    """max(v[base:base + n]) for n >= 1. With a NaN among them the result may or may not be
-    NaN: the callers' results are NaN either way (softmax: exp(NaN - m); the loss: a NaN
-    softmax row has a NaN first element)."""
-    m = v[base]
-    full = n // 8 * 8
-    if full >= 16:
-        m0, m1, m2, m3 = v[base], v[base + 1], v[base + 2], v[base + 3]
-        m4, m5, m6, m7 = v[base + 4], v[base + 5], v[base + 6], v[base + 7]
-        for j in range(base + 8, base + full, 8):
-            x = v[j]
-            m0 = x if x > m0 else m0
-            x = v[j + 1]
-            m1 = x if x > m1 else m1
-            x = v[j + 2]
-            m2 = x if x > m2 else m2
-            x = v[j + 3]
-            m3 = x if x > m3 else m3
-            x = v[j + 4]
-            m4 = x if x > m4 else m4
-            x = v[j + 5]
-            m5 = x if x > m5 else m5
-            x = v[j + 6]
-            m6 = x if x > m6 else m6
-            x = v[j + 7]
-            m7 = x if x > m7 else m7
-        m0 = m1 if m1 > m0 else m0
-        m2 = m3 if m3 > m2 else m2
-        m4 = m5 if m5 > m4 else m4
-        m6 = m7 if m7 > m6 else m6
-        m0 = m2 if m2 > m0 else m0
-        m4 = m6 if m6 > m4 else m4
-        m = m4 if m4 > m0 else m0
-        start = base + full
-    else:
-        start = base + 1
-    for j in range(start, base + n):
-        x = v[j]
-        m = x if x > m else m
-    return m
+    """max(v[base:base + n]) for n >= 1, float32 or float64. With a NaN among them the
+    result may or may not be NaN: the callers' results are NaN either way (softmax:
+    exp(NaN - m))."""
+    shift = 31 if v.itemsize == 4 else 63
+    low = (1 << shift) - 1
+    b0 = np.uint64(base)  # unsigned indices: no negative-index wraparound to block LLVM
+    first = _bits(v[b0])
+    best = first ^ ((first >> shift) & low)
+    for j in range(np.uint64(1), np.uint64(n)):
+        b = _bits(v[b0 + j])
+        key = b ^ ((b >> shift) & low)  # ordered as the floats are (-0 below +0)
+        best = key if key > best else best
+    return _from_bits(best ^ ((best >> shift) & low), v[b0])

@@ -657,12 +657,13 @@ def _targets(y, src, ws, dst, k):  # type: ignore[no-untyped-def]
     class id per row (one column for k > 1 outputs: a multi-class task's targets stay N x 1
     rather than N x K one-hot rows, 5,000 values a sample for a 5,000-word vocabulary), the
     one-hot row of that id (the executable checked every id is in [0, k))."""
+    d = np.uint64(dst)  # unsigned indices: the loops vectorise (no wraparound test)
     if y.shape[1] == k:
-        for j in range(k):
-            ws[dst + j] = y[src, j]
+        for j in range(np.uint64(k)):
+            ws[d + j] = y[src, j]
     else:
-        for j in range(k):
-            ws[dst + j] = 0
+        for j in range(np.uint64(k)):
+            ws[d + j] = 0
         ws[dst + int(y[src, 0])] = 1
 
 
