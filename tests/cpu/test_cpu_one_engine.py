@@ -199,32 +199,3 @@ def test_only_entry_points_get_numbas_module_optimisation(monkeypatch):
     _, fresh_inner = _probe_kernels()
     assert fresh_inner(1.0) == 3.0  # called from Python first: an entry point itself
     assert any(name.endswith("inner") for name in optimised), optimised
-
-
-def test_an_entry_point_calls_its_own_copies_of_its_callees(monkeypatch):
-    """The callees linked into an entry point's module are made internal to it before it is
-    optimised, so its machine code calls its own optimised copies, not the callee's
-    separately compiled (unoptimised) machine code, which a weak `linkonce_odr` symbol binds
-    to in the process that compiled both (jit._keep_callees_private). What runs after a
-    compile is then what runs when the engine is loaded from the cache."""
-    from llvmlite.binding import Linkage
-
-    from nnspec.backends.cpu import jit
-
-    if jit._FULL_OPTIMISE is None:
-        pytest.skip("this Numba lacks CPUCodeLibrary._optimize_final_module")
-    full = jit._FULL_OPTIMISE
-    seen: dict[str, dict[str, object]] = {}
-
-    def record(library):  # type: ignore[no-untyped-def]
-        seen[library.name] = {fn.name: fn.linkage for fn in library._final_module.functions
-                              if not fn.is_declaration}
-        full(library)
-
-    monkeypatch.setattr(jit, "_FULL_OPTIMISE", record)
-    outer, _ = _probe_kernels()
-    assert outer(2.0) == 2.0
-    [linked] = [funcs for name, funcs in seen.items() if name.endswith("outer")]
-    callee = {name: link for name, link in linked.items() if "5inner" in name}
-    assert callee, sorted(linked)
-    assert set(callee.values()) == {Linkage.internal}, callee

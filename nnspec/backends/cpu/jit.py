@@ -32,9 +32,7 @@
   level above it again, was work no run used: ~24 s of LLVM work in the ~47 s first compile
   went to finishing the ~130 modules, 6 s of it the two entry points'. The callees' own
   machine code (called from Python only by tests and the non-finite locator) is then less
-  optimised; the entry points are optimised as before, over the whole engine at once,
-  with their linked-in callees made internal (`_keep_callees_private`), so that the process
-  that compiled them runs the same optimised machine code a later process loads.
+  optimised; the entry points are optimised as before, over the whole engine at once.
 
 Numba's cache checks only the timestamp of the file defining a function, not of the kernels
 it calls and inlines nor of the constants it imports (lower/plan.py codes), so editing one
@@ -146,31 +144,10 @@ def _optimise_only_entry_points() -> None:
     def optimize_final_module(self):  # type: ignore[no-untyped-def]
         if outermost and outermost[0] and (len(outermost) > 1 or _AS_CALLEE):
             return  # a callee: optimised within the entry point's module
-        if outermost and outermost[0]:
-            _keep_callees_private(self._final_module)
         _FULL_OPTIMISE(self)
 
     event.register("numba:compile", _Compiles())
     library._optimize_final_module = optimize_final_module
-
-
-def _keep_callees_private(module) -> None:  # type: ignore[no-untyped-def]
-    """Give an entry point's linked-in callees internal linkage, so that its calls bind to
-    its own optimised copies. Numba links a callee in as `linkonce_odr` (a prange body's
-    gufunc as `weak_odr`), a weak symbol in the machine code, and the JIT resolves a weak
-    symbol to a definition already loaded when there is one: in the process that compiled
-    the engine, that was each callee's own machine code, built without the module-level
-    optimisation (above), so the first run after a compile trained ~3x slower than every
-    run that loads the engine from the cache (the words benchmark: 9.5-11 against 3.3-3.6
-    ms a batch, measured), and ran other machine code than the cached engine does."""
-    try:
-        from llvmlite.binding import Linkage
-    except ImportError:
-        return
-    shared = (Linkage.linkonce_odr, Linkage.weak_odr)  # weak_odr: parfor gufuncs (prange)
-    for fn in module.functions:
-        if not fn.is_declaration and fn.linkage in shared:
-            fn.linkage = Linkage.internal
 
 
 _optimise_only_entry_points()
