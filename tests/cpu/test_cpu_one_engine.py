@@ -4,6 +4,11 @@ and the first run says that it compiles."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 from cpu_nets import GRAPH_NETS, IMAGE_GRAPH_NETS, NETS
@@ -199,3 +204,24 @@ def test_only_entry_points_get_numbas_module_optimisation(monkeypatch):
     _, fresh_inner = _probe_kernels()
     assert fresh_inner(1.0) == 3.0  # called from Python first: an entry point itself
     assert any(name.endswith("inner") for name in optimised), optimised
+
+
+@pytest.mark.slow
+def test_kernels_called_from_python_after_the_engine_loads_from_a_warm_cache(tmp_path):
+    """A process that loads the engine from the disk cache and then calls, from Python,
+    kernels that were compiled as the engine's callees (the non-finite locator does; so do
+    the kernel tests): the second of two runs on one cache. A change that made an entry
+    point's linked-in callees internal to its module passed the first run and crashed in the
+    second (NRT_incref, a call bound to another loaded object's code: benchmarks/README.md);
+    this holds any such change to it (~2 min: the first run compiles)."""
+    root = Path(__file__).resolve().parents[2]
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "cache"),
+               NNSPEC_NO_COMPILE_HELPER="1")
+    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "addopts=",
+           "tests/cpu/test_cpu_one_engine.py::test_every_kind_of_plan_runs_one_compiled_engine",
+           "tests/cpu/test_cpu_ops.py::test_dense_forward_and_backward_against_numpy",
+           "tests/cpu/test_cpu_split.py::test_transposed_dense_against_numpy"]
+    for run in ("cold cache", "warm cache"):
+        done = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True,
+                              timeout=1200)
+        assert done.returncode == 0, f"{run}:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
