@@ -21,7 +21,8 @@ sqrt(S/(B K)) (rmse), S/B (cce). A whole set evaluated chunk by chunk adds the S
       plain term -sum_k t_k max(log a_k, -100)
                                            grad -t_k / max(a_k, 1e-12) / B  (0 where clamped)
       softmax fused   term -sum_k t_k (z_k - logsumexp(z))   grad (a_k sum_j t_j - t_k) / B
-                      (logsumexp(z) = max z - log(a at the max): from the forward's softmax)
+                      (logsumexp(z) = max z - log(max a): from the forward's softmax; a
+                      one-hot row of class c, unsmoothed: -log(a_c) while a_c >= 1e-30)
       log_softmax fused term -sum_k t_k a_k                 grad (exp(a_k) sum_j t_j - t_k) / B
 """
 
