@@ -11,6 +11,7 @@ from plan_nets import OPT, data, make_plan, order
 
 from nnspec.backends import cpu
 from nnspec.backends.base import as_targets, dropout_rng, targets_for
+from nnspec.backends.cpu import layout
 
 
 def _plan(name, nets=NETS, dtype="float32"):
@@ -19,10 +20,17 @@ def _plan(name, nets=NETS, dtype="float32"):
                      optimizer=OPT["adam"](lr=0.01))
 
 
+@pytest.mark.parametrize("split", [False, True])
 @pytest.mark.parametrize("name, nets", [("embedding-flatten-tanh-sparse-cce", NETS),
                                         ("relu-bn-dropout-softmax-cce", NETS),
                                         ("concat-fanout-cce", GRAPH_NETS)])
-def test_class_indices_train_as_one_hot_rows_do(name, nets):
+def test_class_indices_train_as_one_hot_rows_do(name, nets, split, monkeypatch):
+    """Bit for bit: the ids expanded batch by batch, or (a chain's unsmoothed fused softmax
+    loss: the first net) taken as they are by losses.sparse_cce, on 3 threads when split
+    (every dense layer split, the loss by blocks of rows)."""
+    if split:
+        monkeypatch.setattr(layout, "SPLIT_MIN_WORK", 0)
+        monkeypatch.setattr(layout, "_THREADS", 3)
     plan = _plan(name, nets)
     x, y = data(plan, 14)
     assert y.ndim == 1

@@ -166,6 +166,41 @@ def test_fused_softmax_crossentropy_on_wide_mixed_rows(dtype):
     assert value == pytest.approx(want, rel=1e-12 if dtype == np.float64 else 2e-6)
 
 
+@pytest.mark.parametrize("parts", [1, 2, 3])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_sparse_crossentropy_is_the_one_hot_loss_bit_for_bit(dtype, parts):
+    """losses.sparse_cce (class ids) against loss_sum and loss_grad on the same rows' one-hot
+    targets: S and dL/dz equal to the last bit, on 1 to 3 threads, for ordinary rows, tied
+    maxima, a class whose a_c underflows (the general form), and rows with a NaN or an inf
+    (the loss NaN, as there)."""
+    rows, k = 11, 203
+    r = np.random.default_rng(5)
+    z = r.normal(scale=4.0, size=(rows, k))
+    ids = r.integers(0, k, size=rows)
+    z[1, [5, 150]] = z[1].max() + 1.0
+    z[3, 0], z[3, 1:], ids[3] = -200.0, 5.0, 0  # a_c underflows
+    ids[4] = k - 1
+    z, y = z.astype(dtype), np.eye(k, dtype=dtype)[ids]
+    a = np.empty(rows * k, dtype)
+    activations.forward(ACT_CODES["softmax"], 0.0, 0.0, z.ravel(), a, k, dtype == np.float32)
+    code = LOSS_CODES["categorical_crossentropy"]
+    g_want, g = np.empty(rows * k, dtype), np.empty(rows * k, dtype)
+    for bad in (None, np.nan, np.inf):
+        zz, aa = z.ravel().copy(), a.copy()
+        if bad is not None:  # after the softmax: z and a as a non-finite z leaves them
+            zz[7 * k + 3], aa[7 * k:8 * k] = bad, np.nan
+        s_want = losses.loss_sum(code, 0.0, FUSED_SOFTMAX_CCE, zz, aa, y.ravel(), rows, k)
+        losses.loss_grad(code, 0.0, FUSED_SOFTMAX_CCE, aa, y.ravel(), g_want, rows, k, 1.0)
+        s = losses.sparse_cce(parts, zz, aa, ids.astype(dtype), g, rows, k, True)
+        if bad is None:
+            assert np.isfinite(s) and s == s_want
+        else:
+            assert np.isnan(s) and np.isnan(s_want)
+        np.testing.assert_array_equal(g, g_want)
+        assert losses.sparse_cce(parts, zz, aa, ids.astype(dtype), g[:0], rows, k,
+                                 False) == s or bad is not None
+
+
 @pytest.mark.parametrize("name", ["tanh", "sigmoid", "relu", "softmax", "gelu", "elu"])
 @pytest.mark.parametrize("fast", [True, False])
 def test_nan_and_inf_propagate(name, fast):

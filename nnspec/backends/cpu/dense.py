@@ -109,6 +109,18 @@ def _bias_grad_rows(gzt, gb, m0, m1, rows):  # type: ignore[no-untyped-def]
 
 
 @kernel
+def _bias_grad_cols(gz, gb, m0, m1, rows, n_out):  # type: ignore[no-untyped-def]
+    """gb[o] = sum_r gz[r, o] for o in [m0, m1), gz (rows, n_out) flat: _bias_grad's sums,
+    added in its order, for one block of columns."""
+    for o in range(m0, m1):
+        gb[o] = 0
+    for r in range(rows):
+        base = r * n_out
+        for o in range(m0, m1):
+            gb[o] += gz[base + o]
+
+
+@kernel
 def _forward_block(parts, p, x, w, bias, has_bias, z, a, rows, n_in, n_out, t_in, t_out, act,
                    p0, p1, fast, coef):  # type: ignore[no-untyped-def]
     """Block p of forward_t's product: with t_out, a block of rows of zT (output features,
@@ -154,19 +166,43 @@ def forward_t(x, w, bias, has_bias, z, a, rows, n_in, n_out, t_in, t_out, parts,
     else:
         _forward_block(1, 0, x, w, bias, has_bias, z, a, rows, n_in, n_out, t_in, t_out, act,
                        p0, p1, fast, coef)
-    if not t_out:
-        if has_bias:
-            _add_bias(views.matrix(z, 0, rows, n_out), bias)
-        if act != A_LINEAR:
-            activations.forward(act, p0, p1, z, a, n_out, fast)
+    if t_out:
+        return
+    if parts > 1:  # the bias and the activation (a softmax: whole rows) by blocks of rows
+        _rows_parts(parts, bias, has_bias, z, a, rows, n_out, act, p0, p1, fast)
+    else:
+        _rows_block(1, 0, bias, has_bias, z, a, rows, n_out, act, p0, p1, fast)
 
 
 @kernel
-def _backward_block(parts, p, x, w, gz, gw, gb, bias_here, gx, need_gx, squares, rows, n_in,
+def _rows_block(parts, p, bias, has_bias, z, a, rows, n_out, act, p0, p1, fast):  # type: ignore[no-untyped-def]
+    """Block p of the rows of z (rows, n_out): z += bias, a = f(z) (each row's values as one
+    pass over all of z computes them)."""
+    r0 = blas.bound(rows, parts, p)
+    r1 = blas.bound(rows, parts, p + 1)
+    zb = z[r0 * n_out:r1 * n_out]
+    if has_bias:
+        _add_bias(views.matrix(zb, 0, r1 - r0, n_out), bias)
+    if act != A_LINEAR:
+        activations.forward(act, p0, p1, zb, a[r0 * n_out:r1 * n_out], n_out, fast)
+
+
+@njit(parallel=True, **JIT)
+def _rows_parts(parts, bias, has_bias, z, a, rows, n_out, act, p0, p1, fast):  # type: ignore[no-untyped-def]
+    mxcsr = fpu.get_mxcsr()
+    for p in prange(parts):
+        saved = fpu.get_mxcsr()
+        fpu.set_mxcsr(mxcsr)
+        _rows_block(parts, np.int64(p), bias, has_bias, z, a, rows, n_out, act, p0, p1, fast)
+        fpu.set_mxcsr(saved)
+
+
+@kernel
+def _backward_block(parts, p, x, w, gz, gw, gb, has_bias, gx, need_gx, squares, rows, n_in,
                     n_out, t_in, t_out, act_in, p0_in, p1_in, z_in, coef):  # type: ignore[no-untyped-def]
     """Block p of backward_t: rows of gw (k = batch: row blocks ran at ~300 GFLOP/s, column
-    blocks at ~245), checked while in cache, with their bias gradients when bias_here (t_out:
-    sums of rows of gzT); then a block of gx (rows of gxT when t_in, with the previous
+    blocks at ~245), checked while in cache, with their bias gradients (sums of rows of gzT
+    when t_out, else of columns of gz); then a block of gx (rows of gxT when t_in, with the previous
     layer's activation derivative applied to it; else columns of gx)."""
     lda = rows if t_out else n_out  # op(gz) = gz.T, stored (n_out, rows) or (rows, n_out)
     blas.gemm_block(parts, p, True, blas.NO if t_out else blas.TRANS,
@@ -175,8 +211,11 @@ def _backward_block(parts, p, x, w, gz, gw, gb, bias_here, gx, need_gx, squares,
     m0 = blas.bound(n_out, parts, p)
     m1 = blas.bound(n_out, parts, p + 1)
     checked = check(gw[m0 * n_in:m1 * n_in], squares)
-    if bias_here:
-        _bias_grad_rows(gz, gb, m0, m1, rows)
+    if has_bias:
+        if t_out:
+            _bias_grad_rows(gz, gb, m0, m1, rows)
+        else:
+            _bias_grad_cols(gz, gb, m0, m1, rows, n_out)
         checked += check(gb[m0:m1], squares)
     if need_gx and t_in:  # gxT = w.T @ op(gz).T
         blas.gemm_block(parts, p, True, blas.TRANS, blas.NO if t_out else blas.TRANS, n_in,
@@ -193,14 +232,14 @@ def _backward_block(parts, p, x, w, gz, gw, gb, bias_here, gx, need_gx, squares,
 
 
 @njit(parallel=True, **JIT)
-def _backward_parts(parts, x, w, gz, gw, gb, bias_here, gx, need_gx, squares, rows, n_in,
+def _backward_parts(parts, x, w, gz, gw, gb, has_bias, gx, need_gx, squares, rows, n_in,
                     n_out, t_in, t_out, act_in, p0_in, p1_in, z_in, coef):  # type: ignore[no-untyped-def]
     checked = 0.0
     mxcsr = fpu.get_mxcsr()
     for p in prange(parts):
         saved = fpu.get_mxcsr()
         fpu.set_mxcsr(mxcsr)
-        checked += _backward_block(parts, np.int64(p), x, w, gz, gw, gb, bias_here, gx,
+        checked += _backward_block(parts, np.int64(p), x, w, gz, gw, gb, has_bias, gx,
                                    need_gx, squares, rows, n_in, n_out, t_in, t_out, act_in,
                                    p0_in, p1_in, z_in, coef)
         fpu.set_mxcsr(saved)
@@ -215,16 +254,8 @@ def backward_t(x, w, gz, gw, gb, has_bias, gx, need_gx, squares, rows, n_in, n_o
     p1_in) and gx comes back as dL/dz_in, that layer's activation derivative applied.
     Returns the check of gw and gb, as backward."""
     coef = _ones_zero(gw)
-    bias_here = has_bias and t_out
     if parts > 1:
-        checked = _backward_parts(parts, x, w, gz, gw, gb, bias_here, gx, need_gx, squares,
-                                  rows, n_in, n_out, t_in, t_out, act_in, p0_in, p1_in, z_in,
-                                  coef)
-    else:
-        checked = _backward_block(1, 0, x, w, gz, gw, gb, bias_here, gx, need_gx, squares,
-                                  rows, n_in, n_out, t_in, t_out, act_in, p0_in, p1_in, z_in,
-                                  coef)
-    if has_bias and not t_out:
-        _bias_grad(views.matrix(gz, 0, rows, n_out), gb)
-        checked += check(gb, squares)
-    return checked
+        return _backward_parts(parts, x, w, gz, gw, gb, has_bias, gx, need_gx, squares, rows,
+                               n_in, n_out, t_in, t_out, act_in, p0_in, p1_in, z_in, coef)
+    return _backward_block(1, 0, x, w, gz, gw, gb, has_bias, gx, need_gx, squares, rows, n_in,
+                           n_out, t_in, t_out, act_in, p0_in, p1_in, z_in, coef)

@@ -157,7 +157,9 @@ from nnspec.lower.plan import (
     DROPOUT,
     EMBEDDING,
     FUSED_NONE,
+    FUSED_SOFTMAX_CCE,
     GLOBAL_AVGPOOL,
+    L_CCE,
     MAXPOOL,
 )
 
@@ -640,15 +642,31 @@ def backward_graph(rows, itab, ftab, params, grad, ws, squares, graph, img):  # 
 
 
 @kernel
-def _gather(x, y, order, r0, rows, ws, y_off, k):  # type: ignore[no-untyped-def]
+def _gather(x, y, order, r0, rows, ws, y_off, k, ids):  # type: ignore[no-untyped-def]
     """The rows order[r0:r0 + rows] of x and y into the workspace: x at its start, the
-    targets as (rows, k) at y_off (_targets)."""
+    targets as (rows, k) at y_off (_targets), or when `ids` (y holds class ids, the loss
+    takes them as they are: _sparse) the rows' ids at y_off."""
     n_in = x.shape[1]
     for r in range(rows):
         src = order[r0 + r]
         for j in range(n_in):
             ws[r * n_in + j] = x[src, j]
-        _targets(y, src, ws, y_off + r * k, k)
+        if ids:
+            ws[y_off + r] = y[src, 0]
+        else:
+            _targets(y, src, ws, y_off + r * k, k)
+
+
+@kernel
+def _sparse(itab, y, k, chain, loss_code, fused, loss_param):  # type: ignore[no-untyped-def]
+    """Threads for losses.sparse_cce when a chain's targets are class ids its loss takes as
+    they are (the unsmoothed fused softmax-crossentropy), the output layer's (1 when it is
+    not split); else 0: the ids are expanded into one-hot rows (_targets)."""
+    if not (chain and y.shape[1] != k and loss_code == L_CCE and fused == FUSED_SOFTMAX_CCE
+            and loss_param == 0.0):
+        return 0
+    last = itab.shape[0] - 1
+    return max(itab[last, SPLIT], 1) if itab[last, KIND] == DENSE else 1
 
 
 @kernel
@@ -715,13 +733,23 @@ def train_chunk(x, y, order, start, end, t, lr, net, mem, terms, draws, graph, i
     squares_wanted = clip_norm > 0 and clip_value <= 0
     gtab, etab = graph[GR_GTAB], graph[GR_ETAB]
     chain = gtab.shape[0] == 0  # tables.graph: a chain's tables are empty
+    sparse = _sparse(itab, y, k, chain, loss_code, fused, loss_param)
     for b in range(start, end):
         r0 = b * batch
         rows = min(batch, n_total - r0)
-        _gather(x, y, order, r0, rows, ws, y_off, k)
+        _gather(x, y, order, r0, rows, ws, y_off, k, sparse > 0)
         drawn += forward(rows, True, itab, ftab, params, buffers, ws, draws, drawn, fast, gtab,
                          etab, img)
-        if chain:
+        if sparse > 0:  # the loss and dL/dz in one pass (the gradient unused if not finite)
+            loss = losses.finish(loss_code, losses.sparse_cce(
+                sparse, ws[z_off:z_off + rows * k], ws[out_off:out_off + rows * k],
+                ws[y_off:y_off + rows], g1[:rows * k], rows, k, True), rows, k)
+            if not math.isfinite(loss):
+                status, bad = STATUS_NONFINITE_LOSS, b
+                break
+            squares = backward(rows, fused, itab, ftab, params, grad, ws, g1, g2,
+                               squares_wanted, img)
+        elif chain:
             out = ws[out_off:out_off + rows * k]
             yb = ws[y_off:y_off + rows * k]
             z = ws[z_off:z_off + rows * k]
@@ -765,13 +793,17 @@ def train_chunk(x, y, order, start, end, t, lr, net, mem, terms, draws, graph, i
 
 
 @kernel
-def _copy_rows(x, y, r0, rows, ws, y_off, k):  # type: ignore[no-untyped-def]
+def _copy_rows(x, y, r0, rows, ws, y_off, k, ids):  # type: ignore[no-untyped-def]
     n_in = x.shape[1]
     for r in range(rows):
         for j in range(n_in):
             ws[r * n_in + j] = x[r0 + r, j]
-    if y_off >= 0:
-        for r in range(rows):
+    if y_off < 0:
+        return
+    for r in range(rows):
+        if ids:
+            ws[y_off + r] = y[r0 + r, 0]
+        else:
             _targets(y, r0 + r, ws, y_off + r * k, k)
 
 
@@ -796,12 +828,18 @@ def infer(x, y, out, net, mem, graph, img):  # type: ignore[no-untyped-def]
     # read-only constant, and forward (its whole subtree) then compiled a second time for a
     # read-only `draws` (measured: engine.forward had two cache entries per dtype)
     draws = np.empty(0, dtype=np.float64)
+    sparse = _sparse(itab, y, k, graph[GR_GTAB].shape[0] == 0, loss_code, fused,
+                     loss_param) if with_loss else 0
     for r0 in range(0, n_total, cap):
         rows = min(cap, n_total - r0)
-        _copy_rows(x, y, r0, rows, ws, y_off if with_loss else -1, k)
+        _copy_rows(x, y, r0, rows, ws, y_off if with_loss else -1, k, sparse > 0)
         forward(rows, False, itab, ftab, params, buffers, ws, draws, 0, fast,
                 graph[GR_GTAB], graph[GR_ETAB], img)
-        if with_loss:
+        if sparse > 0:
+            s += losses.sparse_cce(sparse, ws[z_off:z_off + rows * k],
+                                   ws[out_off:out_off + rows * k], ws[y_off:y_off + rows],
+                                   ws[:0], rows, k, False)
+        elif with_loss:
             s += losses.loss_sum(loss_code, loss_param, fused, ws[z_off:z_off + rows * k],
                                  ws[out_off:out_off + rows * k], ws[y_off:y_off + rows * k],
                                  rows, k)
