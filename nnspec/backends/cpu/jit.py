@@ -32,7 +32,9 @@
   level above it again, was work no run used: ~24 s of LLVM work in the ~47 s first compile
   went to finishing the ~130 modules, 6 s of it the two entry points'. The callees' own
   machine code (called from Python only by tests and the non-finite locator) is then less
-  optimised; the entry points are optimised as before, over the whole engine at once.
+  optimised; the entry points are optimised as before, over the whole engine at once, and
+  their linked-in copies of the callees renamed (`_rename_callees`) so that no call of
+  theirs binds to a callee's own, unoptimised, machine code.
 
 Numba's cache checks only the timestamp of the file defining a function, not of the kernels
 it calls and inlines nor of the constants it imports (lower/plan.py codes), so editing one
@@ -144,10 +146,44 @@ def _optimise_only_entry_points() -> None:
     def optimize_final_module(self):  # type: ignore[no-untyped-def]
         if outermost and outermost[0] and (len(outermost) > 1 or _AS_CALLEE):
             return  # a callee: optimised within the entry point's module
+        if outermost and outermost[0]:
+            _rename_callees(self._final_module)
         _FULL_OPTIMISE(self)
 
     event.register("numba:compile", _Compiles())
     library._optimize_final_module = optimize_final_module
+
+
+ENTRY_SUFFIX = ".nnspec_entry"
+
+
+def _rename_callees(module) -> None:  # type: ignore[no-untyped-def]
+    """Give an entry point's linked-in copies of its callees (our kernels, their prange
+    bodies' gufuncs, Numba's np.dot) names of their own (+ ENTRY_SUFFIX), so that its calls
+    bind to its own optimised copies (the runtime's NRT_incref/decref keep theirs).
+
+    Numba links a callee into its caller as a `linkonce_odr` function (a prange body's
+    gufunc as `weak_odr`): a weak symbol in the machine code, which the JIT resolves to a
+    definition of the same name already loaded when there is one. In the process that
+    compiled the engine, that was each callee's own machine code, built without the
+    module-level optimisation (above): the first run after a compile trained ~3x slower than
+    every run that loads the engine from the cache (the words benchmark: 9.5-11 against
+    3.3-3.6 ms a batch, measured), and in any process that had loaded a kernel's own copy
+    before the engine (a kernel called from Python) the engine called that copy. Renamed,
+    the copies keep their linkage, so their calling convention stays the one every caller
+    assumes: making them internal instead (tried) let LLVM change their signatures, and a
+    kernel loaded later from a warm cache then bound to them and crashed. The engine's two
+    entry points define the same renamed copies; either's binds the other's calls, both
+    optimised, as the linkage's "one definition" allows."""
+    try:
+        from llvmlite.binding import Linkage
+    except ImportError:
+        return
+    shared = (Linkage.linkonce_odr, Linkage.weak_odr)  # weak_odr: parfor gufuncs (prange)
+    for fn in module.functions:
+        if (not fn.is_declaration and fn.linkage in shared and not fn.name.startswith("NRT_")
+                and not fn.name.endswith(ENTRY_SUFFIX)):
+            fn.name = fn.name + ENTRY_SUFFIX
 
 
 _optimise_only_entry_points()
