@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from cpu_nets import GRAPH_NETS, IMAGE_GRAPH_NETS, NETS
+from numba import prange
 from plan_nets import OPT, data, make_plan, order
 
 from nnspec.backends import cpu
@@ -246,6 +247,26 @@ def test_an_entry_points_calls_bind_to_its_own_optimised_callees():
     assert inner_name + jit.ENTRY_SUFFIX in copies
     assert all(name.endswith(jit.ENTRY_SUFFIX) or name.startswith("NRT_") for name in copies)
     assert inner_name not in [f.name for f in module.functions]
+
+
+def _sum_in_parallel(x):  # type: ignore[no-untyped-def]
+    total = 0.0
+    for i in prange(x.shape[0]):
+        total += x[i]
+    return total
+
+
+def test_a_prange_kernel_compiled_first_from_python_runs():
+    """A parallel kernel compiled as an entry point from Python: Numba builds its prange
+    body in libraries of their own that find each other's symbols by name, so only the
+    entry point's own library is renamed (renaming them all: "LLVM ERROR: Symbol not
+    found: __gufunc__..." and an abort)."""
+    from numba import njit
+
+    fn = _sum_in_parallel
+    probe = type(fn)(fn.__code__, fn.__globals__, fn.__name__)
+    probe.__module__ = "nnspec.backends.cpu._probe"
+    assert njit(parallel=True)(probe)(np.arange(10.0)) == 45.0
 
 
 @pytest.mark.slow

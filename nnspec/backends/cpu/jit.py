@@ -133,20 +133,25 @@ def _optimise_only_entry_points() -> None:
     except (ImportError, AttributeError):
         return
     outermost: list[bool] = []  # per compile in progress, outermost first: is it ours
+    names: list[str] = []  # and the compiled function's qualified name
 
     class _Compiles(event.Listener):  # type: ignore[misc]
         def on_start(self, ev):  # type: ignore[no-untyped-def]
             func = getattr(ev.data.get("dispatcher"), "py_func", None)
             outermost.append(getattr(func, "__module__", "").startswith("nnspec."))
+            names.append(getattr(func, "__qualname__", ""))
 
         def on_end(self, ev):  # type: ignore[no-untyped-def]
             if outermost:
                 outermost.pop()
+                names.pop()
 
     def optimize_final_module(self):  # type: ignore[no-untyped-def]
         if outermost and outermost[0] and (len(outermost) > 1 or _AS_CALLEE):
             return  # a callee: optimised within the entry point's module
-        if outermost and outermost[0]:
+        # the entry point's own library (Numba names it after the function), not the
+        # libraries a prange compiles on the way, which find each other's symbols by name
+        if outermost and outermost[0] and self.name == names[0]:
             _rename_callees(self._final_module)
         _FULL_OPTIMISE(self)
 
