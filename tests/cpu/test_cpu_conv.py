@@ -55,12 +55,19 @@ def test_conv2d_matches_reference(name, has_bias):
     _grad_vs_reference(plan, *data(plan, N))
 
 
+@pytest.mark.parametrize("split", [False, True])
 @pytest.mark.parametrize("kind", [MaxPool2D, AvgPool2D])
 @pytest.mark.parametrize("name", list(POOL_CASES))
-def test_pool_matches_reference(name, kind):
+def test_pool_matches_reference(name, kind, split, monkeypatch):
+    """Serial, and split (pool_parts: blocks of the batch's samples on 3 threads, the
+    threshold lowered; a block of 1 sample of 5)."""
+    if split:
+        monkeypatch.setattr(cpu_layout, "POOL_SPLIT_MIN", 1)
+        monkeypatch.setattr(cpu_layout, "_THREADS", 3)
     c, h, w, k, s, p = POOL_CASES[name]
     layers = [conv(c, 1, "tanh"), kind(kernel=k, stride=s, padding=p), Flatten(), dense(2)]
     plan = make_plan(layers, LOSS["mse"](), n_in=(c, h, w), batch=N)
+    assert (cpu_layout.layout(plan, N).itab[1, cpu_layout.SPLIT] == 3) == split
     _grad_vs_reference(plan, *data(plan, N))
 
 
@@ -79,6 +86,50 @@ def test_maxpool_ties_take_the_first_maximum():
     r = np.random.default_rng(3)
     x = r.integers(0, 2, size=(N, 16)).astype(float)  # many ties among 0s and 1s
     _grad_vs_reference(plan, x, r.normal(size=(N, 1)))
+
+
+@pytest.mark.parametrize("kernel, stride", [(2, None), (3, 2), ((2, 3), (1, 2))])
+def test_maxpool_keeps_the_rule_with_nans_and_ties_on_threads(kernel, stride):
+    """The max pool against its rule written out: the first maximum in row-major window
+    order, a NaN the first NaN; argmax the input offset within the sample; on 1 thread and
+    on 3 (pool_parts: blocks of samples, each thread's outputs where they belong)."""
+    from nnspec.backends.cpu import pool
+
+    c, h, w, rows = 2, 7, 8, 3
+    plan = make_plan([MaxPool2D(kernel=kernel, stride=stride), Flatten(), dense(1)],
+                     LOSS["mse"](), n_in=(c, h, w))
+    img = cpu_layout.layout(plan, rows).wtab
+    kh, kw, sh, sw, ho, wo = (int(img[0, col]) for col in (
+        cpu_layout.W_KH, cpu_layout.W_KW, cpu_layout.W_SH, cpu_layout.W_SW, cpu_layout.W_HO,
+        cpu_layout.W_WO))
+    r = np.random.default_rng(7)
+    x = r.integers(0, 3, size=(rows, c, h, w)).astype(np.float32)  # many ties
+    x[0, 0, 0, 1] = x[1, 1, 3, 3] = x[1, 1, 3, 4] = x[2, 0, 5, 6] = np.nan
+    want_y, want_arg = [], []
+    for s in range(rows):
+        for ch in range(c):
+            for i in range(ho):
+                for j in range(wo):
+                    best, at = None, None
+                    for u in range(kh):
+                        for v in range(kw):
+                            val = x[s, ch, i * sh + u, j * sw + v]
+                            if best is None or (not val <= best and best == best):
+                                best, at = val, (ch * h + i * sh + u) * w + j * sw + v
+                    want_y.append(best)
+                    want_arg.append(at)
+    n = c * ho * wo
+    for parts in (1, 3):
+        ws = np.full(rows * (c * h * w + 2 * n) + 5, -7.0, np.float32)
+        ws[2:2 + x.size] = x.ravel()
+        y_off, a_off = 2 + x.size, 2 + x.size + rows * n
+        if parts == 1:
+            pool.max_forward(rows, img, 0, ws, 2, ws, y_off, ws, a_off)
+        else:
+            pool.pool_parts(parts, pool.MAX_FORWARD, rows, img, 0, ws, 2, ws, y_off, ws, a_off)
+        np.testing.assert_array_equal(ws[y_off:y_off + rows * n], want_y)
+        np.testing.assert_array_equal(ws[a_off:a_off + rows * n], want_arg)
+        assert (ws[:2] == -7).all() and (ws[a_off + rows * n:] == -7).all()
 
 
 def test_flatten_after_conv_moves_nothing():
@@ -101,10 +152,12 @@ def _split_plan(dtype="float64", batch=16):
 
 @pytest.fixture
 def split_everything(monkeypatch):
-    """Every conv2d split across the threads (the threshold lowered), when there are some."""
+    """Every conv2d and pool split across the threads (the thresholds lowered), when there
+    are some."""
     if cpu_layout.threads() < 2:
         pytest.skip("one Numba thread: no split path")
     monkeypatch.setattr(cpu_layout, "SPLIT_MIN_WORK", 1)
+    monkeypatch.setattr(cpu_layout, "POOL_SPLIT_MIN", 1)
 
 
 def test_split_conv_matches_reference_and_serial(split_everything, monkeypatch):
@@ -114,7 +167,8 @@ def test_split_conv_matches_reference_and_serial(split_everything, monkeypatch):
     plan = _split_plan()
     n = 33
     lay = cpu_layout.layout(plan, 16)
-    conv_nodes = [i for i, node in enumerate(plan.layers) if node.kind_name == "conv2d"]
+    conv_nodes = [i for i, node in enumerate(plan.layers)
+                  if node.kind_name in ("conv2d", "maxpool")]
     assert all(lay.itab[i, cpu_layout.SPLIT] > 1 for i in conv_nodes) and lay.split
     assert lay.wtab is not None and lay.wtab[3, cpu_layout.W_DIRECT] == 1
     x, y = data(plan, n)
@@ -122,6 +176,7 @@ def test_split_conv_matches_reference_and_serial(split_everything, monkeypatch):
     r = reference.compile(plan)
     r.set_params(c.get_params())
     monkeypatch.setattr(cpu_layout, "SPLIT_MIN_WORK", 1 << 60)
+    monkeypatch.setattr(cpu_layout, "POOL_SPLIT_MIN", 1 << 60)
     s = cpu.compile(plan)
     assert not cpu_layout.layout(plan, 16).split
     for epoch in range(2):

@@ -276,9 +276,17 @@ def _image_forward(rows, training, itab, ftab, params, buffers, ws, fast, img, l
         else:
             conv2d.forward(rows, itab, ftab, img, layer, params, ws, fast)
     elif kind == MAXPOOL:
-        pool.max_forward(rows, img, layer, ws, x_off, ws, a_off, ws, itab[layer, AUX_OFF])
+        if itab[layer, SPLIT] > 1:
+            pool.pool_parts(itab[layer, SPLIT], pool.MAX_FORWARD, rows, img, layer, ws, x_off,
+                            ws, a_off, ws, itab[layer, AUX_OFF])
+        else:
+            pool.max_forward(rows, img, layer, ws, x_off, ws, a_off, ws, itab[layer, AUX_OFF])
     elif kind == AVGPOOL:
-        pool.avg_forward(rows, img, layer, ws, x_off, ws, a_off)
+        if itab[layer, SPLIT] > 1:
+            pool.pool_parts(itab[layer, SPLIT], pool.AVG_FORWARD, rows, img, layer, ws, x_off,
+                            ws, a_off, ws, 0)
+        else:
+            pool.avg_forward(rows, img, layer, ws, x_off, ws, a_off)
     elif kind == GLOBAL_AVGPOOL:
         pool.global_forward(rows, img, layer, ws, x_off, ws, a_off)
     else:  # batchnorm per channel over (C, H, W)
@@ -328,9 +336,15 @@ def _image_backward(rows, skip_act, itab, ftab, params, grad, ws, gbuf, gxbuf, n
                               gbeta)
         return optimizers.check(ggamma, squares) + optimizers.check(gbeta, squares)
     if need_gx:
-        if kind == MAXPOOL:
+        if kind == MAXPOOL and itab[layer, SPLIT] > 1:
+            pool.pool_parts(itab[layer, SPLIT], pool.MAX_BACKWARD, rows, img, layer, gbuf,
+                            g_off, ws, itab[layer, AUX_OFF], gxbuf, gx_off)
+        elif kind == MAXPOOL:
             pool.max_backward(rows, img, layer, gbuf, g_off, ws, itab[layer, AUX_OFF], gxbuf,
                               gx_off)
+        elif kind == AVGPOOL and itab[layer, SPLIT] > 1:
+            pool.pool_parts(itab[layer, SPLIT], pool.AVG_BACKWARD, rows, img, layer, gbuf,
+                            g_off, gxbuf, gx_off, gxbuf, 0)
         elif kind == AVGPOOL:
             pool.avg_backward(rows, img, layer, gbuf, g_off, gxbuf, gx_off)
         else:

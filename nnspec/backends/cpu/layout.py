@@ -134,6 +134,17 @@ def is_image_node(node: LayerPlan) -> bool:
     return node.kind in IMAGE_KINDS or (node.kind == BATCHNORM and len(node.in_shape) > 1)
 
 
+# A max or average pool's samples are split across the threads from this many input values a
+# batch (LeNet's pools at batch 32: 150,528 and 51,200).
+POOL_SPLIT_MIN = 1 << 15
+
+
+def pool_parts(rows: int, n_in: int) -> int:
+    """Threads for a max or average pool's batch (samples split across them; 0: serial)."""
+    n = threads()
+    return n if n > 1 and rows >= 2 and rows * n_in >= POOL_SPLIT_MIN else 0
+
+
 def conv_parts(rows: int, node: LayerPlan) -> int:
     """Threads for a conv2d layer's batch (samples split across them; 0: serial)."""
     n = threads()
@@ -267,8 +278,10 @@ def layout(plan: Plan, rows: int) -> Layout:
             # (layer.n_in < ARGMAX_LIMIT: MaxPool2D's shape rule, so lower() makes no other)
             row[AUX_OFF] = region(n)  # the argmax of each output (input offset in the sample)
             row[A_OFF] = region(n)
+            row[SPLIT] = pool_parts(rows, layer.n_in)
         elif layer.kind in (AVGPOOL, GLOBAL_AVGPOOL):
             row[A_OFF] = region(n)
+            row[SPLIT] = pool_parts(rows, layer.n_in) if layer.kind == AVGPOOL else 0
         elif layer.kind == DENSE:
             row[Z_OFF] = region(n)
             row[A_OFF] = row[Z_OFF] if layer.act == A_LINEAR else region(n)

@@ -16,8 +16,11 @@ x, y, arg, g, gx: flat arrays with element offsets, `rows` samples of n_in / n_o
 
 from __future__ import annotations
 
+from numba import njit, prange
+
+from nnspec.backends.cpu import fpu
 from nnspec.backends.cpu.conv2d import U, fill
-from nnspec.backends.cpu.jit import kernel
+from nnspec.backends.cpu.jit import JIT, kernel
 from nnspec.backends.cpu.layout import (
     W_C,
     W_H,
@@ -77,6 +80,34 @@ def max_forward(rows, img, layer, x, xo, y, yo, arg, ao):  # type: ignore[no-unt
                 y[U(yo) + q] = best
                 arg[U(ao) + q] = local + at
                 q += U(1)
+
+
+# codes of pool_parts
+MAX_FORWARD, MAX_BACKWARD, AVG_FORWARD, AVG_BACKWARD = range(4)
+
+
+@njit(parallel=True, **JIT)
+def pool_parts(parts, code, rows, img, layer, a, ao, b, bo, c, co):  # type: ignore[no-untyped-def]
+    """A pool's pass (code) over `rows` samples, blocks of samples on `parts` threads (each
+    sample's outputs, argmax and input gradient are its own): max_forward(x=a, y=b, arg=c),
+    max_backward(g=a, arg=b, gx=c), avg_forward(x=a, y=b), avg_backward(g=a, gx=b)."""
+    n_in = img[layer, W_C] * img[layer, W_H] * img[layer, W_W]
+    n = img[layer, W_C] * img[layer, W_HO] * img[layer, W_WO]
+    mxcsr = fpu.get_mxcsr()  # the engine's denormal flushing, on every thread (fpu.py)
+    for p in prange(parts):
+        saved = fpu.get_mxcsr()
+        fpu.set_mxcsr(mxcsr)
+        s0 = rows * p // parts
+        m = rows * (p + 1) // parts - s0
+        if code == MAX_FORWARD:
+            max_forward(m, img, layer, a, ao + s0 * n_in, b, bo + s0 * n, c, co + s0 * n)
+        elif code == MAX_BACKWARD:
+            max_backward(m, img, layer, a, ao + s0 * n, b, bo + s0 * n, c, co + s0 * n_in)
+        elif code == AVG_FORWARD:
+            avg_forward(m, img, layer, a, ao + s0 * n_in, b, bo + s0 * n)
+        else:
+            avg_backward(m, img, layer, a, ao + s0 * n, b, bo + s0 * n_in)
+        fpu.set_mxcsr(saved)
 
 
 @kernel
