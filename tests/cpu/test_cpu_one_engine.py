@@ -249,6 +249,29 @@ def test_an_entry_points_calls_bind_to_its_own_optimised_callees():
     assert inner_name not in [f.name for f in module.functions]
 
 
+def test_a_stale_engine_is_dropped_from_numba_cache_dir_too(tmp_path):
+    """With NUMBA_CACHE_DIR set, Numba keeps the kernels in a folder it derives inside it;
+    compiled from other sources, they are deleted on import there too (a stale engine
+    loaded from such a folder crashed a run: a segmentation fault)."""
+    root = Path(__file__).resolve().parents[2]
+    probe = ("from nnspec.backends.cpu import engine, jit; "
+             "print(jit.cache_dir()); print(engine.train_chunk._cache._cache_path)")
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path))
+    first = subprocess.run([sys.executable, "-c", probe], cwd=root, env=env,
+                           capture_output=True, text=True, timeout=300)
+    assert first.returncode == 0, first.stderr
+    ours, numbas = first.stdout.split()
+    assert Path(ours) == Path(numbas) and Path(ours).parent == tmp_path
+    stale = Path(ours) / "engine.train_chunk-1.py311.nbi"
+    stale.write_bytes(b"compiled from other sources")
+    (Path(ours) / "nnspec-kernels.sha256").write_text("other sources")
+    again = subprocess.run([sys.executable, "-c", probe], cwd=root, env=env,
+                           capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr
+    assert not stale.exists()
+    assert (Path(ours) / "nnspec-kernels.sha256").read_text() != "other sources"
+
+
 def _sum_in_parallel(x):  # type: ignore[no-untyped-def]
     total = 0.0
     for i in prange(x.shape[0]):

@@ -39,7 +39,8 @@
 Numba's cache checks only the timestamp of the file defining a function, not of the kernels
 it calls and inlines nor of the constants it imports (lower/plan.py codes), so editing one
 kernel could leave a stale compiled engine in use. `drop_stale_cache()` (run on import)
-hashes every source the kernels depend on and empties the cache folder when it changed.
+hashes every source the kernels depend on and empties the cache folder when it changed
+(`cache_dir()`: __pycache__, or the folder for these sources inside NUMBA_CACHE_DIR).
 """
 
 from __future__ import annotations
@@ -213,7 +214,7 @@ def drop_stale_cache(cache_dir: Path = _HERE / "__pycache__") -> bool:
         pass
     dropped = False
     try:
-        cache_dir.mkdir(exist_ok=True)
+        cache_dir.mkdir(parents=True, exist_ok=True)
         for entry in cache_dir.iterdir():
             if entry.suffix in (".nbi", ".nbc"):
                 entry.unlink(missing_ok=True)
@@ -224,5 +225,19 @@ def drop_stale_cache(cache_dir: Path = _HERE / "__pycache__") -> bool:
     return dropped
 
 
-if os.environ.get("NUMBA_CACHE_DIR") is None:
-    drop_stale_cache()
+def cache_dir() -> Path:
+    """Where Numba keeps this folder's compiled kernels: __pycache__ beside the sources, or
+    with NUMBA_CACHE_DIR set, the folder Numba's cache locator derives for them inside it
+    (a stale engine there crashed a run as surely as one in __pycache__)."""
+    root = os.environ.get("NUMBA_CACHE_DIR")
+    if not root:
+        return _HERE / "__pycache__"
+    try:
+        from numba.core.caching import _CacheLocator
+
+        return Path(root) / _CacheLocator.get_suitable_cache_subpath(str(_HERE / "jit.py"))
+    except (ImportError, AttributeError):  # another Numba: its own layout, not known here
+        return Path(root)
+
+
+drop_stale_cache(cache_dir())
