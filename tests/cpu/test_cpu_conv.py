@@ -191,6 +191,39 @@ def test_split_conv_matches_reference_and_serial(split_everything, monkeypatch):
     np.testing.assert_allclose(c.predict(x), r.predict(x), rtol=1e-9, atol=1e-12)
 
 
+@pytest.mark.parametrize("split", [False, True])
+def test_conv_im2col_kept_or_recomputed_is_the_same(split, monkeypatch):
+    """Backward reads forward's im2col when the batch's fits layout.KEEP_COLS_MAX and runs
+    im2col again when it does not: the same products of the same values, so float64
+    training over 2 epochs is the same to the last bit (serial and split), and matches the
+    reference."""
+    if split:
+        if cpu_layout.threads() < 2:
+            pytest.skip("one Numba thread: no split path")
+        monkeypatch.setattr(cpu_layout, "SPLIT_MIN_WORK", 1)
+    plan = _split_plan()
+    n = 33
+    x, y = data(plan, n)
+    runs = []
+    for keep_max in (cpu_layout.KEEP_COLS_MAX, 0):
+        monkeypatch.setattr(cpu_layout, "KEEP_COLS_MAX", keep_max)
+        exe = cpu.compile(plan)
+        losses = [exe.train_epoch(x, y, order(n, epoch), 0.01, 0, 99, dropout_rng(0)).loss_sum
+                  for epoch in range(2)]
+        kept = exe._get_work(16).layout.wtab[[0, 1, 3], cpu_layout.W_KEEP]  # (the engine's)
+        assert (kept[:2] >= 0).all() == (keep_max > 0) and kept[2] == -1  # (3: 1x1, direct)
+        runs.append((exe.get_params(), losses, exe.predict(x)))
+    (p1, l1, o1), (p2, l2, o2) = runs
+    np.testing.assert_array_equal(p1, p2)
+    assert l1 == l2
+    np.testing.assert_array_equal(o1, o2)
+    r = reference.compile(plan)
+    r.set_params(cpu.compile(plan).get_params())
+    for epoch in range(2):
+        r.train_epoch(x, y, order(n, epoch), 0.01, 0, 99, dropout_rng(0))
+    np.testing.assert_allclose(p1, r.get_params(), rtol=1e-9, atol=1e-12)
+
+
 def test_split_conv_float32_and_bit_identical(split_everything):
     plan = _split_plan("float32")
     x, y = data(plan, 32)

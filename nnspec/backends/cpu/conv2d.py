@@ -13,9 +13,10 @@ xp is the zero-padded input: im2col writes zeros where a window reads padding, a
 drops those. The product of one sample is already the sample's NCHW output, so no
 transpose follows the gemm (an NHWC layout would make one gemm per batch but needs the
 sample reordered for flatten and for the PyTorch weight layout: see benchmarks/README.md).
-cols is not kept from forward to backward: backward runs im2col again into the same
-buffer (K*P values per thread instead of rows*K*P: 115 MB for a 32-channel 3x3 layer at
-28x28 and batch 128, float32). A 1x1 convolution of stride 1 without padding (DIRECT)
+cols is kept from forward for backward when the batch's fits layout.KEEP_COLS_MAX (wtab
+W_KEEP: rows*K*P values, LeNet-5's 4.4M at batch 128); above that backward runs im2col
+again into the thread's buffer (K*P values instead of rows*K*P: 115 MB for a 32-channel 3x3
+layer at 28x28 and batch 128, float32). A 1x1 convolution of stride 1 without padding (DIRECT)
 reads its input as cols and writes gcols as its gx.
 
 All arrays are flat (ws, params, grad, the gradient buffers) with element offsets, as
@@ -50,6 +51,7 @@ from nnspec.backends.cpu.layout import (
     W_F,
     W_H,
     W_HO,
+    W_KEEP,
     W_KH,
     W_KW,
     W_OFF,
@@ -234,13 +236,14 @@ def _forward_samples(s0, s1, col_off, itab, ftab, img, layer, params, ws, fast):
     p = img[layer, W_HO] * img[layer, W_WO]
     k = n_in // (img[layer, W_H] * img[layer, W_W]) * img[layer, W_KH] * img[layer, W_KW]
     direct = img[layer, W_DIRECT] != 0
+    keep = img[layer, W_KEEP]
     coef, _ = _coefs(ws)
     for s in range(s0, s1):
         if direct:
             src = x_off + s * n_in
-        else:
-            im2col(ws, x_off + s * n_in, img, layer, ws, col_off, col_off + k * p)
-            src = col_off
+        else:  # into the batch's kept im2col (for backward) or the thread's scratch
+            src = keep + s * k * p if keep >= 0 else col_off
+            im2col(ws, x_off + s * n_in, img, layer, ws, src, col_off + k * p)
         zs = z_off + s * n
         blas.gemm(blas.NO, blas.NO, f, p, k, params, w_off, k, ws, src, p, ws, zs, p, coef)
         if has_bias:
@@ -287,6 +290,7 @@ def _backward_samples(s0, s1, col_off, skip_act, itab, ftab, img, layer, params,
     p = img[layer, W_HO] * img[layer, W_WO]
     k = n_in // (img[layer, W_H] * img[layer, W_W]) * img[layer, W_KH] * img[layer, W_KW]
     direct = img[layer, W_DIRECT] != 0
+    keep = img[layer, W_KEEP]
     write, add = _coefs(ws)
     if s0 == s1:  # an empty block still owns its partial sums
         for q in range(gw_off, gw_off + f * k):
@@ -302,6 +306,8 @@ def _backward_samples(s0, s1, col_off, skip_act, itab, ftab, img, layer, params,
                                  g[gs:gs + n], n)
         if direct:
             src = x_off + s * n_in
+        elif keep >= 0:  # forward's im2col of the sample
+            src = keep + s * k * p
         else:
             im2col(ws, x_off + s * n_in, img, layer, ws, col_off, col_off + k * p)
             src = col_off
@@ -318,10 +324,10 @@ def _backward_samples(s0, s1, col_off, skip_act, itab, ftab, img, layer, params,
             if direct:
                 blas.gemm(blas.TRANS, blas.NO, k, p, f, params, w_off, k, g, gs, p, gx,
                           gx_off + s * n_in, p, write)
-            else:
-                blas.gemm(blas.TRANS, blas.NO, k, p, f, params, w_off, k, g, gs, p, ws,
-                          col_off, p, write)
-                col2im(ws, col_off, img, layer, gx, gx_off + s * n_in, col_off + k * p)
+            else:  # the im2col's gradient over the sample's im2col (no longer needed)
+                blas.gemm(blas.TRANS, blas.NO, k, p, f, params, w_off, k, g, gs, p, ws, src, p,
+                          write)
+                col2im(ws, src, img, layer, gx, gx_off + s * n_in, col_off + k * p)
 
 
 @kernel

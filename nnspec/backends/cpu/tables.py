@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from nnspec.backends.cpu.layout import N_WCOLS, W_SCR, Layout
+from nnspec.backends.cpu.layout import N_WCOLS, W_KEEP, W_SCR, Layout
 from nnspec.lower.plan import Plan
 
 # net members
@@ -101,4 +101,5 @@ def img(lay: Layout) -> np.ndarray:
         return lay.wtab
     wtab = np.zeros((lay.itab.shape[0], N_WCOLS), dtype=np.int64)
     wtab[:, W_SCR] = -1
+    wtab[:, W_KEEP] = -1
     return wtab
