@@ -16,6 +16,7 @@ x, y, arg, g, gx: flat arrays with element offsets, `rows` samples of n_in / n_o
 
 from __future__ import annotations
 
+import numpy as np
 from numba import njit, prange
 
 from nnspec.backends.cpu import fpu
@@ -58,6 +59,10 @@ def _geometry(img, layer):  # type: ignore[no-untyped-def]
 @kernel
 def max_forward(rows, img, layer, x, xo, y, yo, arg, ao):  # type: ignore[no-untyped-def]
     c_in, h, w, kh, kw, sh, sw, pt, pl, ho, wo = _geometry(img, layer)
+    if (kh == 2 and kw == 2 and pt == 0 and pl == 0 and (ho - 1) * sh + 2 <= h
+            and (wo - 1) * sw + 2 <= w):
+        _max_forward_2x2(rows, img, layer, x, xo, y, yo, arg, ao)
+        return
     uw = U(w)
     q = U(0)
     for sc in range(rows * c_in):  # (sample, channel) planes, in order
@@ -79,6 +84,43 @@ def max_forward(rows, img, layer, x, xo, y, yo, arg, ao):  # type: ignore[no-unt
                             at = row + v
                 y[U(yo) + q] = best
                 arg[U(ao) + q] = local + at
+                q += U(1)
+
+
+@kernel
+def _take(val, best):  # type: ignore[no-untyped-def]
+    """max_forward's rule, without a branch: val replaces best if greater, or if val is NaN
+    and best is not (the first NaN wins)."""
+    return (not val <= best) & (best == best)
+
+
+@kernel
+def _max_forward_2x2(rows, img, layer, x, xo, y, yo, arg, ao):  # type: ignore[no-untyped-def]
+    """max_forward for 2x2 windows that lie inside the input (no padding: LeNet's pools),
+    the four values compared with selects instead of branches (a branch on the comparison of
+    two activations is mispredicted about half the time: ~10 ns an output against ~4)."""
+    c_in, h, w, kh, kw, sh, sw, pt, pl, ho, wo = _geometry(img, layer)
+    uw, ush, usw = U(w), U(sh), U(sw)
+    q = U(0)
+    for sc in range(rows * c_in):  # (sample, channel) planes, in order
+        plane = U(xo + sc * h * w)
+        local = (sc % c_in) * h * w  # the plane's offset within its sample
+        for i in range(U(ho)):
+            top = i * ush * uw
+            for j in range(U(wo)):
+                o = top + j * usw
+                best, at = x[plane + o], o
+                val = x[plane + o + U(1)]
+                t = _take(val, best)
+                best, at = (val, o + U(1)) if t else (best, at)
+                val = x[plane + o + uw]
+                t = _take(val, best)
+                best, at = (val, o + uw) if t else (best, at)
+                val = x[plane + o + uw + U(1)]
+                t = _take(val, best)
+                best, at = (val, o + uw + U(1)) if t else (best, at)
+                y[U(yo) + q] = best
+                arg[U(ao) + q] = local + np.int64(at)
                 q += U(1)
 
 
