@@ -68,6 +68,9 @@ GX_KINDS = (DENSE, CONV2D, MAXPOOL, AVGPOOL, GLOBAL_AVGPOOL)
 # backends/cpu/layout.conv_parts: a conv2d of at least this many multiply-adds per batch
 # runs its samples on every engine thread, each with its own im2col scratch
 SPLIT_MIN_WORK = 1 << 21
+# backends/cpu/layout: a conv2d keeps forward's im2col of the whole batch for backward when it
+# holds at most this many values
+KEEP_COLS_MAX = 1 << 23
 # A history row: a dict of `c` floats, ~120 bytes + ~48 per column while training (measured
 # with tracemalloc on CPython 3.12), and its text in history.json / history.csv at the end.
 ROW_BYTES, COLUMN_BYTES = 120, 48 + 60
@@ -161,7 +164,8 @@ def engine_threads() -> int:
 def conv_values(layer: LayerPlan, rows: int, threads: int) -> int:
     """A conv2d's workspace beyond its output (layout.py): per thread that runs it, the im2col
     scratch (K x P) and the padded sample (C x Hp x Wp), none for a direct 1x1 convolution;
-    and, split across threads, the other threads' partial weight and bias gradients."""
+    the batch's im2col kept for backward where it fits KEEP_COLS_MAX; and, split across
+    threads, the other threads' partial weight and bias gradients."""
     c, h, w = layer.in_shape
     f, ho, wo = layer.out_shape
     win = layer.window
@@ -172,6 +176,9 @@ def conv_values(layer: LayerPlan, rows: int, threads: int) -> int:
     hp = max(win.pt + h, (ho - 1) * win.sh + (win.kh - 1) * win.dh + 1)
     wp = max(win.pl + w, (wo - 1) * win.sw + (win.kw - 1) * win.dw + 1)
     scratch = 0 if direct else max(n, 1) * c * (win.kh * win.kw * ho * wo + hp * wp)
+    kept = rows * k * ho * wo
+    if not direct and kept <= KEEP_COLS_MAX:
+        scratch += kept
     return scratch + (n - 1) * f * (k + 1) if n > 1 else scratch
 
 

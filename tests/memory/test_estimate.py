@@ -13,6 +13,7 @@ from nnspec.memory.datasize import data_size
 from nnspec.memory.estimate import (
     EVAL_ROWS,
     GX_KINDS,
+    KEEP_COLS_MAX,
     SPLIT_MIN_WORK,
     WT_MAX_SIZE,
     WT_MIN_OUT,
@@ -171,6 +172,7 @@ def test_constants_follow_the_engine() -> None:
 
     assert EVAL_ROWS == executable.EVAL_ROWS == warmup.EVAL_ROWS
     assert (WT_MIN_OUT, WT_MAX_SIZE) == (layout.WT_MIN_OUT, layout.WT_MAX_SIZE)
+    assert KEEP_COLS_MAX == layout.KEEP_COLS_MAX
     assert SPLIT_MIN_WORK == layout.SPLIT_MIN_WORK and GX_KINDS == layout.GX_KINDS
     assert layout.threads() <= engine_threads()  # the estimate's bound
 
@@ -239,8 +241,9 @@ def test_image_layers_are_counted_as_the_cpu_engine_lays_them_out() -> None:
     assert est.notes == ()
     # batches of 10: input 784 + targets 10; conv2d z and a 2 x 8*26*26 (its scratch, 9 x 676
     # + 784, independent of the batch: 10 samples x 8*9*676 is below the split threshold);
-    # maxpool argmax and output 2 x 8*13*13; dense z and a 2 x 10; backward buffers 2 x 5408
-    values = 10 * (794 + 2 * 5408 + 2 * 1352 + 20 + 2 * 5408) + 9 * 676 + 784
+    # the batch's im2col kept for backward, 10 x 9*676; maxpool argmax and output
+    # 2 x 8*13*13; dense z and a 2 x 10; backward buffers 2 x 5408
+    values = 10 * (794 + 2 * 5408 + 9 * 676 + 2 * 1352 + 20 + 2 * 5408) + 9 * 676 + 784
     assert est.get("activations") == values * 4
 
 
