@@ -67,7 +67,7 @@ IN_PLACE = (ACTIVATION, DROPOUT, BATCHNORM, FLATTEN)
 GX_KINDS = (DENSE, CONV2D, MAXPOOL, AVGPOOL, GLOBAL_AVGPOOL)
 # backends/cpu/layout.conv_parts: a conv2d of at least this many multiply-adds per batch
 # runs its samples on every engine thread, each with its own im2col scratch
-SPLIT_MIN_WORK = 1 << 21
+SPLIT_MIN_WORK = 1 << 20
 # backends/cpu/layout: a conv2d keeps forward's im2col of the whole batch for backward when it
 # holds at most this many values
 KEEP_COLS_MAX = 1 << 23
