@@ -88,11 +88,12 @@ def test_maxpool_ties_take_the_first_maximum():
     _grad_vs_reference(plan, x, r.normal(size=(N, 1)))
 
 
-@pytest.mark.parametrize("kernel, stride", [(2, None), (3, 2), ((2, 3), (1, 2))])
+@pytest.mark.parametrize("kernel, stride", [(2, None), (2, 1), (3, 2), ((2, 3), (1, 2))])
 def test_maxpool_keeps_the_rule_with_nans_and_ties_on_threads(kernel, stride):
     """The max pool against its rule written out: the first maximum in row-major window
     order, a NaN the first NaN; argmax the input offset within the sample; on 1 thread and
-    on 3 (pool_parts: blocks of samples, each thread's outputs where they belong)."""
+    on 3 (pool_parts: blocks of samples, each thread's outputs where they belong). 2x2
+    windows inside the input have kernels of their own (stride 2, other strides)."""
     from nnspec.backends.cpu import pool
 
     c, h, w, rows = 2, 7, 8, 3
