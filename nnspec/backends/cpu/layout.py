@@ -64,7 +64,10 @@ N_ICOLS = 20
 # and the character model's 128 x 128 at batch 64 (1M) split, +8% and +13% samples/s
 # (alternated processes against 2M, 2026-12-07).
 SPLIT_MIN_WORK = 1 << 20
-STEP_SPLIT_MIN = 1 << 17
+# The step: SGD with momentum over 64k parameters 11.5 -> 8.6 us on two threads, Adam 20.6 ->
+# 15.0 us, even at 32k (measured in cache; in the engine, where the gradient has just been
+# written, LeNet-5's 62k-parameter step was ~5% of a batch on one thread).
+STEP_SPLIT_MIN = 1 << 15
 _THREADS: int | None = None
 
 
