@@ -18,6 +18,10 @@ CONV_CASES = {
     "1x1-padded": (2, 3, 3, 1, 1, 1, 1),
     "kernel-is-input": (2, 3, 3, 3, 1, 0, 1),
     "padding-larger-than-kernel-reach": (1, 4, 3, 2, 3, 3, 1),
+    # rows long enough for the cpu kernels' vector moves (backends/cpu/simd.py): 29 and 17
+    # outputs a row (vectors of 8, the last overlapping), 29 padded input values a row
+    "wide-rows-padded": (2, 4, 29, 3, 1, 1, 1),
+    "wide-rows-valid": (1, 5, 19, 3, 1, 0, 1),
 }
 # (channels, H, W, kernel, stride or None, padding)
 POOL_CASES = {
