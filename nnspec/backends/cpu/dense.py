@@ -144,13 +144,20 @@ def _forward_block(parts, p, x, w, bias, has_bias, z, a, rows, n_in, n_out, t_in
 
 @njit(parallel=True, **JIT)
 def _forward_parts(parts, x, w, bias, has_bias, z, a, rows, n_in, n_out, t_in, t_out, act, p0,
-                   p1, fast, coef):  # type: ignore[no-untyped-def]
+                   p1, fast, coef, by_rows):  # type: ignore[no-untyped-def]
+    """forward_t's blocks on `parts` threads: the product's (_forward_block), or with
+    `by_rows` the bias and activation's (_rows_block). One parallel region for both passes:
+    each one Numba compiles costs a first run ~1 s."""
     mxcsr = fpu.get_mxcsr()
     for p in prange(parts):
         saved = fpu.get_mxcsr()
         fpu.set_mxcsr(mxcsr)
-        _forward_block(parts, np.int64(p), x, w, bias, has_bias, z, a, rows, n_in, n_out,
-                       t_in, t_out, act, p0, p1, fast, coef)
+        if by_rows:
+            _rows_block(parts, np.int64(p), bias, has_bias, z, a, rows, n_out, act, p0, p1,
+                        fast)
+        else:
+            _forward_block(parts, np.int64(p), x, w, bias, has_bias, z, a, rows, n_in, n_out,
+                           t_in, t_out, act, p0, p1, fast, coef)
         fpu.set_mxcsr(saved)
 
 
@@ -160,16 +167,19 @@ def forward_t(x, w, bias, has_bias, z, a, rows, n_in, n_out, t_in, t_out, parts,
     """a = f(z), z = x @ w.T (+ bias), x stored (n_in, rows) if t_in, z and a stored
     (n_out, rows) if t_out (then f is elementwise: layout.py); on `parts` threads when > 1."""
     coef = _ones_zero(z)
-    if parts > 1:
+    split = parts > 1  # (a bool variable: the literals True and False would each compile the
+    # parallel region once)
+    if split:
         _forward_parts(parts, x, w, bias, has_bias, z, a, rows, n_in, n_out, t_in, t_out, act,
-                       p0, p1, fast, coef)
+                       p0, p1, fast, coef, not split)
     else:
         _forward_block(1, 0, x, w, bias, has_bias, z, a, rows, n_in, n_out, t_in, t_out, act,
                        p0, p1, fast, coef)
     if t_out:
         return
-    if parts > 1:  # the bias and the activation (a softmax: whole rows) by blocks of rows
-        _rows_parts(parts, bias, has_bias, z, a, rows, n_out, act, p0, p1, fast)
+    if split:  # the bias and the activation (a softmax: whole rows) by blocks of rows
+        _forward_parts(parts, x, w, bias, has_bias, z, a, rows, n_in, n_out, t_in, t_out, act,
+                       p0, p1, fast, coef, split)
     else:
         _rows_block(1, 0, bias, has_bias, z, a, rows, n_out, act, p0, p1, fast)
 
@@ -185,16 +195,6 @@ def _rows_block(parts, p, bias, has_bias, z, a, rows, n_out, act, p0, p1, fast):
         _add_bias(views.matrix(zb, 0, r1 - r0, n_out), bias)
     if act != A_LINEAR:
         activations.forward(act, p0, p1, zb, a[r0 * n_out:r1 * n_out], n_out, fast)
-
-
-@njit(parallel=True, **JIT)
-def _rows_parts(parts, bias, has_bias, z, a, rows, n_out, act, p0, p1, fast):  # type: ignore[no-untyped-def]
-    mxcsr = fpu.get_mxcsr()
-    for p in prange(parts):
-        saved = fpu.get_mxcsr()
-        fpu.set_mxcsr(mxcsr)
-        _rows_block(parts, np.int64(p), bias, has_bias, z, a, rows, n_out, act, p0, p1, fast)
-        fpu.set_mxcsr(saved)
 
 
 @kernel
