@@ -98,61 +98,40 @@ def _take(val, best):  # type: ignore[no-untyped-def]
 def _max_forward_2x2(rows, img, layer, x, xo, y, yo, arg, ao):  # type: ignore[no-untyped-def]
     """max_forward for 2x2 windows that lie inside the input (no padding: LeNet's pools),
     the four values compared with selects instead of branches (a branch on the comparison of
-    two activations is mispredicted about half the time: ~10 ns an output against ~4)."""
+    two activations is mispredicted about half the time: ~10 ns an output against ~4).
+    Stride 2, the common pool, passes its strides as constants: LLVM then vectorises the row
+    loop (stride-2 loads de-interleaved, the selects as blends): LeNet's pools 2.6-3.3x faster
+    on one core (16 samples, 6x28x28: 87 -> 26 us; 16x10x10: 35 -> 13 us)."""
     c_in, h, w, kh, kw, sh, sw, pt, pl, ho, wo = _geometry(img, layer)
     if sh == 2 and sw == 2:
-        _max_forward_2x2s2(rows, c_in, h, w, ho, wo, x, xo, y, yo, arg, ao)
-        return
-    uw, ush, usw = U(w), U(sh), U(sw)
-    q = U(0)
-    for sc in range(rows * c_in):  # (sample, channel) planes, in order
-        plane = U(xo + sc * h * w)
-        local = (sc % c_in) * h * w  # the plane's offset within its sample
-        for i in range(U(ho)):
-            top = i * ush * uw
-            for j in range(U(wo)):
-                o = top + j * usw
-                best, at = x[plane + o], o
-                val = x[plane + o + U(1)]
-                t = _take(val, best)
-                best, at = (val, o + U(1)) if t else (best, at)
-                val = x[plane + o + uw]
-                t = _take(val, best)
-                best, at = (val, o + uw) if t else (best, at)
-                val = x[plane + o + uw + U(1)]
-                t = _take(val, best)
-                best, at = (val, o + uw + U(1)) if t else (best, at)
-                y[U(yo) + q] = best
-                arg[U(ao) + q] = local + np.int64(at)
-                q += U(1)
+        _max_2x2_planes(rows, c_in, h, w, ho, wo, 2, 2, x, xo, y, yo, arg, ao)
+    else:
+        _max_2x2_planes(rows, c_in, h, w, ho, wo, sh, sw, x, xo, y, yo, arg, ao)
 
 
-@kernel
-def _max_forward_2x2s2(rows, c_in, h, w, ho, wo, x, xo, y, yo, arg, ao):  # type: ignore[no-untyped-def]
-    """_max_forward_2x2 with stride 2 (the common pool): with the strides constants, LLVM
-    vectorises the row loop (stride-2 loads de-interleaved, the selects as blends): LeNet's
-    pools 2.6-3.3x faster on one core (16 samples, 6x28x28: 87 -> 26 us; 16x10x10: 35 -> 13
-    us). The same comparisons in the same order, so the same outputs and argmax."""
-    uw, uwo = U(w), U(wo)
+@kernel(inline=True)
+def _max_2x2_planes(rows, c_in, h, w, ho, wo, sh, sw, x, xo, y, yo, arg, ao):  # type: ignore[no-untyped-def]
+    """_max_forward_2x2's loops, inlined into it so that constant strides stay constants."""
+    uw, uwo, ush, usw = U(w), U(wo), U(sh), U(sw)
     q = U(yo)
     qa = U(ao)
     for sc in range(rows * c_in):  # (sample, channel) planes, in order
         plane = U(xo + sc * h * w)
         local = (sc % c_in) * h * w  # the plane's offset within its sample
         for i in range(U(ho)):
-            top = i * U(2) * uw
+            top = i * ush * uw
             r0 = plane + top
             r1 = r0 + uw
             for j in range(uwo):
-                o = top + j * U(2)
-                best, at = x[r0 + j * U(2)], o
-                val = x[r0 + j * U(2) + U(1)]
+                o = top + j * usw
+                best, at = x[r0 + j * usw], o
+                val = x[r0 + j * usw + U(1)]
                 t = _take(val, best)
                 best, at = (val, o + U(1)) if t else (best, at)
-                val = x[r1 + j * U(2)]
+                val = x[r1 + j * usw]
                 t = _take(val, best)
                 best, at = (val, o + uw) if t else (best, at)
-                val = x[r1 + j * U(2) + U(1)]
+                val = x[r1 + j * usw + U(1)]
                 t = _take(val, best)
                 best, at = (val, o + uw + U(1)) if t else (best, at)
                 y[q + j] = best
