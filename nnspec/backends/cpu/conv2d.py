@@ -29,10 +29,10 @@ fixed order, so results depend on the number of threads only through that summat
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import prange
 
 from nnspec.backends.cpu import activations, blas, fpu, simd
-from nnspec.backends.cpu.jit import JIT, kernel
+from nnspec.backends.cpu.jit import kernel, parallel_kernel
 from nnspec.backends.cpu.layout import (
     A_OFF,
     ACT,
@@ -285,7 +285,7 @@ def forward(rows, itab, ftab, img, layer, params, ws, fast):  # type: ignore[no-
     _forward_samples(0, rows, itab[layer, AUX_OFF], itab, ftab, img, layer, params, ws, fast)
 
 
-@njit(parallel=True, **JIT)
+@parallel_kernel
 def forward_parts(parts, rows, itab, ftab, img, layer, params, ws, fast):  # type: ignore[no-untyped-def]
     """The layer on `rows` samples, blocks of samples on `parts` threads."""
     kp = scratch(itab, img, layer)
@@ -380,7 +380,7 @@ def _check(itab, img, layer, grad, squares):  # type: ignore[no-untyped-def]
     return checked
 
 
-@njit(parallel=True, **JIT)
+@parallel_kernel
 def _backward_parts(parts, rows, skip_act, itab, ftab, img, layer, params, grad, ws, g, g_off,
                     gx, gx_off, need_gx):  # type: ignore[no-untyped-def]
     f = img[layer, W_F]

@@ -16,10 +16,10 @@ activations possibly transposed, gemms split into blocks across threads (blas.py
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import prange
 
 from nnspec.backends.cpu import activations, blas, fpu, views
-from nnspec.backends.cpu.jit import JIT, kernel
+from nnspec.backends.cpu.jit import kernel, parallel_kernel
 from nnspec.backends.cpu.optimizers import check
 from nnspec.lower.plan import A_LINEAR
 
@@ -142,7 +142,7 @@ def _forward_block(parts, p, x, w, bias, has_bias, z, a, rows, n_in, n_out, t_in
                         n_out, n_in, x, 0, ldx, w, 0, n_in, z, 0, n_out, coef)
 
 
-@njit(parallel=True, **JIT)
+@parallel_kernel
 def _forward_parts(parts, x, w, bias, has_bias, z, a, rows, n_in, n_out, t_in, t_out, act, p0,
                    p1, fast, coef, by_rows):  # type: ignore[no-untyped-def]
     """forward_t's blocks on `parts` threads: the product's (_forward_block), or with
@@ -167,19 +167,17 @@ def forward_t(x, w, bias, has_bias, z, a, rows, n_in, n_out, t_in, t_out, parts,
     """a = f(z), z = x @ w.T (+ bias), x stored (n_in, rows) if t_in, z and a stored
     (n_out, rows) if t_out (then f is elementwise: layout.py); on `parts` threads when > 1."""
     coef = _ones_zero(z)
-    split = parts > 1  # (a bool variable: the literals True and False would each compile the
-    # parallel region once)
-    if split:
+    if parts > 1:
         _forward_parts(parts, x, w, bias, has_bias, z, a, rows, n_in, n_out, t_in, t_out, act,
-                       p0, p1, fast, coef, not split)
+                       p0, p1, fast, coef, False)
     else:
         _forward_block(1, 0, x, w, bias, has_bias, z, a, rows, n_in, n_out, t_in, t_out, act,
                        p0, p1, fast, coef)
     if t_out:
         return
-    if split:  # the bias and the activation (a softmax: whole rows) by blocks of rows
+    if parts > 1:  # the bias and the activation (a softmax: whole rows) by blocks of rows
         _forward_parts(parts, x, w, bias, has_bias, z, a, rows, n_in, n_out, t_in, t_out, act,
-                       p0, p1, fast, coef, split)
+                       p0, p1, fast, coef, True)
     else:
         _rows_block(1, 0, bias, has_bias, z, a, rows, n_out, act, p0, p1, fast)
 
@@ -231,7 +229,7 @@ def _backward_block(parts, p, x, w, gz, gw, gb, has_bias, gx, need_gx, squares, 
     return checked
 
 
-@njit(parallel=True, **JIT)
+@parallel_kernel
 def _backward_parts(parts, x, w, gz, gw, gb, has_bias, gx, need_gx, squares, rows, n_in,
                     n_out, t_in, t_out, act_in, p0_in, p1_in, z_in, coef):  # type: ignore[no-untyped-def]
     checked = 0.0

@@ -283,10 +283,8 @@ def _image_forward(rows, training, itab, ftab, params, buffers, ws, fast, img, l
             pool.max_forward(rows, img, layer, ws, x_off, ws, a_off, ws, itab[layer, AUX_OFF])
     elif kind == AVGPOOL:
         if itab[layer, SPLIT] > 1:
-            # (c, co unused: passed as an array and an int64 variable, as the other calls do;
-            # a literal 0 compiled this parallel region a second time, ~2 s of a first run)
             pool.pool_parts(itab[layer, SPLIT], pool.AVG_FORWARD, rows, img, layer, ws, x_off,
-                            ws, a_off, ws, a_off)
+                            ws, a_off, ws, 0)
         else:
             pool.avg_forward(rows, img, layer, ws, x_off, ws, a_off)
     elif kind == GLOBAL_AVGPOOL:
@@ -346,7 +344,7 @@ def _image_backward(rows, skip_act, itab, ftab, params, grad, ws, gbuf, gxbuf, n
                               gx_off)
         elif kind == AVGPOOL and itab[layer, SPLIT] > 1:
             pool.pool_parts(itab[layer, SPLIT], pool.AVG_BACKWARD, rows, img, layer, gbuf,
-                            g_off, gxbuf, gx_off, gxbuf, gx_off)  # (c, co unused)
+                            g_off, gxbuf, gx_off, gxbuf, 0)
         elif kind == AVGPOOL:
             pool.avg_backward(rows, img, layer, gbuf, g_off, gxbuf, gx_off)
         else:

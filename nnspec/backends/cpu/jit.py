@@ -64,7 +64,22 @@ def kernel(fn=None, *, inline: bool = False, fastmath=None):  # type: ignore[no-
     if fn is None:
         return lambda f: kernel(f, inline=inline, fastmath=fastmath)
     options = dict(JIT) if fastmath is None else dict(JIT, fastmath=fastmath)
-    dispatcher = njit(**options, inline="always" if inline else "never")(fn)
+    dispatcher = _plain_argument_types(njit(**options, inline="always" if inline else "never")(fn))
+    _load_without_refresh(dispatcher)
+    return dispatcher
+
+
+def parallel_kernel(fn):  # type: ignore[no-untyped-def]
+    """@njit(parallel=True) with the project's options (a prange region on the engine's
+    threads), called from kernels with their arguments' plain types as kernel's are: each
+    signature of a parallel region is a whole gufunc to compile (~1-2 s of a first run), and a
+    literal argument (a 0, a True) would otherwise compile the region once more."""
+    return _plain_argument_types(njit(parallel=True, **JIT)(fn))
+
+
+def _plain_argument_types(dispatcher):  # type: ignore[no-untyped-def]
+    """Calls from other kernels resolve `dispatcher` for their arguments' plain types
+    (a literal 0 as int64), so that one compiled signature serves them all."""
     resolve = dispatcher.get_call_template
 
     def get_call_template(args, kws):  # type: ignore[no-untyped-def]
@@ -72,7 +87,6 @@ def kernel(fn=None, *, inline: bool = False, fastmath=None):  # type: ignore[no-
                        {k: types.unliteral(v) for k, v in kws.items()})
 
     dispatcher.get_call_template = get_call_template
-    _load_without_refresh(dispatcher)
     return dispatcher
 
 

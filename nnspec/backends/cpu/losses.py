@@ -31,11 +31,11 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit, prange
+from numba import prange
 
 from nnspec.backends.cpu import blas, fpu
 from nnspec.backends.cpu.approx import row_max
-from nnspec.backends.cpu.jit import JIT, kernel
+from nnspec.backends.cpu.jit import kernel, parallel_kernel
 from nnspec.lower.plan import (
     FUSED_LOG_SOFTMAX_CCE,
     FUSED_SIGMOID_BCE,
@@ -231,7 +231,7 @@ def sparse_rows(z, a, ids, g, r0, r1, k, inv_b, terms, grad):  # type: ignore[no
             g[base + c] = dt((ac - 1.0) * inv_b)
 
 
-@njit(parallel=True, **JIT)
+@parallel_kernel
 def _sparse_parts(parts, z, a, ids, g, rows, k, inv_b, terms, grad):  # type: ignore[no-untyped-def]
     mxcsr = fpu.get_mxcsr()  # the engine's denormal flushing, on every thread (fpu.py)
     for p in prange(parts):

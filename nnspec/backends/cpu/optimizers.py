@@ -23,10 +23,10 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit, prange
+from numba import prange
 
 from nnspec.backends.cpu import blas, fpu
-from nnspec.backends.cpu.jit import JIT, kernel
+from nnspec.backends.cpu.jit import kernel, parallel_kernel
 from nnspec.lower.plan import O_ADAGRAD, O_ADAM, O_RMSPROP, O_SGD, OptimizerPlan
 
 # Layout of the hyperparameter array passed to `step`.
@@ -114,7 +114,7 @@ def step(code, w, g, state, h, lr, t):  # type: ignore[no-untyped-def]
     step_rows(code, w, g, s0, s1, s2, h, lr, t)
 
 
-@njit(parallel=True, **JIT)
+@parallel_kernel
 def step_parts(parts, code, w, g, s0, s1, s2, h, lr, t):  # type: ignore[no-untyped-def]
     """step_rows on `parts` threads, each updating a block of the parameters (every
     parameter's update is independent of the others: the same formulas as one pass)."""

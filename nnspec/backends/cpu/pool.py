@@ -17,11 +17,11 @@ x, y, arg, g, gx: flat arrays with element offsets, `rows` samples of n_in / n_o
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import prange
 
 from nnspec.backends.cpu import fpu
 from nnspec.backends.cpu.conv2d import U, fill
-from nnspec.backends.cpu.jit import JIT, kernel
+from nnspec.backends.cpu.jit import kernel, parallel_kernel
 from nnspec.backends.cpu.layout import (
     W_C,
     W_H,
@@ -144,7 +144,7 @@ def _max_2x2_planes(rows, c_in, h, w, ho, wo, sh, sw, x, xo, y, yo, arg, ao):  #
 MAX_FORWARD, MAX_BACKWARD, AVG_FORWARD, AVG_BACKWARD = range(4)
 
 
-@njit(parallel=True, **JIT)
+@parallel_kernel
 def pool_parts(parts, code, rows, img, layer, a, ao, b, bo, c, co):  # type: ignore[no-untyped-def]
     """A pool's pass (code) over `rows` samples, blocks of samples on `parts` threads (each
     sample's outputs, argmax and input gradient are its own): max_forward(x=a, y=b, arg=c),
