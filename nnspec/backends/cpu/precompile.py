@@ -40,6 +40,11 @@ import numpy as np
 # T int64 2-D table, F float64 2-D table, D float64 1-D, n/m/g the engine's net/mem/graph
 # tuples (tables.py), all C-contiguous.
 JOBS: tuple[tuple[str, str, str], ...] = (
+    # two parallel regions of the forward half, which the main process reaches late enough
+    # (~8 and ~17 s in) for the helper to have cached them: ~4 s of its critical path
+    ("pool", "pool_parts", "iiiTiAiAiAi"),
+    ("losses", "sparse_cce", "iAAAAiib"),
+    ("engine", "_image_backward", "ibTFAAAAAbbTiii"),
     ("optimizers", "step_parts", "iiAAAAADfi"),
     ("optimizers", "step_rows", "iAAAAADfi"),
     ("engine", "_update_running", "iTFAAT"),
@@ -53,7 +58,6 @@ JOBS: tuple[tuple[str, str, str], ...] = (
     ("engine", "_embedding_backward", "iTAAAib"),
     ("dense", "backward", "MMMMAbMbb"),
     ("dense", "backward_t", "AAAAAbAbbiiibbiiffA"),
-    ("engine", "_image_backward", "ibTFAAAAAbbTiii"),
     ("optimizers", "check", "Ab"),
     ("activations", "backward", "iffAAAi"),
     ("losses", "loss_grad", "ifiAAAiif"),
