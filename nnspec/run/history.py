@@ -141,6 +141,7 @@ class HistoryLog:
         self.rows: list[dict[str, Any]] = list(rows)
         self.names: list[str] = []
         self._file: TextIO | None = None
+        self._pending = io.StringIO()
         self._writer: Any = None
         self._flushed = 0.0  # when the file last got every row (set by _open)
         if self.rows:
@@ -155,8 +156,10 @@ class HistoryLog:
     def _open(self) -> None:
         self._file = self.folder.open_append(self.name)
         self._flushed = time.monotonic()  # (_rewrite wrote every row so far)
-        # a row's values in its own order, which append() checked is the header's
-        self._writer = csv.writer(self._file, lineterminator="\n")
+        # a row's values in its own order, which append() checked is the header's; the
+        # lines wait in `_pending` and reach the file whole, in one write (_drain)
+        self._pending = io.StringIO()
+        self._writer = csv.writer(self._pending, lineterminator="\n")
 
     def append(self, row: dict[str, Any]) -> None:
         self.rows.append(row)
@@ -171,15 +174,26 @@ class HistoryLog:
         self._writer.writerow([cell(v) for v in row.values()])
         now = time.monotonic()
         if now - self._flushed >= FLUSH_S:  # a reader sees the rows within FLUSH_S; a kill
-            # loses at most the rows since (and may tear the last line), all after the last
-            # checkpoint, whose sync() wrote every row up to it
-            self._file.flush()
+            # loses at most the rows since, all after the last checkpoint, whose sync()
+            # wrote every row up to it
+            self._drain()
             self._flushed = now
 
+    def _drain(self) -> None:
+        """The waiting lines to the file, in one write (a reader can see half a row only
+        while that write is under way, as with a write per row)."""
+        assert self._file is not None
+        text = self._pending.getvalue()
+        if text:
+            self._pending.seek(0)
+            self._pending.truncate()
+            self._file.write(text)
+        self._file.flush()
+
     def sync(self) -> None:
-        """Flush and fsync: called before a checkpoint is written."""
+        """Every row to the file, fsynced: called before a checkpoint is written."""
         if self._file is not None:
-            self._file.flush()
+            self._drain()
             os.fsync(self._file.fileno())
 
     def close(self) -> None:

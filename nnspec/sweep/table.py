@@ -49,6 +49,7 @@ def history_of(run_dir: Path) -> list[dict[str, Any]]:
         text = (run_dir / "history.csv").read_text(encoding="utf-8")
     except OSError:
         return []
+    text = text[:text.rfind("\n") + 1]  # a line still being written (a live run) is left out
     out = []
     for r in csv.DictReader(io.StringIO(text)):
         row: dict[str, Any] = {}

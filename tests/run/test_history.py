@@ -265,3 +265,15 @@ def test_history_json_text_is_the_general_encoders(rows):
     from nnspec.run.atomic import dumps
 
     assert history.to_json(rows) == dumps(list(rows), indent=2) + "\n"
+
+
+def test_the_sweep_table_leaves_out_a_row_still_being_written(tmp_path):
+    """A sweep reads a live run's log: a last line without its newline (a write under way)
+    is not read as a row with a cut number."""
+    from nnspec.sweep.table import history_of
+
+    text = history.to_csv(ROWS[:3])
+    (tmp_path / "history.csv").write_text(text + "4,0.2")  # row 4's write under way
+    rows = history_of(tmp_path)
+    assert [r["epoch"] for r in rows] == [1.0, 2.0, 3.0]
+    assert rows[2]["loss"] == ROWS[2]["loss"]
