@@ -40,8 +40,10 @@ import numpy as np
 # T int64 2-D table, F float64 2-D table, D float64 1-D, n/m/g the engine's net/mem/graph
 # tuples (tables.py), all C-contiguous.
 JOBS: tuple[tuple[str, str, str], ...] = (
-    # two parallel regions of the forward half, which the main process reaches late enough
-    # (~8 and ~17 s in) for the helper to have cached them: ~4 s of its critical path
+    # first what the main process otherwise compiled itself (a first compile's timeline,
+    # benchmarks/README.md): the pools' and the sparse loss's parallel regions, which its
+    # forward pass types ~8 and ~17 s in (~4 s of its path), and the image backward, which
+    # it reached before the helper and compiled a second time (~4.5 s)
     ("pool", "pool_parts", "iiiTiAiAiAi"),
     ("losses", "sparse_cce", "iAAAAiib"),
     ("engine", "_image_backward", "ibTFAAAAAbbTiii"),
