@@ -35,7 +35,6 @@ keeps the rows (on_epoch) and hands them back to a resumed run (`train(..., hist
 
 from __future__ import annotations
 
-import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -149,10 +148,6 @@ class Trainer:
         self.scorers = {"train": Scorer(self.metrics, self.task, self.y_raw, k),
                         **{name: Scorer(self.metrics, self.task, raw, k)
                            for name, (_, _, raw) in self.splits.items()}}
-        # per epoch: the columns' names and the one-pass evaluation, looked up once
-        self.val_names = tuple(f"val_{m.kind}" for m in self.metrics)
-        self._outputs = (getattr(exe, "evaluate_outputs", None)
-                         or functools.partial(evaluate_outputs, exe))
         self.shuffle = shuffle_rng(self.plan.seed)
         self.dropout = dropout_rng(self.plan.seed)
         es = plan.early_stop
@@ -353,7 +348,7 @@ class Trainer:
         # Without metrics or validation there is nothing to compare it with, and it would
         # cost a forward pass of its own, so it is left out then.
         if self.metrics:  # the loss and the outputs from one forward pass
-            train_loss, pred = self._outputs(self.x, self.y)
+            train_loss, pred = evaluate_outputs(self.exe, self.x, self.y)
             row["train_loss"] = float(train_loss)
             row.update(self.scorers["train"](pred))
         elif "val" in self.splits:
@@ -361,9 +356,9 @@ class Trainer:
         if "val" in self.splits:
             xv, yv, _ = self.splits["val"]
             if self.metrics:  # the loss and the outputs from one forward pass
-                val_loss, pred = self._outputs(xv, yv)
+                val_loss, pred = evaluate_outputs(self.exe, xv, yv)
                 row["val_loss"] = float(val_loss)
-                row.update(zip(self.val_names, self.scorers["val"](pred).values(), strict=True))
+                row.update({f"val_{k}": v for k, v in self.scorers["val"](pred).items()})
             else:
                 row["val_loss"] = float(self.exe.evaluate(xv, yv))
         row["time"] = round(s.epoch_time + time.perf_counter() - t0, 6)
